@@ -1,0 +1,39 @@
+/**
+ * The names of the contract: interfaces, object paths, bus names and environment variables.
+ * Everything a plugin in another language needs is spelled out again in docs/protocol.md.
+ */
+
+export const PREFIX = 'org.hive';
+export const NODE_INTERFACE = 'org.hive.Node1';
+export const SUPERVISOR_INTERFACE = 'org.hive.Supervisor1';
+export const NODE_PATH = '/org/hive/Node';
+export const SUPERVISOR_PATH = '/org/hive/Supervisor';
+export const ERROR_PREFIX = 'org.hive.Error';
+
+/** The D-Bus signature of a HiveMessage: raw IRC lines as bytes, and a metadata dictionary. */
+export const HIVE_MESSAGE_SIGNATURE = '(aaya{sv})';
+
+/** Node and instance names go inside D-Bus bus names, so they must be valid name elements. */
+export const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+
+/** The well-known bus name a node owns: org.hive.<instance>.<node>. */
+export function nodeBusName(instance: string, node: string): string {
+  return `${PREFIX}.${instance}.${node}`;
+}
+
+/** The well-known bus name of a hive's supervisor. */
+export function supervisorBusName(instance: string): string {
+  return `${PREFIX}.${instance}.Supervisor`;
+}
+
+/** The environment a supervisor hands to every node it starts (docs/protocol.md#environment). */
+export const ENV = {
+  busAddress: 'HIVE_BUS_ADDRESS',
+  instance: 'HIVE_INSTANCE',
+  node: 'HIVE_NODE',
+  parent: 'HIVE_PARENT',
+  token: 'HIVE_TOKEN',
+  stateDir: 'HIVE_STATE_DIR',
+  config: 'HIVE_CONFIG',
+  logLevel: 'HIVE_LOG_LEVEL',
+} as const;

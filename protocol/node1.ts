@@ -1,0 +1,31 @@
+/**
+ * The members of org.hive.Node1 as the runtime serves them; the introspection XML a running node
+ * returns is generated from this table, and a test holds it equal to protocol/org.hive.Node1.xml.
+ */
+import { NODE_INTERFACE } from './names.js';
+import { interfaceXml, type InterfaceSpec } from './introspection.js';
+
+export const NODE1: InterfaceSpec = {
+  name: NODE_INTERFACE,
+  methods: {
+    Send: { in: [['message', '(aaya{sv})']], out: [] },
+    Attach: { in: [['name', 's'], ['token', 's']], out: [] },
+    Detach: { in: [], out: [] },
+    SetParent: { in: [['parent', 's'], ['token', 's']], out: [] },
+    Replay: { in: [['network', 's'], ['after', 't']], out: [['messages', 'a(aaya{sv})']] },
+  },
+  signals: {
+    Message: [['message', '(aaya{sv})']],
+    Reparent: [['parent', 's']],
+  },
+  properties: {
+    Name: 's',
+    Kind: 's',
+    Parent: 's',
+    Children: 'a(ss)',
+    Commands: 'a(ss)',
+    Counters: 'a{st}',
+  },
+};
+
+export const NODE1_XML = interfaceXml(NODE1);

@@ -1,0 +1,81 @@
+/**
+ * Connecting to the bus and calling methods with a deadline. dbus-next's calls have no timeout,
+ * so every call the runtime makes goes through `callWithDeadline`, which fails with a named
+ * Timeout error and forgets the pending reply handler.
+ */
+import dbus from 'dbus-next';
+import { HiveError, fromDBusError } from '../errors.js';
+
+export type MessageBus = dbus.MessageBus;
+export type DBusMessage = dbus.Message;
+export const { Message, Variant, MessageType } = dbus;
+
+export const DBUS = { name: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', iface: 'org.freedesktop.DBus' } as const;
+
+/** Connects to the bus at `address` (the session bus when none) and waits for the Hello reply. */
+export function connectBus(address?: string, timeoutMs = 10_000): Promise<MessageBus> {
+  const bus = dbus.sessionBus(address ? { busAddress: address } : {});
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new HiveError('Timeout', `no answer from the bus at ${address ?? 'the session bus'} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    bus.once('connect', () => { clearTimeout(timer); resolve(bus); });
+    bus.once('error', (err: unknown) => {
+      clearTimeout(timer);
+      reject(new HiveError('Failed', `cannot connect to the bus at ${address ?? 'the session bus'}: ${(err as Error)?.message ?? err}`, { cause: err }));
+    });
+  });
+}
+
+export interface CallSpec {
+  destination: string;
+  path: string;
+  interface: string;
+  member: string;
+  signature?: string;
+  body?: unknown[];
+}
+
+export async function callWithDeadline(bus: MessageBus, spec: CallSpec, timeoutMs: number): Promise<DBusMessage> {
+  const msg = new Message({ ...spec, body: spec.body ?? [] });
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      // dbus-next would keep the reply handler forever; forget it.
+      const handlers = (bus as unknown as { _methodReturnHandlers?: Record<number, unknown> })._methodReturnHandlers;
+      if (handlers && msg.serial !== null) delete handlers[msg.serial];
+      reject(new HiveError('Timeout', `${spec.interface}.${spec.member} on ${spec.destination}: no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+  });
+  try {
+    const reply = await Promise.race([bus.call(msg), deadline]);
+    return reply as DBusMessage;
+  } catch (err) {
+    throw fromDBusError(err);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function callBus(bus: MessageBus, member: string, signature: string, body: unknown[], timeoutMs = 5_000): Promise<DBusMessage> {
+  return callWithDeadline(bus, { destination: DBUS.name, path: DBUS.path, interface: DBUS.iface, member, signature, body }, timeoutMs);
+}
+
+export async function addMatch(bus: MessageBus, rule: string): Promise<void> {
+  await callBus(bus, 'AddMatch', 's', [rule]);
+}
+
+export async function removeMatch(bus: MessageBus, rule: string): Promise<void> {
+  await callBus(bus, 'RemoveMatch', 's', [rule]).catch(() => undefined);
+}
+
+/** The unique name owning `name`, or undefined when nobody does. */
+export async function nameOwner(bus: MessageBus, name: string): Promise<string | undefined> {
+  if (name.startsWith(':')) return name;
+  try {
+    const reply = await callBus(bus, 'GetNameOwner', 's', [name]);
+    return reply.body[0] as string;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,10 @@
+/** The TypeScript SDK for Hive nodes: everything a plugin imports. */
+export { HiveNode, type Kind, type ChildInfo, type NodeOptions } from './node.js';
+export { runPlugin, installShutdown, EXIT } from './run.js';
+export type { PluginContext, Manifest, CommandSpec, Command, Incoming, Answer, FilterHooks, FilterResult } from './plugin.js';
+export { readNodeEnv } from './environment.js';
+export { writeFileAtomic, readJsonFile } from './state-file.js';
+export { HiveError } from '../errors.js';
+export { line, newMessageId, type HiveMessage } from '../hive-message.js';
+export { parseLine, privmsg, notice, isChannel, type IrcLine } from '../irc-line.js';
+export type { Meta } from '../metadata.js';

@@ -1,0 +1,227 @@
+/**
+ * The TypeScript plugin API. A plugin is a manifest (name, kind, commands with help and examples)
+ * and one default-exported function that receives a PluginContext, like a Hubot script:
+ *
+ *   export const manifest = { name: 'ping', kind: 'responder', commands: { ping: { help: 'answers pong' } } };
+ *   export default function ping(hive: PluginContext) { hive.command('ping', (cmd) => cmd.reply('pong')); }
+ *
+ * The context turns the node runtime's raw messages into parsed ones once, and builds replies that
+ * carry what docs/protocol.md#replies asks for (network, hive.reply_to).
+ */
+import type { Logger } from 'pino';
+import { decode, encode, type WireMessage } from '../codec.js';
+import { HiveError } from '../errors.js';
+import { line as toLine, newMessageId, type HiveMessage } from '../hive-message.js';
+import { parseLine, privmsg, type IrcLine } from '../irc-line.js';
+import type { Meta } from '../metadata.js';
+import { parseCommand, type ParsedCommand } from './command.js';
+import type { ChildInfo, HiveNode, Kind } from './node.js';
+
+export interface CommandSpec {
+  /** One line of help, shown by `help` and in the node's Commands property. */
+  help: string;
+  /** Pairs of what a user says and what the bot answers; used by help and by tests. */
+  examples?: [said: string, answer: string][];
+}
+
+export interface Manifest {
+  name: string;
+  kind: Exclude<Kind, 'mouth'>;
+  description?: string;
+  commands?: Record<string, CommandSpec>;
+}
+
+/** A message as plugin code sees it: the raw lines, the metadata, and the first line parsed. */
+export interface Incoming extends HiveMessage {
+  irc: IrcLine | undefined;
+  network: string | undefined;
+}
+
+export interface Command extends ParsedCommand {
+  network: string;
+  message: Incoming;
+  /** Replies where the command came from; several lines (or a text with newlines) go out together. */
+  reply(text: string | string[]): Promise<void>;
+}
+
+export interface Answer extends HiveMessage {
+  /** The text of each PRIVMSG/NOTICE line of the answer. */
+  texts: string[];
+  from: string;
+}
+
+/** What a filter's hook returns: nothing to pass the message on unchanged, null to drop it, or a new message. */
+export type FilterResult = HiveMessage | null | undefined | void;
+
+export interface FilterHooks {
+  down?: (msg: Incoming) => FilterResult | Promise<FilterResult>;
+  up?: (msg: Incoming, child: ChildInfo) => FilterResult | Promise<FilterResult>;
+}
+
+export interface PluginContext {
+  readonly name: string;
+  readonly kind: Kind;
+  readonly config: Record<string, unknown>;
+  readonly stateDir: string | undefined;
+  readonly log: Logger;
+  readonly node: HiveNode;
+  readonly commandPrefix: string;
+  command(name: string, handler: (cmd: Command) => unknown): void;
+  onMessage(handler: (msg: Incoming) => unknown): void;
+  /** Sends a message up towards the mouth (automata); `hive.network` must be set. */
+  send(msg: HiveMessage): Promise<void>;
+  /** Says `text` to `target` on `network`. */
+  say(network: string, target: string, text: string): Promise<void>;
+  /** Replies to a message with raw lines, carrying its network and id. */
+  replyWith(to: Incoming, lines: string[]): Promise<void>;
+  filter(hooks: FilterHooks): void;
+  /** Aggregators: asks the subtree a command as if the speaker of `about` had said it. */
+  ask(about: Incoming, text: string, opts?: { timeoutMs?: number; max?: number }): Promise<Answer[]>;
+}
+
+export function toIncoming(msg: HiveMessage): Incoming {
+  const first = msg.lines[0];
+  return Object.assign(msg, {
+    irc: first ? parseLine(first) : undefined,
+    network: msg.meta['hive.network'],
+  });
+}
+
+export function textsOf(lines: Buffer[]): string[] {
+  const out: string[] = [];
+  for (const l of lines) {
+    const p = parseLine(l);
+    if (p && (p.command === 'PRIVMSG' || p.command === 'NOTICE')) out.push(p.params[p.params.length - 1] ?? '');
+  }
+  return out;
+}
+
+interface PendingQuery { answers: Answer[]; max: number; resolve: (a: Answer[]) => void; timer: NodeJS.Timeout }
+
+/** Wires a plugin's handlers to a node. Returns the context handed to the plugin function. */
+export function createContext(node: HiveNode, opts: {
+  manifest: Manifest;
+  config: Record<string, unknown>;
+  stateDir?: string;
+  commandPrefix: string;
+}): PluginContext {
+  const commands = new Map<string, (cmd: Command) => unknown>();
+  const listeners: ((msg: Incoming) => unknown)[] = [];
+  let hooks: FilterHooks = {};
+  const pending = new Map<string, PendingQuery>();
+  const log = node.log;
+
+  const failed = (err: unknown, what: string) => {
+    node.counters.errors++;
+    log.error({ err }, what);
+  };
+
+  const replyWith = async (to: Incoming, lines: string[]) => {
+    const network = to.network;
+    if (!network) throw new HiveError('InvalidArgs', 'cannot reply to a message without hive.network');
+    const meta: Meta = { 'hive.network': network };
+    if (to.meta['hive.id']) meta['hive.reply_to'] = to.meta['hive.id'];
+    await node.send({ lines: lines.map(toLine), meta });
+  };
+
+  const handle = (msg: Incoming) => {
+    for (const l of listeners) {
+      try {
+        const r = l(msg);
+        if (r instanceof Promise) r.catch((err) => failed(err, 'message handler failed'));
+      } catch (err) { failed(err, 'message handler failed'); }
+    }
+    if (commands.size === 0 || !msg.irc) return;
+    const parsed = parseCommand(msg.irc, msg.meta['hive.nick'], opts.commandPrefix);
+    if (!parsed) return;
+    const handler = commands.get(parsed.name);
+    if (!handler || !msg.network) return;
+    const cmd: Command = {
+      ...parsed,
+      network: msg.network,
+      message: msg,
+      reply: (text) => {
+        const parts = (Array.isArray(text) ? text : [text]).flatMap((t) => t.split('\n'));
+        return replyWith(msg, parts.map((t) => privmsg(parsed.replyTo, t)));
+      },
+    };
+    log.debug({ command: parsed.name, irc: { nick: parsed.nick } }, 'command');
+    Promise.resolve()
+      .then(() => handler(cmd))
+      .catch((err) => {
+        failed(err, 'command failed');
+        void cmd.reply(`${parsed.name}: failed (${err instanceof HiveError ? err.message : 'internal error, see the log'})`).catch(() => undefined);
+      });
+  };
+
+  node.onDown = (wire: WireMessage) => {
+    const needsDecode = listeners.length > 0 || commands.size > 0 || hooks.down !== undefined;
+    if (!needsDecode) { node.passDown(wire); return; }
+    const msg = toIncoming(decode(wire));
+    if (hooks.down) {
+      Promise.resolve(hooks.down(msg)).then((r) => {
+        if (r === null) { node.counters.dropped++; return; }
+        node.passDown(r ? encode(r) : wire);
+        handle(msg);
+      }).catch((err) => failed(err, 'filter (down) failed'));
+      return;
+    }
+    handle(msg);
+    node.passDown(wire);
+  };
+
+  node.onUp = async (wire: WireMessage, child: ChildInfo) => {
+    const replyTo = wire[1]['hive.reply_to']?.value as string | undefined;
+    const q = replyTo !== undefined ? pending.get(replyTo) : undefined;
+    if (q) {
+      const msg = decode(wire);
+      q.answers.push({ ...msg, texts: textsOf(msg.lines), from: child.name });
+      if (q.answers.length >= q.max) finish(replyTo!);
+      return;
+    }
+    if (!hooks.up) return node.passUp(wire);
+    const r = await hooks.up(toIncoming(decode(wire)), child);
+    if (r === null) { node.counters.dropped++; return; }
+    return node.passUp(r ? encode(r) : wire);
+  };
+
+  const finish = (id: string) => {
+    const q = pending.get(id);
+    if (!q) return;
+    pending.delete(id);
+    clearTimeout(q.timer);
+    q.resolve(q.answers);
+  };
+
+  return {
+    name: node.name,
+    kind: node.kind,
+    config: opts.config,
+    stateDir: opts.stateDir,
+    log,
+    node,
+    commandPrefix: opts.commandPrefix,
+    command(name, handler) { commands.set(name.toLowerCase(), handler); },
+    onMessage(handler) { listeners.push(handler); },
+    send: (msg) => node.send(msg),
+    say: (network, target, text) => node.send({ lines: text.split('\n').map((t) => toLine(privmsg(target, t))), meta: { 'hive.network': network } }),
+    replyWith,
+    filter(h) { hooks = h; },
+    ask(about, text, { timeoutMs = 5000, max = 1 } = {}) {
+      const irc = about.irc;
+      if (!irc || irc.command !== 'PRIVMSG') return Promise.reject(new HiveError('InvalidArgs', 'ask: the message asked about must be a PRIVMSG'));
+      if (node.children.size === 0) return Promise.resolve([]);
+      const id = newMessageId(node.name);
+      const prefix = irc.prefix ? `:${irc.prefix} ` : '';
+      const meta: Meta = { ...about.meta, 'hive.id': id, 'hive.query': true };
+      delete meta['hive.seq'];
+      delete meta['hive.path'];
+      delete meta['hive.reply_to'];
+      return new Promise<Answer[]>((resolve) => {
+        const timer = setTimeout(() => finish(id), timeoutMs);
+        pending.set(id, { answers: [], max, resolve, timer });
+        node.emit({ lines: [toLine(`${prefix}PRIVMSG ${irc.params[0]} :${opts.commandPrefix}${text}`)], meta });
+      });
+    },
+  };
+}

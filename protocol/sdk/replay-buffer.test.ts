@@ -1,0 +1,20 @@
+import { describe, expect, it } from 'vitest';
+import { ReplayBuffer } from './replay-buffer.js';
+import type { WireMessage } from '../codec.js';
+
+const wire = (n: number): WireMessage => [[Buffer.from(`L${n}`)], {}];
+
+describe('ReplayBuffer', () => {
+  it('returns only the messages of the network after the given seq, oldest first', () => {
+    const b = new ReplayBuffer(10);
+    for (let i = 1; i <= 5; i++) b.add('a', i, wire(i));
+    b.add('b', 3, wire(99));
+    expect(b.since('a', 3).map((w) => w[0][0].toString())).toEqual(['L4', 'L5']);
+    expect(b.since('b', 0)).toHaveLength(1);
+  });
+  it('keeps only the newest entries when full', () => {
+    const b = new ReplayBuffer(3);
+    for (let i = 1; i <= 5; i++) b.add('a', i, wire(i));
+    expect(b.since('a', 0).map((w) => w[0][0].toString())).toEqual(['L3', 'L4', 'L5']);
+  });
+});
