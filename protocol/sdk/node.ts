@@ -98,7 +98,7 @@ export class HiveNode {
     const reply = await this.bus.requestName(this.busName, flags);
     if (reply !== 1 && reply !== 4) throw new HiveError('Failed', `cannot own the bus name ${this.busName} (reply ${reply})`);
     this.log.info({ busName: this.busName, unique: (this.bus as unknown as { name: string }).name }, 'node on the bus');
-    if (this.opts.parent) await this.setParent(this.opts.parent).catch((err) => this.log.warn({ err }, 'parent not reachable yet; waiting for it'));
+    if (this.opts.parent) await this.setParent(this.opts.parent).catch((err: Error) => this.log.warn({ reason: err.message }, 'parent not reachable yet; waiting for it'));
   }
 
   get uniqueName(): string { return (this.bus as unknown as { name: string }).name; }

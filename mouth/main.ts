@@ -1,0 +1,110 @@
+/**
+ * The mouth process: the root node. It owns the networks, broadcasts every line a server sends
+ * (and its own connection events) down the tree as a HiveMessage, and sends what comes up to the
+ * network the message names, through that network's outbound checks, queue and flood control.
+ *
+ * Configuration comes in HIVE_CONFIG as JSON: { "networks": { NAME: network, … } } with networks
+ * as in the hive config (docs/config.md). Exit codes: 0 done (also after the terminal's input
+ * ended), 1 fatal error, 2 bad environment or configuration.
+ */
+import { z } from 'zod';
+import { createLogger } from '../protocol/logger.js';
+import { HiveError } from '../protocol/errors.js';
+import { newMessageId } from '../protocol/hive-message.js';
+import type { Meta } from '../protocol/metadata.js';
+import { readNodeEnv } from '../protocol/sdk/environment.js';
+import { HiveNode } from '../protocol/sdk/node.js';
+import { EXIT, installShutdown } from '../protocol/sdk/run.js';
+import { networkSchema } from '../tree-supervisor/config.js';
+import { IrcNetwork } from './irc-network.js';
+import type { MouthEvent, Network, NetworkSink } from './network.js';
+import { OutboundRefused } from './outbound-error.js';
+import { TerminalNetwork } from './terminal-network.js';
+
+const mouthConfigSchema = z.object({ networks: z.record(z.string(), networkSchema) }).loose();
+
+let env;
+let config;
+try {
+  env = readNodeEnv();
+  config = mouthConfigSchema.parse(env.config);
+} catch (err) {
+  process.stderr.write(`mouth: bad environment or configuration: ${(err as Error).message}\n`);
+  process.exit(EXIT.badEnvironment);
+}
+
+const log = createLogger({ node: env.node, kind: 'mouth' });
+const node = new HiveNode({ name: env.node, kind: 'mouth', instance: env.instance, token: env.token, log, busAddress: env.busAddress });
+const networks = new Map<string, Network>();
+// Sequence numbers grow across mouth restarts (they start at the clock), so a child never takes
+// a new message for one it has already seen.
+const seqs = new Map<string, number>();
+
+function nextSeq(network: string): number {
+  const n = (seqs.get(network) ?? Date.now() * 1000) + 1;
+  seqs.set(network, n);
+  return n;
+}
+
+const sink: NetworkSink = {
+  line(network, bytes, meta) {
+    const id = newMessageId(node.name);
+    meta['hive.id'] = id;
+    meta['hive.network'] = network;
+    meta['hive.seq'] = nextSeq(network);
+    meta['hive.time'] ??= Date.now();
+    meta['hive.event'] = 'line';
+    node.emit({ lines: [bytes], meta });
+    log.debug({ network, id }, 'line in');
+    return id;
+  },
+  event(network, event: MouthEvent, meta: Meta) {
+    meta['hive.network'] = network;
+    meta['hive.seq'] = nextSeq(network);
+    meta['hive.time'] = Date.now();
+    meta['hive.event'] = event;
+    node.emit({ lines: [], meta });
+  },
+};
+
+node.onUp = async (wire, child) => {
+  const meta = wire[1];
+  const name = meta['hive.network']?.value as string | undefined;
+  if (!name) throw new HiveError('NetworkUnknown', 'the message has no hive.network; replies carry the network of the message they answer');
+  const network = networks.get(name);
+  if (!network) throw new HiveError('NetworkUnknown', `no network '${name}'; this mouth has: ${[...networks.keys()].join(', ')}`);
+  const origin = (meta['hive.origin']?.value as string | undefined) ?? child.name;
+  try {
+    network.submit(origin, wire[0], meta['hive.reply_to']?.value as string | undefined);
+  } catch (err) {
+    if (err instanceof OutboundRefused) {
+      log.error({ err, network: name, origin, code: err.code }, 'outbound message refused');
+      throw err.toHiveError();
+    }
+    throw err;
+  }
+};
+
+async function stopNetworks(): Promise<void> {
+  await Promise.all([...networks.values()].map((n) => n.stop().catch((err) => log.warn({ err, network: n.name }, 'network stop failed'))));
+}
+
+let finishing = false;
+async function finish(): Promise<void> {
+  if (finishing) return;
+  finishing = true;
+  await stopNetworks();
+  await node.stop();
+  process.exit(EXIT.ok);
+}
+
+for (const [name, net] of Object.entries(config.networks)) {
+  const netLog = log.child({ network: name });
+  if (net.type === 'irc') networks.set(name, new IrcNetwork({ name, config: net, sink, log: netLog }));
+  else networks.set(name, new TerminalNetwork({ name, config: net, sink, log: netLog, onInputEnd: () => void finish() }));
+}
+
+installShutdown(node, stopNetworks);
+await node.start();
+for (const n of networks.values()) await n.start();
+log.info({ networks: [...networks.keys()] }, 'mouth running');

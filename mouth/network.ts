@@ -1,0 +1,24 @@
+/**
+ * What the mouth needs of a network (IRC or the terminal): it reports inbound lines and its own
+ * events, and takes outbound messages through its Outbound.
+ */
+import type { Meta } from '../protocol/metadata.js';
+
+export type MouthEvent = 'connecting' | 'registered' | 'disconnected' | 'nick';
+
+export interface NetworkSink {
+  /** A line from the server (raw bytes, without CR/LF) with the metadata the network knows; returns its hive.id. */
+  line(network: string, bytes: Buffer, meta: Meta): string;
+  /** An event of the mouth's own (no line). */
+  event(network: string, event: MouthEvent, meta: Meta): void;
+}
+
+export interface Network {
+  readonly name: string;
+  /** The bot's current nick there. */
+  readonly nick: string;
+  start(): Promise<void>;
+  /** Queues the lines of one message from `sender` (answering `replyTo`, if any); throws OutboundRefused. */
+  submit(sender: string, lines: Buffer[], replyTo?: string): void;
+  stop(reason?: string): Promise<void>;
+}
