@@ -1,0 +1,514 @@
+/**
+ * The one YAML file that describes a hive: the bus, the networks of the mouth and the tree
+ * of plugins. The zod schemas are the single source of the config types (z.infer only).
+ *
+ * Loading is: YAML → ${ENV} secrets substituted → zod (shape, defaults) → cross-field checks
+ * (names, parents, cycles) → relative paths resolved against the config file's directory.
+ * Every problem found along the way is reported at once in one ConfigError.
+ */
+import { readFileSync } from 'node:fs';
+import { homedir, tmpdir, userInfo } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { LineCounter, parseDocument, type Document } from 'yaml';
+import { z } from 'zod';
+import { NAME_PATTERN } from '../protocol/names.js';
+import { CROSS_FIELD, ConfigError, describeValue, formatPath, quote, zodProblems, type ConfigProblem, type KeyPath } from './config-errors.js';
+import { durationSchema } from './duration.js';
+import { ROOT } from './reparent.js';
+
+export { ConfigError } from './config-errors.js';
+
+type Env = Record<string, string | undefined>;
+
+// ---------------------------------------------------------------- schemas
+
+/** Node, instance and network names end up inside D-Bus bus names (org.hive.<instance>.<node>). */
+export const nameSchema = z.string().regex(NAME_PATTERN, {
+  error: 'expected a name of letters, digits and _, starting with a letter, at most 64 characters',
+});
+
+/** RFC 2812 nick characters; servers allow longer nicks than the RFC's 9. */
+const NICK = /^[A-Za-z[\]\\`_^{|}][A-Za-z0-9[\]\\`_^{|}-]{0,31}$/;
+export const nickSchema = z.string().regex(NICK, {
+  error: 'expected an IRC nick (letters, digits and []\\`_^{|}-, not starting with a digit or -)',
+});
+
+const CHANNEL = /^[#&+!][^\s,\x07\0]{1,199}$/;
+const channelNameSchema = z.string().regex(CHANNEL, { error: 'expected a channel name like "#hive"' });
+
+/** "#chan" or { name, key }; always { name, key? } after parsing so the mouth sees one shape. */
+export const channelSchema = z.union([
+  channelNameSchema.transform((name): { name: string; key?: string } => ({ name })),
+  z
+    .object({
+      name: channelNameSchema,
+      key: z.string().regex(/^[^\s,]+$/, { error: 'expected a channel key without spaces or commas' }).optional(),
+    })
+    .strict(),
+]);
+
+export const saslSchema = z
+  .object({
+    mechanism: z.enum(['PLAIN', 'EXTERNAL']),
+    account: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+  })
+  .strict();
+
+/** Used when `flood` or one of its fields is omitted, or `rate` is 0: 5 lines at once, then one per 2 s. */
+export const IRC_FLOOD_DEFAULTS = { burst: 5, rate: 0.5 } as const;
+
+const floodSchema = z
+  .object({
+    burst: z.number().int().min(1).optional(),
+    /** Lines per second once the burst is spent; 0 means "the default". */
+    rate: z.number().min(0).optional(),
+  })
+  .strict()
+  .prefault({})
+  .transform((f) => ({ burst: f.burst ?? IRC_FLOOD_DEFAULTS.burst, rate: f.rate || IRC_FLOOD_DEFAULTS.rate }));
+
+const reconnectSchema = z
+  .object({
+    min_delay: durationSchema.default(1_000),
+    max_delay: durationSchema.default(120_000),
+  })
+  .strict()
+  .refine((r) => r.min_delay <= r.max_delay, { error: 'min_delay must not be greater than max_delay', path: ['min_delay'], params: CROSS_FIELD })
+  .prefault({});
+
+const ircObjectSchema = z
+  .object({
+    type: z.literal('irc'),
+    host: z.string().min(1),
+    /** Default 6697 with TLS, else 6667. */
+    port: z.number().int().min(1).max(65535).optional(),
+    tls: z.boolean().default(false),
+    tls_verify: z.boolean().default(true),
+    /** A CA to trust (self-signed or own CA); resolved against the config directory. */
+    ca_file: z.string().min(1).optional(),
+    /** Client certificate and key, for SASL EXTERNAL (CertFP); resolved like ca_file. */
+    client_cert: z.string().min(1).optional(),
+    client_key: z.string().min(1).optional(),
+    /** Server password (PASS). */
+    password: z.string().optional(),
+    nick: nickSchema,
+    alt_nicks: z.array(nickSchema).default([]),
+    username: z.string().regex(/^[^\s@]+$/, { error: 'expected a username without spaces or @' }).optional(),
+    realname: z.string().optional(),
+    sasl: saslSchema.optional(),
+    channels: z.array(channelSchema).default([]),
+    /** Replaces the mouth's outbound command allow-list; upper-cased. */
+    allow_commands: z
+      .array(z.string().regex(/^[A-Za-z]+$|^\d{3}$/, { error: 'expected an IRC command like PRIVMSG' }).transform((c) => c.toUpperCase()))
+      .optional(),
+    flood: floodSchema,
+    queue_max: z.number().int().min(1).default(500),
+    reconnect: reconnectSchema,
+    rejoin_delay: durationSchema.default(5_000),
+    ping_timeout: durationSchema.default(120_000),
+  })
+  .strict()
+  // Combinations the server would reject later, less readably.
+  .superRefine((n, ctx) => {
+    if (n.sasl?.mechanism === 'PLAIN') {
+      for (const key of ['account', 'password'] as const) {
+        if (!n.sasl[key]) ctx.addIssue({ code: 'custom', path: ['sasl', key], message: `is required for SASL PLAIN`, params: CROSS_FIELD });
+      }
+    }
+    if (n.sasl?.mechanism === 'EXTERNAL') {
+      if (!n.tls) ctx.addIssue({ code: 'custom', path: ['tls'], message: 'must be true for SASL EXTERNAL (it authenticates by the TLS client certificate)', params: CROSS_FIELD });
+      if (!n.client_cert) ctx.addIssue({ code: 'custom', path: ['client_cert'], message: 'is required for SASL EXTERNAL', params: CROSS_FIELD });
+    }
+    if (n.client_key && !n.client_cert) ctx.addIssue({ code: 'custom', path: ['client_key'], message: 'is given without client_cert', params: CROSS_FIELD });
+  });
+
+export const ircNetworkSchema = ircObjectSchema.transform((n) => ({ ...n, port: n.port ?? (n.tls ? 6697 : 6667) }));
+
+export const terminalNetworkSchema = z
+  .object({
+    type: z.literal('terminal'),
+    channel: channelNameSchema.default('#console'),
+    user: nickSchema.default('you'),
+    nick: nickSchema.default('hive'),
+    /** How long output must be quiet before the prompt is redrawn. */
+    quiet_ms: durationSchema.default(300),
+  })
+  .strict();
+
+export const networkSchema = z.discriminatedUnion('type', [ircNetworkSchema, terminalNetworkSchema]);
+
+export const restartSchema = z
+  .object({
+    max: z.number().int().min(0).default(5),
+    /** The sliding window, in ms after parsing. */
+    within: durationSchema.default(60_000),
+  })
+  .strict()
+  .prefault({});
+
+/**
+ * One plugin node. Exactly one of use/exec/remote is checked after parsing (with the other
+ * cross-field checks) so that it is reported even when the entry has other errors too.
+ */
+export const pluginSchema = z
+  .object({
+    name: nameSchema,
+    /** A built-in plugin. */
+    use: z.string().min(1).optional(),
+    /** Any program: argv. */
+    exec: z.array(z.string().min(1)).min(1).optional(),
+    /** Started elsewhere; the supervisor only watches it attach and vanish. */
+    remote: z.boolean().optional(),
+    parent: nameSchema.default(ROOT),
+    on_death: z.enum(['hold', 'bypass']).default('bypass'),
+    restart: restartSchema,
+    /** Working directory of an exec plugin; the loader always sets it (absolute) for exec plugins. */
+    cwd: z.string().min(1).optional(),
+    /** Handed to the plugin as is. */
+    config: z.unknown().optional(),
+  })
+  .strict();
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+export const hiveConfigSchema = z
+  .object({
+    instance: nameSchema.default('default'),
+    /** 'session', 'private' (the supervisor starts its own bus) or a D-Bus address. */
+    bus: z
+      .string()
+      .refine((b) => b === 'session' || b === 'private' || /^[a-z][a-z-]*:/.test(b), {
+        error: "expected 'session', 'private' or a D-Bus address like unix:path=/run/hive/bus",
+      })
+      .default('private'),
+    /** Each node gets a subfolder. Absent: a per-instance XDG state directory (see defaultStateDir). */
+    state_dir: z.string().min(1).optional(),
+    log_level: z.enum(LOG_LEVELS).optional(),
+    command_prefix: z.string().regex(/^\S{1,8}$/, { error: 'expected 1 to 8 characters without spaces' }).default('!'),
+    networks: z.record(nameSchema, networkSchema),
+    plugins: z.array(pluginSchema).default([]),
+  })
+  .strict();
+
+/** The config as the supervisor uses it: defaults applied, durations in ms, paths absolute. */
+export type HiveConfig = z.infer<typeof hiveConfigSchema> & { state_dir: string };
+/** What may be written in the file (before defaults). */
+export type HiveConfigInput = z.input<typeof hiveConfigSchema>;
+export type PluginSpec = z.infer<typeof pluginSchema>;
+export type NetworkConfig = z.infer<typeof networkSchema>;
+export type IrcNetworkConfig = z.infer<typeof ircNetworkSchema>;
+export type TerminalNetworkConfig = z.infer<typeof terminalNetworkSchema>;
+export type ChannelConfig = z.infer<typeof channelSchema>;
+
+export interface LoadedConfig {
+  config: HiveConfig;
+  /** Key paths ("networks.libera.sasl.password") whose value came from ${ENV}: redact them in logs. */
+  secretPaths: Set<string>;
+}
+
+export interface ParseOptions {
+  /** Directory that relative paths are resolved against (the config file's). Default: cwd. */
+  baseDir?: string;
+  env?: Env;
+  /** Only for messages. */
+  file?: string;
+}
+
+// ---------------------------------------------------------------- secrets
+
+const SECRET = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
+const ESCAPED_SECRET = /^\$(\$\{[A-Za-z_][A-Za-z0-9_]*\})$/;
+
+interface Substituted {
+  value: unknown;
+  /** Formatted key path → env var name. */
+  secrets: Map<string, string>;
+  secretValues: string[];
+  problems: ConfigProblem[];
+}
+
+/** Replaces every whole-string "${NAME}" by the env var; "$${NAME}" stays literally "${NAME}". */
+export function substituteSecrets(input: unknown, env: Env): Substituted {
+  const result: Substituted = { value: undefined, secrets: new Map(), secretValues: [], problems: [] };
+  const walk = (node: unknown, path: (string | number)[]): unknown => {
+    if (typeof node === 'string') {
+      const escaped = ESCAPED_SECRET.exec(node);
+      if (escaped) return escaped[1];
+      const m = SECRET.exec(node);
+      if (!m) return node;
+      const name = m[1] as string;
+      const value = env[name];
+      if (value === undefined) {
+        result.problems.push({ keyPath: [...path], message: `environment variable ${name} is not set` });
+        return node; // zod problems at this path are dropped, so the placeholder is never judged
+      }
+      result.secrets.set(formatPath(path), name);
+      result.secretValues.push(value);
+      return value;
+    }
+    if (Array.isArray(node)) return node.map((item, i) => walk(item, [...path, i]));
+    if (isRecord(node)) {
+      const out: Record<string, unknown> = {};
+      for (const [key, item] of Object.entries(node)) out[key] = walk(item, [...path, key]);
+      return out;
+    }
+    return node;
+  };
+  result.value = walk(input, []);
+  return result;
+}
+
+/** A copy of `config` with every secret path's value replaced by '[secret]', for logging. */
+export function redactSecrets<T>(config: T, secretPaths: ReadonlySet<string>): T {
+  const walk = (node: unknown, path: (string | number)[]): unknown => {
+    if (path.length > 0 && secretPaths.has(formatPath(path))) return '[secret]';
+    if (Array.isArray(node)) return node.map((item, i) => walk(item, [...path, i]));
+    if (isRecord(node)) return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, walk(v, [...path, k])]));
+    return node;
+  };
+  return walk(config, []) as T;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+// ---------------------------------------------------------------- cross-field checks
+
+const RESERVED: Record<string, string> = {
+  [ROOT]: `'${ROOT}' is the name of the root node`,
+  Supervisor: `'Supervisor' is reserved (it is the supervisor's bus name)`,
+};
+
+/**
+ * Checks that need the whole config. They read the raw (substituted) input defensively, so
+ * they run, and report, even when zod found problems elsewhere in the same file.
+ */
+function crossFieldProblems(raw: unknown, secrets: ReadonlyMap<string, string>): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  if (!isRecord(raw)) return problems;
+  const show = (path: KeyPath, value: string) => {
+    const secret = secrets.get(formatPath(path));
+    return secret ? describeValue(value, secret) : quote(value);
+  };
+
+  if (isRecord(raw.networks) && Object.keys(raw.networks).length === 0) {
+    problems.push({ keyPath: ['networks'], message: 'at least one network is required (e.g. console: { type: terminal })' });
+  }
+  if (!Array.isArray(raw.plugins)) return problems;
+
+  const plugins = raw.plugins.map((p) => (isRecord(p) ? p : {}));
+  const firstIndex = new Map<string, number>();
+
+  plugins.forEach((p, i) => {
+    const kinds = (['use', 'exec', 'remote'] as const).filter((k) => (k === 'remote' ? p.remote === true : p[k] !== undefined));
+    if (kinds.length !== 1) {
+      problems.push({
+        keyPath: ['plugins', i],
+        message: `expected exactly one of use (a built-in plugin), exec (a program) or remote: true; got ${kinds.length === 0 ? 'none' : kinds.join(' and ')}`,
+      });
+    }
+    if (typeof p.name !== 'string') return;
+    const reserved = RESERVED[p.name];
+    const earlier = firstIndex.get(p.name);
+    if (reserved) problems.push({ keyPath: ['plugins', i, 'name'], message: `${reserved}; choose another name` });
+    else if (earlier !== undefined) {
+      problems.push({ keyPath: ['plugins', i, 'name'], message: `${show(['plugins', i, 'name'], p.name)} is already the name of plugins[${earlier}]` });
+    } else firstIndex.set(p.name, i);
+  });
+
+  // Unknown parents.
+  const parentOf = new Map<string, string>();
+  plugins.forEach((p, i) => {
+    if (typeof p.parent !== 'string' || p.parent === ROOT) return;
+    if (firstIndex.has(p.parent)) {
+      if (typeof p.name === 'string' && firstIndex.get(p.name) === i) parentOf.set(p.name, p.parent);
+      return;
+    }
+    const others = [...firstIndex.keys()].filter((n) => n !== p.name);
+    const expected = others.length > 0 ? `expected '${ROOT}' or one of: ${others.join(', ')}` : `expected '${ROOT}'`;
+    problems.push({ keyPath: ['plugins', i, 'parent'], message: `${show(['plugins', i, 'parent'], p.parent)} is not a node; ${expected}` });
+  });
+
+  // Cycles: follow parents from every node; each cycle is reported once, at its first node in file order.
+  const reported = new Set<string>();
+  for (const start of firstIndex.keys()) {
+    const chain: string[] = [];
+    let node: string | undefined = start;
+    while (node !== undefined && !chain.includes(node)) {
+      chain.push(node);
+      node = parentOf.get(node);
+    }
+    if (node === undefined) continue;
+    const cycle = chain.slice(chain.indexOf(node));
+    if (cycle.some((n) => reported.has(n))) continue;
+    cycle.forEach((n) => reported.add(n));
+    const first = cycle.reduce((a, b) => ((firstIndex.get(a) ?? 0) <= (firstIndex.get(b) ?? 0) ? a : b));
+    const from = cycle.indexOf(first);
+    const ordered = [...cycle.slice(from), ...cycle.slice(0, from), first];
+    problems.push({
+      keyPath: ['plugins', firstIndex.get(first) ?? 0, 'parent'],
+      message: `parents form a cycle: ${ordered.join(' → ')} (every node must lead up to '${ROOT}')`,
+    });
+  }
+  return problems;
+}
+
+// ---------------------------------------------------------------- loading
+
+/** Where state goes when the config names none: $XDG_STATE_HOME/hive/<instance>, else ~/.local/state/hive/<instance>. */
+export function defaultStateDir(instance = 'default', env: Env = process.env): string {
+  const xdg = env.XDG_STATE_HOME;
+  if (xdg && isAbsolute(xdg)) return join(xdg, 'hive', instance);
+  let home = env.HOME;
+  if (!home) {
+    try {
+      home = homedir();
+    } catch {
+      home = undefined;
+    }
+  }
+  if (home) return join(home, '.local', 'state', 'hive', instance);
+  let user = 'user';
+  try {
+    user = userInfo().username;
+  } catch {
+    // no passwd entry (some containers): a shared name is still better than failing
+  }
+  return join(tmpdir(), `hive-${user}`, instance);
+}
+
+/** Validates an already-parsed config object (e.g. from YAML or tests). Throws ConfigError. */
+export function parseConfig(obj: unknown, { baseDir = process.cwd(), env = process.env, file }: ParseOptions = {}): LoadedConfig {
+  // An empty file parses to null; treat it as {} so the messages say what is missing.
+  const substituted = substituteSecrets(obj ?? {}, env);
+  const { value: raw, secrets } = substituted;
+  const parsed = hiveConfigSchema.safeParse(raw);
+  const unset = new Set(substituted.problems.map((p) => formatPath(p.keyPath)));
+  const problems = [
+    ...substituted.problems,
+    ...(parsed.success ? [] : zodProblems(parsed.error.issues, raw, secrets).filter((p) => !unset.has(formatPath(p.keyPath)))),
+    ...crossFieldProblems(raw, secrets),
+  ];
+  if (!parsed.success || problems.length > 0) {
+    throw new ConfigError(problems, { file, secretValues: substituted.secretValues });
+  }
+  return { config: resolvePaths(parsed.data, baseDir, env), secretPaths: new Set(secrets.keys()) };
+}
+
+function resolvePaths(data: z.infer<typeof hiveConfigSchema>, baseDir: string, env: Env): HiveConfig {
+  const base = resolve(baseDir);
+  const networks: Record<string, NetworkConfig> = {};
+  for (const [name, net] of Object.entries(data.networks)) {
+    networks[name] =
+      net.type === 'irc'
+        ? {
+            ...net,
+            ...(net.ca_file && { ca_file: resolve(base, net.ca_file) }),
+            ...(net.client_cert && { client_cert: resolve(base, net.client_cert) }),
+            ...(net.client_key && { client_key: resolve(base, net.client_key) }),
+          }
+        : net;
+  }
+  return {
+    ...data,
+    state_dir: data.state_dir ? resolve(base, data.state_dir) : defaultStateDir(data.instance, env),
+    networks,
+    plugins: data.plugins.map((p) => (p.exec ? { ...p, cwd: resolve(base, p.cwd ?? '.') } : p)),
+  };
+}
+
+/** Reads and validates a YAML config file. Throws ConfigError (exitCode 2) listing every problem. */
+export function loadConfig(file: string, env: Env = process.env): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+    throw new ConfigError([{ keyPath: [], message: `cannot read ${file}: ${why}` }]);
+  }
+
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const problems = doc.errors.map((e) => {
+      const { line, col } = lineCounter.linePos(e.pos[0]);
+      return { keyPath: [], message: `${file}:${line}:${col}: ${e.message.split('\n')[0]}` };
+    });
+    throw new ConfigError(problems, { file });
+  }
+
+  try {
+    return parseConfig(doc.toJS({ maxAliasCount: 1000 }), { baseDir: dirname(resolve(file)), env, file });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    // Point each problem at its line in the file (the problems were already scrubbed of secrets).
+    const located = err.problems.map((p) => ({ ...p, location: locate(doc, lineCounter, file, p.keyPath) }));
+    // In file order, which is how the user reads and fixes them (sort is stable for ties).
+    located.sort((a, b) => lineOf(a.location) - lineOf(b.location));
+    throw new ConfigError(located, { file });
+  }
+}
+
+function lineOf(location: string | undefined): number {
+  const m = location ? /:(\d+):(\d+)$/.exec(location) : null;
+  return m ? Number(m[1]) * 1e6 + Number(m[2]) : 0;
+}
+
+/** "file:line:col" of the deepest node of `path` that exists in the YAML document. */
+function locate(doc: Document, lines: LineCounter, file: string, path: KeyPath): string | undefined {
+  for (let n = path.length; n >= 0; n--) {
+    const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
+    const range = (node as { range?: [number, number, number] } | null | undefined)?.range;
+    if (range) {
+      const { line, col } = lines.linePos(range[0]);
+      return `${file}:${line}:${col}`;
+    }
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------- helpers for the supervisor
+
+/** The built-in default hive: a private bus, the terminal, and the ping, echo and help plugins. */
+export function defaultConfig(env: Env = process.env): HiveConfig {
+  return parseConfig(
+    {
+      bus: 'private',
+      networks: { console: { type: 'terminal' } },
+      plugins: [
+        { name: 'ping', use: 'ping' },
+        { name: 'echo', use: 'echo' },
+        { name: 'help', use: 'help' },
+      ],
+    } satisfies HiveConfigInput,
+    { env },
+  ).config;
+}
+
+/**
+ * Plugins ordered so that every parent comes before its children (the mouth, first of all,
+ * is implied); otherwise in file order. Start nodes in this order, stop them in reverse.
+ */
+export function treeOrder(config: Pick<HiveConfig, 'plugins'>): PluginSpec[] {
+  const placed = new Set<string>([ROOT]);
+  const pending = [...config.plugins];
+  const ordered: PluginSpec[] = [];
+  while (pending.length > 0) {
+    const before = pending.length;
+    for (let i = 0; i < pending.length; ) {
+      const spec = pending[i] as PluginSpec;
+      if (placed.has(spec.parent)) {
+        ordered.push(spec);
+        placed.add(spec.name);
+        pending.splice(i, 1);
+      } else i++;
+    }
+    if (pending.length === before) {
+      throw new Error(`plugins with an unknown parent or a cycle: ${pending.map((p) => p.name).join(', ')}`);
+    }
+  }
+  return ordered;
+}

@@ -1,0 +1,164 @@
+import { describe, expect, test } from 'vitest';
+import {
+  chooseNewParent,
+  descendants,
+  effectiveParents,
+  reattachments,
+  treeFromPlugins,
+  type NodeState,
+  type OnDeath,
+} from './reparent.js';
+
+/**
+ *            mouth
+ *          /   |    \
+ *       auth  log    far
+ *      (hold)  |
+ *        |    fmt
+ *      ping
+ *        |
+ *      dice
+ */
+const plugins: { name: string; parent?: string; on_death?: OnDeath }[] = [
+  { name: 'auth', on_death: 'hold' },
+  { name: 'ping', parent: 'auth' },
+  { name: 'dice', parent: 'ping' },
+  { name: 'log' },
+  { name: 'fmt', parent: 'log' },
+  { name: 'far' },
+];
+const tree = treeFromPlugins(plugins);
+
+function states(overrides: Record<string, NodeState> = {}): Map<string, NodeState> {
+  const all = ['mouth', ...plugins.map((p) => p.name)];
+  return new Map(all.map((n) => [n, overrides[n] ?? 'running']));
+}
+
+describe('treeFromPlugins', () => {
+  test('defaults the parent to mouth and on_death to bypass', () => {
+    expect(tree.get('log')).toEqual({ parent: 'mouth', onDeath: 'bypass' });
+    expect(tree.get('auth')).toEqual({ parent: 'mouth', onDeath: 'hold' });
+    expect(tree.get('ping')).toEqual({ parent: 'auth', onDeath: 'bypass' });
+  });
+});
+
+describe('chooseNewParent', () => {
+  test('a running configured parent is kept', () => {
+    expect(chooseNewParent('fmt', tree, states())).toEqual({ parent: 'log' });
+    expect(chooseNewParent('log', tree, states())).toEqual({ parent: 'mouth' });
+  });
+
+  test('children of a dead bypass node move up to the nearest running ancestor', () => {
+    expect(chooseNewParent('fmt', tree, states({ log: 'restarting' }))).toEqual({ parent: 'mouth' });
+    expect(chooseNewParent('dice', tree, states({ ping: 'failed' }))).toEqual({ parent: 'auth' });
+  });
+
+  test('several dead bypass ancestors are all skipped', () => {
+    expect(chooseNewParent('dice', tree, states({ ping: 'stopped', auth: 'running' }))).toEqual({ parent: 'auth' });
+  });
+
+  test('a dead hold ancestor makes the subtree wait for it', () => {
+    expect(chooseNewParent('ping', tree, states({ auth: 'restarting' }))).toEqual({ hold: true, holder: 'auth' });
+  });
+
+  test('a dead hold ancestor further up holds even past a dead bypass node', () => {
+    expect(chooseNewParent('dice', tree, states({ ping: 'failed', auth: 'starting' }))).toEqual({ hold: true, holder: 'auth' });
+  });
+
+  test('a held ancestor keeps its subtree waiting, naming the dead holder above it', () => {
+    // auth died and ping is held; dice's own parent ping is alive but must not take it elsewhere.
+    expect(chooseNewParent('dice', tree, states({ auth: 'failed', ping: 'held' }))).toEqual({ hold: true, holder: 'auth' });
+  });
+
+  test('a node still marked held after its holder came back keeps its children (no churn)', () => {
+    expect(chooseNewParent('dice', tree, states({ ping: 'held' }))).toEqual({ hold: true, holder: 'ping' });
+  });
+
+  test('when the mouth is not running everything waits for it', () => {
+    expect(chooseNewParent('log', tree, states({ mouth: 'restarting' }))).toEqual({ hold: true, holder: 'mouth' });
+    expect(chooseNewParent('fmt', tree, states({ mouth: 'starting', log: 'failed' }))).toEqual({ hold: true, holder: 'mouth' });
+  });
+
+  test('a node missing from the states counts as stopped', () => {
+    const s = states();
+    s.delete('log');
+    expect(chooseNewParent('fmt', tree, s)).toEqual({ parent: 'mouth' });
+  });
+
+  test('an unknown node, an unknown parent or a cycle is an error, not a hang', () => {
+    expect(() => chooseNewParent('nobody', tree, states())).toThrow(/not a node/);
+    const broken = treeFromPlugins([{ name: 'a', parent: 'ghost' }]);
+    expect(() => chooseNewParent('a', broken, new Map([['a', 'running']]))).toThrow(/ghost/);
+    const loop = treeFromPlugins([
+      { name: 'a', parent: 'b' },
+      { name: 'b', parent: 'a' },
+    ]);
+    expect(() => chooseNewParent('a', loop, new Map())).toThrow(/cycle/);
+  });
+});
+
+describe('effectiveParents', () => {
+  test('with everything running it is exactly the configured tree', () => {
+    const result = effectiveParents(tree, states());
+    expect(Object.fromEntries(result)).toEqual({
+      auth: { parent: 'mouth' },
+      ping: { parent: 'auth' },
+      dice: { parent: 'ping' },
+      log: { parent: 'mouth' },
+      fmt: { parent: 'log' },
+      far: { parent: 'mouth' },
+    });
+  });
+
+  test('dead nodes have no entry; their children are moved or held', () => {
+    const result = effectiveParents(tree, states({ log: 'restarting', auth: 'failed', ping: 'held', dice: 'held' }));
+    expect(result.has('log')).toBe(false);
+    expect(result.has('auth')).toBe(false);
+    expect(result.get('fmt')).toEqual({ parent: 'mouth' });
+    expect(result.get('ping')).toEqual({ hold: true, holder: 'auth' });
+    expect(result.get('dice')).toEqual({ hold: true, holder: 'auth' });
+  });
+
+  test('a starting node gets the parent it should attach to', () => {
+    expect(effectiveParents(tree, states({ fmt: 'starting', log: 'stopped' })).get('fmt')).toEqual({ parent: 'mouth' });
+  });
+
+  test('the tree heals to the configured shape when the dead node comes back', () => {
+    const configured = effectiveParents(tree, states());
+    // log dies: fmt is moved to mouth.
+    const during = effectiveParents(tree, states({ log: 'restarting' }));
+    let attached = new Map<string, string | undefined>([...configured].map(([n, c]) => [n, 'parent' in c ? c.parent : undefined]));
+    attached.delete('log');
+    const away = reattachments(attached, during);
+    expect(away).toEqual([{ node: 'fmt', from: 'log', to: 'mouth' }]);
+    attached = new Map([...attached, ...away.map((m) => [m.node, m.to] as const)]);
+    // log is back: fmt returns to it, nothing else moves.
+    attached.set('log', 'mouth');
+    const back = reattachments(attached, effectiveParents(tree, states()));
+    expect(back).toEqual([{ node: 'fmt', from: 'mouth', to: 'log' }]);
+  });
+});
+
+describe('reattachments', () => {
+  test('only nodes whose attachment differs are moved, held nodes never', () => {
+    const current = new Map<string, string | undefined>([
+      ['a', 'mouth'],
+      ['b', 'x'],
+      ['c', undefined],
+    ]);
+    const target = new Map([
+      ['a', { parent: 'mouth' }],
+      ['b', { hold: true as const, holder: 'x' }],
+      ['c', { parent: 'a' }],
+    ]);
+    expect(reattachments(current, target)).toEqual([{ node: 'c', from: undefined, to: 'a' }]);
+  });
+});
+
+describe('descendants', () => {
+  test('lists the whole subtree, parents before children', () => {
+    expect(descendants('auth', tree)).toEqual(['ping', 'dice']);
+    expect(descendants('mouth', tree)).toEqual(['auth', 'log', 'far', 'ping', 'fmt', 'dice']);
+    expect(descendants('dice', tree)).toEqual([]);
+  });
+});

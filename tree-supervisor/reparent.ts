@@ -1,0 +1,129 @@
+/**
+ * Where each node should be attached, given who is alive. Pure tree logic, no processes.
+ *
+ * The configured tree never changes; when a node dies its children are moved up to the
+ * nearest running ancestor (on_death: bypass), or left where they are to wait for it
+ * (on_death: hold). Recomputing `effectiveParents` after every death or recovery and moving
+ * nodes to the result makes the tree heal back to its configured shape on its own.
+ */
+
+/** The root of every tree: the process that owns the network connections. */
+export const ROOT = 'mouth';
+
+export type NodeState = 'running' | 'starting' | 'restarting' | 'held' | 'failed' | 'stopped';
+export type OnDeath = 'hold' | 'bypass';
+
+export interface TreeNode {
+  /** The configured parent: ROOT or another node's name. */
+  readonly parent: string;
+  readonly onDeath: OnDeath;
+}
+
+/** Configured tree: every node except the root, by name. */
+export type Tree = ReadonlyMap<string, TreeNode>;
+/** Current state by name; a node (the root too) missing from the map counts as 'stopped'. */
+export type States = ReadonlyMap<string, NodeState>;
+
+/** Attach to `parent`, or wait (move nothing) until `holder` comes back. */
+export type ParentChoice = { readonly parent: string } | { readonly hold: true; readonly holder: string };
+
+export interface Reattachment {
+  readonly node: string;
+  /** Where it is attached now (undefined: nowhere). */
+  readonly from: string | undefined;
+  readonly to: string;
+}
+
+/** Builds the tree from plugin specs (structurally, so this module needs no config import). */
+export function treeFromPlugins(
+  plugins: Iterable<{ readonly name: string; readonly parent?: string; readonly on_death?: OnDeath }>,
+): Map<string, TreeNode> {
+  const tree = new Map<string, TreeNode>();
+  for (const p of plugins) tree.set(p.name, { parent: p.parent ?? ROOT, onDeath: p.on_death ?? 'bypass' });
+  return tree;
+}
+
+/** Only a running node can take new children. */
+function isRunning(name: string, states: States): boolean {
+  return states.get(name) === 'running';
+}
+
+/** A node whose process exists: it has (or is about to have) an attachment to decide. */
+function hasProcess(state: NodeState | undefined): boolean {
+  return state === 'running' || state === 'starting' || state === 'held';
+}
+
+/**
+ * Where `node` should be attached: walk up the configured parents to the first running one.
+ * A dead (any state but running/held) ancestor with on_death 'hold' stops the walk: the
+ * subtree waits for it. A 'held' ancestor is alive but itself waiting, so the subtree below
+ * it waits too and nothing is moved (holder: the dead hold node above it, else the held node).
+ * Throws on a node or parent missing from the tree and on a cycle (config forbids both).
+ */
+export function chooseNewParent(node: string, tree: Tree, states: States): ParentChoice {
+  const self = tree.get(node);
+  if (!self) throw new Error(`'${node}' is not a node of the tree`);
+  const seen = new Set([node]);
+  let heldAt: string | undefined;
+  let current = self.parent;
+  for (;;) {
+    if (current === ROOT) {
+      if (!isRunning(ROOT, states)) return { hold: true, holder: ROOT };
+      return heldAt ? { hold: true, holder: heldAt } : { parent: ROOT };
+    }
+    if (seen.has(current)) throw new Error(`the parents of '${node}' form a cycle through '${current}'`);
+    seen.add(current);
+    const spec = tree.get(current);
+    if (!spec) throw new Error(`'${current}' (an ancestor of '${node}') is not a node of the tree`);
+    const state = states.get(current) ?? 'stopped';
+    if (state === 'running') return heldAt ? { hold: true, holder: heldAt } : { parent: current };
+    if (state === 'held') heldAt ??= current;
+    else if (spec.onDeath === 'hold') return { hold: true, holder: current };
+    current = spec.parent;
+  }
+}
+
+/**
+ * The attachment every node with a process (running, starting or held) should have now.
+ * A node whose configured parent runs gets exactly that parent, so once everything is up
+ * again the result equals the configured tree.
+ */
+export function effectiveParents(tree: Tree, states: States): Map<string, ParentChoice> {
+  const out = new Map<string, ParentChoice>();
+  for (const name of tree.keys()) {
+    if (hasProcess(states.get(name))) out.set(name, chooseNewParent(name, tree, states));
+  }
+  return out;
+}
+
+/** The moves that turn the current attachments into the target; held nodes are never moved. */
+export function reattachments(
+  current: ReadonlyMap<string, string | undefined>,
+  target: ReadonlyMap<string, ParentChoice>,
+): Reattachment[] {
+  const moves: Reattachment[] = [];
+  for (const [node, choice] of target) {
+    if ('hold' in choice) continue;
+    const from = current.get(node);
+    if (from !== choice.parent) moves.push({ node, from, to: choice.parent });
+  }
+  return moves;
+}
+
+/** All configured descendants of `node` (ROOT allowed), parents before children. */
+export function descendants(node: string, tree: Tree): string[] {
+  const out: string[] = [];
+  const queue = [node];
+  const seen = new Set(queue);
+  while (queue.length > 0) {
+    const parent = queue.shift() as string;
+    for (const [name, spec] of tree) {
+      if (spec.parent === parent && !seen.has(name)) {
+        seen.add(name);
+        out.push(name);
+        queue.push(name);
+      }
+    }
+  }
+  return out;
+}
