@@ -13,15 +13,15 @@ import type { Logger } from 'pino';
 import { encode, type WireMessage } from '../codec.js';
 import { HiveError } from '../errors.js';
 import { newMessageId, type HiveMessage } from '../hive-message.js';
-import { childrenXml, objectXml } from '../introspection.js';
 import { NODE_INTERFACE, NODE_PATH, NAME_PATTERN, nodeBusName } from '../names.js';
-import { NODE1, NODE1_XML } from '../node1.js';
+import { NODE1 } from '../node1.js';
 import { checkLines, checkMeta, checkWireMessage } from '../validate.js';
 import {
   DBUS, Message, MessageType, Variant, addMatch, callWithDeadline, connectBus, nameOwner, removeMatch,
   type DBusMessage, type MessageBus,
 } from './bus.js';
 import { ReplayBuffer } from './replay-buffer.js';
+import { serveObject } from './service.js';
 
 export type Kind = 'mouth' | 'responder' | 'automaton' | 'filter' | 'aggregator';
 
@@ -42,9 +42,6 @@ export interface NodeOptions {
 export interface ChildInfo { name: string; unique: string }
 
 export interface Counters { in: number; out: number; dropped: number; errors: number; [k: string]: number }
-
-const PROPS_IFACE = 'org.freedesktop.DBus.Properties';
-const INTROSPECT_IFACE = 'org.freedesktop.DBus.Introspectable';
 
 export class HiveNode {
   readonly name: string;
@@ -92,7 +89,7 @@ export class HiveNode {
     this.bus = await connectBus(this.opts.busAddress);
     this.bus.on('error', (err: unknown) => this.log.error({ err }, 'bus connection error'));
     this.bus.on('message', (msg: DBusMessage) => this.dispatch(msg));
-    this.bus.addMethodHandler((msg: DBusMessage) => this.handleCall(msg));
+    this.serve();
     // Replace a stale owner of our name (a previous run of this node that has not gone yet).
     const flags = 0x1 | 0x2 | 0x4; // ALLOW_REPLACEMENT | REPLACE_EXISTING | DO_NOT_QUEUE
     const reply = await this.bus.requestName(this.busName, flags);
@@ -302,88 +299,56 @@ export class HiveNode {
     }
   }
 
-  private handleCall(msg: DBusMessage): boolean {
-    if (msg.path !== NODE_PATH) {
-      if (msg.interface === INTROSPECT_IFACE && msg.member === 'Introspect' && NODE_PATH.startsWith(msg.path)) {
-        const rest = NODE_PATH.slice(msg.path === '/' ? 1 : msg.path.length + 1);
-        this.reply(msg, 's', [childrenXml([rest.split('/')[0]])]);
-        return true;
-      }
-      return false;
-    }
-    try {
-      switch (msg.interface) {
-        case NODE_INTERFACE: this.handleNodeCall(msg); return true;
-        case PROPS_IFACE: this.handleProperties(msg); return true;
-        case INTROSPECT_IFACE:
-          if (msg.member !== 'Introspect') return false;
-          this.reply(msg, 's', [objectXml([NODE1_XML])]);
-          return true;
-        default: return false;
-      }
-    } catch (err) {
-      this.replyError(msg, err);
-      return true;
-    }
+  private serve(): void {
+    serveObject(this.bus, {
+      path: NODE_PATH,
+      spec: NODE1,
+      log: this.log,
+      uncheckedSignatures: ['Send'],
+      properties: () => this.properties(),
+      methods: {
+        Send: (msg) => this.handleSend(msg),
+        Attach: (msg) => {
+          const [name, token] = msg.body as [string, string];
+          this.checkToken(token);
+          if (!NAME_PATTERN.test(name)) throw new HiveError('InvalidArgs', `Attach: node name '${name}' is not valid`);
+          for (const [unique, c] of this.children) {
+            if (c.name === name && unique !== msg.sender) { this.children.delete(unique); void this.dropRule(ownerRule(unique)); }
+          }
+          this.children.set(msg.sender, { name, unique: msg.sender });
+          // Watch the child's name before confirming, and make sure it did not vanish meanwhile.
+          return this.addRule(ownerRule(msg.sender))
+            .then(() => nameOwner(this.bus, msg.sender))
+            .then((owner) => {
+              if (!owner) { this.children.delete(msg.sender); throw new HiveError('Failed', 'caller left during Attach'); }
+              this.log.info({ child: name }, 'child attached');
+              return [];
+            });
+        },
+        Detach: (msg) => {
+          const child = this.children.get(msg.sender);
+          if (child) {
+            this.children.delete(msg.sender);
+            void this.dropRule(ownerRule(msg.sender));
+            this.log.info({ child: child.name }, 'child detached');
+          }
+        },
+        SetParent: async (msg) => {
+          const [parent, token] = msg.body as [string, string];
+          this.checkToken(token);
+          this.log.info({ from: this.parentName, to: parent }, 'SetParent');
+          await this.setParent(parent);
+        },
+        Replay: (msg) => {
+          if (!this.children.has(msg.sender)) throw new HiveError('NotChild', `Replay: ${msg.sender} is not an attached child of '${this.name}'`);
+          const [network, after] = msg.body as [string, bigint];
+          return [this.replay.since(network, Number(after))];
+        },
+      },
+    });
   }
 
-  private handleNodeCall(msg: DBusMessage): void {
-    const sig = msg.signature ?? '';
-    const expected = NODE1.methods[msg.member];
-    if (!expected) throw new HiveError('InvalidArgs', `no method '${msg.member}' on ${NODE_INTERFACE}`);
-    const want = expected.in.map(([, t]) => t).join('');
-    if (msg.member === 'Send') {
-      this.handleSend(msg);
-      return;
-    }
-    if (sig !== want) throw new HiveError('InvalidArgs', `${msg.member}: signature '${sig}'; expected '${want}'`);
-    switch (msg.member) {
-      case 'Attach': {
-        const [name, token] = msg.body as [string, string];
-        this.checkToken(token);
-        if (!NAME_PATTERN.test(name)) throw new HiveError('InvalidArgs', `Attach: node name '${name}' is not valid`);
-        for (const [unique, c] of this.children) {
-          if (c.name === name && unique !== msg.sender) { this.children.delete(unique); void this.dropRule(ownerRule(unique)); }
-        }
-        const child = { name, unique: msg.sender };
-        this.children.set(msg.sender, child);
-        this.addRule(ownerRule(msg.sender))
-          .then(() => nameOwner(this.bus, msg.sender))
-          .then((owner) => {
-            if (!owner) { this.children.delete(msg.sender); throw new HiveError('Failed', 'caller left during Attach'); }
-            this.log.info({ child: name }, 'child attached');
-            this.reply(msg, '', []);
-          })
-          .catch((err) => this.replyError(msg, err));
-        return;
-      }
-      case 'Detach': {
-        const child = this.children.get(msg.sender);
-        if (child) {
-          this.children.delete(msg.sender);
-          void this.dropRule(ownerRule(msg.sender));
-          this.log.info({ child: child.name }, 'child detached');
-        }
-        this.reply(msg, '', []);
-        return;
-      }
-      case 'SetParent': {
-        const [parent, token] = msg.body as [string, string];
-        this.checkToken(token);
-        this.log.info({ from: this.parentName, to: parent }, 'SetParent');
-        this.setParent(parent).then(() => this.reply(msg, '', []), (err) => this.replyError(msg, err));
-        return;
-      }
-      case 'Replay': {
-        if (!this.children.has(msg.sender)) throw new HiveError('NotChild', `Replay: ${msg.sender} is not an attached child of '${this.name}'`);
-        const [network, after] = msg.body as [string, bigint];
-        this.reply(msg, 'a(aaya{sv})', [this.replay.since(network, Number(after))]);
-        return;
-      }
-    }
-  }
-
-  private handleSend(msg: DBusMessage): void {
+  private handleSend(msg: DBusMessage): Promise<void> {
     const child = this.children.get(msg.sender);
     if (!child) {
       this.counters.errors++;
@@ -399,36 +364,15 @@ export class HiveNode {
       throw err;
     }
     this.counters.in++;
-    this.onUp(wire, child).then(
-      () => this.reply(msg, '', []),
-      (err) => {
-        this.counters.dropped++;
-        this.log.warn({ err, child: child.name }, 'message from child not delivered');
-        this.replyError(msg, err);
-      },
-    );
+    return this.onUp(wire, child).catch((err: unknown) => {
+      this.counters.dropped++;
+      this.log.warn({ err, child: child.name }, 'message from child not delivered');
+      throw err;
+    });
   }
 
   private checkToken(token: string): void {
     if (token !== this.opts.token) throw new HiveError('BadToken', 'the token does not match this hive');
-  }
-
-  private handleProperties(msg: DBusMessage): void {
-    const props = this.properties();
-    if (msg.member === 'Get' && msg.signature === 'ss') {
-      const [iface, prop] = msg.body as [string, string];
-      const sig = NODE1.properties[prop];
-      if (iface !== NODE_INTERFACE || !sig) throw new HiveError('InvalidArgs', `no property '${prop}' on '${iface}'`);
-      this.reply(msg, 'v', [new Variant(sig, props[prop])]);
-    } else if (msg.member === 'GetAll' && msg.signature === 's') {
-      const out: Record<string, unknown> = {};
-      if (msg.body[0] === NODE_INTERFACE) for (const [k, sig] of Object.entries(NODE1.properties)) out[k] = new Variant(sig, props[k]);
-      this.reply(msg, 'a{sv}', [out]);
-    } else if (msg.member === 'Set') {
-      throw new HiveError('InvalidArgs', 'the properties of a node are read-only');
-    } else {
-      throw new HiveError('InvalidArgs', `no method '${msg.member}' with signature '${msg.signature ?? ''}' on ${PROPS_IFACE}`);
-    }
   }
 
   private properties(): Record<string, unknown> {
@@ -442,17 +386,6 @@ export class HiveNode {
       Commands: this.commands,
       Counters: counters,
     };
-  }
-
-  private reply(msg: DBusMessage, signature: string, body: unknown[]): void {
-    if (this.stopping && !this.bus) return;
-    this.bus.send(Message.newMethodReturn(msg, signature, body));
-  }
-
-  private replyError(msg: DBusMessage, err: unknown): void {
-    const e = err instanceof HiveError ? err : new HiveError('Failed', (err as Error)?.message ?? String(err), { cause: err });
-    if (!(err instanceof HiveError)) this.log.error({ err }, 'call failed');
-    this.bus.send(Message.newError(msg as unknown as string, e.dbusName, e.message));
   }
 
   // ---- shutdown ------------------------------------------------------------------------

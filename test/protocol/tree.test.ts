@@ -179,7 +179,7 @@ describe('moving nodes', () => {
     expect(texts(await root.replyTo(say('!echo after shutdown')))).toEqual(['after shutdown']);
   });
 
-  it('a node whose parent dies is caught up from its new parent's replay buffer', async () => {
+  it("a node whose parent dies is caught up from its new parent's replay buffer", async () => {
     root = await startTestRoot(bus.address);
     const first = spawnNode({ name: 'relay', command: ['node', fixture('passthrough')], bus: bus.address, parent: busName('mouth') });
     const echo = spawnNode({ name: 'echo', command: ['node', pluginRunner, 'echo'], bus: bus.address, parent: busName('relay') });

@@ -1,0 +1,28 @@
+/**
+ * The members of org.hive.Supervisor1 as the supervisor serves them; a test holds the generated
+ * XML equal to protocol/org.hive.Supervisor1.xml.
+ */
+import { SUPERVISOR_INTERFACE } from './names.js';
+import { interfaceXml, type InterfaceSpec } from './introspection.js';
+
+export const SUPERVISOR1: InterfaceSpec = {
+  name: SUPERVISOR_INTERFACE,
+  methods: {
+    Tree: { in: [], out: [['json', 's']] },
+    Start: { in: [['node', 's']], out: [] },
+    Stop: { in: [['node', 's']], out: [] },
+    Restart: { in: [['node', 's']], out: [] },
+    Load: { in: [['spec', 's']], out: [['name', 's']] },
+    Unload: { in: [['node', 's']], out: [] },
+    Shutdown: { in: [], out: [] },
+  },
+  signals: {
+    NodeStateChanged: [['node', 's'], ['state', 's']],
+  },
+  properties: {
+    Instance: 's',
+    Ready: 'b',
+  },
+};
+
+export const SUPERVISOR1_XML = interfaceXml(SUPERVISOR1);
