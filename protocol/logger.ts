@@ -13,12 +13,17 @@ export interface LoggerOptions {
   level?: string;
 }
 
-export function createLogger({ node, kind, level }: LoggerOptions): Logger {
+const REDACT = { paths: ['password', '*.password', 'token', '*.token', 'sasl.password', 'config.password'], censor: '[secret]' };
+
+/** A logger with no node bound: the supervisor binds each node's name on children of it. */
+export function createRootLogger(level?: string): Logger {
   const lvl = level ?? process.env.HIVE_LOG_LEVEL ?? 'info';
-  const base = kind ? { node, kind } : { node };
-  const redact = { paths: ['password', '*.password', 'token', '*.token', 'sasl.password', 'config.password'], censor: '[secret]' };
   if (process.stderr.isTTY && process.env.HIVE_LOG_FORMAT !== 'json') {
-    return pino({ level: lvl, base, redact, transport: { target: 'pino-pretty', options: { destination: 2, ignore: 'pid,hostname' } } });
+    return pino({ level: lvl, base: null, redact: REDACT, transport: { target: 'pino-pretty', options: { destination: 2, ignore: 'pid,hostname' } } });
   }
-  return pino({ level: lvl, base, redact }, pino.destination({ dest: 2, sync: false }));
+  return pino({ level: lvl, base: null, redact: REDACT }, pino.destination({ dest: 2, sync: false }));
+}
+
+export function createLogger({ node, kind, level }: LoggerOptions): Logger {
+  return createRootLogger(level).child(kind ? { node, kind } : { node });
 }

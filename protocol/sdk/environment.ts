@@ -24,6 +24,7 @@ export const nodeEnvSchema = z.object({
     return z.NEVER;
   }),
   HIVE_COMMAND_PREFIX: z.string().default('!'),
+  HIVE_ON_DEATH: z.enum(['hold', 'bypass']).default('bypass'),
 });
 
 export interface NodeEnv {
@@ -35,6 +36,7 @@ export interface NodeEnv {
   stateDir: string | undefined;
   config: Record<string, unknown>;
   commandPrefix: string;
+  holdOnDeath: boolean;
 }
 
 export class EnvironmentError extends Error {
@@ -56,5 +58,6 @@ export function readNodeEnv(env: NodeJS.ProcessEnv = process.env): NodeEnv {
     stateDir: e[ENV.stateDir],
     config: e[ENV.config],
     commandPrefix: e.HIVE_COMMAND_PREFIX,
+    holdOnDeath: e.HIVE_ON_DEATH === 'hold',
   };
 }

@@ -35,6 +35,8 @@ export interface NodeOptions {
   /** Bus name of the parent to follow; empty for the mouth. */
   parent?: string;
   commands?: [command: string, help: string][];
+  /** on_death: hold — when this node goes, its children wait for it instead of moving up. */
+  holdOnDeath?: boolean;
   callTimeoutMs?: number;
   replaySize?: number;
 }
@@ -291,6 +293,8 @@ export class HiveNode {
         this.handleParentMessage(msg.body[0] as WireMessage);
       } else if (msg.member === 'Reparent' && msg.signature === 's') {
         const to = msg.body[0] as string;
+        // An empty parent: there is nowhere to go (the mouth, or a guard that holds its subtree); keep waiting for this one.
+        if (!to) { this.log.info({ parent: this.parentName }, 'parent going away; waiting for it'); return; }
         this.log.info({ from: this.parentName, to }, 'parent asked us to re-parent');
         this.setParent(to).catch((err) => this.log.warn({ err, parent: to }, 'attach after Reparent failed; waiting'));
       }
@@ -395,17 +399,21 @@ export class HiveNode {
     if (this.stopping) return;
     this.stopping = true;
     if (!this.bus) return;
-    this.bus.send(Message.newSignal(NODE_PATH, NODE_INTERFACE, 'Reparent', 's', [this.parentName]));
+    this.bus.send(Message.newSignal(NODE_PATH, NODE_INTERFACE, 'Reparent', 's', [this.reparentTarget()]));
     if (this.parentUnique) await this.callParent('Detach', '', []).catch(() => undefined);
     await this.bus.releaseName(this.busName).catch(() => undefined);
     this.bus.disconnect();
     this.log.info('node stopped');
   }
 
+  private reparentTarget(): string {
+    return this.opts.holdOnDeath ? '' : this.parentName;
+  }
+
   /** The fault handler: tell the children where to go before the process dies. */
   emitReparentNow(): void {
     try {
-      this.bus?.send(Message.newSignal(NODE_PATH, NODE_INTERFACE, 'Reparent', 's', [this.parentName]));
+      this.bus?.send(Message.newSignal(NODE_PATH, NODE_INTERFACE, 'Reparent', 's', [this.reparentTarget()]));
     } catch { /* the process is dying anyway */ }
   }
 }

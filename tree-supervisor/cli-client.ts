@@ -1,0 +1,101 @@
+/** The `hive` subcommands that talk to a running hive's supervisor over org.hive.Supervisor1. */
+import { readFile } from 'node:fs/promises';
+import { stringify as toYaml } from 'yaml';
+import { SUPERVISOR_INTERFACE, SUPERVISOR_PATH } from '../protocol/names.js';
+import { HiveError } from '../protocol/errors.js';
+import { callWithDeadline, connectBus, type MessageBus } from '../protocol/sdk/bus.js';
+import { loadConfig } from './config.js';
+import { EXIT_CODES } from './exit-codes.js';
+import { readRuntimeInfo, type RuntimeInfo } from './runtime-file.js';
+
+export class CliError extends Error {
+  constructor(message: string, readonly exitCode: number) { super(message); }
+}
+
+export async function findHive(opts: { config?: string; instance?: string }): Promise<RuntimeInfo> {
+  let instance = opts.instance ?? 'default';
+  if (opts.config) instance = loadConfig(opts.config).config.instance;
+  const info = await readRuntimeInfo(instance);
+  if (!info) throw new CliError(`no running hive '${instance}' (start one with \`hive up\`)`, EXIT_CODES.notRunning);
+  return info;
+}
+
+export async function withSupervisor<T>(info: RuntimeInfo, fn: (call: (member: string, signature?: string, body?: unknown[], timeoutMs?: number) => Promise<unknown[]>, bus: MessageBus) => Promise<T>): Promise<T> {
+  const bus = await connectBus(info.bus_address);
+  try {
+    return await fn(async (member, signature = '', body = [], timeoutMs = 30_000) => {
+      try {
+        const reply = await callWithDeadline(bus, { destination: info.supervisor, path: SUPERVISOR_PATH, interface: SUPERVISOR_INTERFACE, member, signature, body }, timeoutMs);
+        return reply.body;
+      } catch (err) {
+        if (err instanceof HiveError && err.code !== 'Timeout' && err.code !== 'Failed') throw new CliError(err.message, EXIT_CODES.refused);
+        throw err;
+      }
+    }, bus);
+  } finally {
+    bus.disconnect();
+  }
+}
+
+export interface TreeNodeInfo {
+  name: string; kind: string; pid: number | null; bus_name: string; unique_name: string | null; parent: string | null;
+  configured_parent: string | null; state: string; restarts: number; uptime_ms: number; counters: Record<string, number>;
+}
+
+export async function fetchTree(info: RuntimeInfo): Promise<{ instance: string; nodes: TreeNodeInfo[] }> {
+  return withSupervisor(info, async (call) => JSON.parse((await call('Tree'))[0] as string));
+}
+
+function formatUptime(ms: number): string {
+  if (!ms) return '-';
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60}s`;
+  return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
+}
+
+/** The tree as an indented table, children under their current parent. */
+export function renderTree(tree: { nodes: TreeNodeInfo[] }): string {
+  const byParent = new Map<string | null, TreeNodeInfo[]>();
+  for (const n of tree.nodes) {
+    const p = n.name === 'mouth' ? null : n.parent;
+    if (!byParent.has(p)) byParent.set(p, []);
+    byParent.get(p)!.push(n);
+  }
+  const rows: string[][] = [['NODE', 'KIND', 'STATE', 'PID', 'RESTARTS', 'UPTIME', 'IN', 'OUT', 'DROPPED', 'ERRORS']];
+  const seen = new Set<string>();
+  const walk = (parent: string | null, depth: number) => {
+    for (const n of byParent.get(parent) ?? []) {
+      if (seen.has(n.name)) continue;
+      seen.add(n.name);
+      const moved = n.configured_parent && n.parent !== n.configured_parent ? ` (configured under ${n.configured_parent})` : '';
+      const c = n.counters;
+      rows.push([`${'  '.repeat(depth)}${n.name}${moved}`, n.kind, n.state, String(n.pid ?? '-'), String(n.restarts), formatUptime(n.uptime_ms), String(c.in ?? '-'), String(c.out ?? '-'), String(c.dropped ?? '-'), String(c.errors ?? '-')]);
+      walk(n.name, depth + 1);
+    }
+  };
+  walk(null, 0);
+  for (const n of tree.nodes) if (!seen.has(n.name)) rows.push([`${n.name} (detached)`, n.kind, n.state, String(n.pid ?? '-'), String(n.restarts), formatUptime(n.uptime_ms), '-', '-', '-', '-']);
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+export async function loadSpec(args: { file?: string; name?: string; use?: string; exec?: string; parent?: string; on_death?: string; config?: string }): Promise<string> {
+  if (args.file) return args.file === '-' ? readStdin() : readFile(args.file, 'utf8');
+  if (!args.name) throw new CliError('hive load: give a YAML file (or - for stdin), or --name with --use or --exec', EXIT_CODES.usage);
+  const spec: Record<string, unknown> = { name: args.name };
+  if (args.use) spec.use = args.use;
+  if (args.exec) spec.exec = args.exec.split(/\s+/).filter(Boolean);
+  if (args.parent) spec.parent = args.parent;
+  if (args.on_death) spec.on_death = args.on_death;
+  if (args.config) {
+    try { spec.config = JSON.parse(args.config); } catch { throw new CliError('hive load: --config must be JSON', EXIT_CODES.usage); }
+  }
+  return toYaml(spec);
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -1,0 +1,57 @@
+/**
+ * `hive tap`: every message flowing in the tree, decoded, like a packet monitor. It becomes a
+ * D-Bus monitor (BecomeMonitor) for the Message signals and Send calls of org.hive.Node1, and
+ * names the nodes from the supervisor's tree (refreshed as nodes come and go).
+ */
+import { NODE_INTERFACE } from '../protocol/names.js';
+import { decode, type WireMessage } from '../protocol/codec.js';
+import { DBUS, callWithDeadline, connectBus, MessageType, type DBusMessage } from '../protocol/sdk/bus.js';
+import { fetchTree } from './cli-client.js';
+import type { RuntimeInfo } from './runtime-file.js';
+
+export async function tap(info: RuntimeInfo, opts: { json: boolean; count?: number }, out: NodeJS.WritableStream = process.stdout): Promise<void> {
+  const names = new Map<string, string>();
+  const refresh = async () => {
+    try {
+      for (const n of (await fetchTree(info)).nodes) if (n.unique_name) names.set(n.unique_name, n.name);
+    } catch { /* the hive may be going down */ }
+  };
+  await refresh();
+  const timer = setInterval(() => void refresh(), 2000);
+  const bus = await connectBus(info.bus_address);
+  // A monitor must never send: swallow every call it sees instead of letting dbus-next answer it.
+  bus.addMethodHandler(() => true);
+  let seen = 0;
+  const done = new Promise<void>((resolve) => {
+    bus.on('message', (msg: DBusMessage) => {
+      if (msg.interface !== NODE_INTERFACE) return;
+      const down = msg.type === MessageType.SIGNAL && msg.member === 'Message';
+      const up = msg.type === MessageType.METHOD_CALL && msg.member === 'Send';
+      if ((!down && !up) || msg.signature !== '(aaya{sv})') return;
+      const m = decode(msg.body[0] as WireMessage);
+      const from = names.get(msg.sender) ?? msg.sender;
+      const to = up ? names.get(msg.destination) ?? msg.destination : 'children';
+      const meta: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(m.meta)) meta[k] = v && typeof v === 'object' && 'signature' in (v as object) ? (v as { value: unknown }).value : v;
+      const lines = m.lines.map((l) => l.toString('utf8'));
+      if (opts.json) {
+        out.write(JSON.stringify({ time: Date.now(), direction: up ? 'up' : 'down', from, to, lines, meta }, (_, v) => (typeof v === 'bigint' ? Number(v) : v)) + '\n');
+      } else {
+        const t = new Date().toISOString().slice(11, 23);
+        const what = lines.length ? lines.join(' ⏎ ') : `(${String(meta['hive.event'] ?? 'event')})`;
+        out.write(`${t} ${up ? 'up  ' : 'down'} ${from} → ${to}  [${String(meta['hive.network'] ?? '-')}] ${what}  id=${String(meta['hive.id'] ?? '-')}${meta['hive.reply_to'] ? ` reply_to=${String(meta['hive.reply_to'])}` : ''}\n`);
+      }
+      if (opts.count && ++seen >= opts.count) resolve();
+    });
+    bus.on('error', () => resolve());
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  await callWithDeadline(bus, {
+    destination: DBUS.name, path: DBUS.path, interface: 'org.freedesktop.DBus.Monitoring', member: 'BecomeMonitor', signature: 'asu',
+    body: [[`type='signal',interface='${NODE_INTERFACE}',member='Message'`, `type='method_call',interface='${NODE_INTERFACE}',member='Send'`], 0],
+  }, 5000).catch((err) => { clearInterval(timer); throw err; });
+  await done;
+  clearInterval(timer);
+  bus.disconnect();
+}

@@ -1,0 +1,105 @@
+/**
+ * `hive up`: runs a hive in the foreground. Loads the config (or the embedded default), starts or
+ * finds the bus, starts the supervisor and the tree, and on SIGINT/SIGTERM stops the leaves first,
+ * then the mouth, then the bus. A second signal forces.
+ */
+import { randomBytes } from 'node:crypto';
+import { dirname, join, resolve } from 'node:path';
+import { createRootLogger } from '../protocol/logger.js';
+import { defaultConfig, loadConfig, redactSecrets, type HiveConfig } from './config.js';
+import { ConfigError } from './config-errors.js';
+import { EXIT_CODES } from './exit-codes.js';
+import { startPrivateBus, type PrivateBus } from './private-bus.js';
+import { readRuntimeInfo, removeRuntimeInfo, runtimeDir, writeRuntimeInfo } from './runtime-file.js';
+import { Supervisor, builtinPluginExists } from './supervisor.js';
+
+export async function up(opts: { config?: string }): Promise<number> {
+  let config: HiveConfig;
+  let secretPaths = new Set<string>();
+  let configDir = process.cwd();
+  try {
+    if (opts.config) {
+      const loaded = loadConfig(resolve(opts.config));
+      config = loaded.config;
+      secretPaths = loaded.secretPaths;
+      configDir = dirname(resolve(opts.config));
+    } else {
+      config = defaultConfig();
+    }
+    const unknown = config.plugins.map((p, i) => [p.use, i] as const).filter(([u]) => u !== undefined && !builtinPluginExists(u));
+    if (unknown.length) {
+      throw new ConfigError(unknown.map(([u, i]) => ({ keyPath: ['plugins', i, 'use'], message: `no built-in plugin '${u}'` })), { file: opts.config });
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return EXIT_CODES.usage;
+    }
+    throw err;
+  }
+
+  const root = createRootLogger(config.log_level);
+  const log = root.child({ node: 'supervisor', kind: 'supervisor' });
+  if (await readRuntimeInfo(config.instance)) {
+    log.error({ instance: config.instance }, 'a hive of this instance is already running; stop it with `hive down` or use another instance name');
+    return EXIT_CODES.error;
+  }
+  log.info({ config: redactSecrets(config, secretPaths) }, 'starting hive');
+
+  let bus: PrivateBus | undefined;
+  let busAddress: string;
+  if (config.bus === 'session' && process.env.DBUS_SESSION_BUS_ADDRESS) {
+    busAddress = process.env.DBUS_SESSION_BUS_ADDRESS;
+  } else if (config.bus === 'session' || config.bus === 'private') {
+    if (config.bus === 'session') log.warn('no session bus (DBUS_SESSION_BUS_ADDRESS is not set); starting a private one');
+    bus = await startPrivateBus({ dir: join(runtimeDir(), `${config.instance}.bus`) });
+    busAddress = bus.address;
+    log.info({ address: busAddress }, 'private bus started');
+  } else {
+    busAddress = config.bus;
+  }
+
+  const token = randomBytes(24).toString('hex');
+  let finished: (code: number) => void = () => undefined;
+  const done = new Promise<number>((r) => { finished = r; });
+  const supervisor = new Supervisor({ config, configDir, busAddress, token, log, nodeLog: root, onShutdown: (code) => void stop(code) });
+
+  let stopping = false;
+  async function stop(code: number): Promise<void> {
+    if (stopping) return;
+    stopping = true;
+    await supervisor.shutdown().catch((err) => log.error({ err }, 'shutdown failed'));
+    await bus?.stop().catch((err) => log.error({ err }, 'stopping the bus failed'));
+    await removeRuntimeInfo(config.instance);
+    log.info('hive stopped');
+    finished(code);
+  }
+  let signals = 0;
+  const onSignal = (signal: string) => {
+    signals++;
+    if (signals > 1) {
+      log.warn({ signal }, 'second signal: forcing');
+      supervisor.forceKill();
+      void bus?.stop();
+      void removeRuntimeInfo(config.instance);
+      finished(EXIT_CODES.error);
+      return;
+    }
+    log.info({ signal }, 'shutting down');
+    void stop(EXIT_CODES.ok);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  try {
+    await supervisor.start();
+    await writeRuntimeInfo({ instance: config.instance, pid: process.pid, bus_address: busAddress, supervisor: `org.hive.${config.instance}.Supervisor`, token, private_bus: bus !== undefined });
+    await supervisor.waitReady();
+    if (Object.values(config.networks).some((n) => n.type === 'terminal')) supervisor.connectTerminal();
+  } catch (err) {
+    log.error({ err }, 'the hive could not start');
+    await stop(EXIT_CODES.error);
+    return EXIT_CODES.error;
+  }
+  return done;
+}

@@ -1,0 +1,172 @@
+/**
+ * The `hive` command. Every subcommand has --help; those that print data have --json.
+ * Exit codes: see exit-codes.ts and docs/cli.md.
+ */
+import { parseArgs } from 'node:util';
+import { EXIT_CODES } from './exit-codes.js';
+import { CliError, fetchTree, findHive, loadSpec, renderTree, withSupervisor } from './cli-client.js';
+import { ConfigError } from './config-errors.js';
+
+const FIND = '  -c, --config FILE     find the hive by its config file (its instance)\n  -i, --instance NAME   find the hive by instance name (default: default)\n';
+
+const HELP: Record<string, string> = {
+  main: `usage: hive COMMAND [options]
+
+commands:
+  up        run a hive in the foreground (the embedded default without --config)
+  tree      show the live tree
+  start     start a stopped or failed node
+  stop      stop a node (its children move up, or are held)
+  restart   restart a node
+  load      add a plugin at runtime
+  unload    remove a plugin at runtime
+  tap       show every message flowing in the tree
+  down      stop a running hive
+
+Run \`hive COMMAND --help\` for a command's options.
+exit codes: 0 ok, 1 error, 2 bad usage or config, 3 no running hive, 4 refused by the supervisor
+`,
+  up: `usage: hive up [--config FILE]
+
+Runs a hive in the foreground: the bus (private unless configured), the mouth and the plugins.
+Without --config it runs the embedded default: a private bus, the terminal network (type to
+the bot; end input with Ctrl-D) and the ping, echo and help plugins.
+Ctrl-C (or SIGTERM) stops the plugins, the mouth and the bus, in that order; a second one forces.
+
+  -c, --config FILE     the hive's YAML config (docs/config.md)
+`,
+  tree: `usage: hive tree [--json] [--config FILE | --instance NAME]
+
+Every node with its kind, state (starting, running, restarting, held, failed, stopped), pid,
+restarts, uptime and counters, indented under its current parent.
+
+      --json            {"nodes":[{"name","kind","pid","parent","state","restarts",…}]}
+${FIND}`,
+  start: `usage: hive start NODE [--config FILE | --instance NAME]\n\nStarts a stopped or failed node (its restart count starts again).\n\n${FIND}`,
+  stop: `usage: hive stop NODE [--config FILE | --instance NAME]\n\nStops a node and keeps it stopped; its children move to the nearest live ancestor,\nor wait if the node is on_death: hold.\n\n${FIND}`,
+  restart: `usage: hive restart NODE [--config FILE | --instance NAME]\n\nStops a node and starts it again.\n\n${FIND}`,
+  load: `usage: hive load FILE.yaml | - | --name NAME (--use PLUGIN | --exec "CMD ARGS") [--parent NODE] [--on-death hold|bypass] [--plugin-config JSON]
+
+Adds a plugin to the running tree, from a YAML plugin spec as in the config's plugins list
+(a file, or - for stdin) or from flags.
+
+      --json            print {"name": …}
+${FIND}`,
+  unload: `usage: hive unload NODE [--config FILE | --instance NAME]\n\nStops a plugin and removes it from the tree; its children move to its parent.\n\n${FIND}`,
+  tap: `usage: hive tap [--json] [--count N] [--config FILE | --instance NAME]
+
+Prints every message flowing in the tree, decoded: down (Message signals) and up (Send calls).
+
+      --json            one JSON object per message: {time, direction, from, to, lines, meta}
+      --count N         stop after N messages
+${FIND}`,
+  down: `usage: hive down [--config FILE | --instance NAME]\n\nStops a running hive and waits until it is gone.\n\n      --json            print {"stopped": true}\n${FIND}`,
+};
+
+const COMMON = {
+  help: { type: 'boolean', short: 'h' },
+  json: { type: 'boolean' },
+  config: { type: 'string', short: 'c' },
+  instance: { type: 'string', short: 'i' },
+} as const;
+
+function print(json: boolean | undefined, obj: unknown, text: string): void {
+  process.stdout.write(json ? JSON.stringify(obj) + '\n' : text);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(HELP.main!);
+    return command ? EXIT_CODES.ok : EXIT_CODES.usage;
+  }
+  if (!HELP[command] || command === 'main') {
+    process.stderr.write(`hive: unknown command '${command}'\n\n${HELP.main}`);
+    return EXIT_CODES.usage;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: {
+        ...COMMON,
+        count: { type: 'string' },
+        name: { type: 'string' },
+        use: { type: 'string' },
+        exec: { type: 'string' },
+        parent: { type: 'string' },
+        'on-death': { type: 'string' },
+        'plugin-config': { type: 'string' },
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`hive ${command}: ${(err as Error).message}\n\n${HELP[command]}`);
+    return EXIT_CODES.usage;
+  }
+  const { values: v, positionals } = parsed;
+  if (v.help) {
+    process.stdout.write(HELP[command]!);
+    return EXIT_CODES.ok;
+  }
+  try {
+    if (command === 'up') {
+      const { up } = await import('./cli-up.js');
+      return await up({ config: v.config });
+    }
+    const info = await findHive({ config: v.config, instance: v.instance });
+    const node = positionals[0];
+    const needNode = () => {
+      if (!node) throw new CliError(`hive ${command}: which node?\n\n${HELP[command]}`, EXIT_CODES.usage);
+      return node;
+    };
+    switch (command) {
+      case 'tree': {
+        const tree = await fetchTree(info);
+        print(v.json, tree, renderTree(tree));
+        return EXIT_CODES.ok;
+      }
+      case 'start': case 'stop': case 'restart': case 'unload': {
+        const n = needNode();
+        const member = command === 'unload' ? 'Unload' : command[0]!.toUpperCase() + command.slice(1);
+        await withSupervisor(info, (call) => call(member, 's', [n]));
+        print(v.json, { node: n, done: command }, `${command}: ${n}\n`);
+        return EXIT_CODES.ok;
+      }
+      case 'load': {
+        const spec = await loadSpec({ file: node, name: v.name, use: v.use, exec: v.exec, parent: v.parent, on_death: v['on-death'], config: v['plugin-config'] });
+        const [name] = await withSupervisor(info, (call) => call('Load', 's', [spec]));
+        print(v.json, { name }, `loaded: ${String(name)}\n`);
+        return EXIT_CODES.ok;
+      }
+      case 'tap': {
+        const { tap } = await import('./cli-tap.js');
+        await tap(info, { json: !!v.json, count: v.count ? Number(v.count) : undefined });
+        return EXIT_CODES.ok;
+      }
+      case 'down': {
+        await withSupervisor(info, (call) => call('Shutdown'));
+        const deadline = Date.now() + 60_000;
+        for (;;) {
+          try { process.kill(info.pid, 0); } catch { break; }
+          if (Date.now() > deadline) throw new CliError(`hive '${info.instance}' did not stop within 60 s (pid ${info.pid})`, EXIT_CODES.error);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        print(v.json, { stopped: true }, `hive '${info.instance}' stopped\n`);
+        return EXIT_CODES.ok;
+      }
+    }
+    return EXIT_CODES.usage;
+  } catch (err) {
+    if (err instanceof CliError) {
+      process.stderr.write(`hive ${command}: ${err.message}\n`);
+      return err.exitCode;
+    }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return EXIT_CODES.usage;
+    }
+    process.stderr.write(`hive ${command}: ${(err as Error).message ?? String(err)}\n`);
+    return EXIT_CODES.error;
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * The runtime file of a running hive: how the other `hive` commands (and remote nodes' operators)
+ * find it. It holds the bus address and the hive token, so it is written 0600 in a 0700 folder:
+ * $XDG_RUNTIME_DIR/hive/<instance>.json, or /tmp/hive-<uid>/<instance>.json.
+ */
+import { mkdir, readFile, rm, writeFile, chmod } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+
+export const runtimeInfoSchema = z.object({
+  instance: z.string(),
+  pid: z.number(),
+  bus_address: z.string(),
+  supervisor: z.string(),
+  token: z.string(),
+  private_bus: z.boolean(),
+});
+
+export type RuntimeInfo = z.infer<typeof runtimeInfoSchema>;
+
+export function runtimeDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.HIVE_RUNTIME_DIR) return env.HIVE_RUNTIME_DIR;
+  if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, 'hive');
+  return join(tmpdir(), `hive-${process.getuid?.() ?? 'user'}`);
+}
+
+export function runtimeFile(instance: string, env: NodeJS.ProcessEnv = process.env): string {
+  return join(runtimeDir(env), `${instance}.json`);
+}
+
+export async function writeRuntimeInfo(info: RuntimeInfo): Promise<string> {
+  const dir = runtimeDir();
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
+  const file = runtimeFile(info.instance);
+  await writeFile(file, JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
+  return file;
+}
+
+/** The running hive of that instance, or undefined when there is none (or its supervisor is gone). */
+export async function readRuntimeInfo(instance: string): Promise<RuntimeInfo | undefined> {
+  let text: string;
+  try {
+    text = await readFile(runtimeFile(instance), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const r = runtimeInfoSchema.safeParse(JSON.parse(text));
+  if (!r.success) return undefined;
+  try {
+    process.kill(r.data.pid, 0);
+  } catch {
+    return undefined;
+  }
+  return r.data;
+}
+
+export async function removeRuntimeInfo(instance: string): Promise<void> {
+  await rm(runtimeFile(instance), { force: true });
+}

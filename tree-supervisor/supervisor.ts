@@ -1,0 +1,522 @@
+/**
+ * The tree supervisor. It starts the mouth and the plugins, sees each death through the process
+ * exit and NameOwnerChanged (whichever comes first), and keeps the tree in the configured shape:
+ *
+ * - the children of a dead node move at once to the nearest live ancestor (on_death: bypass), or
+ *   stay cut off while it is down (on_death: hold);
+ * - the dead node is restarted with exponential backoff; more than `restart.max` restarts within
+ *   `restart.within` marks it failed (OTP's intensity and period), and its children stay moved;
+ * - when a node is back, its children move back under it.
+ *
+ * Every move is a SetParent call on the child (with the hive token); a node follows its parent's
+ * well-known name, so a restarted parent is re-joined by its children on their own.
+ */
+import { mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import type { Logger } from 'pino';
+import { HiveError } from '../protocol/errors.js';
+import { NODE_INTERFACE, NODE_PATH, SUPERVISOR_INTERFACE, SUPERVISOR_PATH, nodeBusName, supervisorBusName, PREFIX } from '../protocol/names.js';
+import { SUPERVISOR1 } from '../protocol/supervisor1.js';
+import { DBUS, Message, MessageType, addMatch, callWithDeadline, connectBus, type DBusMessage, type MessageBus } from '../protocol/sdk/bus.js';
+import { serveObject } from '../protocol/sdk/service.js';
+import { backoffDelay } from './backoff.js';
+import { pluginSchema, type HiveConfig, type PluginSpec, treeOrder } from './config.js';
+import { formatProblem, zodProblems } from './config-errors.js';
+import { launchNode, nodeEnv, type Launched } from './node-process.js';
+import { chooseNewParent, ROOT, type NodeState, type Tree, type TreeNode } from './reparent.js';
+import { createRestartIntensity, type RestartIntensity } from './restart-intensity.js';
+
+const DIST = fileURLToPath(new URL('..', import.meta.url));
+const MOUTH_ENTRY = join(DIST, 'mouth/main.js');
+const PLUGIN_RUNNER = join(DIST, 'plugins/run.js');
+const STOP_GRACE_MS = 5000;
+
+export function builtinPluginExists(use: string): boolean {
+  return /^[A-Za-z][A-Za-z0-9_-]*$/.test(use) && existsSync(join(DIST, 'plugins', use, 'index.js'));
+}
+
+interface NodeRecord {
+  name: string;
+  spec: PluginSpec | undefined;
+  kind: string;
+  state: NodeState;
+  launched: Launched | undefined;
+  generation: number;
+  unique: string | undefined;
+  restarts: number;
+  attempt: number;
+  startedAt: number | undefined;
+  intensity: RestartIntensity;
+  /** The node it is attached to, as the supervisor arranged it. */
+  currentParent: string | undefined;
+  pendingParent: string | undefined;
+  restartTimer: NodeJS.Timeout | undefined;
+  wantStopped: boolean;
+  diedAt: number | undefined;
+  /** The generation (start) whose end was already dealt with. */
+  decided: number;
+}
+
+export interface SupervisorOptions {
+  config: HiveConfig;
+  configDir: string;
+  busAddress: string;
+  token: string;
+  log: Logger;
+  /** The logger the nodes' own log lines go to, with each node's name bound. */
+  nodeLog: Logger;
+  /** Called when the hive should end (the terminal's input ended, or Shutdown was called). */
+  onShutdown: (code: number) => void;
+}
+
+export class Supervisor {
+  private bus!: MessageBus;
+  private readonly nodes = new Map<string, NodeRecord>();
+  private readonly tree = new Map<string, TreeNode>();
+  private ready = false;
+  private shuttingDown = false;
+  private readonly instance: string;
+  private readonly terminal: boolean;
+
+  constructor(private readonly o: SupervisorOptions) {
+    this.instance = o.config.instance;
+    this.terminal = Object.values(o.config.networks).some((n) => n.type === 'terminal');
+  }
+
+  get log(): Logger { return this.o.log; }
+
+  async start(): Promise<void> {
+    this.bus = await connectBus(this.o.busAddress);
+    this.bus.on('error', (err: unknown) => this.log.error({ err }, 'bus connection error'));
+    this.bus.on('message', (msg: DBusMessage) => this.onBusMessage(msg));
+    await addMatch(this.bus, `type='signal',sender='${DBUS.name}',interface='${DBUS.iface}',member='NameOwnerChanged',arg0namespace='${PREFIX}.${this.instance}'`);
+    this.serve();
+    const reply = await this.bus.requestName(supervisorBusName(this.instance), 0x4);
+    if (reply !== 1 && reply !== 4) throw new HiveError('Failed', `another hive named '${this.instance}' is running on this bus`);
+
+    this.addRecord(ROOT, undefined, 'mouth');
+    for (const spec of treeOrder(this.o.config)) this.addRecord(spec.name, spec, spec.use ? 'plugin' : spec.remote ? 'remote' : 'exec');
+    for (const r of this.nodes.values()) {
+      if (r.spec?.remote) { r.state = 'stopped'; continue; }
+      await this.launch(r);
+    }
+  }
+
+  /** Resolves once every started node runs and is attached where it should be. */
+  async waitReady(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.shuttingDown) return;
+      const pending = await this.unattached();
+      if (pending.length === 0) break;
+      if (Date.now() > deadline) {
+        this.log.warn({ pending }, 'tree not fully up in time; going on');
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    this.ready = true;
+    this.log.info({ nodes: this.nodes.size }, 'tree ready');
+  }
+
+  /** The started nodes that are not yet running or not attached to their parent. */
+  private async unattached(): Promise<string[]> {
+    const out: string[] = [];
+    const children = new Map<string, Set<string>>();
+    for (const r of this.nodes.values()) {
+      if (r.spec?.remote || r.state === 'failed' || r.state === 'stopped') continue;
+      if (r.state !== 'running') { out.push(r.name); continue; }
+      if (r.name === ROOT) continue;
+      const parent = r.currentParent!;
+      if (!children.has(parent)) children.set(parent, new Set(await this.childrenOf(parent)));
+      if (!children.get(parent)!.has(r.name)) out.push(r.name);
+    }
+    return out;
+  }
+
+  private async childrenOf(node: string): Promise<string[]> {
+    try {
+      const reply = await this.callNode(node, 'org.freedesktop.DBus.Properties', 'Get', 'ss', [NODE_INTERFACE, 'Children'], 1000);
+      return (reply.body[0].value as [string, string][]).map(([n]) => n);
+    } catch {
+      return [];
+    }
+  }
+
+  private addRecord(name: string, spec: PluginSpec | undefined, kind: string): NodeRecord {
+    const r: NodeRecord = {
+      name, spec, kind, state: 'stopped', launched: undefined, generation: 0, unique: undefined,
+      restarts: 0, attempt: 0, startedAt: undefined,
+      intensity: createRestartIntensity({ max: spec?.restart.max ?? 5, withinMs: spec?.restart.within ?? 60_000 }),
+      currentParent: undefined, pendingParent: undefined, restartTimer: undefined, wantStopped: false, diedAt: undefined, decided: 0,
+    };
+    this.nodes.set(name, r);
+    if (spec) this.tree.set(name, { parent: spec.parent, onDeath: spec.on_death });
+    return r;
+  }
+
+  private states(): Map<string, NodeState> {
+    const m = new Map<string, NodeState>();
+    for (const r of this.nodes.values()) m.set(r.name, r.state === 'held' ? 'running' : r.state);
+    return m;
+  }
+
+  // ---- launching -------------------------------------------------------------------------
+
+  private commandOf(r: NodeRecord): { command: string[]; cwd?: string } {
+    if (!r.spec) return { command: [process.execPath, MOUTH_ENTRY] };
+    if (r.spec.use) return { command: [process.execPath, PLUGIN_RUNNER, r.spec.use] };
+    return { command: r.spec.exec!, cwd: r.spec.cwd ?? this.o.configDir };
+  }
+
+  private async launch(r: NodeRecord): Promise<void> {
+    const stateDir = join(this.o.config.state_dir, r.name);
+    await mkdir(stateDir, { recursive: true, mode: 0o700 });
+    let parent = '';
+    if (r.spec) {
+      const choice = chooseNewParent(r.name, this.tree, this.states());
+      parent = 'parent' in choice ? choice.parent : r.spec.parent;
+      r.currentParent = parent;
+    }
+    const config = r.spec ? (r.spec.config ?? {}) : { networks: this.o.config.networks };
+    const { command, cwd } = this.commandOf(r);
+    const env = nodeEnv({
+      bus: this.o.busAddress, instance: this.instance, name: r.name, parent: parent ? nodeBusName(this.instance, parent) : '',
+      token: this.o.token, stateDir, config, commandPrefix: this.o.config.command_prefix, logLevel: this.o.config.log_level,
+    });
+    if (r.spec?.on_death === 'hold') env.HIVE_ON_DEATH = 'hold';
+    r.generation++;
+    r.wantStopped = false;
+    r.unique = undefined;
+    this.setState(r, 'starting');
+    const launched = launchNode({ name: r.name, command, cwd, env, terminal: !r.spec && this.terminal }, this.o.nodeLog);
+    r.launched = launched;
+    const generation = r.generation;
+    this.log.info({ child: r.name, pid: launched.pid, attempt: r.attempt }, 'node started');
+    if (!r.spec && this.terminal && this.ready) this.connectTerminal();
+    void launched.exited.then(({ code, signal }) => {
+      if (r.generation !== generation) return;
+      r.launched = undefined;
+      this.nodeDown(r, `exited with ${signal ?? code}`, code);
+    });
+  }
+
+  private stdinConnected = false;
+
+  /** Gives the mouth the user's input once the tree is up, so that no line reaches an empty tree. */
+  connectTerminal(): void {
+    const mouth = this.nodes.get(ROOT)!;
+    const stdin = mouth.launched?.proc.stdin;
+    if (!stdin) return;
+    if (this.stdinConnected) process.stdin.unpipe();
+    this.stdinConnected = true;
+    process.stdin.pipe(stdin);
+    stdin.on('error', () => undefined);
+  }
+
+  // ---- watching --------------------------------------------------------------------------
+
+  private onBusMessage(msg: DBusMessage): void {
+    if (msg.type !== MessageType.SIGNAL || msg.sender !== DBUS.name || msg.member !== 'NameOwnerChanged') return;
+    const [name, , owner] = msg.body as [string, string, string];
+    const prefix = `${PREFIX}.${this.instance}.`;
+    if (!name.startsWith(prefix)) return;
+    const r = this.nodes.get(name.slice(prefix.length));
+    if (!r) return;
+    if (owner) {
+      r.unique = owner;
+      r.startedAt = Date.now();
+      if (r.state !== 'running') {
+        if (r.spec?.remote) r.currentParent = r.spec.parent;
+        this.setState(r, 'running');
+        if (r.diedAt !== undefined) this.log.info({ child: r.name, downMs: Date.now() - r.diedAt }, 'node back');
+        r.diedAt = undefined;
+        this.converge();
+      }
+    } else if (r.unique) {
+      r.unique = undefined;
+      this.nameLost(r);
+    }
+  }
+
+  /**
+   * The node's name left the bus. Its children move at once; whether it is restarted is decided
+   * when its process exits (it may be stopping on purpose), and a process that stays without its
+   * name is killed.
+   */
+  private nameLost(r: NodeRecord): void {
+    if (r.spec?.remote) {
+      this.log.warn({ child: r.name }, 'remote node vanished; waiting for it to come back');
+      this.setState(r, 'stopped');
+      this.converge();
+      return;
+    }
+    const launched = r.launched;
+    if (!launched) { this.nodeDown(r, 'left the bus', null); return; }
+    if (r.state === 'running' || r.state === 'held' || r.state === 'starting') {
+      r.diedAt = Date.now();
+      this.setState(r, r.wantStopped || this.shuttingDown ? 'stopped' : 'restarting');
+      this.converge();
+    }
+    const t = setTimeout(() => { if (r.launched === launched) launched.proc.kill('SIGKILL'); }, 2000);
+    void launched.exited.then(() => clearTimeout(t));
+  }
+
+  /** Decides, once per start, what to do about a node that is gone: stop, restart or give up. */
+  private nodeDown(r: NodeRecord, why: string, code: number | null): void {
+    if (r.decided === r.generation || r.state === 'failed' || r.state === 'stopped') return;
+    r.decided = r.generation;
+    r.diedAt ??= Date.now();
+    r.unique = undefined;
+    if (this.shuttingDown || r.wantStopped) {
+      this.setState(r, 'stopped');
+      this.converge();
+      return;
+    }
+    if (!r.spec && this.terminal && code === 0) {
+      this.log.info('the mouth finished (end of terminal input); shutting down');
+      this.setState(r, 'stopped');
+      this.o.onShutdown(0);
+      return;
+    }
+    const decision = r.intensity.record(Date.now());
+    if (decision === 'give-up') {
+      this.log.error({ child: r.name, why, restarts: r.restarts }, 'node failed: too many restarts; not restarting');
+      this.setState(r, 'failed');
+      this.converge();
+      return;
+    }
+    const delayMs = backoffDelay(r.attempt++, { baseMs: 100, maxMs: 30_000 });
+    this.log.warn({ child: r.name, why, delayMs, attempt: r.attempt }, 'node died; restarting');
+    this.setState(r, 'restarting');
+    this.converge();
+    r.restartTimer = setTimeout(() => {
+      r.restartTimer = undefined;
+      r.restarts++;
+      void this.launch(r).catch((err) => this.log.error({ err, child: r.name }, 'restart failed'));
+    }, delayMs);
+  }
+
+  private setState(r: NodeRecord, state: NodeState): void {
+    if (r.state === state) return;
+    r.state = state;
+    if (state === 'running') r.attempt = 0;
+    if (this.bus) this.bus.send(Message.newSignal(SUPERVISOR_PATH, SUPERVISOR_INTERFACE, 'NodeStateChanged', 'ss', [r.name, state]));
+  }
+
+  /** Moves every live node to where it should be attached now. */
+  private converge(): void {
+    if (this.shuttingDown) return;
+    const states = this.states();
+    for (const r of this.nodes.values()) {
+      if (!r.spec || r.state !== 'running' && r.state !== 'held') continue;
+      let choice;
+      try { choice = chooseNewParent(r.name, this.tree, states); } catch (err) { this.log.error({ err }, 'tree inconsistent'); continue; }
+      if ('hold' in choice) {
+        // A guard that is only starting up holds nothing yet.
+        if (this.nodes.get(choice.holder)?.state === 'starting') continue;
+        if (r.state !== 'held') { this.setState(r, 'held'); this.log.warn({ child: r.name, holder: choice.holder }, 'node held: its guard is down'); }
+        continue;
+      }
+      if (r.state === 'held') this.setState(r, 'running');
+      if (choice.parent === r.currentParent || choice.parent === r.pendingParent) continue;
+      void this.moveNode(r, choice.parent);
+    }
+  }
+
+  private async moveNode(r: NodeRecord, to: string): Promise<void> {
+    const from = r.currentParent;
+    const t0 = performance.now();
+    r.pendingParent = to;
+    try {
+      await this.callNode(r.name, NODE_INTERFACE, 'SetParent', 'ss', [nodeBusName(this.instance, to), this.o.token], 5000);
+      r.currentParent = to;
+      this.log.info({ child: r.name, from, to, ms: Math.round((performance.now() - t0) * 10) / 10 }, 'node re-parented');
+    } catch (err) {
+      this.log.warn({ err, child: r.name, to }, 're-parent failed');
+    } finally {
+      if (r.pendingParent === to) r.pendingParent = undefined;
+    }
+    // The tree may have changed again meanwhile.
+    this.converge();
+  }
+
+  private callNode(node: string, iface: string, member: string, signature: string, body: unknown[], timeoutMs: number) {
+    return callWithDeadline(this.bus, { destination: nodeBusName(this.instance, node), path: NODE_PATH, interface: iface, member, signature, body }, timeoutMs);
+  }
+
+  // ---- control ---------------------------------------------------------------------------
+
+  private record(name: string): NodeRecord {
+    const r = this.nodes.get(name);
+    if (!r) throw new HiveError('NoSuchNode', `no node '${name}'; nodes: ${[...this.nodes.keys()].join(', ')}`);
+    return r;
+  }
+
+  async stopNode(name: string): Promise<void> {
+    const r = this.record(name);
+    if (r.spec?.remote) throw new HiveError('Failed', `'${name}' is a remote node; the supervisor cannot stop it`);
+    r.wantStopped = true;
+    if (r.restartTimer) { clearTimeout(r.restartTimer); r.restartTimer = undefined; }
+    const launched = r.launched;
+    if (!launched) { this.setState(r, 'stopped'); this.converge(); return; }
+    launched.proc.kill('SIGTERM');
+    const t = setTimeout(() => launched.proc.kill('SIGKILL'), STOP_GRACE_MS);
+    await launched.exited;
+    clearTimeout(t);
+    this.setState(r, 'stopped');
+    this.converge();
+  }
+
+  async startNode(name: string): Promise<void> {
+    const r = this.record(name);
+    if (r.spec?.remote) throw new HiveError('Failed', `'${name}' is a remote node; the supervisor cannot start it`);
+    if (r.state === 'running' || r.state === 'starting' || r.state === 'held') return;
+    if (r.restartTimer) { clearTimeout(r.restartTimer); r.restartTimer = undefined; }
+    r.intensity.reset();
+    r.attempt = 0;
+    await this.launch(r);
+  }
+
+  async restartNode(name: string): Promise<void> {
+    await this.stopNode(name);
+    await this.startNode(name);
+  }
+
+  async load(text: string): Promise<string> {
+    let raw: unknown;
+    try {
+      raw = parseYaml(text);
+    } catch (err) {
+      throw new HiveError('InvalidArgs', `the plugin spec is not YAML: ${(err as Error).message}`);
+    }
+    const r = pluginSchema.safeParse(raw);
+    if (!r.success) throw new HiveError('InvalidArgs', zodProblems(r.error.issues, raw).map(formatProblem).join('\n'));
+    const spec = r.data;
+    const problems: string[] = [];
+    if (this.nodes.has(spec.name)) problems.push(`\`name\`: '${spec.name}' is already a node`);
+    if (!this.nodes.has(spec.parent)) problems.push(`\`parent\`: '${spec.parent}' is not a node; expected one of: ${[...this.nodes.keys()].join(', ')}`);
+    const sources = [spec.use, spec.exec, spec.remote].filter((x) => x !== undefined && x !== false).length;
+    if (sources !== 1) problems.push('expected exactly one of `use`, `exec` or `remote`');
+    if (spec.use && !builtinPluginExists(spec.use)) problems.push(`\`use\`: no built-in plugin '${spec.use}'`);
+    if (problems.length) throw new HiveError('InvalidArgs', problems.join('\n'));
+    const rec = this.addRecord(spec.name, spec, spec.use ? 'plugin' : spec.remote ? 'remote' : 'exec');
+    this.log.info({ child: spec.name, parent: spec.parent }, 'node loaded');
+    if (!spec.remote) await this.launch(rec);
+    return spec.name;
+  }
+
+  async unload(name: string): Promise<void> {
+    const r = this.record(name);
+    if (!r.spec) throw new HiveError('Failed', 'the mouth cannot be unloaded');
+    if (!r.spec.remote) await this.stopNode(name);
+    const parent = r.spec.parent;
+    for (const [child, t] of this.tree) {
+      if (t.parent === name) {
+        this.tree.set(child, { ...t, parent });
+        const c = this.nodes.get(child)!;
+        if (c.spec) c.spec = { ...c.spec, parent };
+      }
+    }
+    this.tree.delete(name);
+    this.nodes.delete(name);
+    this.log.info({ child: name }, 'node unloaded');
+    this.converge();
+  }
+
+  async treeJson(): Promise<string> {
+    const states = this.states();
+    const nodes = await Promise.all([...this.nodes.values()].map(async (r) => {
+      let counters: Record<string, number> = {};
+      let kind = r.spec ? r.kind : 'mouth';
+      if (r.state === 'running' || r.state === 'held') {
+        try {
+          const reply = await this.callNode(r.name, 'org.freedesktop.DBus.Properties', 'GetAll', 's', [NODE_INTERFACE], 1000);
+          const props = reply.body[0] as Record<string, { value: unknown }>;
+          kind = String(props.Kind?.value ?? kind);
+          counters = Object.fromEntries(Object.entries((props.Counters?.value ?? {}) as Record<string, bigint>).map(([k, v]) => [k, Number(v)]));
+        } catch { /* the node may be going down just now */ }
+      }
+      let parent: string | null = null;
+      if (r.spec) {
+        try {
+          const c = chooseNewParent(r.name, this.tree, states);
+          parent = 'parent' in c ? c.parent : r.currentParent ?? r.spec.parent;
+        } catch { parent = r.currentParent ?? null; }
+      }
+      return {
+        name: r.name,
+        kind,
+        pid: r.launched?.pid ?? null,
+        bus_name: nodeBusName(this.instance, r.name),
+        unique_name: r.unique ?? null,
+        parent,
+        configured_parent: r.spec ? r.spec.parent : null,
+        state: r.state,
+        restarts: r.restarts,
+        uptime_ms: r.state === 'running' && r.startedAt ? Date.now() - r.startedAt : 0,
+        counters,
+      };
+    }));
+    return JSON.stringify({ instance: this.instance, nodes });
+  }
+
+  private serve(): void {
+    serveObject(this.bus, {
+      path: SUPERVISOR_PATH,
+      spec: SUPERVISOR1,
+      log: this.log,
+      properties: () => ({ Instance: this.instance, Ready: this.ready }),
+      methods: {
+        Tree: async () => [await this.treeJson()],
+        Start: async (m) => { await this.startNode(m.body[0] as string); },
+        Stop: async (m) => { await this.stopNode(m.body[0] as string); },
+        Restart: async (m) => { await this.restartNode(m.body[0] as string); },
+        Load: async (m) => [await this.load(m.body[0] as string)],
+        Unload: async (m) => { await this.unload(m.body[0] as string); },
+        Shutdown: () => { setImmediate(() => this.o.onShutdown(0)); },
+      },
+    });
+  }
+
+  // ---- shutdown --------------------------------------------------------------------------
+
+  /** Stops the leaves first, then their parents, the mouth last. */
+  async shutdown(): Promise<void> {
+    if (this.shuttingDown) return;
+    this.shuttingDown = true;
+    for (const r of this.nodes.values()) if (r.restartTimer) clearTimeout(r.restartTimer);
+    const depth = (name: string): number => {
+      let d = 0;
+      for (let n = name; n !== ROOT && this.tree.get(n); n = this.tree.get(n)!.parent) d++;
+      return d;
+    };
+    const byDepth = new Map<number, NodeRecord[]>();
+    for (const r of this.nodes.values()) {
+      const d = depth(r.name);
+      if (!byDepth.has(d)) byDepth.set(d, []);
+      byDepth.get(d)!.push(r);
+    }
+    for (const d of [...byDepth.keys()].sort((a, b) => b - a)) {
+      await Promise.all(byDepth.get(d)!.map(async (r) => {
+        r.wantStopped = true;
+        const l = r.launched;
+        if (!l) return;
+        l.proc.kill('SIGTERM');
+        const t = setTimeout(() => l.proc.kill('SIGKILL'), STOP_GRACE_MS);
+        await l.exited;
+        clearTimeout(t);
+      }));
+    }
+    this.log.info('all nodes stopped');
+    try { this.bus.disconnect(); } catch { /* already gone */ }
+  }
+
+  /** The second signal: no more waiting. */
+  forceKill(): void {
+    for (const r of this.nodes.values()) r.launched?.proc.kill('SIGKILL');
+  }
+}
