@@ -17,6 +17,7 @@ const PROGRAMS: [program: string, pkg: string][] = [
   ['inspircd', 'inspircd'],
   ['openssl', 'openssl'],
   ['socat', 'socat'],
+  ['atheme-services', 'atheme-services'],
 ];
 
 export default async function setup(): Promise<void> {

@@ -1,0 +1,230 @@
+// The tree supervisor with real processes on a private bus, driven through the terminal network
+// and the `hive` command (issue 5).
+import { afterEach, describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { startHive, alive, HIVE_BIN, type TestHive } from '../helpers/hive.js';
+import { fixture } from '../helpers/paths.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+
+let hive: TestHive | undefined;
+afterEach(async () => {
+  await hive?.stop();
+  hive = undefined;
+});
+
+const console_ = { console: { type: 'terminal', quiet_ms: 200 } };
+const passthrough = ['node', fixture('passthrough')];
+
+async function parentOf(name: string): Promise<string | null> {
+  return (await hive!.node(name)).parent;
+}
+
+describe('supervision', () => {
+  it('re-parents the children of a killed middle node, keeps answering, restarts it and heals the tree', async () => {
+    hive = await startHive({
+      networks: console_,
+      plugins: [
+        { name: 'guard', exec: passthrough },
+        { name: 'middle', exec: passthrough, parent: 'guard' },
+        { name: 'ping', use: 'ping', parent: 'middle' },
+        { name: 'echo', use: 'echo', parent: 'middle' },
+        { name: 'help', use: 'help' },
+      ],
+    });
+    const before = await hive.tree();
+    expect(before.map((n) => n.name).sort()).toEqual(['echo', 'guard', 'help', 'middle', 'mouth', 'ping']);
+    expect(before.every((n) => n.state === 'running')).toBe(true);
+    const middle = before.find((n) => n.name === 'middle')!;
+    hive.say('!ping');
+    await hive.expectOutput('pong');
+
+    const killedAt = Date.now();
+    process.kill(middle.pid!, 'SIGKILL');
+    const moved = await hive.waitForLog((l) => l.msg === 'node re-parented' && l.child === 'echo' && l.to === 'guard', 5000);
+    expect((moved.time as number) - killedAt).toBeLessThan(1000);
+    await hive.waitForLog((l) => l.msg === 'node re-parented' && l.child === 'ping' && l.to === 'guard', 5000);
+
+    const mark = hive.stdout.length;
+    hive.say('!echo through the gap');
+    await hive.expectOutput('through the gap', { since: mark });
+
+    // Back under middle once it is up again.
+    await waitFor(async () => (await parentOf('echo')) === 'middle' && (await parentOf('ping')) === 'middle', { timeout: 10_000, what: 'tree healed' });
+    const after = await hive.node('middle');
+    expect(after.state).toBe('running');
+    expect(after.restarts).toBe(1);
+    expect(after.pid).not.toBe(middle.pid);
+    await waitFor(async () => (await hive!.node('middle')).counters.out !== undefined, { what: 'middle counters' });
+    const mark2 = hive.stdout.length;
+    hive.say('!echo healed');
+    await hive.expectOutput('healed', { since: mark2 });
+  });
+
+  it('holds the subtree of an on_death: hold filter while it is down: nothing reaches or leaves it', async () => {
+    hive = await startHive({
+      networks: console_,
+      plugins: [
+        { name: 'auth', exec: passthrough, on_death: 'hold' },
+        { name: 'echo', use: 'echo', parent: 'auth' },
+        { name: 'ping', use: 'ping' },
+      ],
+    });
+    expect((await hive.cli('stop', 'auth', '--config', hive.configFile)).exitCode).toBe(0);
+    await waitFor(async () => (await hive!.node('echo')).state === 'held', { what: 'echo held' });
+    expect(await parentOf('echo')).toBe('auth');
+    const mark = hive.stdout.length;
+    hive.say('!echo while held');
+    hive.say('!ping');
+    await hive.expectOutput('pong', { since: mark });
+    await sleep(500);
+    expect(hive.stdout.slice(mark)).not.toContain('while held');
+
+    expect((await hive.cli('start', 'auth', '--config', hive.configFile)).exitCode).toBe(0);
+    await waitFor(async () => (await hive!.node('echo')).state === 'running', { what: 'echo released' });
+    const mark2 = hive.stdout.length;
+    hive.say('!echo after');
+    await hive.expectOutput('after', { since: mark2 });
+    expect(hive.stdout.slice(mark)).not.toContain('while held');
+  });
+
+  it('kill -9 of a hold filter keeps its subtree cut off until it is back', async () => {
+    hive = await startHive({
+      networks: console_,
+      plugins: [
+        { name: 'auth', exec: passthrough, on_death: 'hold' },
+        { name: 'echo', use: 'echo', parent: 'auth' },
+      ],
+    });
+    const auth = await hive.node('auth');
+    process.kill(auth.pid!, 'SIGKILL');
+    await hive.waitForLog((l) => l.msg === 'node held: its guard is down' && l.child === 'echo');
+    expect(hive.logs.some((l) => l.msg === 'node re-parented' && l.child === 'echo')).toBe(false);
+    await waitFor(async () => (await hive!.node('auth')).restarts === 1 && (await hive!.node('echo')).state === 'running', { what: 'auth back' });
+    const mark = hive.stdout.length;
+    hive.say('!echo back');
+    await hive.expectOutput('back', { since: mark });
+  });
+
+  it('marks a plugin that crashes at start-up failed after the limit, with backoff between tries', async () => {
+    hive = await startHive({
+      networks: console_,
+      plugins: [
+        { name: 'ping', use: 'ping' },
+        { name: 'crasher', exec: ['node', fixture('crash-on-start')], restart: { max: 3, within: '1m' } },
+      ],
+    }, { waitReady: false });
+    await hive.waitForLog((l) => l.msg === 'node failed: too many restarts; not restarting' && l.child === 'crasher', 20_000);
+    const starts = hive.logs.filter((l) => l.msg === 'node started' && l.child === 'crasher').map((l) => l.time as number);
+    expect(starts).toHaveLength(4);
+    const gaps = starts.slice(1).map((t, i) => t - starts[i]!);
+    expect(gaps[2]!).toBeGreaterThan(gaps[0]!);
+    const node = await hive.node('crasher');
+    expect(node.state).toBe('failed');
+    expect(node.restarts).toBe(3);
+    // The rest of the tree is unaffected.
+    expect((await hive.node('ping')).state).toBe('running');
+  });
+
+  it('survives the mouth dying: restarts it and the tree attaches again', async () => {
+    hive = await startHive({ networks: console_, plugins: [{ name: 'ping', use: 'ping' }, { name: 'relay', exec: passthrough }, { name: 'echo', use: 'echo', parent: 'relay' }] });
+    const mouth = await hive.node('mouth');
+    process.kill(mouth.pid!, 'SIGKILL');
+    await waitFor(async () => {
+      const t = await hive!.tree();
+      return t.find((n) => n.name === 'mouth')!.restarts === 1 && t.every((n) => n.state === 'running');
+    }, { what: 'mouth back' });
+    await waitFor(async () => (await hive!.node('mouth')).counters.in !== undefined, { what: 'mouth counters' });
+    const mark = hive.stdout.length;
+    for (let i = 0; i < 20 && !hive.stdout.slice(mark).includes('pong'); i++) {
+      hive.say('!ping');
+      await sleep(200);
+    }
+    await hive.expectOutput('pong', { since: mark });
+    hive.say('!echo deep');
+    await hive.expectOutput('deep', { since: mark });
+  });
+});
+
+describe('the hive command', () => {
+  it('exits 2 on a bad config, naming the key', async () => {
+    const dir = await import('node:fs/promises').then((fs) => fs.mkdtemp('/tmp/hive-bad-'));
+    const file = join(dir, 'bad.yaml');
+    await import('node:fs/promises').then((fs) => fs.writeFile(file, 'networks:\n  console: { type: terminal }\nplugins:\n  - name: a\n    use: ping\n    restart: { max: lots }\n  - name: b\n    use: echo\n    parent: nowhere\n'));
+    const r = await execa(HIVE_BIN, ['up', '--config', file], { reject: false, env: { HIVE_RUNTIME_DIR: join(dir, 'run') } });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('plugins[0].restart.max');
+    expect(r.stderr).toContain('plugins[1].parent');
+  });
+
+  it('loads and unloads a plugin at runtime without disturbing the others; help sees it', async () => {
+    hive = await startHive({ networks: console_, plugins: [{ name: 'ping', use: 'ping' }, { name: 'help', use: 'help' }] });
+    const pingPid = (await hive.node('ping')).pid;
+    const r = await hive.cli('load', '--name', 'shout', '--use', 'echo', '--config', hive.configFile, '--json');
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ name: 'shout' });
+    await waitFor(async () => (await hive!.node('shout')).state === 'running', { what: 'shout running' });
+    let mark = hive.stdout.length;
+    await waitFor(async () => {
+      hive!.say('!echo loaded');
+      await sleep(100);
+      return hive!.stdout.slice(mark).includes('loaded');
+    }, { what: 'loaded echo answers' });
+    mark = hive.stdout.length;
+    hive.say('!help');
+    await hive.expectOutput('shout: !echo', { since: mark });
+
+    const bad = await hive.cli('load', '--name', 'ping', '--use', 'echo', '--config', hive.configFile);
+    expect(bad.exitCode).toBe(4);
+    expect(bad.stderr).toContain("'ping' is already a node");
+
+    const shoutPid = (await hive.node('shout')).pid!;
+    expect((await hive.cli('unload', 'shout', '--config', hive.configFile)).exitCode).toBe(0);
+    expect((await hive.tree()).map((n) => n.name)).not.toContain('shout');
+    await waitFor(() => !alive(shoutPid), { what: 'shout process gone' });
+    expect((await hive.node('ping')).pid).toBe(pingPid);
+    expect((await hive.cli('stop', 'nosuch', '--config', hive.configFile)).exitCode).toBe(4);
+  });
+
+  it('hive tree --json agrees with the processes that really run', async () => {
+    hive = await startHive({ networks: console_, plugins: [{ name: 'ping', use: 'ping' }, { name: 'relay', exec: passthrough }, { name: 'echo', use: 'echo', parent: 'relay' }] });
+    const tree = await hive.tree();
+    expect(tree.map((n) => [n.name, n.parent, n.state]).sort()).toEqual([['echo', 'relay', 'running'], ['mouth', null, 'running'], ['ping', 'mouth', 'running'], ['relay', 'mouth', 'running']]);
+    for (const n of tree) {
+      expect(alive(n.pid!), n.name).toBe(true);
+      const cmdline = (await readFile(`/proc/${n.pid}/cmdline`, 'utf8')).split('\0').join(' ');
+      const expected = n.name === 'mouth' ? 'mouth/main.js' : n.name === 'relay' ? 'passthrough.js' : `plugins/run.js ${n.name}`;
+      expect(cmdline).toContain(expected);
+    }
+    expect(tree.find((n) => n.name === 'echo')!.kind).toBe('responder');
+    expect(tree.find((n) => n.name === 'relay')!.kind).toBe('filter');
+    const text = await hive.cli('tree', '--config', hive.configFile);
+    expect(text.stdout).toMatch(/^mouth\s+mouth\s+running/m);
+    expect(text.stdout).toMatch(/^ {4}echo\s+responder\s+running/m);
+  });
+
+  it('hive down leaves no process and no bus behind', async () => {
+    hive = await startHive({ networks: console_, plugins: [{ name: 'ping', use: 'ping' }, { name: 'echo', use: 'echo' }] });
+    const pids = (await hive.tree()).map((n) => n.pid!);
+    const runtime = JSON.parse(await readFile(join(hive.dir, 'run', `${hive.instance}.json`), 'utf8')) as { bus_address: string };
+    const socket = /unix:path=([^,]+)/.exec(runtime.bus_address)![1]!;
+    const busPid = Number((await execa('fuser', [socket], { reject: false })).stdout.trim().split(/\s+/)[0] || 0);
+    const r = await hive.cli('down', '--config', hive.configFile, '--json');
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(await hive.exited).toBe(0);
+    for (const pid of pids) expect(alive(pid)).toBe(false);
+    if (busPid) expect(alive(busPid)).toBe(false);
+    await expect(readFile(socket)).rejects.toThrow();
+    expect((await hive.cli('tree', '--config', hive.configFile)).exitCode).toBe(3);
+  });
+
+  it('every subcommand has --help', async () => {
+    for (const cmd of ['up', 'tree', 'start', 'stop', 'restart', 'load', 'unload', 'tap', 'down']) {
+      const r = await execa(HIVE_BIN, [cmd, '--help'], { reject: false });
+      expect(r.exitCode, cmd).toBe(0);
+      expect(r.stdout, cmd).toContain(`usage: hive ${cmd}`);
+    }
+    expect((await execa(HIVE_BIN, ['frobnicate'], { reject: false })).exitCode).toBe(2);
+  });
+});
