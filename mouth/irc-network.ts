@@ -84,7 +84,12 @@ export class IrcNetwork implements Network {
     const log = this.o.log;
     this.nickIndex = 0;
     this.counters.connects++;
-    const client = new irc.Client({
+    // irc-framework's connect() replaces the constructor's options, so they are all given there.
+    const opts: Record<string, unknown> = {
+      host: c.host,
+      port: c.port,
+      tls: c.tls,
+      rejectUnauthorized: c.tls_verify,
       nick: c.nick,
       username: c.username ?? c.nick,
       gecos: c.realname ?? 'Hive bot',
@@ -94,7 +99,8 @@ export class IrcNetwork implements Network {
       ping_interval: 30,
       ping_timeout: Math.max(5, Math.round(c.ping_timeout / 1000)),
       enable_echomessage: false,
-    });
+    };
+    const client = new irc.Client(opts);
     this.client = client;
     this.o.sink.event(this.name, 'connecting', { 'hive.nick': c.nick });
     log.info({ host: c.host, port: c.port, tls: c.tls, attempt: this.attempt }, 'connecting');
@@ -148,12 +154,6 @@ export class IrcNetwork implements Network {
     client.on('socket error', (err: Error) => { this.lastError = err.message; });
     client.on('close', () => this.onClose(client));
 
-    const opts: Record<string, unknown> = {
-      host: c.host,
-      port: c.port,
-      tls: c.tls,
-      rejectUnauthorized: c.tls_verify,
-    };
     if (c.client_cert) {
       opts.client_certificate = { certificate: readFileSync(c.client_cert, 'utf8'), private_key: readFileSync(c.client_key ?? c.client_cert, 'utf8') };
     }

@@ -20,6 +20,7 @@ declare module 'irc-framework' {
     quit(message?: string): void;
     raw(...args: string[]): void;
     join(channel: string, key?: string): void;
+    say(target: string, message: string): void;
     changeNick(nick: string): void;
     connected: boolean;
     user: { nick: string; username: string; host: string; away: boolean; modes: Set<string> };
