@@ -5,6 +5,8 @@
  */
 import dbus from 'dbus-next';
 import { HiveError, fromDBusError } from '../errors.js';
+import type { WireMessage } from '../codec.js';
+import { canMarshal, marshalMessage } from '../wire.js';
 
 export type MessageBus = dbus.MessageBus;
 export type DBusMessage = dbus.Message;
@@ -78,4 +80,41 @@ export async function nameOwner(bus: MessageBus, name: string): Promise<string |
   } catch {
     return undefined;
   }
+}
+
+// ---- the hot path: HiveMessage signals and Send calls through our own marshaller ----------
+
+interface BusInternals {
+  _connection: { stream: NodeJS.WritableStream & { writable: boolean } };
+  _methodReturnHandlers: Record<number, (reply: DBusMessage) => void>;
+  newSerial(): number;
+}
+
+/** Emits a HiveMessage as a signal of `iface` at `path`, marshalled by protocol/wire.ts where it can. */
+export function emitHiveSignal(bus: MessageBus, path: string, iface: string, member: string, wire: WireMessage): void {
+  if (!canMarshal(wire)) {
+    bus.send(Message.newSignal(path, iface, member, '(aaya{sv})', [wire]));
+    return;
+  }
+  const b = bus as unknown as BusInternals;
+  b._connection.stream.write(marshalMessage({ type: 4, serial: b.newSerial(), path, interface: iface, member }, wire));
+}
+
+/** Calls a method taking one HiveMessage, with a deadline; marshalled by protocol/wire.ts where it can. */
+export function callHiveMethod(bus: MessageBus, spec: Omit<CallSpec, 'signature' | 'body'>, wire: WireMessage, timeoutMs: number): Promise<DBusMessage> {
+  if (!canMarshal(wire)) return callWithDeadline(bus, { ...spec, signature: '(aaya{sv})', body: [wire] }, timeoutMs);
+  const b = bus as unknown as BusInternals;
+  const serial = b.newSerial();
+  return new Promise<DBusMessage>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      delete b._methodReturnHandlers[serial];
+      reject(new HiveError('Timeout', `${spec.interface}.${spec.member} on ${spec.destination}: no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    b._methodReturnHandlers[serial] = (reply) => {
+      clearTimeout(timer);
+      if (reply.type === MessageType.ERROR) reject(fromDBusError({ type: reply.errorName, text: reply.body[0] as string }));
+      else resolve(reply);
+    };
+    b._connection.stream.write(marshalMessage({ type: 1, serial, path: spec.path, interface: spec.interface, member: spec.member, destination: spec.destination }, wire));
+  });
 }

@@ -17,7 +17,7 @@ import { NODE_INTERFACE, NODE_PATH, NAME_PATTERN, nodeBusName } from '../names.j
 import { NODE1 } from '../node1.js';
 import { checkLines, checkMeta, checkWireMessage } from '../validate.js';
 import {
-  DBUS, Message, MessageType, Variant, addMatch, callWithDeadline, connectBus, nameOwner, removeMatch,
+  DBUS, Message, MessageType, Variant, addMatch, callHiveMethod, callWithDeadline, connectBus, emitHiveSignal, nameOwner, removeMatch,
   type DBusMessage, type MessageBus,
 } from './bus.js';
 import { ReplayBuffer } from './replay-buffer.js';
@@ -113,7 +113,7 @@ export class HiveNode {
     if (seq && network) this.replay.add(network.value as string, Number(seq.value), wire);
     if (this.children.size === 0) return;
     this.counters.out++;
-    this.bus.send(Message.newSignal(NODE_PATH, NODE_INTERFACE, 'Message', '(aaya{sv})', [wire]));
+    emitHiveSignal(this.bus, NODE_PATH, NODE_INTERFACE, 'Message', wire);
   }
 
   /** Sends a message this node made down to its children (an aggregator's query, the mouth's lines). */
@@ -149,8 +149,14 @@ export class HiveNode {
   /** Passes a child's message up to the parent, with this node added to its path. */
   async passUp(wire: WireMessage): Promise<void> {
     appendPath(wire, this.name);
-    await this.callParent('Send', '(aaya{sv})', [wire]);
+    await this.sendToParent(wire);
     this.counters.out++;
+  }
+
+  private sendToParent(wire: WireMessage): Promise<DBusMessage> {
+    const parent = this.parentUnique;
+    if (!parent) return Promise.reject(new HiveError('NoParent', `node '${this.name}' has no live parent${this.parentName ? ` (waiting for ${this.parentName})` : ''}`));
+    return callHiveMethod(this.bus, { destination: parent, path: NODE_PATH, interface: NODE_INTERFACE, member: 'Send' }, wire, this.callTimeoutMs);
   }
 
   /** Sends a message this node made up to its parent; fills in id, origin and path. */
@@ -163,7 +169,7 @@ export class HiveNode {
     checkLines(wire[0]);
     checkMeta(wire[1]);
     try {
-      await this.callParent('Send', '(aaya{sv})', [wire]);
+      await this.sendToParent(wire);
       this.counters.out++;
     } catch (err) {
       this.counters.errors++;

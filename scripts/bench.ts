@@ -1,0 +1,387 @@
+/**
+ * `npm run bench [-- --quick] [-- --json]`: what process isolation costs, measured side by side
+ * with a bare in-process irc-framework bot on the same ngIRCd in the same run (docs/performance.md).
+ * Starts its own ngIRCd (penalties off) and, through `hive up`, its own private buses.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import irc from 'irc-framework';
+import { startNgircd, type Ircd } from '../test/helpers/ircd.js';
+import { startPrivateBus } from '../tree-supervisor/private-bus.js';
+import { fetchTree } from '../tree-supervisor/cli-client.js';
+import type { RuntimeInfo } from '../tree-supervisor/runtime-file.js';
+import { RawIrc } from './bench/raw-irc.js';
+import { DIST, startBenchHive, type BenchHive } from './bench/hive-process.js';
+
+const args = new Set(process.argv.slice(2));
+const QUICK = args.has('--quick');
+const JSON_OUT = args.has('--json');
+const RUNS = 3;
+const N = {
+  pings: QUICK ? 100 : 300,
+  pipelined: QUICK ? 2000 : 5000,
+  fanout: QUICK ? 2000 : 5000,
+  kills: QUICK ? 10 : 20,
+  floodLines: QUICK ? 10 : 14,
+  startups: QUICK ? 2 : 3,
+};
+const CHANNEL = '#bench';
+const passthrough = [process.execPath, join(DIST, 'test/fixtures/passthrough.js')];
+const now = () => performance.timeOrigin + performance.now();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+const say = (msg: string) => { if (!JSON_OUT) process.stderr.write(`bench: ${msg}\n`); };
+
+function quantile(sorted: number[], q: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+function pct(values: number[]) {
+  const s = [...values].sort((a, b) => a - b);
+  return { p50: round(quantile(s, 0.5)), p90: round(quantile(s, 0.9)), p99: round(quantile(s, 0.99)) };
+}
+/** The median of several runs, with min and max. */
+function spread(values: number[], d = 2) {
+  const s = [...values].sort((a, b) => a - b);
+  return { median: round(s[Math.floor((s.length - 1) / 2)]!, d), min: round(s[0]!, d), max: round(s[s.length - 1]!, d) };
+}
+
+async function runtimeInfo(h: BenchHive): Promise<RuntimeInfo> {
+  return JSON.parse(await readFile(join(h.dir, 'run', `${h.instance}.json`), 'utf8')) as RuntimeInfo;
+}
+async function treePids(h: BenchHive): Promise<Map<string, number>> {
+  const t = await fetchTree(await runtimeInfo(h));
+  return new Map(t.nodes.filter((n) => n.pid).map((n) => [n.name, n.pid!]));
+}
+async function rssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
+}
+async function busPid(h: BenchHive): Promise<number> {
+  const r = await execa('pgrep', ['-f', `${h.instance}.bus/bus.conf`], { reject: false });
+  return Number(String(r.stdout).trim().split('\n')[0]);
+}
+
+function ircNetwork(ircd: Ircd, nick: string, flood?: { burst: number; rate: number }) {
+  return { bench: { type: 'irc', host: ircd.host, port: ircd.port, nick, channels: [CHANNEL], ...(flood ? { flood } : {}), reconnect: { min_delay: '50ms', max_delay: '1s' } } };
+}
+const NO_FLOOD = { burst: 1_000_000, rate: 1_000_000 };
+
+async function waitJoined(client: RawIrc, nick: string, timeoutMs = 20_000): Promise<void> {
+  if (client.lines.some((s) => s.line.startsWith(`:${nick}!`) && s.line.includes(` JOIN `))) return;
+  await client.waitFor((l) => l.startsWith(`:${nick}!`) && l.includes(' JOIN '), timeoutMs);
+}
+
+/** Sequential !ping → pong round trips, measured on the wire. */
+async function latency(client: RawIrc, nick: string, count: number): Promise<number[]> {
+  const out: number[] = [];
+  const isPong = (l: string) => l.startsWith(`:${nick}!`) && l.endsWith(`PRIVMSG ${CHANNEL} :pong`);
+  for (let i = 0; i < 20; i++) { const w = client.waitFor(isPong, 10_000); client.send(`PRIVMSG ${CHANNEL} :!ping`); await w; }
+  for (let i = 0; i < count; i++) {
+    const w = client.waitFor(isPong, 10_000);
+    const t0 = performance.now();
+    client.send(`PRIVMSG ${CHANNEL} :!ping`);
+    out.push((await w).at - t0);
+  }
+  return out;
+}
+
+async function latencyRuns(client: RawIrc, nick: string) {
+  const runs = [];
+  for (let r = 0; r < RUNS; r++) runs.push(pct(await latency(client, nick, N.pings)));
+  return { p50: spread(runs.map((x) => x.p50)), p90: spread(runs.map((x) => x.p90)), p99: spread(runs.map((x) => x.p99)) };
+}
+
+/** M pipelined !ping lines in one write; replies per second and replies lost. */
+async function throughput(client: RawIrc, nick: string, m: number) {
+  const prefix = `:${nick}!`;
+  const start = client.lines.length;
+  const t0 = performance.now();
+  client.send(...Array.from({ length: m }, () => `PRIVMSG ${CHANNEL} :!ping`));
+  let last = t0, got = 0, idleSince = performance.now();
+  while (got < m && performance.now() - idleSince < 3000) {
+    await sleep(20);
+    const now2 = client.lines.slice(start).filter((s) => s.line.startsWith(prefix) && s.line.endsWith(':pong'));
+    if (now2.length > got) { got = now2.length; last = now2[now2.length - 1]!.at; idleSince = performance.now(); }
+  }
+  return { replies_per_s: Math.round((got / (last - t0)) * 1000), lost: m - got };
+}
+
+async function bareBot(ircd: Ircd, client: RawIrc) {
+  const bot = new irc.Client({ nick: 'barebot', auto_reconnect: false });
+  bot.on('registered', () => bot.join(CHANNEL));
+  bot.on('privmsg', (e: { message: string; target: string }) => { if (e.message === '!ping') bot.say(e.target, 'pong'); });
+  bot.connect({ host: ircd.host, port: ircd.port, nick: 'barebot', auto_reconnect: false });
+  await waitJoined(client, 'barebot');
+  const lat = await latencyRuns(client, 'barebot');
+  const tp = [];
+  for (let r = 0; r < RUNS; r++) tp.push(await throughput(client, 'barebot', N.pipelined));
+  bot.quit('done');
+  return { latency: lat, throughput: { replies_per_s: spread(tp.map((x) => x.replies_per_s), 0), lost: Math.max(...tp.map((x) => x.lost)) } };
+}
+
+async function hiveLatency(ircd: Ircd, client: RawIrc, nick: string, plugins: unknown[], withThroughput: boolean) {
+  const h = await startBenchHive({ networks: ircNetwork(ircd, nick, NO_FLOOD), plugins, log_level: 'warn' });
+  try {
+    await waitJoined(client, nick);
+    const lat = await latencyRuns(client, nick);
+    let tp;
+    if (withThroughput) {
+      const runs = [];
+      for (let r = 0; r < RUNS; r++) runs.push(await throughput(client, nick, N.pipelined));
+      tp = { replies_per_s: spread(runs.map((x) => x.replies_per_s), 0), lost: Math.max(...runs.map((x) => x.lost)) };
+    }
+    return { lat, tp };
+  } finally {
+    await h.stop();
+  }
+}
+
+/** One emitter, n subscribers, COUNT messages: per-subscriber delivery rate, SDK or raw dbus-next. */
+async function fanoutRun(mode: 'sdk' | 'raw', subs: number, count: number) {
+  const bus = await startPrivateBus();
+  const env = { HIVE_BUS_ADDRESS: bus.address, HIVE_INSTANCE: 'bench', HIVE_TOKEN: 'bench', HIVE_LOG_LEVEL: 'warn', HIVE_LOG_FORMAT: 'json' };
+  const procs: ReturnType<typeof execa>[] = [];
+  const lineWaiter = (p: ReturnType<typeof execa>, prefix: string) => new Promise<string>((resolve) => {
+    let buf = '';
+    p.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      for (const l of buf.split('\n')) if (l.startsWith(prefix)) resolve(l);
+    });
+  });
+  try {
+    const emitter = execa(process.execPath, [join(DIST, 'scripts/bench/fanout-emitter.js'), mode, String(count)], { env, stdin: 'pipe', stdout: 'pipe', stderr: 'inherit', buffer: false, reject: false });
+    procs.push(emitter);
+    await lineWaiter(emitter, 'ready');
+    const done: Promise<string>[] = [];
+    const ready: Promise<string>[] = [];
+    for (let i = 0; i < subs; i++) {
+      const p = execa(process.execPath, [join(DIST, 'scripts/bench/fanout-subscriber.js'), mode, String(count)], {
+        env: { ...env, HIVE_NODE: `sub${i}`, HIVE_PARENT: 'org.hive.bench.mouth' }, stdin: 'ignore', stdout: 'pipe', stderr: 'inherit', buffer: false, reject: false,
+      });
+      procs.push(p);
+      ready.push(lineWaiter(p, 'ready'));
+      done.push(lineWaiter(p, 'done'));
+    }
+    await Promise.all(ready);
+    if (mode === 'sdk') await lineWaiter(emitter, `children ${subs}`);
+    const started = lineWaiter(emitter, 'start');
+    emitter.stdin!.write('go\n');
+    const t0 = Number((await started).split(' ')[1]);
+    const timeout = sleep(60_000).then(() => 'timeout');
+    const ends = await Promise.all(done.map((d) => Promise.race([d, timeout])));
+    const finished = ends.filter((e) => e !== 'timeout').map((e) => Number(e.split(' ')[1]));
+    const lost = ends.length - finished.length;
+    return { rate: Math.round((count / (Math.max(...finished) - t0)) * 1000), lost };
+  } finally {
+    for (const p of procs) p.kill('SIGKILL');
+    await Promise.all(procs.map((p) => p.catch(() => undefined)));
+    await bus.stop();
+  }
+}
+
+async function fanout() {
+  const out: Record<string, { per_s: ReturnType<typeof spread>; lost: number }> = {};
+  for (const subs of [1, 10]) {
+    for (const mode of ['raw', 'sdk'] as const) {
+      const runs = [];
+      for (let r = 0; r < RUNS; r++) runs.push(await fanoutRun(mode, subs, N.fanout));
+      out[`${mode === 'sdk' ? 'subs' : 'raw'}${subs}`] = { per_s: spread(runs.map((x) => x.rate), 0), lost: runs.reduce((a, x) => a + x.lost, 0) };
+      say(`fan-out ${mode} ${subs}: ${out[`${mode === 'sdk' ? 'subs' : 'raw'}${subs}`]!.per_s.median}/s`);
+    }
+  }
+  return {
+    subs1: out.subs1!, subs10: out.subs10!, raw1: out.raw1!, raw10: out.raw10!,
+    ratio1: round(out.subs1!.per_s.median / out.raw1!.per_s.median),
+    ratio10: round(out.subs10!.per_s.median / out.raw10!.per_s.median),
+  };
+}
+
+/** The default bucket: the most lines the server sees in any 10 s window. */
+async function flood(ircd: Ircd, client: RawIrc) {
+  const h = await startBenchHive({ networks: ircNetwork(ircd, 'floodbot'), plugins: [{ name: 'flood', exec: [process.execPath, join(DIST, 'scripts/bench/flood-plugin.js')] }], log_level: 'warn' });
+  try {
+    await waitJoined(client, 'floodbot');
+    const start = client.lines.length;
+    client.send(`PRIVMSG ${CHANNEL} :!flood ${N.floodLines}`);
+    const isFlood = (l: string) => l.startsWith(':floodbot!') && l.includes(':flood ');
+    const deadline = performance.now() + 40_000;
+    while (client.lines.slice(start).filter((s) => isFlood(s.line)).length < N.floodLines && performance.now() < deadline) await sleep(50);
+    const times = client.lines.slice(start).filter((s) => isFlood(s.line)).map((s) => s.at);
+    let max10 = 0;
+    for (let i = 0; i < times.length; i++) max10 = Math.max(max10, times.filter((t) => t >= times[i]! && t < times[i]! + 10_000).length);
+    const burst = 5, rate = 0.5;
+    return { lines: times.length, max_in_10s: max10, allowed_in_10s: burst + rate * 10, within_limit: max10 <= burst + rate * 10, configured: { burst, rate_per_s: rate } };
+  } finally {
+    await h.stop();
+  }
+}
+
+/** kill -9 of a middle node with three children: re-parent and heal times; then the mouth. */
+async function recovery(ircd: Ircd, client: RawIrc) {
+  const h = await startBenchHive({
+    networks: ircNetwork(ircd, 'recobot', NO_FLOOD),
+    log_level: 'info',
+    plugins: [
+      { name: 'mid', exec: passthrough, restart: { max: 1000, within: '1m' } },
+      { name: 'c1', use: 'ping', parent: 'mid' },
+      { name: 'c2', use: 'echo', parent: 'mid' },
+      { name: 'c3', use: 'help', parent: 'mid' },
+    ],
+  });
+  const reparent: number[] = [], heal: number[] = [];
+  try {
+    await waitJoined(client, 'recobot');
+    await h.waitLog((l) => l.msg === 'tree ready');
+    const kids = ['c1', 'c2', 'c3'];
+    for (let k = 0; k < N.kills; k++) {
+      const pid = (await treePids(h)).get('mid')!;
+      const since = h.logs.length;
+      const t0 = now();
+      process.kill(pid, 'SIGKILL');
+      const moved = await Promise.all(kids.map((c) => h.waitLog((l) => l.msg === 'node re-parented' && l.child === c && l.to === 'mouth', 10_000, since)));
+      reparent.push(Math.max(...moved.map((l) => l.time as number)) - t0);
+      const back = await Promise.all(kids.map((c) => h.waitLog((l) => l.msg === 'node re-parented' && l.child === c && l.to === 'mid', 10_000, since)));
+      heal.push(Math.max(...back.map((l) => l.time as number)) - t0);
+    }
+    const mouthRestart: number[] = [];
+    for (let k = 0; k < RUNS; k++) {
+      const pid = (await treePids(h)).get('mouth')!;
+      await sleep(300);
+      const start = client.lines.length;
+      const t0 = performance.now();
+      process.kill(pid, 'SIGKILL');
+      let pong;
+      while (!pong && performance.now() - t0 < 30_000) {
+        client.send(`PRIVMSG ${CHANNEL} :!ping`);
+        await sleep(10);
+        pong = client.lines.slice(start).find((s) => s.line.startsWith(':recobot!') && s.line.endsWith(':pong'));
+      }
+      mouthRestart.push(pong ? pong.at - t0 : NaN);
+      await sleep(500);
+    }
+    return { reparent: { ...pct(reparent), runs: reparent.length }, heal: { ...pct(heal), runs: heal.length }, mouth_restart: spread(mouthRestart, 0) };
+  } finally {
+    await h.stop();
+  }
+}
+
+/** hive up → first pong on IRC with the default tree; memory of its parts. */
+async function startupAndMemory(ircd: Ircd, client: RawIrc) {
+  const firstPong: number[] = [], plugin: number[] = [];
+  let rss: Record<string, number> = {};
+  for (let r = 0; r < N.startups; r++) {
+    const nick = `upbot${r}`;
+    const start = client.lines.length;
+    const h = await startBenchHive({ networks: ircNetwork(ircd, nick), log_level: 'info', plugins: [{ name: 'ping', use: 'ping' }, { name: 'echo', use: 'echo' }, { name: 'help', use: 'help' }] });
+    try {
+      let pong;
+      while (!pong && now() - h.startedAt < 30_000) {
+        client.send(`PRIVMSG ${CHANNEL} :!ping`);
+        await sleep(5);
+        pong = client.lines.slice(start).find((s) => s.line.startsWith(`:${nick}!`) && s.line.endsWith(':pong'));
+      }
+      firstPong.push(pong ? performance.timeOrigin + pong.at - h.startedAt : NaN);
+      const started = await h.waitLog((l) => l.msg === 'node started' && l.child === 'ping');
+      const attached = await h.waitLog((l) => l.node === 'ping' && l.msg === 'attached to parent');
+      plugin.push((attached.time as number) - (started.time as number));
+      if (r === N.startups - 1) {
+        await sleep(1000);
+        const pids = await treePids(h);
+        const bus = await busPid(h);
+        const parts = { bus: await rssMb(bus), mouth: await rssMb(pids.get('mouth')!), plugin_idle: await rssMb(pids.get('ping')!), supervisor: await rssMb(h.proc.pid!) };
+        const nodes = await Promise.all([...pids.values()].map(rssMb));
+        rss = { ...parts, hive_total: parts.bus + parts.supervisor + nodes.reduce((a, b) => a + b, 0) };
+      }
+    } finally {
+      await h.stop();
+    }
+  }
+  const bare = execa(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { reject: false });
+  await sleep(500);
+  const nodeBare = await rssMb(bare.pid!);
+  bare.kill('SIGKILL');
+  await bare.catch(() => undefined);
+  const rounded = Object.fromEntries(Object.entries({ ...rss, node_bare: nodeBare }).map(([k, v]) => [k, round(v, 1)]));
+  return { startup: { first_pong: spread(firstPong, 0), plugin: spread(plugin, 0) }, rss: rounded };
+}
+
+async function main() {
+  const t0 = Date.now();
+  say(`${QUICK ? 'quick' : 'default'} run; starting ngIRCd`);
+  const ircd = await startNgircd();
+  const client = await RawIrc.connect(ircd.host, ircd.port, 'bencher');
+  client.send(`JOIN ${CHANNEL}`);
+  await client.waitFor((l) => l.includes(` JOIN `) && l.startsWith(':bencher!'), 5000);
+  try {
+    say('baseline: bare irc-framework bot');
+    const baseline = await bareBot(ircd, client);
+    say('hive, depth 1');
+    const d1 = await hiveLatency(ircd, client, 'hive1', [{ name: 'ping', use: 'ping' }], true);
+    say('hive, depth 4');
+    const d4 = await hiveLatency(ircd, client, 'hive4', [
+      { name: 'f1', exec: passthrough }, { name: 'f2', exec: passthrough, parent: 'f1' }, { name: 'f3', exec: passthrough, parent: 'f2' }, { name: 'ping', use: 'ping', parent: 'f3' },
+    ], false);
+    say('fan-out');
+    const fan = await fanout();
+    say('flood control (in parallel with recovery)');
+    const floodP = flood(ircd, client);
+    say('recovery');
+    const rec = await recovery(ircd, client);
+    const fl = await floodP;
+    say('start-up and memory');
+    const sm = await startupAndMemory(ircd, client);
+
+    const base50 = baseline.latency.p50.median;
+    const flat = (l: Awaited<ReturnType<typeof latencyRuns>>) => ({
+      p50: l.p50.median, p90: l.p90.median, p99: l.p99.median, p50_min: l.p50.min, p50_max: l.p50.max, ratio: round(l.p50.median / base50),
+    });
+    const result = {
+      machine: { cpus: (await import('node:os')).cpus().length, node: process.version, quick: QUICK },
+      baseline: { latency: { p50: base50, p90: baseline.latency.p90.median, p99: baseline.latency.p99.median, p50_min: baseline.latency.p50.min, p50_max: baseline.latency.p50.max }, throughput: { replies_per_s: baseline.throughput.replies_per_s.median, lost: baseline.throughput.lost } },
+      latency: { depth1: flat(d1.lat), depth4: flat(d4.lat) },
+      throughput: { replies_per_s: d1.tp!.replies_per_s.median, min: d1.tp!.replies_per_s.min, max: d1.tp!.replies_per_s.max, lost: d1.tp!.lost },
+      fanout: {
+        subs1: { per_s: fan.subs1!.per_s.median, lost: fan.subs1!.lost }, subs10: { per_s: fan.subs10!.per_s.median, lost: fan.subs10!.lost },
+        raw1: { per_s: fan.raw1!.per_s.median, lost: fan.raw1!.lost }, raw10: { per_s: fan.raw10!.per_s.median, lost: fan.raw10!.lost },
+        ratio1: fan.ratio1, ratio10: fan.ratio10,
+      },
+      flood: fl,
+      reparent: rec.reparent,
+      heal: rec.heal,
+      mouth_restart: { ms: rec.mouth_restart.median, min: rec.mouth_restart.min, max: rec.mouth_restart.max },
+      rss: sm.rss,
+      startup: { first_pong: sm.startup.first_pong.median, first_pong_min: sm.startup.first_pong.min, first_pong_max: sm.startup.first_pong.max, plugin: sm.startup.plugin.median },
+      seconds: Math.round((Date.now() - t0) / 1000),
+    };
+    if (!JSON_OUT) printTable(result);
+    else process.stdout.write(JSON.stringify(result) + '\n');
+  } finally {
+    client.close();
+    await ircd.stop();
+  }
+}
+
+function printTable(r: Record<string, any>): void {
+  const rows: [string, string, string][] = [
+    ['baseline p50 / p99 (bare irc-framework bot)', `${r.baseline.latency.p50} / ${r.baseline.latency.p99} ms`, ''],
+    ['latency depth 1 p50 / p90 / p99', `${r.latency.depth1.p50} / ${r.latency.depth1.p90} / ${r.latency.depth1.p99} ms`, `ratio ${r.latency.depth1.ratio} (target ≤ 4)`],
+    ['latency depth 4 p50 / p90 / p99', `${r.latency.depth4.p50} / ${r.latency.depth4.p90} / ${r.latency.depth4.p99} ms`, `ratio ${r.latency.depth4.ratio} (target ≤ 8)`],
+    ['throughput depth 1', `${r.throughput.replies_per_s} replies/s, ${r.throughput.lost} lost`, `bare bot ${r.baseline.throughput.replies_per_s}/s (target ≥ 5000, 0 lost)`],
+    ['fan-out 1 subscriber (hive / raw dbus-next)', `${r.fanout.subs1.per_s} / ${r.fanout.raw1.per_s} per s`, `ratio ${r.fanout.ratio1}`],
+    ['fan-out 10 subscribers (hive / raw dbus-next)', `${r.fanout.subs10.per_s} / ${r.fanout.raw10.per_s} per s, lost ${r.fanout.subs10.lost}`, `ratio ${r.fanout.ratio10} (target ≥ 0.9)`],
+    ['flood: most lines in any 10 s', `${r.flood.max_in_10s} of ${r.flood.lines}`, `allowed ${r.flood.allowed_in_10s}: ${r.flood.within_limit ? 'within' : 'EXCEEDED'}`],
+    ['re-parent after kill -9 p50 / p99', `${r.reparent.p50} / ${r.reparent.p99} ms`, `(target p99 ≤ 50)`],
+    ['heal p50 / p99', `${r.heal.p50} / ${r.heal.p99} ms`, ''],
+    ['mouth kill -9 → answering again', `${r.mouth_restart.ms} ms`, ''],
+    ['RSS bus / mouth / idle plugin / supervisor', `${r.rss.bus} / ${r.rss.mouth} / ${r.rss.plugin_idle} / ${r.rss.supervisor} MB`, `bare node ${r.rss.node_bare} MB`],
+    ['RSS whole default hive', `${r.rss.hive_total} MB`, ''],
+    ['start-up: hive up → first pong', `${r.startup.first_pong} ms`, `(target ≤ 1000); one plugin spawn → attached ${r.startup.plugin} ms`],
+  ];
+  const w0 = Math.max(...rows.map((x) => x[0].length)), w1 = Math.max(...rows.map((x) => x[1].length));
+  process.stdout.write(rows.map(([a, b, c]) => `${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}`).join('\n') + `\n(${r.seconds} s, ${r.machine.cpus} cores, node ${r.machine.node}${r.machine.quick ? ', --quick' : ''})\n`);
+}
+
+await main();
+process.exit(0);
