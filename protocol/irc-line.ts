@@ -3,7 +3,8 @@
  * decoded as UTF-8 for parsing (invalid sequences become U+FFFD); the original bytes stay in the
  * HiveMessage untouched.
  */
-import irc from 'irc-framework';
+// Only the parser: the whole irc-framework package would add ~6 MB to every plugin process.
+import ircLineParser from 'irc-framework/src/irclineparser.js';
 
 export interface IrcLine {
   tags: Record<string, string>;
@@ -17,7 +18,7 @@ export interface IrcLine {
 
 export function parseLine(line: Buffer | string): IrcLine | undefined {
   const text = typeof line === 'string' ? line : line.toString('utf8');
-  const parsed = irc.ircLineParser(text);
+  const parsed = ircLineParser(text);
   if (!parsed || !parsed.command) return undefined;
   return { ...parsed, command: parsed.command.toUpperCase() };
 }

@@ -37,3 +37,8 @@ declare module 'irc-framework' {
   const irc: { Client: typeof Client; ircLineParser: typeof ircLineParser };
   export default irc;
 }
+
+declare module 'irc-framework/src/irclineparser.js' {
+  import type { IrcMessage } from 'irc-framework';
+  export default function ircLineParser(line: string): IrcMessage | undefined;
+}

@@ -219,6 +219,39 @@ describe('the hive command', () => {
     expect((await hive.cli('tree', '--config', hive.configFile)).exitCode).toBe(3);
   });
 
+  it('hive tap shows the messages flowing down and up, decoded', async () => {
+    hive = await startHive({ networks: console_, plugins: [{ name: 'echo', use: 'echo' }] });
+    const tap = execa(HIVE_BIN, ['tap', '--json', '--count', '2', '--config', hive.configFile], { env: hive.env, reject: false, timeout: 20_000 });
+    await sleep(700);
+    hive.say('!echo tapped');
+    const r = await tap;
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    const seen = String(r.stdout).trim().split('\n').map((l) => JSON.parse(l) as { direction: string; from: string; lines: string[]; meta: Record<string, unknown> });
+    const down = seen.find((m) => m.direction === 'down')!;
+    const up = seen.find((m) => m.direction === 'up')!;
+    expect(down.from).toBe('mouth');
+    expect(down.lines).toEqual([':you!you@terminal PRIVMSG #console :!echo tapped']);
+    expect(up.from).toBe('echo');
+    expect(up.lines).toEqual(['PRIVMSG #console :tapped']);
+    expect(up.meta['hive.reply_to']).toBe(down.meta['hive.id']);
+  });
+
+  it('never logs a secret taken from the environment', async () => {
+    const secret = 'sw0rdf1sh-not-for-logs';
+    process.env.HIVE_TEST_SECRET = secret;
+    try {
+      hive = await startHive({
+        networks: { ...console_, far: { type: 'irc', host: '127.0.0.1', port: 1, nick: 'hive', password: '${HIVE_TEST_SECRET}', sasl: { mechanism: 'PLAIN', account: 'hive', password: '${HIVE_TEST_SECRET}' } } },
+        plugins: [{ name: 'ping', use: 'ping' }],
+      });
+      await hive.waitForLog((l) => l.msg === 'disconnected; reconnecting');
+      expect(hive.logs.length).toBeGreaterThan(10);
+      expect(hive.logs.filter((l) => JSON.stringify(l).includes(secret))).toEqual([]);
+    } finally {
+      delete process.env.HIVE_TEST_SECRET;
+    }
+  });
+
   it('every subcommand has --help', async () => {
     for (const cmd of ['up', 'tree', 'start', 'stop', 'restart', 'load', 'unload', 'tap', 'down']) {
       const r = await execa(HIVE_BIN, [cmd, '--help'], { reject: false });
