@@ -16,6 +16,7 @@ import { readNodeEnv } from '../protocol/sdk/environment.js';
 import { HiveNode } from '../protocol/sdk/node.js';
 import { EXIT, installShutdown } from '../protocol/sdk/run.js';
 import { networkSchema } from '../tree-supervisor/config.js';
+import { AnsweredSet } from './answered-set.js';
 import { IrcNetwork } from './irc-network.js';
 import type { MouthEvent, Network, NetworkSink } from './network.js';
 import { OutboundRefused } from './outbound-error.js';
@@ -36,6 +37,7 @@ try {
 const log = createLogger({ node: env.node, kind: 'mouth' });
 const node = new HiveNode({ name: env.node, kind: 'mouth', instance: env.instance, token: env.token, log, busAddress: env.busAddress });
 const networks = new Map<string, Network>();
+const answered = new AnsweredSet();
 // Sequence numbers grow across mouth restarts (they start at the clock), so a child never takes
 // a new message for one it has already seen.
 const seqs = new Map<string, number>();
@@ -74,8 +76,14 @@ node.onUp = async (wire, child) => {
   const network = networks.get(name);
   if (!network) throw new HiveError('NetworkUnknown', `no network '${name}'; this mouth has: ${[...networks.keys()].join(', ')}`);
   const origin = (meta['hive.origin']?.value as string | undefined) ?? child.name;
+  const replyTo = meta['hive.reply_to']?.value as string | undefined;
+  if (replyTo && !answered.admit(origin, replyTo, meta['hive.replayed']?.value === true)) {
+    node.counters.duplicates = (node.counters.duplicates ?? 0) + 1;
+    log.warn({ origin, replyTo }, 'second reply to a replayed message not sent');
+    return;
+  }
   try {
-    network.submit(origin, wire[0], meta['hive.reply_to']?.value as string | undefined);
+    network.submit(origin, wire[0], replyTo);
   } catch (err) {
     if (err instanceof OutboundRefused) {
       log.error({ err, network: name, origin, code: err.code }, 'outbound message refused');

@@ -20,6 +20,7 @@ export const META_KEYS = {
   'hive.reason': { signature: 's', schema: z.string().max(512), doc: 'Why a network disconnected (with hive.event = disconnected).' },
   'hive.origin': { signature: 's', schema: z.string().max(64), doc: 'Name of the node that made an outbound message; filters pass it on unchanged. The mouth queues fairly by it.' },
   'hive.query': { signature: 'b', schema: z.boolean(), doc: 'Set on a synthetic message an aggregator sends down to ask its subtree; not real IRC traffic.' },
+  'hive.replayed': { signature: 'b', schema: z.boolean(), doc: 'Set on a message a node got through Replay after it lost its parent, and on the replies to it; the mouth sends only the first reply to such a message.' },
   'hive.capabilities': { signature: 'as', schema: z.array(z.string().max(64)).max(256), doc: "Capabilities of the speaker, set by the auth filter (never trusted from above it)." },
 } as const;
 

@@ -12,7 +12,7 @@ export const NODE1: InterfaceSpec = {
     Attach: { in: [['name', 's'], ['token', 's']], out: [] },
     Detach: { in: [], out: [] },
     SetParent: { in: [['parent', 's'], ['token', 's']], out: [] },
-    Replay: { in: [['network', 's'], ['after', 't']], out: [['messages', 'a(aaya{sv})']] },
+    Replay: { in: [['network', 's'], ['after', 't']], out: [['messages', 'a(aaya{sv})'], ['complete', 'b']] },
   },
   signals: {
     Message: [['message', '(aaya{sv})']],

@@ -9,6 +9,7 @@
  * to it again and asks for what it missed (Replay). On shutdown it tells its children where to go
  * (the Reparent signal) and detaches.
  */
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { encode, type WireMessage } from '../codec.js';
 import { HiveError } from '../errors.js';
@@ -21,7 +22,11 @@ import {
   type DBusMessage, type MessageBus,
 } from './bus.js';
 import { ReplayBuffer } from './replay-buffer.js';
+import { readJsonFile, writeFileAtomic } from './state-file.js';
 import { serveObject } from './service.js';
+
+const SEQ_SAVE_MS = 100;
+const REPLAYED = new Variant('b', true);
 
 export type Kind = 'mouth' | 'responder' | 'automaton' | 'filter' | 'aggregator';
 
@@ -39,6 +44,8 @@ export interface NodeOptions {
   holdOnDeath?: boolean;
   callTimeoutMs?: number;
   replaySize?: number;
+  /** Where the node keeps the last sequence number it saw, so that a restart can be caught up. */
+  stateDir?: string;
 }
 
 export interface ChildInfo { name: string; unique: string }
@@ -52,7 +59,7 @@ export class HiveNode {
   readonly busName: string;
   bus!: MessageBus;
   commands: [string, string][];
-  readonly counters: Counters = { in: 0, out: 0, dropped: 0, errors: 0 };
+  readonly counters: Counters = { in: 0, out: 0, dropped: 0, errors: 0, lost: 0 };
   readonly children = new Map<string, ChildInfo>();
 
   /** What to do with a message from the parent. Default: pass it down unchanged. */
@@ -71,6 +78,7 @@ export class HiveNode {
   private readonly callTimeoutMs: number;
   private readonly rules = new Set<string>();
   private stopping = false;
+  private seqSaveTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: NodeOptions) {
     if (!NAME_PATTERN.test(opts.name)) throw new HiveError('InvalidArgs', `node name '${opts.name}': expected letters, digits and _ starting with a letter`);
@@ -88,6 +96,7 @@ export class HiveNode {
 
   /** Connects, takes the node's bus name, and attaches to the parent if there is one. */
   async start(): Promise<void> {
+    await this.restoreSeq();
     this.bus = await connectBus(this.opts.busAddress);
     this.bus.on('error', (err: unknown) => this.log.error({ err }, 'bus connection error'));
     this.bus.on('message', (msg: DBusMessage) => this.dispatch(msg));
@@ -133,6 +142,7 @@ export class HiveNode {
         const last = this.lastSeq.get(network);
         if (last !== undefined && n <= last) return; // already seen (replay overlap)
         this.lastSeq.set(network, n);
+        this.scheduleSeqSave();
       }
     }
     this.counters.in++;
@@ -237,18 +247,53 @@ export class HiveNode {
   private async catchUp(): Promise<void> {
     for (const [network, after] of this.lastSeq) {
       try {
-        const reply = await this.callParent("Replay", 'st', [network, BigInt(after)]);
-        const missed = reply.body[0] as WireMessage[];
+        const reply = await this.callParent('Replay', 'st', [network, BigInt(after)]);
+        const [missed, complete] = reply.body as [WireMessage[], boolean];
+        if (!complete) {
+          this.counters.lost++;
+          this.log.error({ network, after }, 'messages lost: the parent\'s replay buffer no longer reaches back');
+        }
         if (missed.length) this.log.info({ network, count: missed.length }, 'caught up from replay');
         const live = this.catchingUp;
         this.catchingUp = undefined;
-        for (const wire of missed) this.handleParentMessage(wire);
+        for (const wire of missed) {
+          wire[1]['hive.replayed'] = REPLAYED;
+          this.handleParentMessage(wire);
+        }
         this.catchingUp = live;
       } catch (err) {
-        this.log.warn({ err, network }, 'replay failed; messages may have been missed');
+        this.counters.lost++;
+        this.log.error({ err, network }, 'replay failed; messages may have been missed');
       }
     }
   }
+
+  private get seqFile(): string | undefined {
+    return this.opts.stateDir ? join(this.opts.stateDir, '.hive-seq.json') : undefined;
+  }
+
+  private async restoreSeq(): Promise<void> {
+    const file = this.seqFile;
+    if (!file) return;
+    try {
+      const saved = await readJsonFile<Record<string, number>>(file, {});
+      for (const [network, seq] of Object.entries(saved)) if (typeof seq === 'number') this.lastSeq.set(network, seq);
+    } catch (err) {
+      this.log.warn({ err }, 'cannot read the saved sequence numbers; starting without');
+    }
+  }
+
+  /** Saves the last sequence numbers at most every SEQ_SAVE_MS, never on the per-message path. */
+  private scheduleSeqSave(): void {
+    const file = this.seqFile;
+    if (!file || this.seqSaveTimer) return;
+    this.seqSaveTimer = setTimeout(() => {
+      this.seqSaveTimer = undefined;
+      writeFileAtomic(file, JSON.stringify(Object.fromEntries(this.lastSeq))).catch((err) => this.log.warn({ err }, 'cannot save sequence numbers'));
+    }, SEQ_SAVE_MS);
+    this.seqSaveTimer.unref();
+  }
+
 
   private signalRule(unique: string): string {
     return `type='signal',sender='${unique}',path='${NODE_PATH}',interface='${NODE_INTERFACE}'`;
@@ -352,7 +397,8 @@ export class HiveNode {
         Replay: (msg) => {
           if (!this.children.has(msg.sender)) throw new HiveError('NotChild', `Replay: ${msg.sender} is not an attached child of '${this.name}'`);
           const [network, after] = msg.body as [string, bigint];
-          return [this.replay.since(network, Number(after))];
+          const r = this.replay.since(network, Number(after));
+          return [r.wires, r.complete];
         },
       },
     });

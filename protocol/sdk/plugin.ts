@@ -121,6 +121,7 @@ export function createContext(node: HiveNode, opts: {
     if (!network) throw new HiveError('InvalidArgs', 'cannot reply to a message without hive.network');
     const meta: Meta = { 'hive.network': network };
     if (to.meta['hive.id']) meta['hive.reply_to'] = to.meta['hive.id'];
+    if (to.meta['hive.replayed']) meta['hive.replayed'] = true;
     await node.send({ lines: lines.map(toLine), meta });
   };
 

@@ -3,18 +3,23 @@ import { ReplayBuffer } from './replay-buffer.js';
 import type { WireMessage } from '../codec.js';
 
 const wire = (n: number): WireMessage => [[Buffer.from(`L${n}`)], {}];
+const texts = (r: { wires: WireMessage[] }) => r.wires.map((w) => w[0][0]!.toString());
 
 describe('ReplayBuffer', () => {
   it('returns only the messages of the network after the given seq, oldest first', () => {
     const b = new ReplayBuffer(10);
     for (let i = 1; i <= 5; i++) b.add('a', i, wire(i));
     b.add('b', 3, wire(99));
-    expect(b.since('a', 3).map((w) => w[0][0].toString())).toEqual(['L4', 'L5']);
-    expect(b.since('b', 0)).toHaveLength(1);
+    expect(texts(b.since('a', 3))).toEqual(['L4', 'L5']);
+    expect(b.since('a', 3).complete).toBe(true);
+    expect(b.since('b', 0).wires).toHaveLength(1);
   });
-  it('keeps only the newest entries when full', () => {
+  it('keeps only the newest entries when full, and says when it no longer reaches back', () => {
     const b = new ReplayBuffer(3);
     for (let i = 1; i <= 5; i++) b.add('a', i, wire(i));
-    expect(b.since('a', 0).map((w) => w[0][0].toString())).toEqual(['L3', 'L4', 'L5']);
+    expect(texts(b.since('a', 0))).toEqual(['L3', 'L4', 'L5']);
+    expect(b.since('a', 0).complete).toBe(false);
+    expect(b.since('a', 1).complete).toBe(false);
+    expect(b.since('a', 2).complete).toBe(true);
   });
 });

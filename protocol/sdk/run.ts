@@ -54,6 +54,7 @@ export async function runPlugin(manifest: Manifest, fn: (ctx: PluginContext) => 
     busAddress: env.busAddress,
     parent: env.parent,
     holdOnDeath: env.holdOnDeath,
+    stateDir: env.stateDir,
     commands: Object.entries(manifest.commands ?? {}).map(([c, s]) => [c, s.help]),
   });
   const ctx = createContext(node, { manifest, config: env.config, stateDir: env.stateDir, commandPrefix: env.commandPrefix });

@@ -1,7 +1,8 @@
 // The node runtime on a real dbus-daemon with real node processes (issue 3).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import dbus from 'dbus-next';
 import { startPrivateBus, startTestRoot, type PrivateBus, type TestRoot } from '../helpers/bus.js';
@@ -198,6 +199,29 @@ describe('moving nodes', () => {
   });
 });
 
+describe('catching up after a restart', () => {
+  it('a restarted node asks its parent for what it missed, from the sequence number it saved', async () => {
+    root = await startTestRoot(bus.address);
+    const stateDir = await mkdtemp(join(tmpdir(), 'hive-state-'));
+    const start = () => spawnNode({ name: 'echo', command: ['node', pluginRunner, 'echo'], bus: bus.address, parent: busName('mouth'), env: { HIVE_STATE_DIR: stateDir } });
+    const first = start();
+    await attached('mouth', 'echo');
+    let seq = 5000;
+    expect(texts(await root.replyTo(say('!echo before', { 'hive.seq': seq++ })))).toEqual(['before']);
+    await waitFor(async () => (await readFile(join(stateDir, '.hive-seq.json'), 'utf8').catch(() => '')).includes('5000'), { what: 'seq saved' });
+    first.kill('SIGKILL');
+    await first.exited;
+    await waitFor(() => root.node.children.size === 0, { what: 'echo gone' });
+    const missed = say('!echo while down', { 'hive.seq': seq++ });
+    start();
+    const reply = await root.replyTo(missed);
+    expect(texts(reply)).toEqual(['while down']);
+    expect(reply.meta['hive.replayed']).toBe(true);
+    // What it had answered before it died is not answered again.
+    expect(root.received.filter((m) => texts(m)[0] === 'before')).toHaveLength(1);
+  });
+});
+
 describe('the interface contract', () => {
   it('the interface a running node exports is exactly protocol/org.hive.Node1.xml', async () => {
     root = await startTestRoot(bus.address);
@@ -221,6 +245,6 @@ describe('the interface contract', () => {
     expect(p.Parent).toBe(busName('mouth'));
     expect(p.Children).toEqual([]);
     expect(p.Commands).toEqual([['echo', 'echo TEXT — says TEXT back']]);
-    expect(Object.keys(p.Counters as object).sort()).toEqual(['dropped', 'errors', 'in', 'out']);
+    expect(Object.keys(p.Counters as object).sort()).toEqual(['dropped', 'errors', 'in', 'lost', 'out']);
   });
 });

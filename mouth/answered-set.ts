@@ -1,0 +1,21 @@
+/**
+ * The replies the mouth has sent, by (origin node, id answered), bounded: a node that was caught
+ * up by Replay after a restart may answer a message its previous run already answered, and such
+ * a reply (marked hive.replayed) is sent only if the message was not answered yet. Pure, no I/O.
+ */
+export class AnsweredSet {
+  private readonly keys = new Set<string>();
+
+  constructor(private readonly max = 20_000) {}
+
+  /** Records the reply; returns false when it duplicates a reply to a replayed message. */
+  admit(origin: string, replyTo: string, replayed: boolean): boolean {
+    const key = `${origin}\0${replyTo}`;
+    if (replayed && this.keys.has(key)) return false;
+    if (!this.keys.has(key)) {
+      this.keys.add(key);
+      if (this.keys.size > this.max) this.keys.delete(this.keys.values().next().value!);
+    }
+    return true;
+  }
+}
