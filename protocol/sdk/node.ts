@@ -163,10 +163,42 @@ export class HiveNode {
     this.counters.out++;
   }
 
-  private sendToParent(wire: WireMessage): Promise<DBusMessage> {
+  /**
+   * Sends up. When the parent is gone (it died with the call pending, or there is none right now),
+   * waits for the next parent and tries once more, marked hive.replayed: the old parent may have
+   * passed it on before it died, and the mouth sends only the first of two such replies.
+   */
+  private async sendToParent(wire: WireMessage): Promise<DBusMessage> {
+    try {
+      return await this.callSend(wire);
+    } catch (err) {
+      if (!parentGone(err) || this.stopping) throw err;
+      this.log.warn({ reason: (err as Error).message }, 'parent gone while sending; retrying with the next parent');
+      await this.waitAttached(this.callTimeoutMs);
+      wire[1]['hive.replayed'] = REPLAYED;
+      return this.callSend(wire);
+    }
+  }
+
+  private callSend(wire: WireMessage): Promise<DBusMessage> {
     const parent = this.parentUnique;
     if (!parent) return Promise.reject(new HiveError('NoParent', `node '${this.name}' has no live parent${this.parentName ? ` (waiting for ${this.parentName})` : ''}`));
     return callHiveMethod(this.bus, { destination: parent, path: NODE_PATH, interface: NODE_INTERFACE, member: 'Send' }, wire, this.callTimeoutMs);
+  }
+
+  private readonly attachWaiters = new Set<() => void>();
+
+  /** Resolves once the node is attached to a parent; fails with NoParent after `timeoutMs`. */
+  waitAttached(timeoutMs: number): Promise<void> {
+    if (this.parentUnique && !this.catchingUp) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const done = () => { clearTimeout(timer); this.attachWaiters.delete(done); resolve(); };
+      const timer = setTimeout(() => {
+        this.attachWaiters.delete(done);
+        reject(new HiveError('NoParent', `node '${this.name}' found no parent within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.attachWaiters.add(done);
+    });
   }
 
   /** Sends a message this node made up to its parent; fills in id, origin and path. */
@@ -240,6 +272,7 @@ export class HiveNode {
       this.catchingUp = undefined;
       for (const wire of live) this.handleParentMessage(wire);
     }
+    for (const w of [...this.attachWaiters]) w();
     this.onAttached?.(this.parentName);
   }
 
@@ -468,6 +501,16 @@ export class HiveNode {
       this.bus?.send(Message.newSignal(NODE_PATH, NODE_INTERFACE, 'Reparent', 's', [this.reparentTarget()]));
     } catch { /* the process is dying anyway */ }
   }
+}
+
+const GONE = new Set(['org.freedesktop.DBus.Error.NoReply', 'org.freedesktop.DBus.Error.ServiceUnknown', 'org.freedesktop.DBus.Error.NameHasNoOwner', 'org.freedesktop.DBus.Error.Disconnected']);
+
+/** An error that says the parent went away, not that it refused the message. */
+function parentGone(err: unknown): boolean {
+  if (!(err instanceof HiveError)) return false;
+  if (err.code === 'NoParent' || err.code === 'Timeout') return true;
+  const type = (err.cause as { type?: string } | undefined)?.type;
+  return err.code === 'Failed' && type !== undefined && GONE.has(type);
 }
 
 function ownerRule(name: string): string {

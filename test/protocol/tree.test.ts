@@ -81,6 +81,7 @@ describe('a tree of node processes', () => {
     root = await startTestRoot(bus.address);
     spawnNode({ name: 'marker', command: ['node', fixture('marking-filter')], bus: bus.address, parent: busName('mouth') });
     spawnNode({ name: 'echo', command: ['node', pluginRunner, 'echo'], bus: bus.address, parent: busName('marker') });
+    await attached('mouth', 'marker');
     await attached('marker', 'echo');
     const id = say('!echo hello world');
     const reply = await root.replyTo(id);
@@ -92,6 +93,7 @@ describe('a tree of node processes', () => {
     spawnNode({ name: 'combine', command: ['node', fixture('combine')], bus: bus.address, parent: busName('mouth') });
     spawnNode({ name: 'a', command: ['node', fixture('answer')], bus: bus.address, parent: busName('combine'), config: { word: 'alpha' } });
     spawnNode({ name: 'b', command: ['node', fixture('answer')], bus: bus.address, parent: busName('combine'), config: { word: 'beta' } });
+    await attached('mouth', 'combine');
     await attached('combine', 'a', 'b');
     const id = say('!combine x');
     const reply = await root.replyTo(id);
@@ -120,6 +122,7 @@ describe('refusals', () => {
     root = await startTestRoot(bus.address);
     spawnNode({ name: 'relay', command: ['node', fixture('passthrough')], bus: bus.address, parent: busName('mouth') });
     spawnNode({ name: 'echo', command: ['node', pluginRunner, 'echo'], bus: bus.address, parent: busName('relay') });
+    await attached('mouth', 'relay');
     await attached('relay', 'echo');
     await callNode('relay', 'Attach', 'ss', ['tester', TEST_TOKEN]);
     const ok = { 'hive.network': new Variant('s', 'net') };
@@ -184,6 +187,7 @@ describe('moving nodes', () => {
     root = await startTestRoot(bus.address);
     const first = spawnNode({ name: 'relay', command: ['node', fixture('passthrough')], bus: bus.address, parent: busName('mouth') });
     const echo = spawnNode({ name: 'echo', command: ['node', pluginRunner, 'echo'], bus: bus.address, parent: busName('relay') });
+    await attached('mouth', 'relay');
     await attached('relay', 'echo');
     let seq = 1000;
     const sayN = (t: string) => say(t, { 'hive.seq': seq++ });
