@@ -12,8 +12,10 @@ import { createLogger } from '../protocol/logger.js';
 import { HiveError } from '../protocol/errors.js';
 import { newMessageId } from '../protocol/hive-message.js';
 import type { Meta } from '../protocol/metadata.js';
-import { readNodeEnv } from '../protocol/sdk/environment.js';
+import { readNodeEnv, type NodeEnv } from '../protocol/sdk/environment.js';
 import { HiveNode } from '../protocol/sdk/node.js';
+import { callWithDeadline } from '../protocol/sdk/bus.js';
+import { SUPERVISOR_INTERFACE, SUPERVISOR_PATH, supervisorBusName } from '../protocol/names.js';
 import { EXIT, installShutdown } from '../protocol/sdk/run.js';
 import { networkSchema } from '../tree-supervisor/config.js';
 import { AnsweredSet } from './answered-set.js';
@@ -24,15 +26,16 @@ import { TerminalNetwork } from './terminal-network.js';
 
 const mouthConfigSchema = z.object({ networks: z.record(z.string(), networkSchema) }).loose();
 
-let env;
-let config;
-try {
-  env = readNodeEnv();
-  config = mouthConfigSchema.parse(env.config);
-} catch (err) {
-  process.stderr.write(`mouth: bad environment or configuration: ${(err as Error).message}\n`);
-  process.exit(EXIT.badEnvironment);
+function readSetup(): { env: NodeEnv; config: z.infer<typeof mouthConfigSchema> } {
+  try {
+    const env = readNodeEnv();
+    return { env, config: mouthConfigSchema.parse(env.config) };
+  } catch (err) {
+    process.stderr.write(`mouth: bad environment or configuration: ${(err as Error).message}\n`);
+    process.exit(EXIT.badEnvironment);
+  }
 }
+const { env, config } = readSetup();
 
 const log = createLogger({ node: env.node, kind: 'mouth' });
 const node = new HiveNode({ name: env.node, kind: 'mouth', instance: env.instance, token: env.token, log, busAddress: env.busAddress });
@@ -98,9 +101,21 @@ async function stopNetworks(): Promise<void> {
 }
 
 let finishing = false;
+/**
+ * The terminal's input ended and everything was answered. Under a supervisor, ask it to shut the
+ * hive down in order (leaves first, the mouth last, which ends this process with SIGTERM);
+ * without one, stop here.
+ */
 async function finish(): Promise<void> {
   if (finishing) return;
   finishing = true;
+  try {
+    await callWithDeadline(node.bus, { destination: supervisorBusName(env.instance), path: SUPERVISOR_PATH, interface: SUPERVISOR_INTERFACE, member: 'Shutdown' }, 2000);
+    log.info('asked the supervisor to shut the hive down');
+    return;
+  } catch {
+    log.info('no supervisor; stopping');
+  }
   await stopNetworks();
   await node.stop();
   process.exit(EXIT.ok);

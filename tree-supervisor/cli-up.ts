@@ -25,6 +25,8 @@ export async function up(opts: { config?: string }): Promise<number> {
       configDir = dirname(resolve(opts.config));
     } else {
       config = defaultConfig();
+      // The embedded default is for chatting in a terminal: only problems are logged there.
+      config.log_level ??= (process.env.HIVE_LOG_LEVEL as HiveConfig['log_level']) ?? 'warn';
     }
     const unknown = config.plugins.map((p, i) => [p.use, i] as const).filter(([u]) => u !== undefined && !builtinPluginExists(u));
     if (unknown.length) {
@@ -95,7 +97,10 @@ export async function up(opts: { config?: string }): Promise<number> {
     await supervisor.start();
     await writeRuntimeInfo({ instance: config.instance, pid: process.pid, bus_address: busAddress, supervisor: `org.hive.${config.instance}.Supervisor`, token, private_bus: bus !== undefined });
     await supervisor.waitReady();
-    if (Object.values(config.networks).some((n) => n.type === 'terminal')) supervisor.connectTerminal();
+    if (Object.values(config.networks).some((n) => n.type === 'terminal')) {
+      if (process.stdin.isTTY) process.stderr.write(`hive '${config.instance}' is up: talk to it here (try !help); Ctrl-D or Ctrl-C ends it.\n`);
+      supervisor.connectTerminal();
+    }
   } catch (err) {
     log.error({ err }, 'the hive could not start');
     await stop(EXIT_CODES.error);

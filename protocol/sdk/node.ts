@@ -79,6 +79,7 @@ export class HiveNode {
   private readonly rules = new Set<string>();
   private stopping = false;
   private seqSaveTimer: NodeJS.Timeout | undefined;
+  private parentLeaving = false;
 
   constructor(private readonly opts: NodeOptions) {
     if (!NAME_PATTERN.test(opts.name)) throw new HiveError('InvalidArgs', `node name '${opts.name}': expected letters, digits and _ starting with a letter`);
@@ -106,7 +107,7 @@ export class HiveNode {
     const reply = await this.bus.requestName(this.busName, flags);
     if (reply !== 1 && reply !== 4) throw new HiveError('Failed', `cannot own the bus name ${this.busName} (reply ${reply})`);
     this.log.info({ busName: this.busName, unique: (this.bus as unknown as { name: string }).name }, 'node on the bus');
-    if (this.opts.parent) await this.setParent(this.opts.parent).catch((err: Error) => this.log.warn({ reason: err.message }, 'parent not reachable yet; waiting for it'));
+    if (this.opts.parent) await this.setParent(this.opts.parent).catch((err: Error) => this.log.info({ reason: err.message }, 'parent not reachable yet; waiting for it'));
   }
 
   get uniqueName(): string { return (this.bus as unknown as { name: string }).name; }
@@ -356,8 +357,11 @@ export class HiveNode {
           void this.dropRule(this.signalRule(this.parentUnique));
           this.parentUnique = undefined;
           this.parentGeneration++;
-          this.log.warn({ parent: name }, 'parent lost');
+          // A parent that said goodbye (Reparent) is expected to go; one that did not has died.
+          if (this.parentLeaving) this.log.info({ parent: name }, 'parent gone');
+          else this.log.warn({ parent: name }, 'parent lost');
         }
+        this.parentLeaving = false;
       } else if (newOwner !== this.parentUnique) {
         this.parentGeneration++;
         this.parentUnique = undefined;
@@ -378,7 +382,7 @@ export class HiveNode {
       } else if (msg.member === 'Reparent' && msg.signature === 's') {
         const to = msg.body[0] as string;
         // An empty parent: there is nowhere to go (the mouth, or a guard that holds its subtree); keep waiting for this one.
-        if (!to) { this.log.info({ parent: this.parentName }, 'parent going away; waiting for it'); return; }
+        if (!to) { this.parentLeaving = true; this.log.info({ parent: this.parentName }, 'parent going away; waiting for it'); return; }
         this.log.info({ from: this.parentName, to }, 'parent asked us to re-parent');
         this.setParent(to).catch((err) => this.log.warn({ err, parent: to }, 'attach after Reparent failed; waiting'));
       }
