@@ -23,6 +23,12 @@ import { trustCa } from './tls-trust.js';
 import { createTokenBucket } from './token-bucket.js';
 
 const CRLF = Buffer.from('\r\n');
+
+/** Servers prefix a username with '~' when no ident answered; count that byte too. */
+function identOf(username: string | undefined): string | undefined {
+  if (!username) return undefined;
+  return username.startsWith('~') ? username : `~${username}`;
+}
 const NICK_REGAIN_MS = 30_000;
 
 export interface IrcNetworkOptions {
@@ -57,7 +63,7 @@ export class IrcNetwork implements Network {
       allowList: createAllowList(c.allow_commands),
       bucket: createTokenBucket({ burst: c.flood.burst, ratePerSec: c.flood.rate }),
       queueMax: c.queue_max,
-      prefixLength: () => relayPrefixLength(this.nick, this.client?.user.username || undefined, this.client?.user.host || undefined),
+      prefixLength: () => relayPrefixLength(this.nick, identOf(this.client?.user.username), this.client?.user.host || undefined),
       write: (line) => this.write(line),
       log: o.log,
     });
@@ -151,7 +157,8 @@ export class IrcNetwork implements Network {
       log.error({ reason: e.reason, message: e.message }, 'SASL login failed');
     });
     client.on('irc error', (e: { error: string; reason?: string }) => log.warn({ error: e.error, reason: e.reason }, 'IRC error'));
-    client.on('socket error', (err: Error) => { this.lastError = err.message; });
+    // irc-framework 4.14 never emits 'socket error'; the socket's error comes with 'socket close'.
+    client.on('socket close', (err?: Error | false) => { if (err) this.lastError = err.message; });
     client.on('close', () => this.onClose(client));
 
     if (c.client_cert) {

@@ -13,6 +13,13 @@ import { startPrivateBus, type PrivateBus } from './private-bus.js';
 import { readRuntimeInfo, removeRuntimeInfo, runtimeDir, writeRuntimeInfo } from './runtime-file.js';
 import { Supervisor, builtinPluginExists } from './supervisor.js';
 
+/** Passwords written in the file itself are not logged either. */
+function hideSecretKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(hideSecretKeys);
+  if (!value || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, /password|token|secret/i.test(k) && typeof v === 'string' ? '[secret]' : hideSecretKeys(v)]));
+}
+
 export async function up(opts: { config?: string }): Promise<number> {
   let config: HiveConfig;
   let secretPaths = new Set<string>();
@@ -46,7 +53,7 @@ export async function up(opts: { config?: string }): Promise<number> {
     log.error({ instance: config.instance }, 'a hive of this instance is already running; stop it with `hive down` or use another instance name');
     return EXIT_CODES.error;
   }
-  log.info({ config: redactSecrets(config, secretPaths) }, 'starting hive');
+  log.info({ config: hideSecretKeys(redactSecrets(config, secretPaths)) }, 'starting hive');
 
   let bus: PrivateBus | undefined;
   let busAddress: string;

@@ -241,12 +241,13 @@ describe('the hive command', () => {
     process.env.HIVE_TEST_SECRET = secret;
     try {
       hive = await startHive({
-        networks: { ...console_, far: { type: 'irc', host: '127.0.0.1', port: 1, nick: 'hive', password: '${HIVE_TEST_SECRET}', sasl: { mechanism: 'PLAIN', account: 'hive', password: '${HIVE_TEST_SECRET}' } } },
+        networks: { ...console_, far: { type: 'irc', host: '127.0.0.1', port: 1, nick: 'hive', password: '${HIVE_TEST_SECRET}', sasl: { mechanism: 'PLAIN', account: 'hive', password: 'written-in-the-file-42' } } },
         plugins: [{ name: 'ping', use: 'ping' }],
       });
       await hive.waitForLog((l) => l.msg === 'disconnected; reconnecting');
       expect(hive.logs.length).toBeGreaterThan(10);
       expect(hive.logs.filter((l) => JSON.stringify(l).includes(secret))).toEqual([]);
+      expect(hive.logs.filter((l) => JSON.stringify(l).includes('written-in-the-file-42'))).toEqual([]);
     } finally {
       delete process.env.HIVE_TEST_SECRET;
     }
