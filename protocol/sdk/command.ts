@@ -22,6 +22,18 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+let cachedNick = '';
+let cachedRe = /$^/;
+
+/** `nick: ` or `nick, ` at the start of a line; compiled once per nick, not once per message. */
+function addressedTo(nick: string): RegExp {
+  if (nick !== cachedNick) {
+    cachedNick = nick;
+    cachedRe = new RegExp(`^${escapeRegExp(nick)}[:,]\\s*`, 'i');
+  }
+  return cachedRe;
+}
+
 export function parseCommand(line: IrcLine, ownNick: string | undefined, prefix: string): ParsedCommand | undefined {
   if (line.command !== 'PRIVMSG' || line.params.length < 2) return undefined;
   const target = line.params[0]!;
@@ -31,7 +43,7 @@ export function parseCommand(line: IrcLine, ownNick: string | undefined, prefix:
   if (prefix && text.startsWith(prefix)) {
     rest = text.slice(prefix.length);
   } else if (ownNick) {
-    const m = new RegExp(`^${escapeRegExp(ownNick)}[:,]\\s*`, 'i').exec(text);
+    const m = addressedTo(ownNick).exec(text);
     if (m) rest = text.slice(m[0].length);
   }
   if (rest === undefined && isPrivate) rest = text;
