@@ -12,7 +12,7 @@ import { startPrivateBus } from '../tree-supervisor/private-bus.js';
 import { fetchTree } from '../tree-supervisor/cli-client.js';
 import type { RuntimeInfo } from '../tree-supervisor/runtime-file.js';
 import { RawIrc } from './bench/raw-irc.js';
-import { DIST, startBenchHive, type BenchHive } from './bench/hive-process.js';
+import { DIST, REPO, startBenchHive, type BenchHive } from './bench/hive-process.js';
 
 const args = new Set(process.argv.slice(2));
 const QUICK = args.has('--quick');
@@ -283,8 +283,11 @@ async function startupAndMemory(ircd: Ircd, client: RawIrc) {
         pong = client.lines.slice(start).find((s) => s.line.startsWith(`:${nick}!`) && s.line.endsWith(':pong'));
       }
       firstPong.push(pong ? performance.timeOrigin + pong.at - h.startedAt : NaN);
-      const started = await h.waitLog((l) => l.msg === 'node started' && l.child === 'ping');
-      const attached = await h.waitLog((l) => l.node === 'ping' && l.msg === 'attached to parent');
+      // One plugin loaded into the running tree: from spawn to attached (not waiting for a mouth).
+      const load = await execa(join(REPO, 'bin/hive'), ['load', '--instance', h.instance, '--name', 'extra', '--use', 'ping'], { env: h.env, reject: false });
+      if (load.exitCode !== 0) throw new Error(`hive load failed: ${String(load.stderr)}`);
+      const started = await h.waitLog((l) => l.msg === 'node started' && l.child === 'extra');
+      const attached = await h.waitLog((l) => l.node === 'extra' && l.msg === 'attached to parent');
       plugin.push((attached.time as number) - (started.time as number));
       if (r === N.startups - 1) {
         await sleep(1000);
