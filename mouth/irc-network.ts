@@ -29,7 +29,6 @@ function identOf(username: string | undefined): string | undefined {
   if (!username) return undefined;
   return username.startsWith('~') ? username : `~${username}`;
 }
-const NICK_REGAIN_MS = 30_000;
 
 export interface IrcNetworkOptions {
   name: string;
@@ -70,7 +69,10 @@ export class IrcNetwork implements Network {
     if (c.ca_file) trustCa(c.host, c.port, readFileSync(c.ca_file));
   }
 
-  get nick(): string { return this.client?.user.nick ?? this.o.config.nick; }
+  /** Our own record of the nick: irc-framework updates its own only after our handlers run. */
+  private currentNick: string | undefined;
+
+  get nick(): string { return this.currentNick ?? this.o.config.nick; }
 
   private nickCandidates(): string[] {
     const c = this.o.config;
@@ -102,8 +104,9 @@ export class IrcNetwork implements Network {
       password: c.password,
       auto_reconnect: false,
       version: null,
-      ping_interval: 30,
-      ping_timeout: Math.max(5, Math.round(c.ping_timeout / 1000)),
+      // A silent connection is pinged at half the timeout (at most every 30 s) and dropped at the timeout.
+      ping_interval: Math.min(30, c.ping_timeout / 2000),
+      ping_timeout: c.ping_timeout / 1000,
       enable_echomessage: false,
     };
     const client = new irc.Client(opts);
@@ -118,6 +121,7 @@ export class IrcNetwork implements Network {
     });
     client.on('registered', (e: { nick: string }) => {
       this.registered = true;
+      this.currentNick = e.nick;
       this.attempt = 0;
       log.info({ nick: e.nick }, 'registered');
       this.o.sink.event(this.name, 'registered', { 'hive.nick': e.nick });
@@ -133,7 +137,9 @@ export class IrcNetwork implements Network {
       client.changeNick(next);
     });
     client.on('nick', (e: { nick: string; new_nick: string }) => {
-      if (e.new_nick === client.user.nick && e.nick !== e.new_nick) {
+      if (this.currentNick && e.nick.toLowerCase() === this.currentNick.toLowerCase() && e.nick !== e.new_nick) {
+        this.currentNick = e.new_nick;
+        log.info({ nick: e.new_nick }, 'nick changed');
         this.o.sink.event(this.name, 'nick', { 'hive.nick': e.new_nick });
         this.scheduleRegain();
       }
@@ -159,6 +165,12 @@ export class IrcNetwork implements Network {
     client.on('irc error', (e: { error: string; reason?: string }) => log.warn({ error: e.error, reason: e.reason }, 'IRC error'));
     // irc-framework 4.14 never emits 'socket error'; the socket's error comes with 'socket close'.
     client.on('socket close', (err?: Error | false) => { if (err) this.lastError = err.message; });
+    client.on('ping timeout', () => {
+      this.lastError = `ping timeout (no answer within ${c.ping_timeout} ms)`;
+      // irc-framework only half-closes; a dead peer never finishes that, so cut the socket.
+      const socket = this.socket;
+      setTimeout(() => socket?.destroy(), 1000).unref();
+    });
     client.on('close', () => this.onClose(client));
 
     if (c.client_cert) {
@@ -238,10 +250,11 @@ export class IrcNetwork implements Network {
     if (this.regainTimer) clearInterval(this.regainTimer);
     this.regainTimer = undefined;
     const wanted = this.o.config.nick;
-    if (!this.client || this.client.user.nick.toLowerCase() === wanted.toLowerCase()) return;
+    const mine = () => (this.currentNick ?? '').toLowerCase() === wanted.toLowerCase();
+    if (!this.client || mine()) return;
     this.regainTimer = setInterval(() => {
-      if (this.registered && this.client && this.client.user.nick.toLowerCase() !== wanted.toLowerCase()) this.client.changeNick(wanted);
-    }, NICK_REGAIN_MS);
+      if (this.registered && this.client && !mine()) this.client.changeNick(wanted);
+    }, this.o.config.nick_regain);
   }
 
   private later(fn: () => void, ms: number): void {

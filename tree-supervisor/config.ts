@@ -107,6 +107,8 @@ const ircObjectSchema = z
     reconnect: reconnectSchema,
     rejoin_delay: durationSchema.default(5_000),
     ping_timeout: durationSchema.default(120_000),
+    /** How often to try for the wanted nick while the bot has an alternate. */
+    nick_regain: durationSchema.default(30_000),
   })
   .strict()
   // Combinations the server would reject later, less readably.
