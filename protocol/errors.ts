@@ -6,7 +6,6 @@ import { ERROR_PREFIX } from './names.js';
 
 export const ERRORS = {
   NotChild: 'The caller is not an attached child of this node; attach first.',
-  NotParent: 'The caller is not the parent or supervisor allowed to do this.',
   BadToken: 'The token given does not match the hive token of this node.',
   InvalidMessage: 'The HiveMessage is malformed: wrong signature, CR/LF/NUL in a line, too large, or a metadata key with the wrong type.',
   InvalidArgs: 'The arguments of the call do not have the expected signature or values.',

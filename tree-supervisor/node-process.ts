@@ -47,7 +47,9 @@ export function launchNode(n: NodeLaunch, log: Logger): Launched {
   const [file, ...args] = n.command;
   const proc = execa(file!, args, {
     cwd: n.cwd,
+    // Only the environment nodeEnv built: no stray HIVE_* of the operator's shell reaches a node.
     env: { ...n.env, HIVE_LOG_FORMAT: 'json' },
+    extendEnv: false,
     stdin: n.terminal ? 'pipe' : 'ignore',
     stdout: n.terminal ? 'inherit' : 'pipe',
     stderr: 'pipe',

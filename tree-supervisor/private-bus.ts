@@ -56,7 +56,11 @@ export async function startPrivateBus(opts: { dir?: string } = {}): Promise<Priv
   const socket = join(dir, 'bus.sock');
   const conf = join(dir, 'bus.conf');
   await writeFile(conf, busConfig(socket), { mode: 0o600 });
-  const child: ResultPromise = execa(daemon, [`--config-file=${conf}`, '--nofork', '--nopidfile', '--print-address=1'], {
+  // With setpriv (util-linux) the bus dies with its parent even on SIGKILL, and the nodes with it.
+  const setpriv = await which('setpriv');
+  const argv = [daemon, `--config-file=${conf}`, '--nofork', '--nopidfile', '--print-address=1'];
+  const [file, ...args] = setpriv ? [setpriv, '--pdeathsig', 'KILL', ...argv] : argv;
+  const child: ResultPromise = execa(file!, args, {
     stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', reject: false, buffer: false, cleanup: true,
   });
   const address = await new Promise<string>((resolve, reject) => {

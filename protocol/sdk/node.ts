@@ -66,6 +66,8 @@ export class HiveNode {
   onDown: (wire: WireMessage) => void = (wire) => this.passDown(wire);
   /** What to do with a message a child sent up. Default: pass it up unchanged. */
   onUp: (wire: WireMessage, child: ChildInfo) => Promise<void> = (wire) => this.passUp(wire);
+  /** Called when the bus connection ends while the node is not stopping (the process should end). */
+  onBusLost?: () => void;
   /** Called after the node attached to a (new) parent. */
   onAttached?: (parent: string) => void;
 
@@ -100,6 +102,11 @@ export class HiveNode {
     await this.restoreSeq();
     this.bus = await connectBus(this.opts.busAddress);
     this.bus.on('error', (err: unknown) => this.log.error({ err }, 'bus connection error'));
+    (this.bus as unknown as { _connection: NodeJS.EventEmitter })._connection.on('end', () => {
+      if (this.stopping) return;
+      this.log.fatal('lost the connection to the bus');
+      this.onBusLost?.();
+    });
     this.bus.on('message', (msg: DBusMessage) => this.dispatch(msg));
     this.serve();
     // Replace a stale owner of our name (a previous run of this node that has not gone yet).
@@ -512,7 +519,8 @@ const GONE = new Set(['org.freedesktop.DBus.Error.NoReply', 'org.freedesktop.DBu
 /** An error that says the parent went away, not that it refused the message. */
 function parentGone(err: unknown): boolean {
   if (!(err instanceof HiveError)) return false;
-  if (err.code === 'NoParent' || err.code === 'Timeout') return true;
+  // Not Timeout: a slow parent that is still there may yet deliver, and a retry would duplicate.
+  if (err.code === 'NoParent') return true;
   const type = (err.cause as { type?: string } | undefined)?.type;
   return err.code === 'Failed' && type !== undefined && GONE.has(type);
 }

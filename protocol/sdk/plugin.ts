@@ -109,6 +109,7 @@ export function createContext(node: HiveNode, opts: {
   const listeners: ((msg: Incoming) => unknown)[] = [];
   let hooks: FilterHooks = {};
   const pending = new Map<string, PendingQuery>();
+  const finished = new Set<string>();
   const log = node.log;
 
   const failed = (err: unknown, what: string) => {
@@ -173,6 +174,11 @@ export function createContext(node: HiveNode, opts: {
 
   node.onUp = async (wire: WireMessage, child: ChildInfo) => {
     const replyTo = wire[1]['hive.reply_to']?.value as string | undefined;
+    if (replyTo !== undefined && finished.has(replyTo)) {
+      node.counters.dropped++;
+      log.warn({ child: child.name, replyTo }, 'late answer to a finished query dropped');
+      return;
+    }
     const q = replyTo !== undefined ? pending.get(replyTo) : undefined;
     if (q) {
       const msg = decode(wire);
@@ -190,6 +196,9 @@ export function createContext(node: HiveNode, opts: {
     const q = pending.get(id);
     if (!q) return;
     pending.delete(id);
+    // Remember it for a while: an answer arriving later belongs to no one and must not go up.
+    finished.add(id);
+    if (finished.size > 1000) finished.delete(finished.values().next().value!);
     clearTimeout(q.timer);
     q.resolve(q.answers);
   };

@@ -29,6 +29,8 @@ export function installShutdown(node: HiveNode, cleanup?: () => Promise<void> | 
     node.emitReparentNow();
     setTimeout(() => process.exit(EXIT.fatal), 50);
   };
+  // A node without its bus can do nothing; the supervisor (if any) starts a new one.
+  node.onBusLost = () => setTimeout(() => process.exit(EXIT.fatal), 50);
   process.on('uncaughtException', fatal);
   process.on('unhandledRejection', fatal);
 }

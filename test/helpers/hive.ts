@@ -3,6 +3,7 @@
  * its own instance name and runtime dir (so test files can run in parallel), stdin and stdout
  * piped so a test can talk to the terminal network, and the `hive` CLI pointed at it.
  */
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,7 +98,12 @@ export async function startHive(config: Record<string, unknown>, opts: { waitRea
   return hive;
 }
 
-/** Whether a process with that pid exists. */
+/** Whether a process with that pid runs (a zombie waiting for a reaper does not). */
 export function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
 }

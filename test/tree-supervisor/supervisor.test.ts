@@ -86,7 +86,9 @@ describe('supervision', () => {
     const mark2 = hive.stdout.length;
     hive.say('!echo after');
     await hive.expectOutput('after', { since: mark2 });
-    expect(hive.stdout.slice(mark)).not.toContain('while held');
+    // Once the guard is back it catches up from the mouth's replay buffer: what was said while it
+    // was down has passed the guard now, and is answered once, never before.
+    expect(hive.stdout.slice(mark).filter((l) => l === 'while held').length).toBeLessThanOrEqual(1);
   });
 
   it('kill -9 of a hold filter keeps its subtree cut off until it is back', async () => {
@@ -251,6 +253,16 @@ describe('the hive command', () => {
     } finally {
       delete process.env.HIVE_TEST_SECRET;
     }
+  });
+
+  it('kill -9 of the supervisor takes the bus with it, and every node ends', async () => {
+    hive = await startHive({ networks: console_, plugins: [{ name: 'ping', use: 'ping' }, { name: 'relay', exec: passthrough }, { name: 'echo', use: 'echo', parent: 'relay' }] });
+    const pids = (await hive.tree()).map((n) => n.pid!);
+    hive.proc.kill('SIGKILL');
+    await hive.exited;
+    await waitFor(() => pids.every((pid) => !alive(pid)), { timeout: 10_000, what: 'every node gone' });
+    const leftovers = await execa('pgrep', ['-f', `${hive.instance}.bus/bus.conf`], { reject: false });
+    expect(String(leftovers.stdout).trim()).toBe('');
   });
 
   it('every subcommand has --help', async () => {
