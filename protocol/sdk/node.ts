@@ -102,11 +102,17 @@ export class HiveNode {
     await this.restoreSeq();
     this.bus = await connectBus(this.opts.busAddress);
     this.bus.on('error', (err: unknown) => this.log.error({ err }, 'bus connection error'));
-    (this.bus as unknown as { _connection: NodeJS.EventEmitter })._connection.on('end', () => {
-      if (this.stopping) return;
+    // The socket may end cleanly or be reset (the daemon killed with data pending): either way.
+    let lost = false;
+    const onLost = () => {
+      if (this.stopping || lost) return;
+      lost = true;
       this.log.fatal('lost the connection to the bus');
       this.onBusLost?.();
-    });
+    };
+    const conn = (this.bus as unknown as { _connection: NodeJS.EventEmitter & { stream: NodeJS.EventEmitter } })._connection;
+    conn.on('end', onLost);
+    conn.stream.on('close', onLost);
     this.bus.on('message', (msg: DBusMessage) => this.dispatch(msg));
     this.serve();
     // Replace a stale owner of our name (a previous run of this node that has not gone yet).
