@@ -8,3 +8,5 @@ export { HiveError } from '../errors.js';
 export { line, newMessageId, type HiveMessage } from '../hive-message.js';
 export { parseLine, privmsg, notice, isChannel, type IrcLine } from '../irc-line.js';
 export type { Meta } from '../metadata.js';
+export { openStore, type Store } from './store.js';
+export { hasCapability, capabilitiesOf } from './capabilities.js';

@@ -9,6 +9,7 @@
  * carry what docs/protocol.md#replies asks for (network, hive.reply_to).
  */
 import type { Logger } from 'pino';
+import type { z } from 'zod';
 import { decode, encode, type WireMessage } from '../codec.js';
 import { HiveError } from '../errors.js';
 import { line as toLine, newMessageId, type HiveMessage } from '../hive-message.js';
@@ -29,6 +30,8 @@ export interface Manifest {
   kind: Exclude<Kind, 'mouth'>;
   description?: string;
   commands?: Record<string, CommandSpec>;
+  /** The shape of the plugin's `config:`; checked before the plugin starts (a mismatch exits 2). */
+  config?: z.ZodType;
 }
 
 /** A message as plugin code sees it: the raw lines, the metadata, and the first line parsed. */

@@ -47,6 +47,16 @@ export async function runPlugin(manifest: Manifest, fn: (ctx: PluginContext) => 
     throw err;
   }
   const log = createLogger({ node: env.node, kind: manifest.kind });
+  if (manifest.config) {
+    const r = manifest.config.safeParse(env.config);
+    if (!r.success) {
+      const why = r.error.issues.map((i) => `config.${i.path.join('.') || '(top)'}: ${i.message}`).join('; ');
+      log.fatal({ issues: r.error.issues }, `bad plugin config: ${why}`);
+      process.stderr.write(`${env.node}: bad plugin config: ${why}\n`);
+      process.exit(EXIT.badEnvironment);
+    }
+    env.config = r.data as Record<string, unknown>;
+  }
   const node = new HiveNode({
     name: env.node,
     kind: manifest.kind as Kind,
