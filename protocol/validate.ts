@@ -2,11 +2,22 @@
  * Cheap validation of a HiveMessage at the boundary where it enters a node (a child's Send):
  * byte scans and signature comparisons, with zod only for the few `hive.*` values present.
  * Throws HiveError('InvalidMessage') naming what is wrong.
+ *
+ * The zod rules are loaded by `loadMetaSchemas()`, which a node awaits before it accepts its first
+ * child (and the mouth at start). Until then only the types are checked: that is a node checking
+ * its own outbound messages, whose values its parent checks again.
  */
 import { HiveError } from './errors.js';
 import { LIMITS } from './limits.js';
 import { CUSTOM_KEY_PATTERN, META_KEYS, isKnownKey } from './metadata.js';
 import type { WireMessage } from './codec.js';
+import type { META_SCHEMAS } from './metadata-schema.js';
+
+let schemas: typeof META_SCHEMAS | undefined;
+
+export async function loadMetaSchemas(): Promise<void> {
+  schemas ??= (await import('./metadata-schema.js')).META_SCHEMAS;
+}
 
 const CR = 0x0d, LF = 0x0a, NUL = 0x00;
 
@@ -44,8 +55,8 @@ export function checkMeta(meta: WireMessage[1]): void {
         throw invalid(`metadata '${key}': type '${v.signature}'; expected '${spec.signature}'`);
       }
       const value = typeof v.value === 'bigint' ? Number(v.value) : v.value;
-      const r = spec.schema.safeParse(value);
-      if (!r.success) throw invalid(`metadata '${key}': ${r.error.issues[0]?.message ?? 'bad value'}`);
+      const r = schemas?.[key].safeParse(value);
+      if (r && !r.success) throw invalid(`metadata '${key}': ${r.error.issues[0]?.message ?? 'bad value'}`);
       if (typeof value === 'string') bytes += value.length;
       else if (Array.isArray(value)) for (const s of value) bytes += String(s).length;
     } else if (key.startsWith('hive.')) {

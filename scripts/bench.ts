@@ -58,6 +58,12 @@ async function rssMb(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
 }
+/** Memory only this process holds (smaps_rollup Private_*): what one more such process costs; the rest is node's code, shared. */
+async function privateMb(pid: number): Promise<number> {
+  const s = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? NaN);
+  return (kb('Private_Clean') + kb('Private_Dirty')) / 1024;
+}
 async function busPid(h: BenchHive): Promise<number> {
   const r = await execa('pgrep', ['-f', `${h.instance}.bus/bus.conf`], { reject: false });
   return Number(String(r.stdout).trim().split('\n')[0]);
@@ -293,7 +299,7 @@ async function startupAndMemory(ircd: Ircd, client: RawIrc) {
         await sleep(1000);
         const pids = await treePids(h);
         const bus = await busPid(h);
-        const parts = { bus: await rssMb(bus), mouth: await rssMb(pids.get('mouth')!), plugin_idle: await rssMb(pids.get('ping')!), supervisor: await rssMb(h.proc.pid!) };
+        const parts = { bus: await rssMb(bus), mouth: await rssMb(pids.get('mouth')!), plugin_idle: await rssMb(pids.get('ping')!), plugin_idle_private: await privateMb(pids.get('ping')!), supervisor: await rssMb(h.proc.pid!) };
         const nodes = await Promise.all([...pids.values()].map(rssMb));
         rss = { ...parts, hive_total: parts.bus + parts.supervisor + nodes.reduce((a, b) => a + b, 0) };
       }
@@ -304,9 +310,10 @@ async function startupAndMemory(ircd: Ircd, client: RawIrc) {
   const bare = execa(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { reject: false });
   await sleep(500);
   const nodeBare = await rssMb(bare.pid!);
+  const nodeBarePrivate = await privateMb(bare.pid!);
   bare.kill('SIGKILL');
   await bare.catch(() => undefined);
-  const rounded = Object.fromEntries(Object.entries({ ...rss, node_bare: nodeBare }).map(([k, v]) => [k, round(v, 1)]));
+  const rounded = Object.fromEntries(Object.entries({ ...rss, node_bare: nodeBare, node_bare_private: nodeBarePrivate }).map(([k, v]) => [k, round(v, 1)]));
   return { startup: { first_pong: spread(firstPong, 0), plugin: spread(plugin, 0) }, rss: rounded };
 }
 
@@ -379,6 +386,7 @@ function printTable(r: Record<string, any>): void {
     ['heal p50 / p99', `${r.heal.p50} / ${r.heal.p99} ms`, ''],
     ['mouth kill -9 → answering again', `${r.mouth_restart.ms} ms`, ''],
     ['RSS bus / mouth / idle plugin / supervisor', `${r.rss.bus} / ${r.rss.mouth} / ${r.rss.plugin_idle} / ${r.rss.supervisor} MB`, `bare node ${r.rss.node_bare} MB`],
+    ['private memory: idle plugin / bare node', `${r.rss.plugin_idle_private} / ${r.rss.node_bare_private} MB`, 'what one more plugin costs (node\'s code pages are shared)'],
     ['RSS whole default hive', `${r.rss.hive_total} MB`, ''],
     ['start-up: hive up → first pong', `${r.startup.first_pong} ms`, `(target ≤ 1000); one plugin spawn → attached ${r.startup.plugin} ms`],
   ];

@@ -1,31 +1,11 @@
 /**
- * What a node learns from its environment (docs/protocol.md#environment), parsed once with zod.
+ * What a node learns from its environment (docs/protocol.md#environment), checked once at start.
  * The supervisor sets these; a node started by hand can set them too.
+ *
+ * Checked by hand rather than with zod: these are a few strings, and zod costs every plugin
+ * process about 7 MB (docs/performance.md). Every problem is named, all of them at once.
  */
-import { z } from 'zod';
 import { ENV, NAME_PATTERN } from '../names.js';
-
-const name = z.string().regex(NAME_PATTERN, 'expected letters, digits and _ starting with a letter');
-
-export const nodeEnvSchema = z.object({
-  [ENV.node]: name,
-  [ENV.instance]: name.default('default'),
-  [ENV.parent]: z.string().default(''),
-  [ENV.token]: z.string().min(1, 'the hive token is required'),
-  [ENV.busAddress]: z.string().optional(),
-  DBUS_SESSION_BUS_ADDRESS: z.string().optional(),
-  [ENV.stateDir]: z.string().optional(),
-  [ENV.config]: z.string().default('{}').transform((s, ctx) => {
-    try {
-      const v = JSON.parse(s) as unknown;
-      if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
-    } catch { /* reported below */ }
-    ctx.addIssue({ code: 'custom', message: 'expected a JSON object' });
-    return z.NEVER;
-  }),
-  HIVE_COMMAND_PREFIX: z.string().default('!'),
-  HIVE_ON_DEATH: z.enum(['hold', 'bypass']).default('bypass'),
-});
 
 export interface NodeEnv {
   node: string;
@@ -43,21 +23,41 @@ export class EnvironmentError extends Error {
   override name = 'EnvironmentError';
 }
 
+const NAME_MESSAGE = 'expected letters, digits and _ starting with a letter';
+
 export function readNodeEnv(env: NodeJS.ProcessEnv = process.env): NodeEnv {
-  const r = nodeEnvSchema.safeParse(env);
-  if (!r.success) {
-    throw new EnvironmentError(r.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`).join('\n'));
+  const problems: string[] = [];
+  const name = (key: string, fallback?: string): string => {
+    const v = env[key] ?? fallback;
+    if (v === undefined) problems.push(`${key}: required (${NAME_MESSAGE})`);
+    else if (!NAME_PATTERN.test(v)) problems.push(`${key}: ${NAME_MESSAGE}`);
+    return v ?? '';
+  };
+  const node = name(ENV.node);
+  const instance = name(ENV.instance, 'default');
+  const token = env[ENV.token] ?? '';
+  if (token.length === 0) problems.push(`${ENV.token}: the hive token is required`);
+  let config: Record<string, unknown> = {};
+  const rawConfig = env[ENV.config] ?? '{}';
+  try {
+    const v = JSON.parse(rawConfig) as unknown;
+    if (v && typeof v === 'object' && !Array.isArray(v)) config = v as Record<string, unknown>;
+    else problems.push(`${ENV.config}: expected a JSON object`);
+  } catch {
+    problems.push(`${ENV.config}: expected a JSON object`);
   }
-  const e = r.data;
+  const onDeath = env.HIVE_ON_DEATH ?? 'bypass';
+  if (onDeath !== 'hold' && onDeath !== 'bypass') problems.push(`HIVE_ON_DEATH: expected 'hold' or 'bypass'`);
+  if (problems.length) throw new EnvironmentError(problems.join('\n'));
   return {
-    node: e[ENV.node],
-    instance: e[ENV.instance],
-    parent: e[ENV.parent],
-    token: e[ENV.token],
-    busAddress: e[ENV.busAddress] ?? e.DBUS_SESSION_BUS_ADDRESS,
-    stateDir: e[ENV.stateDir],
-    config: e[ENV.config],
-    commandPrefix: e.HIVE_COMMAND_PREFIX,
-    holdOnDeath: e.HIVE_ON_DEATH === 'hold',
+    node,
+    instance,
+    parent: env[ENV.parent] ?? '',
+    token,
+    busAddress: env[ENV.busAddress] ?? env.DBUS_SESSION_BUS_ADDRESS,
+    stateDir: env[ENV.stateDir],
+    config,
+    commandPrefix: env.HIVE_COMMAND_PREFIX ?? '!',
+    holdOnDeath: onDeath === 'hold',
   };
 }

@@ -16,7 +16,7 @@ import { HiveError } from '../errors.js';
 import { newMessageId, type HiveMessage } from '../hive-message.js';
 import { NODE_INTERFACE, NODE_PATH, NAME_PATTERN, nodeBusName } from '../names.js';
 import { NODE1 } from '../node1.js';
-import { checkLines, checkMeta, checkWireMessage } from '../validate.js';
+import { checkLines, checkMeta, checkWireMessage, loadMetaSchemas } from '../validate.js';
 import {
   DBUS, Message, MessageType, Variant, addMatch, callHiveMethod, callWithDeadline, connectBus, emitHiveSignal, nameOwner, removeMatch,
   type DBusMessage, type MessageBus,
@@ -422,7 +422,8 @@ export class HiveNode {
           }
           this.children.set(msg.sender, { name, unique: msg.sender });
           // Watch the child's name before confirming, and make sure it did not vanish meanwhile.
-          return this.addRule(ownerRule(msg.sender))
+          return loadMetaSchemas()
+            .then(() => this.addRule(ownerRule(msg.sender)))
             .then(() => nameOwner(this.bus, msg.sender))
             .then((owner) => {
               if (!owner) { this.children.delete(msg.sender); throw new HiveError('Failed', 'caller left during Attach'); }
