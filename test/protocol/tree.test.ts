@@ -134,6 +134,7 @@ describe('refusals', () => {
       ['an oversize line', '(aaya{sv})', [[[Buffer.alloc(9000, 0x61)], ok]]],
       ['too many lines', '(aaya{sv})', [[Array.from({ length: 200 }, () => line('PRIVMSG #c :x')), ok]]],
       ['a hive key of the wrong type', '(aaya{sv})', [[[line('PRIVMSG #c :hi')], { 'hive.network': new Variant('u', 3) }]]],
+      ['a hive value its rules refuse', '(aaya{sv})', [[[line('PRIVMSG #c :hi')], { ...ok, 'hive.event': new Variant('s', 'bogus') }]]],
       ['an unknown hive key', '(aaya{sv})', [[[line('PRIVMSG #c :hi')], { ...ok, 'hive.bogus': new Variant('s', 'x') }]]],
       ['a key without namespace', '(aaya{sv})', [[[line('PRIVMSG #c :hi')], { ...ok, bogus: new Variant('s', 'x') }]]],
     ];
