@@ -317,6 +317,23 @@ async function startupAndMemory(ircd: Ircd, client: RawIrc) {
   return { startup: { first_pong: spread(firstPong, 0), plugin: spread(plugin, 0) }, rss: rounded };
 }
 
+/** The same chain with plain dbus-next links (scripts/bench/raw-chain.ts): what the daemon and the hops cost without the SDK. */
+async function rawChain(k: number) {
+  const p50: number[] = [], p99: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    const bus = await startPrivateBus();
+    try {
+      const out = await execa(process.execPath, [join(DIST, 'scripts/bench/raw-chain.js'), 'root', String(k), String(N.pings)], { env: { HIVE_BUS_ADDRESS: bus.address }, reject: false, timeout: 60_000 });
+      const m = /done ([\d.]+) ([\d.]+) ([\d.]+)/.exec(String(out.stdout));
+      if (!m) throw new Error(`raw chain ${k} failed: ${String(out.stderr).slice(-500)}`);
+      p50.push(Number(m[1])); p99.push(Number(m[3]));
+    } finally {
+      await bus.stop();
+    }
+  }
+  return { p50: spread(p50, 3).median, p99: spread(p99, 3).median, p50_min: spread(p50, 3).min, p50_max: spread(p50, 3).max };
+}
+
 async function main() {
   const t0 = Date.now();
   say(`${QUICK ? 'quick' : 'default'} run; starting ngIRCd`);
@@ -333,6 +350,9 @@ async function main() {
     const d4 = await hiveLatency(ircd, client, 'hive4', [
       { name: 'f1', exec: passthrough }, { name: 'f2', exec: passthrough, parent: 'f1' }, { name: 'f3', exec: passthrough, parent: 'f2' }, { name: 'ping', use: 'ping', parent: 'f3' },
     ], false);
+    say('raw dbus-next chains of 1 and 4 links (the floor)');
+    const raw1 = await rawChain(1);
+    const raw4 = await rawChain(4);
     say('fan-out');
     const fan = await fanout();
     say('flood control (in parallel with recovery)');
@@ -350,7 +370,14 @@ async function main() {
     const result = {
       machine: { cpus: (await import('node:os')).cpus().length, node: process.version, quick: QUICK },
       baseline: { latency: { p50: base50, p90: baseline.latency.p90.median, p99: baseline.latency.p99.median, p50_min: baseline.latency.p50.min, p50_max: baseline.latency.p50.max }, throughput: { replies_per_s: baseline.throughput.replies_per_s.median, lost: baseline.throughput.lost } },
-      latency: { depth1: flat(d1.lat), depth4: flat(d4.lat) },
+      latency: {
+        depth1: flat(d1.lat), depth4: flat(d4.lat),
+        // Signal down and Send up through k plain dbus-next processes, no IRC: the part of the
+        // depth figures that is the daemon and the process hops. floor_ratio4 is what depth 4
+        // would be if each of the three extra hops cost only what a raw link costs.
+        raw_chain1: raw1, raw_chain4: raw4,
+        floor_ratio4: round((d1.lat.p50.median + raw4.p50 - raw1.p50) / base50),
+      },
       throughput: { replies_per_s: d1.tp!.replies_per_s.median, min: d1.tp!.replies_per_s.min, max: d1.tp!.replies_per_s.max, lost: d1.tp!.lost },
       fanout: {
         subs1: { per_s: fan.subs1!.per_s.median, lost: fan.subs1!.lost }, subs10: { per_s: fan.subs10!.per_s.median, lost: fan.subs10!.lost },
@@ -385,6 +412,7 @@ function printTable(r: Record<string, any>): void {
     ['re-parent after kill -9 p50 / p99', `${r.reparent.p50} / ${r.reparent.p99} ms`, `(target p99 ≤ 50)`],
     ['heal p50 / p99', `${r.heal.p50} / ${r.heal.p99} ms`, ''],
     ['mouth kill -9 → answering again', `${r.mouth_restart.ms} ms`, ''],
+    ['raw dbus-next chain of 1 / 4 links p50', `${r.latency.raw_chain1.p50} / ${r.latency.raw_chain4.p50} ms`, `depth-4 floor ratio ${r.latency.floor_ratio4}`],
     ['RSS bus / mouth / idle plugin / supervisor', `${r.rss.bus} / ${r.rss.mouth} / ${r.rss.plugin_idle} / ${r.rss.supervisor} MB`, `bare node ${r.rss.node_bare} MB`],
     ['private memory: idle plugin / bare node', `${r.rss.plugin_idle_private} / ${r.rss.node_bare_private} MB`, 'what one more plugin costs (node\'s code pages are shared)'],
     ['RSS whole default hive', `${r.rss.hive_total} MB`, ''],

@@ -282,6 +282,14 @@ export class Supervisor {
       this.o.onShutdown(0);
       return;
     }
+    if (code === 2) {
+      // Exit 2 is a node refusing its environment or its plugin config (docs/protocol.md#exit-codes):
+      // starting it again would fail the same way.
+      this.log.error({ child: r.name, why }, 'node refused its configuration (exit 2); not restarting until the config is fixed');
+      this.setState(r, 'failed');
+      this.converge();
+      return;
+    }
     const decision = r.intensity.record(Date.now());
     if (decision === 'give-up') {
       this.log.error({ child: r.name, why, restarts: r.restarts }, 'node failed: too many restarts; not restarting');

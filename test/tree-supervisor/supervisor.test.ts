@@ -130,6 +130,25 @@ describe('supervision', () => {
     expect((await hive.node('ping')).state).toBe('running');
   });
 
+  it('a plugin whose config its schema refuses exits 2, named, and is not restarted; a good one gets defaults', async () => {
+    hive = await startHive({
+      networks: console_,
+      plugins: [
+        { name: 'good', exec: ['node', fixture('configured')], config: { times: 2 } },
+        { name: 'bad', exec: ['node', fixture('configured')], config: { times: 7, colour: 'red' } },
+      ],
+    }, { waitReady: false });
+    await hive.waitForLog((l) => l.msg === 'node refused its configuration (exit 2); not restarting until the config is fixed' && l.child === 'bad', 20_000);
+    const refusal = await hive.waitForLog((l) => l.node === 'bad' && typeof l.msg === 'string' && l.msg.startsWith('bad plugin config'));
+    expect(refusal.msg).toContain('config.times');
+    expect(refusal.msg).toContain('colour');
+    expect(hive.logs.filter((l) => l.msg === 'node started' && l.child === 'bad')).toHaveLength(1);
+    await waitFor(async () => (await hive!.node('good')).state === 'running', { what: 'good running' });
+    expect((await hive.node('bad')).state).toBe('failed');
+    hive.say('!greet');
+    await hive.expectOutput('hi hi');
+  });
+
   it('survives the mouth dying: restarts it and the tree attaches again', async () => {
     hive = await startHive({ networks: console_, plugins: [{ name: 'ping', use: 'ping' }, { name: 'relay', exec: passthrough }, { name: 'echo', use: 'echo', parent: 'relay' }] });
     const mouth = await hive.node('mouth');
