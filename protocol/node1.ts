@@ -25,6 +25,7 @@ export const NODE1: InterfaceSpec = {
     Children: 'a(ss)',
     Commands: 'a(ss)',
     Counters: 'a{st}',
+    Details: 'a{sv}',
   },
 };
 

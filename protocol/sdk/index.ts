@@ -1,5 +1,5 @@
 /** The TypeScript SDK for Hive nodes: everything a plugin imports. */
-export { HiveNode, type Kind, type ChildInfo, type NodeOptions } from './node.js';
+export { HiveNode, type Kind, type ChildInfo, type NodeOptions, type DetailValue } from './node.js';
 export { runPlugin, installShutdown, EXIT } from './run.js';
 export type { PluginContext, Manifest, CommandSpec, Command, Incoming, Answer, FilterHooks, FilterResult } from './plugin.js';
 export { readNodeEnv } from './environment.js';

@@ -66,6 +66,8 @@ export class HiveNode {
   onDown: (wire: WireMessage) => void = (wire) => this.passDown(wire);
   /** What to do with a message a child sent up. Default: pass it up unchanged. */
   onUp: (wire: WireMessage, child: ChildInfo) => Promise<void> = (wire) => this.passUp(wire);
+  /** The node's own figures, published as the Details property (docs/protocol.md#properties). */
+  details: () => Record<string, DetailValue> = () => ({});
   /** Called when the bus connection ends while the node is not stopping (the process should end). */
   onBusLost?: () => void;
   /** Called after the node attached to a (new) parent. */
@@ -492,6 +494,7 @@ export class HiveNode {
       Children: [...this.children.values()].map((c) => [c.name, c.unique]),
       Commands: this.commands,
       Counters: counters,
+      Details: detailVariants(this.details()),
     };
   }
 
@@ -539,4 +542,19 @@ function ownerRule(name: string): string {
 function appendPath(wire: WireMessage, name: string): void {
   const path = wire[1]['hive.path'];
   wire[1]['hive.path'] = new Variant('as', path ? [...(path.value as string[]), name] : [name]);
+}
+
+/** A value of the Details property: a string, an integer, a flag, a list of strings or counts by name. */
+export type DetailValue = string | number | boolean | string[] | Record<string, number>;
+
+function detailVariants(details: Record<string, DetailValue>): Record<string, InstanceType<typeof Variant>> {
+  const out: Record<string, InstanceType<typeof Variant>> = {};
+  for (const [k, v] of Object.entries(details)) {
+    if (typeof v === 'string') out[k] = new Variant('s', v);
+    else if (typeof v === 'boolean') out[k] = new Variant('b', v);
+    else if (typeof v === 'number') out[k] = Number.isInteger(v) ? new Variant('x', BigInt(v)) : new Variant('d', v);
+    else if (Array.isArray(v)) out[k] = new Variant('as', v.map(String));
+    else out[k] = new Variant('a{sx}', Object.fromEntries(Object.entries(v).map(([n, c]) => [n, BigInt(Math.round(c))])));
+  }
+  return out;
 }

@@ -16,7 +16,7 @@ import { line as toLine, newMessageId, type HiveMessage } from '../hive-message.
 import { parseLine, privmsg, type IrcLine } from '../irc-line.js';
 import type { Meta } from '../metadata.js';
 import { parseCommand, type ParsedCommand } from './command.js';
-import type { ChildInfo, HiveNode, Kind } from './node.js';
+import type { ChildInfo, DetailValue, HiveNode, Kind } from './node.js';
 
 export interface CommandSpec {
   /** One line of help, shown by `help` and in the node's Commands property. */
@@ -78,6 +78,8 @@ export interface PluginContext {
   /** Replies to a message with raw lines, carrying its network and id. */
   replyWith(to: Incoming, lines: string[]): Promise<void>;
   filter(hooks: FilterHooks): void;
+  /** Publishes the plugin's own figures as the node's Details property; `fn` runs on each read. */
+  details(fn: () => Record<string, DetailValue>): void;
   /** Aggregators: asks the subtree a command as if the speaker of `about` had said it. */
   ask(about: Incoming, text: string, opts?: { timeoutMs?: number; max?: number }): Promise<Answer[]>;
 }
@@ -220,6 +222,7 @@ export function createContext(node: HiveNode, opts: {
     say: (network, target, text) => node.send({ lines: text.split('\n').map((t) => toLine(privmsg(target, t))), meta: { 'hive.network': network } }),
     replyWith,
     filter(h) { hooks = h; },
+    details(fn) { node.details = fn; },
     ask(about, text, { timeoutMs = 5000, max = 1 } = {}) {
       const irc = about.irc;
       if (!irc || irc.command !== 'PRIVMSG') return Promise.reject(new HiveError('InvalidArgs', 'ask: the message asked about must be a PRIVMSG'));

@@ -251,5 +251,21 @@ describe('the interface contract', () => {
     expect(p.Children).toEqual([]);
     expect(p.Commands).toEqual([['echo', 'echo TEXT — says TEXT back']]);
     expect(Object.keys(p.Counters as object).sort()).toEqual(['dropped', 'errors', 'in', 'lost', 'out']);
+    expect(p.Details).toEqual({});
+  });
+
+  it("a plugin's own figures are readable as the Details property", async () => {
+    root = await startTestRoot(bus.address);
+    spawnNode({ name: 'greeter', command: ['node', fixture('configured')], bus: bus.address, parent: busName('mouth'), config: { greeting: 'hey', times: 2 } });
+    await attached('mouth', 'greeter');
+    const details = async () => {
+      const reply = await callWithDeadline(client, { destination: busName('greeter'), path: NODE_PATH, interface: 'org.freedesktop.DBus.Properties', member: 'Get', signature: 'ss', body: [NODE_INTERFACE, 'Details'] }, 5000);
+      const v = reply.body[0] as { signature: string; value: Record<string, { signature: string; value: unknown }> };
+      expect(v.signature).toBe('a{sv}');
+      return Object.fromEntries(Object.entries(v.value).map(([k, x]) => [k, [x.signature, x.value]]));
+    };
+    expect(await details()).toEqual({ greeted: ['x', 0n], greeting: ['s', 'hey'], by_times: ['a{sx}', { 2: 0n }] });
+    expect(texts(await root.replyTo(say('!greet')))).toEqual(['hey hey']);
+    expect(await details()).toEqual({ greeted: ['x', 1n], greeting: ['s', 'hey'], by_times: ['a{sx}', { 2: 1n }] });
   });
 });
