@@ -10,3 +10,5 @@ export { parseLine, privmsg, notice, isChannel, type IrcLine } from '../irc-line
 export type { Meta } from '../metadata.js';
 export { openStore, type Store } from './store.js';
 export { hasCapability, capabilitiesOf } from './capabilities.js';
+export { ChannelMembers, ircLower } from './channel-members.js';
+export { parseCommand, type ParsedCommand } from './command.js';
