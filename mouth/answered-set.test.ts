@@ -15,6 +15,13 @@ describe('AnsweredSet', () => {
     expect(a.admit('echo', 'm1', false)).toBe(true);
     expect(a.admit('echo', 'm1', false)).toBe(true);
   });
+  it('one message answered on two networks is two replies', () => {
+    const a = new AnsweredSet();
+    expect(a.admit('bridge', 'm1', false, 'a')).toBe(true);
+    expect(a.admit('bridge', 'm1', true, 'b')).toBe(true);
+    expect(a.admit('bridge', 'm1', true, 'a')).toBe(false);
+    expect(a.admit('bridge', 'm1', true, 'b')).toBe(false);
+  });
   it('forgets the oldest replies beyond its size', () => {
     const a = new AnsweredSet(2);
     a.admit('n', '1', false); a.admit('n', '2', false); a.admit('n', '3', false);

@@ -80,7 +80,7 @@ node.onUp = async (wire, child) => {
   if (!network) throw new HiveError('NetworkUnknown', `no network '${name}'; this mouth has: ${[...networks.keys()].join(', ')}`);
   const origin = (meta['hive.origin']?.value as string | undefined) ?? child.name;
   const replyTo = meta['hive.reply_to']?.value as string | undefined;
-  if (replyTo && !answered.admit(origin, replyTo, meta['hive.replayed']?.value === true)) {
+  if (replyTo && !answered.admit(origin, replyTo, meta['hive.replayed']?.value === true, name)) {
     node.counters.duplicates = (node.counters.duplicates ?? 0) + 1;
     log.warn({ origin, replyTo }, 'second reply to a replayed message not sent');
     return;
