@@ -35,7 +35,7 @@ export default function help(hive: PluginContext): void {
     const p = hive.commandPrefix;
     if (cmd.args) {
       const want = cmd.args.replace(new RegExp(`^${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`), '').toLowerCase();
-      for (const cmds of all.values()) {
+      for (const [, cmds] of [...all].sort(([a], [b]) => a.localeCompare(b))) {
         const hit = cmds.find(([c]) => c === want);
         if (hit) return cmd.reply(hit[1]);
       }
