@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { formatClock, formatDuration, parseDuration, parseWhen } from './when.js';
+
+const S = 1000, M = 60 * S, H = 60 * M, D = 24 * H;
+// 2026-03-10 12:00:00 UTC
+const NOW = Date.UTC(2026, 2, 10, 12, 0, 0);
+
+function due(args: string, now = NOW): number {
+  const r = parseWhen(args, now);
+  if (!r.ok) throw new Error(`expected a time for '${args}', got: ${r.error}`);
+  return r.due;
+}
+function error(args: string, now = NOW): string {
+  const r = parseWhen(args, now);
+  if (r.ok) throw new Error(`expected an error for '${args}', got ${new Date(r.due).toISOString()}`);
+  return r.error;
+}
+
+describe('parseDuration', () => {
+  it('reads single units, compounds and long unit names', () => {
+    expect(parseDuration('30s')).toBe(30 * S);
+    expect(parseDuration('10m')).toBe(10 * M);
+    expect(parseDuration('2h')).toBe(2 * H);
+    expect(parseDuration('1d')).toBe(D);
+    expect(parseDuration('1w')).toBe(7 * D);
+    expect(parseDuration('1h30m')).toBe(90 * M);
+    expect(parseDuration('1d2h3m4s')).toBe(D + 2 * H + 3 * M + 4 * S);
+    expect(parseDuration('10min')).toBe(10 * M);
+    expect(parseDuration('2hours')).toBe(2 * H);
+    expect(parseDuration('1H30M')).toBe(90 * M);
+  });
+  it('refuses what is not a delay', () => {
+    for (const t of ['', '10', 'm', '10x', '1h30', 'h1', '10ms', '-5m', '1.5h', '10 m']) expect(parseDuration(t), t).toBeUndefined();
+  });
+  it('does not lose precision on absurd numbers', () => {
+    expect(parseDuration('99999999999999999999d')).toBe(Infinity);
+  });
+});
+
+describe('parseWhen', () => {
+  it('splits a delay from the text', () => {
+    expect(parseWhen('10m stretch your legs', NOW)).toEqual({ ok: true, due: NOW + 10 * M, text: 'stretch your legs' });
+    expect(parseWhen('in 1h30m  tea   time', NOW)).toEqual({ ok: true, due: NOW + 90 * M, text: 'tea time' });
+    expect(parseWhen('2s', NOW)).toEqual({ ok: true, due: NOW + 2 * S, text: '' });
+  });
+  it('reads a clock time as UTC, today if still ahead, else tomorrow', () => {
+    expect(due('14:30 x')).toBe(Date.UTC(2026, 2, 10, 14, 30));
+    expect(due('at 9:05 x')).toBe(Date.UTC(2026, 2, 11, 9, 5));
+    expect(due('12:00 x')).toBe(Date.UTC(2026, 2, 11, 12, 0)); // exactly now: tomorrow
+    expect(due('12:00:01 x')).toBe(Date.UTC(2026, 2, 10, 12, 0, 1));
+    expect(due('23:59 x', Date.UTC(2026, 11, 31, 23, 59, 30))).toBe(Date.UTC(2027, 0, 1, 23, 59));
+  });
+  it('reads ISO date-times, UTC unless an offset is given', () => {
+    expect(due('2026-12-01T09:00 x')).toBe(Date.UTC(2026, 11, 1, 9, 0));
+    expect(due('2026-12-01T09:00Z x')).toBe(Date.UTC(2026, 11, 1, 9, 0));
+    expect(due('2026-12-01T09:00:30z x')).toBe(Date.UTC(2026, 11, 1, 9, 0, 30));
+    expect(due('2026-12-01T09:00+02:00 x')).toBe(Date.UTC(2026, 11, 1, 7, 0));
+    expect(due('2026-12-01T09:00-0530 x')).toBe(Date.UTC(2026, 11, 1, 14, 30));
+    const r = parseWhen('2026-12-01 09:00 the text', NOW);
+    expect(r).toEqual({ ok: true, due: Date.UTC(2026, 11, 1, 9, 0), text: 'the text' });
+  });
+  it('explains what is wrong', () => {
+    expect(error('')).toMatch(/^when\?/);
+    expect(error('10 minutes')).toMatch(/10 what\? say 10s, 10m/);
+    expect(error('soon x')).toMatch(/'soon' is not a time/);
+    expect(error('0s x')).toMatch(/at least 1s/);
+    expect(error('25:00 x')).toMatch(/not a time of day/);
+    expect(error('12:60 x')).toMatch(/not a time of day/);
+    expect(error('2026-02-30T09:00 x')).toMatch(/not a date/);
+    expect(error('2026-12-01 x')).toMatch(/give a time of day too/);
+    expect(error('2020-01-01T00:00 x')).toMatch(/has already passed \(it is now 12:00:00 UTC\)/);
+    expect(error('2026-12-01T09:00+15:00 x')).toMatch(/not a UTC offset/);
+  });
+});
+
+describe('formatting', () => {
+  it('formats delays with every non-zero unit', () => {
+    expect(formatDuration(10 * M)).toBe('10m');
+    expect(formatDuration(90 * M)).toBe('1h30m');
+    expect(formatDuration(D + 2 * H + 3 * M + 4 * S)).toBe('1d2h3m4s');
+    expect(formatDuration(1499)).toBe('1s');
+    expect(formatDuration(0)).toBe('0s');
+  });
+  it('formats clock times in UTC, with seconds for short delays and the date when not today', () => {
+    expect(formatClock(NOW + 10 * M, NOW)).toBe('12:10 UTC');
+    expect(formatClock(NOW + 2 * S, NOW)).toBe('12:00:02 UTC');
+    expect(formatClock(NOW + 2 * H + 5 * S, NOW)).toBe('14:00 UTC');
+    expect(formatClock(NOW + 5 * M, NOW)).toBe('12:05:00 UTC');
+    expect(formatClock(NOW + 2 * H + 5 * S, NOW, true)).toBe('14:00:05 UTC');
+    expect(formatClock(Date.UTC(2026, 11, 1, 9, 0), NOW)).toBe('2026-12-01 09:00 UTC');
+  });
+});
