@@ -49,16 +49,17 @@ export class TerminalNetwork implements Network {
 
   async start(): Promise<void> {
     const { config, sink } = this.o;
-    const meta = { 'hive.nick': this.nick };
-    sink.event(this.name, 'connecting', meta);
-    sink.event(this.name, 'registered', meta);
+    // A fresh metadata object each time: the sink fills in hive.time and the rest on it.
+    const meta = () => ({ 'hive.nick': this.nick });
+    sink.event(this.name, 'connecting', meta());
+    sink.event(this.name, 'registered', meta());
     this.outbound.setOpen(true);
     const rl = createInterface({ input: this.o.input ?? process.stdin, terminal: false });
     rl.on('line', (text) => {
       this.lastActivity = Date.now();
       if (!text.trim()) return;
       const safe = text.replace(/[\r\n\0]/g, ' ');
-      this.unanswered.add(sink.line(this.name, Buffer.from(`:${config.user}!${config.user}@terminal PRIVMSG ${config.channel} :${safe}`), meta));
+      this.unanswered.add(sink.line(this.name, Buffer.from(`:${config.user}!${config.user}@terminal PRIVMSG ${config.channel} :${safe}`), meta()));
     });
     rl.on('close', () => {
       this.o.log.info('end of terminal input; finishing');

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { HIVE_BIN, startHive, type TestHive } from '../helpers/hive.js';
-import { exec } from './util.js';
+import { exec, waitForNodeLog } from './util.js';
+import { sleep } from '../helpers/wait.js';
 
 let hive: TestHive | undefined;
 afterEach(async () => {
@@ -37,6 +38,22 @@ describe('terminal network', () => {
     expect(hive.stdout.slice(last)).toEqual(['pong']);
     // Nothing but the answers on stdout (logs go to stderr).
     expect(hive.stdout).toEqual(['pong', 'M 1/3', 'M 2/3', 'M 3/3', 'pong']);
+  });
+
+  it('stamps each line with the time it was read', async () => {
+    hive = await startHive({ networks: { console: { type: 'terminal', quiet_ms: 200 } }, plugins: [{ name: 'recorder', exec: exec('recorder') }] });
+    await waitForNodeLog(hive, 'recorder', 'attached to parent');
+    await sleep(300);
+    const t1 = Date.now();
+    hive.say('first');
+    const first = await waitForNodeLog(hive, 'recorder', 'seen', (l) => String(l.text).endsWith(':first'));
+    await sleep(300);
+    const t2 = Date.now();
+    hive.say('second');
+    const second = await waitForNodeLog(hive, 'recorder', 'seen', (l) => String(l.text).endsWith(':second'));
+    expect(first.hiveTime as number).toBeGreaterThanOrEqual(t1 - 5);
+    expect(second.hiveTime as number).toBeGreaterThanOrEqual(t2 - 5);
+    expect(second.hiveTime as number).toBeGreaterThan(first.hiveTime as number);
   });
 
   it('works as `echo !ping | hive up`: prints the answer and returns 0', async () => {
