@@ -1,0 +1,82 @@
+/**
+ * The pure parts of the pager: a bounded map whose entries expire, and the split of a long reply
+ * into a first page and a kept rest. No I/O, no timers: the caller passes the time.
+ */
+import { ircLower } from '../../protocol/sdk/channel-members.js';
+
+/**
+ * A Map with a size bound and a lifetime per entry. Oldest entries go first when full; expired
+ * ones are dropped when read or swept. Insertion order is age order because set() re-inserts.
+ */
+export class Recent<K, V> {
+  private readonly entries = new Map<K, { value: V; expires: number }>();
+
+  constructor(private readonly max: number, private readonly ttlMs: number) {}
+
+  set(key: K, value: V, now: number, ttlMs = this.ttlMs): void {
+    this.entries.delete(key);
+    this.entries.set(key, { value, expires: now + ttlMs });
+    while (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value as K);
+  }
+
+  get(key: K, now: number): V | undefined {
+    const e = this.entries.get(key);
+    if (!e) return undefined;
+    if (e.expires <= now) { this.entries.delete(key); return undefined; }
+    return e.value;
+  }
+
+  delete(key: K): boolean {
+    return this.entries.delete(key);
+  }
+
+  /** Drops every expired entry; returns how many. */
+  sweep(now: number): number {
+    let n = 0;
+    for (const [k, e] of this.entries) if (e.expires <= now) { this.entries.delete(k); n++; }
+    return n;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
+
+/** What a page is kept under: network, reply target and the user who asked ('*' when unknown). */
+export function pageKey(network: string, target: string, user: string | undefined): string {
+  return `${network}\u0000${ircLower(target)}\u0000${user ? ircLower(user) : '*'}`;
+}
+
+/** The hint that ends a page when more is kept. */
+export function hintText(more: number, prefix: string): string {
+  return `(+${more} more line${more === 1 ? '' : 's'}: say ${prefix}more)`;
+}
+
+export interface Split<L> {
+  /** The lines to send now (without the hint). */
+  first: L[];
+  /** The lines kept for `more`. */
+  rest: L[];
+}
+
+/** Splits `lines` after `n`; the rest is empty when there is nothing to keep. */
+export function splitPage<L>(lines: L[], n: number): Split<L> {
+  return { first: lines.slice(0, n), rest: lines.slice(n) };
+}
+
+/**
+ * Whether a reply may be paged, and where it goes: all its lines must be PRIVMSG or NOTICE to one
+ * and the same single target. Anything else (mixed targets, other commands) passes unpaged, since
+ * cutting it would change what it means.
+ */
+export function pagedTarget(lines: { command: string; params: string[] }[]): string | undefined {
+  let target: string | undefined;
+  for (const l of lines) {
+    if (l.command !== 'PRIVMSG' && l.command !== 'NOTICE') return undefined;
+    const t = l.params[0];
+    if (!t || t.includes(',')) return undefined;
+    if (target === undefined) target = t;
+    else if (ircLower(target) !== ircLower(t)) return undefined;
+  }
+  return target;
+}
