@@ -1,0 +1,188 @@
+// The auth filter in real trees, with the guarded example responder (`secret` only for admin)
+// under it. On ngIRCd: capabilities by hostmask; capabilities forged above the filter (the grant
+// fixture gives bob admin) are replaced; whoami; and `on_death: hold` — after a kill -9 of auth its
+// subtree is never bypassed (bob, admin above auth, never gets the secret), and while auth is
+// stopped a command is answered only once auth is back. On InspIRCd + Atheme: capabilities by
+// services account (account-tag), and accounts learnt with WHOX after auth restarts knowing nothing.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { startInspircd, startNgircd, type Ircd } from '../helpers/ircd.js';
+import { connectClient, type IrcTestClient } from '../helpers/irc-client.js';
+import { startHive, type TestHive } from '../helpers/hive.js';
+import { DIST } from '../helpers/paths.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+import { botJoined, exec, expectPrivmsg, ircNetwork, privmsgsFrom } from '../mouth/util.js';
+
+const GUARDED = ['node', join(DIST, 'plugins/auth/guarded-example.js')];
+const SECRET = 'the secret';
+const REFUSED = 'not allowed: secret needs the admin capability';
+
+let hive: TestHive | undefined;
+const clients: IrcTestClient[] = [];
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  await hive?.stop();
+  hive = undefined;
+});
+
+const attachedTimes = (h: TestHive, node: string) => h.logs.filter((l) => l.node === node && l.msg === 'attached to parent').length;
+const attached = (h: TestHive, node: string, times = 1) => waitFor(() => attachedTimes(h, node) >= times, { timeout: 20_000, what: `${node} attached ${times} time(s)` });
+
+async function client(ircd: Ircd, nick: string, sasl?: { name: string; password: string }): Promise<IrcTestClient> {
+  const c = await connectClient({ host: ircd.host, port: ircd.port, nick, sasl: sasl && { account: sasl.name, password: sasl.password } });
+  clients.push(c);
+  await c.join('#one');
+  return c;
+}
+
+/** `who` says `text` in #one and waits for the bot's answer `answer` there. */
+async function say(who: IrcTestClient, text: string, answer: string | RegExp): Promise<void> {
+  const since = who.mark();
+  who.say('#one', text);
+  await expectPrivmsg(who, 'hivebot', '#one', answer, { since, timeout: 15_000 });
+}
+
+/** The bot's lines in #one from index `since` on, as `who` saw them. */
+const answers = (who: IrcTestClient, since = 0) => privmsgsFrom(who, 'hivebot', '#one', since).map((l) => l.params[1]);
+
+describe('auth on ngIRCd: hostmasks, forged capabilities, on_death: hold', () => {
+  let ircd: Ircd;
+  beforeAll(async () => { ircd = await startNgircd(); });
+  afterAll(async () => { await ircd?.stop(); });
+
+  it('grants by hostmask and replaces capabilities that come from above it; whoami says so', async () => {
+    const alice = await client(ircd, 'alice');
+    const bob = await client(ircd, 'bob');
+    hive = await startHive({
+      networks: { net: ircNetwork(ircd) },
+      plugins: [
+        // Above auth, bob "is" admin: a forgery auth must not pass on.
+        { name: 'grant', exec: exec('grant'), config: { grants: { bob: ['admin'] } } },
+        { name: 'auth', use: 'auth', parent: 'grant', on_death: 'hold', config: { masks: { 'alice!*@*': ['admin'], '*!*@127.0.0.1': ['chat'] } } },
+        { name: 'guarded', exec: GUARDED, parent: 'auth' },
+        // The same responder above auth, to show the forgery is real there.
+        { name: 'above', exec: GUARDED, parent: 'grant' },
+      ],
+    });
+    await botJoined(alice, 'hivebot', '#one');
+    await attached(hive, 'guarded');
+    await attached(hive, 'above');
+
+    // One answer from each responder: alice is admin only under auth, bob only above it.
+    let since = alice.mark();
+    alice.say('#one', '!secret');
+    await waitFor(() => answers(alice, since).length >= 2, { timeout: 15_000, what: 'two answers to alice' });
+    expect(answers(alice, since).sort()).toEqual([REFUSED, SECRET]);
+    since = bob.mark();
+    bob.say('#one', '!secret');
+    await waitFor(() => answers(bob, since).length >= 2, { timeout: 15_000, what: 'two answers to bob' });
+    expect(answers(bob, since).sort()).toEqual([REFUSED, SECRET]);
+
+    await say(alice, '!whoami', /^alice \(alice!~?alice@127\.0\.0\.1\): account unknown; matching masks: alice!\*@\*, \*!\*@127\.0\.0\.1; capabilities: admin, chat$/);
+    await say(bob, 'hivebot: whoami', /^bob \(bob!~?bob@127\.0\.0\.1\): account unknown; matching masks: \*!\*@127\.0\.0\.1; capabilities: chat$/);
+    // In private too, and nothing else answers whoami.
+    since = bob.mark();
+    bob.say('hivebot', 'whoami');
+    await expectPrivmsg(bob, 'hivebot', 'bob', /capabilities: chat$/, { since });
+    await sleep(300);
+    expect(bob.lines.slice(since).filter((l) => l.command === 'PRIVMSG' && l.nick === 'hivebot')).toHaveLength(1);
+  });
+
+  it('on_death: hold — a killed auth is never bypassed, and a stopped one holds commands until it is back', async () => {
+    const alice = await client(ircd, 'alice');
+    const bob = await client(ircd, 'bob');
+    hive = await startHive({
+      networks: { net: ircNetwork(ircd) },
+      plugins: [
+        { name: 'grant', exec: exec('grant'), config: { grants: { bob: ['admin'] } } },
+        { name: 'auth', use: 'auth', parent: 'grant', on_death: 'hold', config: { masks: { 'alice!*@*': ['admin'] } } },
+        { name: 'guarded', exec: GUARDED, parent: 'auth' },
+      ],
+    });
+    const h = hive;
+    await botJoined(alice, 'hivebot', '#one');
+    await attached(h, 'guarded');
+    // bob asks in private: what the bot says to him there is his alone.
+    const bobAsks = async () => {
+      const since = bob.mark();
+      bob.say('hivebot', 'secret');
+      await expectPrivmsg(bob, 'hivebot', 'bob', REFUSED, { since, timeout: 15_000 });
+    };
+    const toBob = () => privmsgsFrom(bob, 'hivebot', 'bob').map((l) => l.params[1]);
+    await say(alice, '!secret', SECRET);
+    await bobAsks();
+
+    // kill -9: had the supervisor moved guarded up to grant, bob (admin there) would get the secret.
+    const before = await h.node('auth');
+    process.kill(before.pid!, 'SIGKILL');
+    for (let i = 0; i < 5; i++) { bob.say('hivebot', 'secret'); await sleep(100); }
+    await h.waitForLog((l) => l.msg === 'node held: its guard is down' && l.child === 'guarded', 15_000);
+    await waitFor(async () => { const n = await h.node('auth'); return n.state === 'running' && n.pid !== before.pid; }, { timeout: 20_000, what: 'auth restarted' });
+    await attached(h, 'guarded', 2);
+    await say(alice, '!secret', SECRET);
+    await bobAsks();
+    expect(toBob().length).toBeGreaterThanOrEqual(2);
+    expect(toBob()).not.toContain(SECRET);
+    expect(h.logs.filter((l) => l.msg === 'node re-parented' && l.child === 'guarded')).toEqual([]);
+
+    // Stopped: guarded is held, and alice's command waits for auth rather than going anywhere else.
+    const stop = await h.cli('stop', 'auth', '--config', h.configFile);
+    expect(stop.exitCode, stop.stderr).toBe(0);
+    await waitFor(async () => (await h.node('guarded')).state === 'held', { timeout: 15_000, what: 'guarded held' });
+    const since = alice.mark();
+    alice.say('#one', '!secret');
+    await sleep(2500);
+    expect(answers(alice, since)).toEqual([]);
+    expect((await h.node('guarded')).state).toBe('held');
+    const start = await h.cli('start', 'auth', '--config', h.configFile);
+    expect(start.exitCode, start.stderr).toBe(0);
+    await expectPrivmsg(alice, 'hivebot', '#one', SECRET, { since, timeout: 20_000 });
+    await sleep(500);
+    expect(answers(alice, since)).toEqual([SECRET]);
+    expect(toBob()).not.toContain(SECRET);
+  });
+});
+
+describe('auth on InspIRCd + Atheme: services accounts', () => {
+  const ALICE = { name: 'alice', password: 'alice-secret-1' };
+  let ircd: Ircd;
+  beforeAll(async () => { ircd = await startInspircd({ accounts: [ALICE] }); }, 60_000);
+  afterAll(async () => { await ircd?.stop(); });
+
+  it('the admin account may, a user without an account may not; accounts are learnt with WHOX after a restart', async () => {
+    // Both come from the same host: only the account tells them apart.
+    const alice = await client(ircd, 'alice', ALICE);
+    const bob = await client(ircd, 'bob');
+    hive = await startHive({
+      networks: { net: ircNetwork(ircd) },
+      plugins: [
+        { name: 'auth', use: 'auth', on_death: 'hold', config: { accounts: { alice: ['admin'] }, masks: { '*!*@127.0.0.1': ['chat'] } } },
+        { name: 'guarded', exec: GUARDED, parent: 'auth' },
+      ],
+    });
+    const h = hive;
+    await botJoined(alice, 'hivebot', '#one');
+    await attached(h, 'guarded');
+    await say(alice, '!secret', SECRET);
+    await say(bob, '!secret', REFUSED);
+    await say(alice, '!whoami', /^alice \(alice!~?alice@127\.0\.0\.1\): account alice; matching masks: \*!\*@127\.0\.0\.1; capabilities: admin, chat$/);
+    await say(bob, '!whoami', /^bob \(bob!~?bob@127\.0\.0\.1\): account not logged in; matching masks: \*!\*@127\.0\.0\.1; capabilities: chat$/);
+
+    // A restarted auth knows nothing about anyone. bob's untagged line is all it sees, which cannot
+    // tell "not logged in" from "no account-tag here": it asks the server with WHOX.
+    const before = await h.node('auth');
+    await sleep(300); // past the node's sequence-number save, so nothing tagged is replayed to it
+    process.kill(before.pid!, 'SIGKILL');
+    await waitFor(async () => { const n = await h.node('auth'); return n.state === 'running' && n.pid !== before.pid; }, { timeout: 20_000, what: 'auth restarted' });
+    await attached(h, 'auth', 2);
+    await attached(h, 'guarded', 2);
+    const logMark = h.logs.length;
+    bob.say('#one', 'hello, anyone?');
+    const learnt = await waitFor(() => h.logs.slice(logMark).find((l) => l.node === 'auth' && l.msg === 'accounts learnt from WHO'), { timeout: 15_000, what: 'a WHOX answer' });
+    // hivebot, alice and bob are in #one.
+    expect(learnt.answers).toBe(3);
+    await say(bob, '!whoami', /^bob \(.*\): account not logged in; .*capabilities: chat$/);
+    await say(alice, '!secret', SECRET);
+    await say(bob, '!secret', REFUSED);
+  });
+});
