@@ -161,16 +161,30 @@ export function createContext(node: HiveNode, opts: {
       });
   };
 
+  let downTail: Promise<void> | undefined;
+  const finishDown = (msg: Incoming, wire: WireMessage, r: FilterResult) => {
+    if (r === null) { node.counters.dropped++; return; }
+    node.passDown(r ? encode(r) : wire);
+    handle(msg);
+  };
+
   node.onDown = (wire: WireMessage) => {
     const needsDecode = listeners.length > 0 || commands.size > 0 || hooks.down !== undefined;
     if (!needsDecode) { node.passDown(wire); return; }
     const msg = toIncoming(decode(wire));
     if (hooks.down) {
-      Promise.resolve(hooks.down(msg)).then((r) => {
-        if (r === null) { node.counters.dropped++; return; }
-        node.passDown(r ? encode(r) : wire);
-        handle(msg);
-      }).catch((err) => failed(err, 'filter (down) failed'));
+      let r: FilterResult | Promise<FilterResult>;
+      try { r = hooks.down(msg); } catch (err) { failed(err, 'filter (down) failed'); return; }
+      // A synchronous hook passes the message on at once; an asynchronous one waits its turn, so
+      // that messages leave in the order they came (children drop a sequence number that was overtaken).
+      if (!(r instanceof Promise) && !downTail) { finishDown(msg, wire, r); return; }
+      const result = r;
+      const tail: Promise<void> = (downTail ?? Promise.resolve())
+        .then(() => result)
+        .then((res) => finishDown(msg, wire, res))
+        .catch((err) => failed(err, 'filter (down) failed'))
+        .finally(() => { if (downTail === tail) downTail = undefined; });
+      downTail = tail;
       return;
     }
     handle(msg);

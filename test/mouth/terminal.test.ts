@@ -56,6 +56,20 @@ describe('terminal network', () => {
     expect(second.hiveTime as number).toBeGreaterThan(first.hiveTime as number);
   });
 
+  it('an asynchronous filter keeps the order of what passes it', async () => {
+    hive = await startHive({
+      networks: { console: { type: 'terminal', quiet_ms: 200 } },
+      plugins: [{ name: 'slow', exec: exec('slow-filter') }, { name: 'echo', use: 'echo', parent: 'slow' }],
+    });
+    await waitForNodeLog(hive, 'echo', 'attached to parent');
+    hive.say('!echo slow one');
+    hive.say('!echo two');
+    hive.say('!echo three');
+    await hive.expectOutput('three');
+    await sleep(300);
+    expect(hive.stdout).toEqual(['slow one', 'two', 'three']);
+  });
+
   it('works as `echo !ping | hive up`: prints the answer and returns 0', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'hive-pipe-'));
     try {
