@@ -237,7 +237,7 @@ describe('secrets from the environment', () => {
           networks: {
             n: { type: 'irc', host: 'h', nick: 'x', port: '${PORT}', tls: '${TLS}', sasl: { mechanism: '${MECH}' }, channels: ['${CHAN}'] },
           },
-          plugins: [{ name: '${PLUGIN_NAME}', use: 'x', parent: '${PARENT}' }],
+          plugins: [{ name: '${PLUGIN_NAME}', use: 'echo', parent: '${PARENT}' }],
         },
         { env: { PORT: 'port-secret-1', TLS: 'tls-secret-2', MECH: 'mech-secret-3', CHAN: 'chan-secret-4', PLUGIN_NAME: 'name-secret-5', PARENT: 'parent-secret-6' } },
       ),
@@ -278,12 +278,12 @@ describe('secrets from the environment', () => {
 
 describe('config errors', () => {
   test('a wrong type is named with its key path and the value it got', () => {
-    const lines = problemsOf({ networks: console_, plugins: [{ name: 'a', use: 'a' }, { name: 'b', use: 'b' }, { name: 'c', use: 'c', restart: { max: 'x' } }] });
+    const lines = problemsOf({ networks: console_, plugins: [{ name: 'a', use: 'echo' }, { name: 'b', use: 'echo' }, { name: 'c', use: 'echo', restart: { max: 'x' } }] });
     expect(lines).toEqual(["`plugins[2].restart.max`: expected a number, got string 'x'"]);
   });
 
   test('an unknown key is named with its full path', () => {
-    const lines = problemsOf({ networks: { local: { type: 'irc', host: 'h', nick: 'n', chanels: [] } }, plugins: [{ name: 'p', use: 'p', on_deth: 'hold' }] });
+    const lines = problemsOf({ networks: { local: { type: 'irc', host: 'h', nick: 'n', chanels: [] } }, plugins: [{ name: 'p', use: 'echo', on_deth: 'hold' }] });
     expect(lines).toContain("`networks.local.chanels`: unknown key 'chanels'");
     expect(lines).toContain("`plugins[0].on_deth`: unknown key 'on_deth'");
   });
@@ -297,7 +297,7 @@ describe('config errors', () => {
       instance: 'my-bot',
       bus: 'nowhere',
       networks: { n: { type: 'irc', host: 'h', nick: '1nick', port: 70000 } },
-      plugins: [{ name: 'p', use: 'p', on_death: 'sometimes', restart: { within: 'soon' } }],
+      plugins: [{ name: 'p', use: 'echo', on_death: 'sometimes', restart: { within: 'soon' } }],
     });
     expect(lines).toEqual([
       "`instance`: expected a name of letters, digits and _, starting with a letter, at most 64 characters, got string 'my-bot'",
@@ -339,7 +339,7 @@ describe('config errors', () => {
   test('none or more than one of use/exec/remote is refused', () => {
     const lines = problemsOf({
       networks: console_,
-      plugins: [{ name: 'none' }, { name: 'two', use: 'x', exec: ['y'] }, { name: 'three', use: 'x', exec: ['y'], remote: true }, { name: 'ok', remote: true }],
+      plugins: [{ name: 'none' }, { name: 'two', use: 'echo', exec: ['y'] }, { name: 'three', use: 'echo', exec: ['y'], remote: true }, { name: 'ok', remote: true }],
     });
     expect(lines).toEqual([
       '`plugins[0]`: expected exactly one of use (a built-in plugin), exec (a program) or remote: true; got none',
@@ -348,10 +348,16 @@ describe('config errors', () => {
     ]);
   });
 
+  test('a use: that is not a built-in plugin is named with the ones there are', () => {
+    const lines = problemsOf({ networks: console_, plugins: [{ name: 'n', use: 'noets' }] });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^`plugins\[0\]\.use`: 'noets' is not a built-in plugin; they are: .*\bnotes\b/);
+  });
+
   test('an unknown parent is named with the nodes that exist', () => {
     const lines = problemsOf({
       networks: console_,
-      plugins: [{ name: 'auth', use: 'auth' }, { name: 'ping', use: 'ping' }, { name: 'x', use: 'x', parent: 'foo' }],
+      plugins: [{ name: 'auth', use: 'auth' }, { name: 'ping', use: 'ping' }, { name: 'x', use: 'echo', parent: 'foo' }],
     });
     expect(lines).toEqual(["`plugins[2].parent`: 'foo' is not a node; expected 'mouth' or one of: auth, ping"]);
   });
@@ -360,35 +366,35 @@ describe('config errors', () => {
     const lines = problemsOf({
       networks: console_,
       plugins: [
-        { name: 'ok', use: 'x' },
-        { name: 'a', use: 'x', parent: 'c' },
-        { name: 'b', use: 'x', parent: 'a' },
-        { name: 'c', use: 'x', parent: 'b' },
-        { name: 'tail', use: 'x', parent: 'a' },
+        { name: 'ok', use: 'echo' },
+        { name: 'a', use: 'echo', parent: 'c' },
+        { name: 'b', use: 'echo', parent: 'a' },
+        { name: 'c', use: 'echo', parent: 'b' },
+        { name: 'tail', use: 'echo', parent: 'a' },
       ],
     });
     expect(lines).toEqual(["`plugins[1].parent`: parents form a cycle: a → c → b → a (every node must lead up to 'mouth')"]);
   });
 
   test('a node that is its own parent is a cycle', () => {
-    expect(problemsOf({ networks: console_, plugins: [{ name: 'a', use: 'x', parent: 'a' }] })).toEqual([
+    expect(problemsOf({ networks: console_, plugins: [{ name: 'a', use: 'echo', parent: 'a' }] })).toEqual([
       "`plugins[0].parent`: parents form a cycle: a → a (every node must lead up to 'mouth')",
     ]);
   });
 
   test('two nodes with one name are refused', () => {
-    const lines = problemsOf({ networks: console_, plugins: [{ name: 'p', use: 'x' }, { name: 'q', use: 'x' }, { name: 'p', use: 'y' }] });
+    const lines = problemsOf({ networks: console_, plugins: [{ name: 'p', use: 'echo' }, { name: 'q', use: 'echo' }, { name: 'p', use: 'echo' }] });
     expect(lines).toEqual(["`plugins[2].name`: 'p' is already the name of plugins[0]"]);
   });
 
   test('a plugin named mouth clashes with the root node', () => {
-    expect(problemsOf({ networks: console_, plugins: [{ name: 'mouth', use: 'x' }] })).toEqual([
+    expect(problemsOf({ networks: console_, plugins: [{ name: 'mouth', use: 'echo' }] })).toEqual([
       "`plugins[0].name`: 'mouth' is the name of the root node; choose another name",
     ]);
   });
 
   test('a plugin named Supervisor would take the supervisor bus name', () => {
-    expect(problemsOf({ networks: console_, plugins: [{ name: 'Supervisor', use: 'x' }] })[0]).toMatch(/^`plugins\[0\].name`: 'Supervisor' is reserved/);
+    expect(problemsOf({ networks: console_, plugins: [{ name: 'Supervisor', use: 'echo' }] })[0]).toMatch(/^`plugins\[0\].name`: 'Supervisor' is reserved/);
   });
 
   test('cross-field problems are reported together with shape problems', () => {
@@ -435,7 +441,7 @@ describe('loadConfig errors', () => {
   });
 
   test('problems are located in the file and listed in file order', () => {
-    const file = writeYaml(['networks:', '  console: { type: terminal }', 'plugins:', '  - name: p', '    use: p', '    restart: { max: x }', 'bus: nowhere', ''].join('\n'));
+    const file = writeYaml(['networks:', '  console: { type: terminal }', 'plugins:', '  - name: p', '    use: echo', '    restart: { max: x }', 'bus: nowhere', ''].join('\n'));
     const lines = configError(() => loadConfig(file, env)).message.split('\n');
     expect(lines[0]).toBe(`invalid config ${file}:`);
     expect(lines[1]).toBe(`\`plugins[0].restart.max\`: expected a number, got string 'x' (at ${file}:6:21)`);
@@ -470,7 +476,7 @@ describe('defaultConfig', () => {
 
 describe('treeOrder', () => {
   const specs = (pairs: [string, string][]): Pick<HiveConfig, 'plugins'> =>
-    parseConfig({ networks: console_, plugins: pairs.map(([name, parent]) => ({ name, use: 'x', parent })) }, { env }).config;
+    parseConfig({ networks: console_, plugins: pairs.map(([name, parent]) => ({ name, use: 'echo', parent })) }, { env }).config;
 
   test('puts every parent before its children', () => {
     const order = treeOrder(specs([['c', 'b'], ['b', 'a'], ['a', 'mouth'], ['d', 'mouth']])).map((p) => p.name);

@@ -6,7 +6,8 @@
  * (names, parents, cycles) → relative paths resolved against the config file's directory.
  * Every problem found along the way is reported at once in one ConfigError.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { homedir, tmpdir, userInfo } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { LineCounter, parseDocument, type Document } from 'yaml';
@@ -148,6 +149,16 @@ export const restartSchema = z
   })
   .strict()
   .prefault({});
+
+/** The built-in plugins: the folders of plugins/ with an index (index.js when built; index.ts when tests run the sources). */
+export const BUILT_IN_PLUGINS: readonly string[] = (() => {
+  const dir = fileURLToPath(new URL('../plugins/', import.meta.url));
+  try {
+    return readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory() && (existsSync(join(dir, d.name, 'index.js')) || existsSync(join(dir, d.name, 'index.ts')))).map((d) => d.name).sort();
+  } catch {
+    return [];
+  }
+})();
 
 /**
  * One plugin node. Exactly one of use/exec/remote is checked after parsing (with the other
@@ -310,6 +321,9 @@ function crossFieldProblems(raw: unknown, secrets: ReadonlyMap<string, string>):
         keyPath: ['plugins', i],
         message: `expected exactly one of use (a built-in plugin), exec (a program) or remote: true; got ${kinds.length === 0 ? 'none' : kinds.join(' and ')}`,
       });
+    }
+    if (typeof p.use === 'string' && !BUILT_IN_PLUGINS.includes(p.use)) {
+      problems.push({ keyPath: ['plugins', i, 'use'], message: `${show(['plugins', i, 'use'], p.use)} is not a built-in plugin; they are: ${BUILT_IN_PLUGINS.join(', ')}` });
     }
     if (typeof p.name !== 'string') return;
     const reserved = RESERVED[p.name];
