@@ -1,5 +1,6 @@
 /** Polls `check` until it returns a truthy value; generous deadlines guard against hangs only. */
-export async function waitFor<T>(check: () => T | Promise<T>, { timeout = 10_000, interval = 10, what = 'condition' } = {}): Promise<NonNullable<T>> {
+/** `what` names the condition in the error; a function is asked at the deadline, so it can say how things stand then. */
+export async function waitFor<T>(check: () => T | Promise<T>, { timeout = 10_000, interval = 10, what = 'condition' as string | (() => string) } = {}): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeout;
   let last: unknown;
   for (;;) {
@@ -9,7 +10,7 @@ export async function waitFor<T>(check: () => T | Promise<T>, { timeout = 10_000
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${typeof what === 'function' ? what() : what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, interval));
   }
 }

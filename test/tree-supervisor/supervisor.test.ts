@@ -1,6 +1,7 @@
 // The tree supervisor with real processes on a private bus, driven through the terminal network
 // and the `hive` command (issue 5).
 import { afterEach, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -281,7 +282,8 @@ describe('the hive command', () => {
     hive.proc.kill('SIGKILL');
     await hive.exited;
     const left = () => pids.filter(alive).map((pid) => { try { return `${pid}: ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ')}`; } catch { return String(pid); } });
-    await waitFor(() => left().length === 0, { timeout: 10_000, what: `every node gone (left: ${left().join('; ')})` });
+    const busLeft = () => { try { return execFileSync('pgrep', ['-f', `${hive!.instance}.bus/bus.conf`]).toString().trim(); } catch { return ''; } };
+    await waitFor(() => left().length === 0, { timeout: 20_000, what: () => `every node gone (left: ${left().join('; ')}; bus pids: '${busLeft()}')` });
     const leftovers = await execa('pgrep', ['-f', `${hive.instance}.bus/bus.conf`], { reject: false });
     expect(String(leftovers.stdout).trim()).toBe('');
   });
