@@ -1,0 +1,802 @@
+"""hive_node.py: a Hive node in Python, everything docs/protocol.md asks of one, in one file.
+
+This is not a library you install: copy this file next to your plugin and import it
+(`from hive_node import HiveNode`). responder.py and filter.py in this folder do exactly that.
+Nothing here comes from Hive's TypeScript; it speaks D-Bus with python3-dbus-next (Debian
+package; why that library: see the top of responder.py) and needs Debian's /usr/bin/python3,
+the interpreter the apt package is installed for.
+
+Read it top to bottom; the sections follow docs/protocol.md:
+
+  1. logging              JSON lines on stderr, as the supervisor re-logs them
+  2. environment          HIVE_* variables, exit code 2 when they are wrong
+  3. IRC lines, commands  what a responder needs to recognise `!pyping`
+  4. messages             HiveMessage = (aaya{sv}): lines as bytes, metadata as variants
+  5. the node             one connection: own the name, follow the parent, attach, replay
+  6. down and up          messages from the parent; replies and Send to the parent
+  7. having children      Attach, Detach, Send, Replay, and passing messages down
+  8. serving calls        SetParent, the properties, Introspect
+  9. leaving              Reparent, Detach, exit 0; exit 1 when the bus is lost
+"""
+import asyncio
+import json
+import os
+import re
+import secrets
+import signal
+import sys
+import time
+from collections import deque
+
+try:
+    from dbus_next import Message, MessageType, Variant
+    from dbus_next.aio import MessageBus
+except ImportError:   # the usual mistake: another python3 than Debian's (pyenv, a virtualenv)
+    why = f'python3-dbus-next is not installed for {sys.executable}: run the plugin with /usr/bin/python3 ' \
+          '(apt-get install python3-dbus-next)'
+    print(json.dumps({'level': 60, 'time': int(time.time() * 1000), 'msg': why}), file=sys.stderr)
+    sys.exit(2)   # a bad environment: the supervisor does not restart it in a loop
+
+NODE_PATH = '/org/hive/Node'
+NODE_IFACE = 'org.hive.Node1'
+PROPS_IFACE = 'org.freedesktop.DBus.Properties'
+DBUS = dict(destination='org.freedesktop.DBus', path='/org/freedesktop/DBus', interface='org.freedesktop.DBus')
+NAME_PATTERN = re.compile(r'[A-Za-z][A-Za-z0-9_]{0,63}')
+CALL_TIMEOUT = 10.0     # seconds a call to the parent may take (docs/protocol.md: Send)
+REPLAY_SIZE = 512       # messages kept for a child's Replay
+SEQ_SAVE_DELAY = 0.1    # save the last hive.seq at most every 100 ms
+
+# ---- 1. logging ------------------------------------------------------------------------------
+# One JSON object per line on stderr, in pino's shape: the supervisor re-logs it with its level
+# and fields under the node's name. Never log HIVE_TOKEN.
+LEVELS = {'trace': 10, 'debug': 20, 'info': 30, 'warn': 40, 'error': 50, 'fatal': 60, 'silent': 100}
+_min_level = LEVELS.get(os.environ.get('HIVE_LOG_LEVEL', 'info'), 30)
+
+
+def log(level, msg, **fields):
+    if LEVELS[level] < _min_level:
+        return
+    line = {'level': LEVELS[level], 'time': int(time.time() * 1000), 'msg': msg, **fields}
+    print(json.dumps(line, default=str, separators=(',', ':')), file=sys.stderr, flush=True)
+
+
+# ---- 2. environment ------------------------------------------------------------------------------
+class Environment:
+    """The HIVE_* variables (docs/protocol.md#environment), checked once at start."""
+
+    def __init__(self, env):
+        problems = []
+        self.node = env.get('HIVE_NODE', '')
+        self.instance = env.get('HIVE_INSTANCE', 'default')
+        for key, value in (('HIVE_NODE', self.node), ('HIVE_INSTANCE', self.instance)):
+            if not NAME_PATTERN.fullmatch(value):
+                problems.append(f'{key}: expected letters, digits and _ starting with a letter')
+        self.token = env.get('HIVE_TOKEN', '')
+        if not self.token:
+            problems.append('HIVE_TOKEN: the hive token is required')
+        self.bus_address = env.get('HIVE_BUS_ADDRESS') or env.get('DBUS_SESSION_BUS_ADDRESS', '')
+        if not self.bus_address:
+            problems.append('HIVE_BUS_ADDRESS: required (or DBUS_SESSION_BUS_ADDRESS)')
+        self.parent = env.get('HIVE_PARENT', '')
+        self.state_dir = env.get('HIVE_STATE_DIR', '')
+        self.prefix = env.get('HIVE_COMMAND_PREFIX', '!')
+        self.hold_on_death = env.get('HIVE_ON_DEATH', 'bypass') == 'hold'
+        if env.get('HIVE_ON_DEATH', 'bypass') not in ('hold', 'bypass'):
+            problems.append("HIVE_ON_DEATH: expected 'hold' or 'bypass'")
+        try:
+            self.config = json.loads(env.get('HIVE_CONFIG') or '{}')
+        except ValueError:
+            self.config = None
+        if not isinstance(self.config, dict):
+            problems.append('HIVE_CONFIG: expected a JSON object')
+        if problems:
+            bad_environment('; '.join(problems))
+
+
+def bad_environment(why):
+    """Exit code 2: the supervisor marks the node failed instead of restarting it in a loop."""
+    log('fatal', f'bad environment or config: {why}')
+    sys.exit(2)
+
+
+# ---- 3. IRC lines and commands -------------------------------------------------------------------
+# Lines are bytes (a network's encoding is unknown). Decoding with 'surrogateescape' gives a str
+# that encodes back to exactly the same bytes, so a filter can change text without breaking the
+# bytes it does not understand.
+def to_text(raw):
+    return raw.decode('utf-8', 'surrogateescape')
+
+
+def to_bytes(text):
+    return text.encode('utf-8', 'surrogateescape')
+
+
+class IrcLine:
+    """`[@tags ][:nick!user@host ]COMMAND params [:last param]`, as a server sends it."""
+
+    def __init__(self, nick, command, params):
+        self.nick, self.command, self.params = nick, command, params
+
+
+def parse_irc_line(line):
+    rest = line
+    if rest.startswith('@'):
+        rest = rest.partition(' ')[2]                 # IRCv3 tags: hive.tags has them decoded
+    nick = ''
+    if rest.startswith(':'):
+        prefix, _, rest = rest.partition(' ')
+        nick = prefix[1:].split('!')[0].split('@')[0]
+    command, _, rest = rest.lstrip(' ').partition(' ')
+    params = []
+    while rest:
+        rest = rest.lstrip(' ')
+        if rest.startswith(':'):
+            params.append(rest[1:])                   # the last parameter may hold spaces
+            break
+        word, _, rest = rest.partition(' ')
+        if word:
+            params.append(word)
+    return IrcLine(nick, command.upper(), params) if command else None
+
+
+class Command:
+    """A command someone gave: `!pyecho hi`, `hivebot: pyecho hi`, or `pyecho hi` in private."""
+
+    def __init__(self, node, msg, name, args, nick, reply_to):
+        self.node, self.message = node, msg
+        self.name, self.args, self.nick, self.reply_to = name, args, nick, reply_to
+
+    async def reply(self, text):
+        """Answers where it was asked: the channel, or the speaker for a private message."""
+        await self.node.reply(self.message, self.reply_to, text)
+
+
+def parse_command(line, own_nick, prefix):
+    """The same rules as the TypeScript SDK (protocol/sdk/command.ts)."""
+    irc = parse_irc_line(line)
+    if not irc or irc.command != 'PRIVMSG' or len(irc.params) < 2:
+        return None
+    target, text = irc.params[0], irc.params[-1]
+    private = target[:1] not in '#&+!'
+    rest = None
+    if prefix and text.startswith(prefix):
+        rest = text[len(prefix):]
+    elif own_nick:
+        addressed = re.match(re.escape(own_nick) + r'[:,]\s*', text, re.IGNORECASE)
+        if addressed:
+            rest = text[addressed.end():]
+    if rest is None and private:
+        rest = text
+    words = (rest or '').split(None, 1)
+    if not words:
+        return None
+    return words[0].lower(), (words[1].strip() if len(words) > 1 else ''), irc.nick, (irc.nick if private else target)
+
+
+# ---- 4. messages ---------------------------------------------------------------------------------
+# On the bus a HiveMessage is the struct (aaya{sv}). dbus-next gives it as [lines, meta]: lines a
+# list of bytes, meta a dict of Variant (each with .signature and .value).
+class HiveMessage:
+    def __init__(self, lines, meta):
+        self.lines, self.meta = list(lines), dict(meta)
+
+    def get(self, key, default=None):
+        value = self.meta.get(key)
+        return default if value is None else value.value
+
+    def set(self, key, signature, value):
+        self.meta[key] = Variant(signature, value)
+
+    def wire(self):
+        return [self.lines, self.meta]
+
+
+# The hive.* keys and their exact D-Bus types (docs/protocol.md#metadata). Any other key needs a
+# namespace of its own (`pyfilter.seen`); its type is free.
+META_TYPES = {
+    'hive.id': 's', 'hive.network': 's', 'hive.time': 'd', 'hive.nick': 's', 'hive.reply_to': 's',
+    'hive.seq': 't', 'hive.path': 'as', 'hive.tags': 'a{ss}', 'hive.account': 's', 'hive.event': 's',
+    'hive.reason': 's', 'hive.origin': 's', 'hive.query': 'b', 'hive.replayed': 'b', 'hive.capabilities': 'as',
+}
+CUSTOM_KEY = re.compile(r'[a-z][a-z0-9_-]*\.[A-Za-z0-9_.-]+')
+
+
+def check_message(lines, meta):
+    """What is wrong with a message a child sent (docs/protocol.md#limits), or None."""
+    if len(lines) > 128:
+        return 'more than 128 lines'
+    if sum(len(line) for line in lines) > 65536:
+        return 'more than 65536 bytes of lines'
+    for line in lines:
+        if not line or len(line) > 8704 or any(c in line for c in b'\r\n\0'):
+            return 'a line is empty, longer than 8704 bytes, or holds CR, LF or NUL'
+    if len(meta) > 64:
+        return 'more than 64 metadata entries'
+    size = 0
+    for key, value in meta.items():
+        size += len(key) + (len(value.value) if isinstance(value.value, (str, list)) else 8)
+        if key in META_TYPES:
+            if value.signature != META_TYPES[key]:
+                return f'{key} must have the type {META_TYPES[key]}'
+        elif key.startswith('hive.') or not CUSTOM_KEY.fullmatch(key):
+            return f"metadata key '{key}' is unknown or has no namespace of its own"
+    if size > 16384:
+        return 'more than 16384 bytes of metadata'
+    return None
+
+
+class HiveError(Exception):
+    """A D-Bus error reply; `name` is short (NotChild) for org.hive.Error.*, else the full name."""
+
+    def __init__(self, name, text):
+        super().__init__(text)
+        self.dbus_name = name if '.' in name else f'org.hive.Error.{name}'
+        self.text = text
+
+
+# Errors that say the parent went away, not that it refused the message.
+PARENT_GONE = {'org.hive.Error.NoParent', 'org.freedesktop.DBus.Error.NoReply', 'org.freedesktop.DBus.Error.ServiceUnknown',
+               'org.freedesktop.DBus.Error.NameHasNoOwner', 'org.freedesktop.DBus.Error.Disconnected'}
+
+
+# ---- 5. the node ---------------------------------------------------------------------------------
+class HiveNode:
+    """One node: one process, one D-Bus connection. Set the hooks, then call run()."""
+
+    def __init__(self, kind, commands=()):
+        self.env = Environment(os.environ)          # exits 2 when the environment is wrong
+        self.name, self.kind = self.env.node, kind
+        self.config = self.env.config
+        self.bus_name = f'org.hive.{self.env.instance}.{self.name}'
+        # Hooks a plugin sets (section 6 and 7 call them):
+        self.commands = []                          # (command, one line of help): the Commands property
+        self.handlers = {}                          # command -> async function(Command)
+        self.down = lambda msg: msg                 # a message from the parent -> what to pass down (None: drop)
+        self.up = lambda msg, child: msg            # a message a child sent -> what to pass up (None: refuse)
+        self.details = dict                         # () -> figures of the node's own, the Details property
+        self.commands = list(commands)
+        self.counters = {'in': 0, 'out': 0, 'dropped': 0, 'errors': 0, 'lost': 0}
+        self.parent = ''                            # the parent's bus name, what we follow
+        self.parent_unique = None                   # its unique name (:1.7) while we are attached
+        self.children = {}                          # unique name -> node name
+        self._generation = 0                        # bumped on every change of parent: stale attaches stop
+        self._attached = None                       # asyncio.Event: set while attached
+        self._held = None                           # live messages held back while catching up
+        self._parent_leaving = False
+        self._last_seq = self._load_seq()           # network -> last hive.seq seen
+        self._seq_timer = None
+        self._ring = deque(maxlen=REPLAY_SIZE)      # (network, seq, wire) passed down, for Replay
+        self._evicted = {}                          # network -> highest seq pushed out of the ring
+        self._ids = 0
+        self._id_prefix = f'{self.name}-{secrets.token_hex(4)}'
+        self._stopping = False
+
+    def command(self, name):
+        """Decorator: `@node.command('pyping')` on `async def pyping(cmd)`."""
+        def register(fn):
+            self.handlers[name] = fn
+            return fn
+        return register
+
+    def run(self):
+        """Runs until SIGTERM (exit 0) or until the bus connection is lost (exit 1)."""
+        try:
+            code = asyncio.run(self._main())
+        except Exception as err:                      # a failed set-up or a bug: exit 1, the supervisor restarts us
+            log('fatal', 'node failed', reason=repr(err))
+            code = 1
+        sys.exit(code)
+
+    async def _main(self):
+        try:
+            return await self._serve_until_stopped()
+        except Exception:
+            if getattr(self, 'bus', None) and self.bus.connected:   # tell the children where to go first
+                await self.bus.send(Message.new_signal(NODE_PATH, NODE_IFACE, 'Reparent', 's', [self._reparent_to()]))
+            raise
+
+    def spawn(self, coro):
+        """Runs a coroutine in the background; its failure is logged, never lost."""
+        def done(task):
+            if not task.cancelled() and task.exception() is not None:
+                self.counters['errors'] += 1
+                log('error', 'background task failed', reason=repr(task.exception()))
+        asyncio.ensure_future(coro).add_done_callback(done)
+
+    async def _serve_until_stopped(self):
+        self._attached = asyncio.Event()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            # A second signal while we are leaving: give up at once (exit 1).
+            loop.add_signal_handler(sig, lambda: os._exit(1) if stop.is_set() else stop.set())
+        # --8<-- [start:connect]
+        self.bus = await MessageBus(bus_address=self.env.bus_address).connect()
+        self.bus.add_message_handler(self._on_bus_message)  # every message we receive goes there
+        # Flags 7: take the name over from a previous run of this node that has not gone yet.
+        reply = await self.bus.request_name(self.bus_name, 7)
+        if reply.value not in (1, 4):            # primary owner, or already the owner
+            raise HiveError('Failed', f'cannot own {self.bus_name} (reply {reply})')
+        log('info', 'node on the bus', busName=self.bus_name, unique=self.bus.unique_name)
+        if self.env.parent and not await self.set_parent(self.env.parent):
+            log('info', 'parent not on the bus yet; waiting for it', parent=self.env.parent)
+        # --8<-- [end:connect]
+        lost = asyncio.ensure_future(self.bus.wait_for_disconnect())
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({lost, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if lost.done():
+            log('fatal', 'lost the connection to the bus', reason=repr(lost.exception()))
+            return 1
+        await self._leave()
+        return 0
+
+    # -- D-Bus calls ----------------------------------------------------------------------------
+    async def call(self, destination, member, signature='', body=(), path=NODE_PATH, interface=NODE_IFACE, timeout=CALL_TIMEOUT):
+        """A method call on our one connection; an error reply raises HiveError."""
+        msg = Message(destination=destination, path=path, interface=interface, member=member, signature=signature, body=list(body))
+        try:
+            reply = await asyncio.wait_for(self.bus.call(msg), timeout)
+        except asyncio.TimeoutError:
+            raise HiveError('Timeout', f'{member} on {destination}: no answer within {timeout} s') from None
+        if reply.message_type == MessageType.ERROR:
+            raise HiveError(reply.error_name, reply.body[0] if reply.body else '')
+        return reply.body
+
+    async def bus_call(self, member, signature, *body):
+        return await self.call(member=member, signature=signature, body=body, **DBUS)
+
+    async def add_match(self, rule):
+        await self.bus_call('AddMatch', 's', rule)
+
+    async def remove_match(self, rule):
+        """Never fails: the bus drops by itself a rule on a unique name that has disconnected."""
+        try:
+            await self.bus_call('RemoveMatch', 's', rule)
+        except HiveError:
+            pass
+
+    async def name_owner(self, name):
+        try:
+            return (await self.bus_call('GetNameOwner', 's', name))[0]
+        except HiveError:
+            return None                               # NameHasNoOwner
+
+    # --8<-- [start:follow]
+    @staticmethod
+    def owner_rule(name):
+        """Match rule: the bus tells us when `name` gets a new owner or loses it."""
+        return ("type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"
+                f"member='NameOwnerChanged',arg0='{name}'")
+
+    @staticmethod
+    def signal_rule(unique):
+        """Match rule: the signals of one connection, by its unique name (not a well-known name)."""
+        return f"type='signal',sender='{unique}',path='{NODE_PATH}',interface='{NODE_IFACE}'"
+
+    async def set_parent(self, parent):
+        """Follows another parent (a bus name), as SetParent and Reparent ask; True once attached."""
+        old_name, old_unique = self.parent, self.parent_unique
+        self._generation += 1
+        self.parent, self.parent_unique = parent, None
+        self._attached.clear()
+        if old_unique:
+            await self.remove_match(self.signal_rule(old_unique))
+            if old_unique != await self.name_owner(parent):
+                self.bus.send(Message(destination=old_unique, path=NODE_PATH, interface=NODE_IFACE, member='Detach'))
+        if old_name and old_name != parent:
+            await self.remove_match(self.owner_rule(old_name))
+        if not parent:
+            return False
+        if old_name != parent:
+            await self.add_match(self.owner_rule(parent))
+        return await self.attach()
+
+    async def attach(self):
+        """Subscribes to the parent's signals, THEN attaches, then asks what it missed."""
+        generation = self._generation
+        unique = await self.name_owner(self.parent)
+        if generation != self._generation or not unique:
+            return False                              # moved meanwhile, or not there: NameOwnerChanged will say
+        await self.add_match(self.signal_rule(unique))
+        self.parent_unique = unique
+        self._held = []                               # live messages wait until the replay is handled
+        try:
+            await self.call(unique, 'Attach', 'ss', (self.name, self.env.token))
+            if generation != self._generation:
+                return False
+            log('info', 'attached to parent', parent=self.parent)
+            await self._catch_up()
+        except HiveError as err:
+            if generation == self._generation:
+                self.parent_unique = None
+                await self.remove_match(self.signal_rule(unique))
+            log('warn', 'attach failed', parent=self.parent, error=err.dbus_name, reason=err.text)
+            return False
+        finally:
+            if generation == self._generation:        # else a newer attach owns the held messages
+                held, self._held = self._held or [], None
+                for wire in held:
+                    self._from_parent(wire)
+        self._attached.set()
+        return True
+    # --8<-- [end:follow]
+
+    async def _catch_up(self):
+        """Replay: asks the new parent for what came while we had none (docs/protocol.md#replay)."""
+        for network, after in list(self._last_seq.items()):
+            try:
+                missed, complete = await self.call(self.parent_unique, 'Replay', 'st', (network, after))
+            except HiveError as err:
+                self.counters['lost'] += 1
+                log('error', 'replay failed; messages may have been missed', network=network, reason=err.text)
+                continue
+            if not complete:
+                self.counters['lost'] += 1
+                log('error', "messages lost: the parent's replay buffer no longer reaches back", network=network, after=after)
+            if missed:
+                log('info', 'caught up from replay', network=network, count=len(missed))
+            for wire in missed:
+                wire[1]['hive.replayed'] = Variant('b', True)
+                self._from_parent(wire, live=False)
+
+    def _load_seq(self):
+        try:
+            with open(os.path.join(self.env.state_dir, '.hive-seq.json')) as f:
+                return {k: v for k, v in json.load(f).items() if isinstance(v, int)}
+        except (OSError, ValueError, AttributeError):
+            return {}                                 # first start, or no HIVE_STATE_DIR
+
+    def _save_seq(self):
+        """Crash-safe: write a temporary file, fsync, rename over the old one."""
+        self._seq_timer = None
+        if not self.env.state_dir:
+            return
+        path = os.path.join(self.env.state_dir, '.hive-seq.json')
+        try:
+            with open(path + '.tmp', 'w') as f:
+                json.dump(self._last_seq, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(path + '.tmp', path)
+        except OSError as err:
+            log('warn', 'cannot save sequence numbers', reason=str(err))
+
+    # -- everything that arrives on the connection -------------------------------------------------
+    def _on_bus_message(self, msg):
+        """dbus-next calls this for every message; True means 'handled, do not answer for me'."""
+        if msg.message_type == MessageType.SIGNAL:
+            if msg.sender == 'org.freedesktop.DBus' and msg.member == 'NameOwnerChanged':
+                self._on_name_owner_changed(*msg.body)
+            elif msg.interface == NODE_IFACE and msg.sender == self.parent_unique and self.parent_unique:
+                self._on_parent_signal(msg)          # only our parent's: anyone can send us a signal
+            return None
+        if msg.message_type == MessageType.METHOD_CALL and msg.path in (NODE_PATH, '/', '/org', '/org/hive') \
+                and msg.interface != 'org.freedesktop.DBus.Peer':   # dbus-next answers Ping itself
+            self.spawn(self._serve(msg))
+            return True
+        return None
+
+    def _on_name_owner_changed(self, name, old, new):
+        if name in self.children and not new:
+            log('info', 'child vanished', child=self.children.pop(name))
+            self.spawn(self.remove_match(self.owner_rule(name)))
+        if name != self.parent or self._stopping:
+            return
+        if not new:                                   # the parent is gone: wait for it
+            if self.parent_unique:
+                self.spawn(self.remove_match(self.signal_rule(self.parent_unique)))
+                self.parent_unique = None
+                self._generation += 1
+                self._attached.clear()
+                log('info' if self._parent_leaving else 'warn', 'parent gone' if self._parent_leaving else 'parent lost', parent=name)
+            self._parent_leaving = False
+        elif new != self.parent_unique:               # it came back (restarted): attach to the new owner
+            self._generation += 1
+            self.parent_unique = None
+            self._attached.clear()
+            self.spawn(self.attach())
+
+    def _on_parent_signal(self, msg):
+        if msg.member == 'Message' and msg.signature == '(aaya{sv})':
+            self._from_parent(msg.body[0])
+        elif msg.member == 'Reparent' and msg.signature == 's':
+            to = msg.body[0]
+            if not to:                                # the mouth, or a guard that holds: wait for it
+                self._parent_leaving = True
+                log('info', 'parent going away; waiting for it', parent=self.parent)
+                return
+            log('info', 'parent asked us to re-parent', to=to)
+            self.spawn(self.set_parent(to))
+
+    # ---- 6. down and up --------------------------------------------------------------------------
+    def _from_parent(self, wire, live=True):
+        """A message from the parent: skip what we saw already, pass it down, run our commands."""
+        if live and self._held is not None:
+            self._held.append(wire)
+            return
+        meta = wire[1]
+        network, seq = meta.get('hive.network'), meta.get('hive.seq')
+        if network is not None and seq is not None:
+            if seq.value <= self._last_seq.get(network.value, -1):
+                return                                # replay and live traffic overlap
+            self._last_seq[network.value] = seq.value
+            if self._seq_timer is None:
+                self._seq_timer = asyncio.get_running_loop().call_later(SEQ_SAVE_DELAY, self._save_seq)
+        self.counters['in'] += 1
+        try:
+            msg = self.down(HiveMessage(*wire))
+        except Exception as err:                      # a broken hook must not stop the node
+            self.counters['errors'] += 1
+            log('error', 'down hook failed', reason=repr(err))
+            return
+        if msg is None:
+            self.counters['dropped'] += 1
+            return
+        self.pass_down(msg)
+        self._run_command(msg)
+
+    def _run_command(self, msg):
+        if not self.handlers or not msg.lines:        # a mouth event has no lines
+            return
+        parsed = parse_command(to_text(msg.lines[0]), msg.get('hive.nick', ''), self.env.prefix)
+        if parsed and parsed[0] in self.handlers:
+            self.spawn(self._handle(self.handlers[parsed[0]], Command(self, msg, *parsed)))
+
+    async def _handle(self, handler, cmd):
+        try:
+            await handler(cmd)
+        except Exception as err:
+            self.counters['errors'] += 1
+            log('error', 'command failed', command=cmd.name, reason=repr(err))
+
+    # --8<-- [start:reply]
+    async def reply(self, to_msg, target, text):
+        """A reply: PRIVMSG to the channel (or speaker), with hive.network and hive.reply_to."""
+        lines = [to_bytes(f'PRIVMSG {target} :{part}') for part in text.split('\n') if part.strip()]
+        reply = HiveMessage(lines, {})
+        reply.set('hive.network', 's', to_msg.get('hive.network'))
+        reply.set('hive.reply_to', 's', to_msg.get('hive.id'))
+        if to_msg.get('hive.replayed'):
+            reply.set('hive.replayed', 'b', True)     # so the mouth sends only one answer to it
+        await self.send(reply)
+
+    async def send(self, msg):
+        """Sends a message this node made up to its parent, with hive.id, hive.origin, hive.path."""
+        self._ids += 1
+        msg.meta.setdefault('hive.id', Variant('s', f'{self._id_prefix}-{self._ids}'))
+        msg.meta.setdefault('hive.origin', Variant('s', self.name))
+        msg.set('hive.path', 'as', [self.name])
+        problem = check_message(msg.lines, msg.meta)
+        if problem:
+            raise HiveError('InvalidMessage', problem)
+        await self._send_up(msg.wire())
+    # --8<-- [end:reply]
+
+    async def _send_up(self, wire):
+        """Send on the parent; when it went away, waits up to 10 s for the next one and tries once more."""
+        try:
+            await self._call_send(wire)
+        except HiveError as err:
+            if err.dbus_name not in PARENT_GONE or self._stopping:
+                self.counters['errors'] += 1
+                raise
+            log('warn', 'parent gone while sending; retrying with the next parent', reason=err.text)
+            try:
+                await asyncio.wait_for(self._attached.wait(), CALL_TIMEOUT)
+            except asyncio.TimeoutError:
+                self.counters['errors'] += 1
+                raise HiveError('NoParent', f"node '{self.name}' found no parent within {CALL_TIMEOUT} s") from None
+            wire[1]['hive.replayed'] = Variant('b', True)   # the old parent may have passed it on
+            await self._call_send(wire)
+        self.counters['out'] += 1
+
+    async def _call_send(self, wire):
+        if not self.parent_unique:
+            raise HiveError('NoParent', f"node '{self.name}' has no live parent (waiting for {self.parent or 'none'})")
+        await self.call(self.parent_unique, 'Send', '(aaya{sv})', (wire,))
+
+    # ---- 7. having children ----------------------------------------------------------------------
+    # --8<-- [start:pass_down]
+    def pass_down(self, msg):
+        """Adds our name to hive.path, keeps the message for Replay, emits it to the children."""
+        msg.set('hive.path', 'as', msg.get('hive.path', []) + [self.name])
+        wire = msg.wire()
+        network, seq = msg.get('hive.network'), msg.get('hive.seq')
+        if network is not None and seq is not None:
+            if len(self._ring) == self._ring.maxlen:
+                old_network, old_seq, _ = self._ring[0]
+                self._evicted[old_network] = max(self._evicted.get(old_network, -1), old_seq)
+            self._ring.append((network, seq, wire))
+        if self.children:
+            self.counters['out'] += 1
+            self.bus.send(Message.new_signal(NODE_PATH, NODE_IFACE, 'Message', '(aaya{sv})', [wire]))
+    # --8<-- [end:pass_down]
+
+    async def _attach_child(self, msg, name, token):
+        self._check_token(token)
+        if not NAME_PATTERN.fullmatch(name):
+            raise HiveError('InvalidArgs', f"Attach: node name '{name}' is not valid")
+        for unique, child in list(self.children.items()):
+            if child == name and unique != msg.sender:
+                del self.children[unique]             # the same node again, on a new connection
+        self.children[msg.sender] = name
+        # Watch the child's connection before confirming, and check it has not gone meanwhile.
+        await self.add_match(self.owner_rule(msg.sender))
+        if not await self.name_owner(msg.sender):
+            self.children.pop(msg.sender, None)
+            raise HiveError('Failed', 'caller left during Attach')
+        log('info', 'child attached', child=name)
+
+    def _detach_child(self, msg):
+        name = self.children.pop(msg.sender, None)
+        if name:
+            log('info', 'child detached', child=name)
+            self.spawn(self.remove_match(self.owner_rule(msg.sender)))
+
+    async def _child_send(self, msg):
+        """Send from a child: check it, let the up hook see it, pass it up with our name on the path."""
+        child = self.children.get(msg.sender)
+        if child is None:
+            self.counters['errors'] += 1
+            raise HiveError('NotChild', f"Send: {msg.sender} is not an attached child of '{self.name}'; call Attach first")
+        problem = 'the signature must be (aaya{sv})' if msg.signature != '(aaya{sv})' else check_message(*msg.body[0])
+        if problem:
+            self.counters['errors'] += 1
+            raise HiveError('InvalidMessage', f'Send: {problem}')
+        self.counters['in'] += 1
+        up = self.up(HiveMessage(*msg.body[0]), child)
+        if up is None:
+            self.counters['dropped'] += 1
+            raise HiveError('Refused', f"'{self.name}' does not pass this message on")
+        up.set('hive.path', 'as', up.get('hive.path', []) + [self.name])
+        try:
+            await self._send_up(up.wire())
+        except HiveError as err:
+            self.counters['dropped'] += 1
+            log('warn', 'message from child not delivered', child=child, error=err.dbus_name)
+            if not err.dbus_name.startswith('org.hive.Error.'):   # not a Hive error: Failed, naming it
+                raise HiveError('Failed', f'{err.dbus_name}: {err.text}') from None
+            raise
+
+    def _replay(self, msg, network, after):
+        if msg.sender not in self.children:
+            raise HiveError('NotChild', f"Replay: {msg.sender} is not an attached child of '{self.name}'")
+        wires = sorted(((s, w) for n, s, w in self._ring if n == network and s > after), key=lambda e: e[0])
+        return [w for _, w in wires], self._evicted.get(network, -1) <= after
+
+    # ---- 8. serving calls -------------------------------------------------------------------------
+    async def _serve(self, msg):
+        """Answers a method call made to us; a HiveError becomes a D-Bus error reply."""
+        try:
+            signature, body = await self._answer(msg)
+            reply = Message.new_method_return(msg, signature, body)
+        except HiveError as err:
+            reply = Message.new_error(msg, err.dbus_name, err.text)
+        except Exception as err:                      # a bug: say so, keep serving
+            self.counters['errors'] += 1
+            log('error', 'call failed', member=msg.member, reason=repr(err))
+            reply = Message.new_error(msg, 'org.hive.Error.Failed', repr(err))
+        self.bus.send(reply)
+
+    async def _answer(self, msg):
+        call = (msg.interface, msg.member, msg.signature)
+        if msg.path != NODE_PATH:
+            if msg.member == 'Introspect':             # '/', '/org', '/org/hive' list the way to our object
+                child = NODE_PATH[len(msg.path.rstrip('/')) + 1:].split('/')[0]
+                return 's', [f'<node><node name="{child}"/></node>']
+            raise HiveError('InvalidArgs', f'no object at {msg.path}')
+        if msg.interface == NODE_IFACE and msg.member == 'Send':
+            await self._child_send(msg)
+            return '', []
+        if call == (NODE_IFACE, 'Attach', 'ss'):
+            await self._attach_child(msg, *msg.body)
+            return '', []
+        if call == (NODE_IFACE, 'Detach', ''):
+            self._detach_child(msg)
+            return '', []
+        if call == (NODE_IFACE, 'Replay', 'st'):
+            return 'a(aaya{sv})b', list(self._replay(msg, *msg.body))
+        # --8<-- [start:setparent]
+        if call == (NODE_IFACE, 'SetParent', 'ss'):
+            parent, token = msg.body
+            self._check_token(token)
+            log('info', 'SetParent', to=parent)
+            if not await self.set_parent(parent):
+                raise HiveError('NoParent', f'{parent} is not on the bus; attaching when it comes')
+            return '', []
+        # --8<-- [end:setparent]
+        if call == (PROPS_IFACE, 'Get', 'ss') and msg.body[0] == NODE_IFACE and msg.body[1] in self.properties():
+            return 'v', [self.properties()[msg.body[1]]]
+        if call == (PROPS_IFACE, 'GetAll', 's') and msg.body[0] == NODE_IFACE:
+            return 'a{sv}', [self.properties()]
+        if call == ('org.freedesktop.DBus.Introspectable', 'Introspect', ''):
+            return 's', [INTROSPECTION]
+        raise HiveError('InvalidArgs', f'{msg.interface}.{msg.member}({msg.signature}) is not served here')
+
+    def _check_token(self, token):
+        if token != self.env.token:
+            raise HiveError('BadToken', 'the token does not match this hive')
+
+    # --8<-- [start:properties]
+    def properties(self):
+        """org.hive.Node1's properties: `hive tree`, `help` and aggregators read them."""
+        return {
+            'Name': Variant('s', self.name),
+            'Kind': Variant('s', self.kind),
+            'Parent': Variant('s', self.parent),
+            'Children': Variant('a(ss)', [[name, unique] for unique, name in self.children.items()]),
+            'Commands': Variant('a(ss)', [list(c) for c in self.commands]),
+            'Counters': Variant('a{st}', dict(self.counters)),
+            'Details': Variant('a{sv}', {k: detail_variant(v) for k, v in self.details().items()}),
+        }
+    # --8<-- [end:properties]
+
+    # ---- 9. leaving -------------------------------------------------------------------------------
+    # --8<-- [start:leave]
+    async def _leave(self):
+        """SIGTERM: tell the children where to go, detach, release the name, close the connection."""
+        self._stopping = True
+        await self.bus.send(Message.new_signal(NODE_PATH, NODE_IFACE, 'Reparent', 's', [self._reparent_to()]))
+        if self.parent_unique:
+            try:
+                await self.call(self.parent_unique, 'Detach', timeout=1.0)
+            except HiveError:
+                pass                                  # the parent is going too: closing is enough
+        if self._seq_timer is not None:
+            self._seq_timer.cancel()
+            self._save_seq()
+        try:
+            await self.bus_call('ReleaseName', 's', self.bus_name)
+        except HiveError:
+            pass
+        self.bus.disconnect()
+        log('info', 'node stopped')
+    # --8<-- [end:leave]
+
+    def _reparent_to(self):
+        """Our own parent, or '' with HIVE_ON_DEATH=hold: then the children wait for us."""
+        return '' if self.env.hold_on_death else self.parent
+
+
+def detail_variant(value):
+    """A Details value: str, bool, int, float, a list of str, or counts by name."""
+    if isinstance(value, bool):
+        return Variant('b', value)
+    if isinstance(value, str):
+        return Variant('s', value)
+    if isinstance(value, int):
+        return Variant('x', value)
+    if isinstance(value, float):
+        return Variant('d', value)
+    if isinstance(value, dict):
+        return Variant('a{sx}', {str(k): int(v) for k, v in value.items()})
+    return Variant('as', [str(v) for v in value])
+
+
+INTROSPECTION = """<node>
+  <interface name="org.hive.Node1">
+    <method name="Send"><arg name="message" type="(aaya{sv})" direction="in"/></method>
+    <method name="Attach"><arg name="name" type="s" direction="in"/><arg name="token" type="s" direction="in"/></method>
+    <method name="Detach"/>
+    <method name="SetParent"><arg name="parent" type="s" direction="in"/><arg name="token" type="s" direction="in"/></method>
+    <method name="Replay"><arg name="network" type="s" direction="in"/><arg name="after" type="t" direction="in"/>
+      <arg name="messages" type="a(aaya{sv})" direction="out"/><arg name="complete" type="b" direction="out"/></method>
+    <signal name="Message"><arg name="message" type="(aaya{sv})"/></signal>
+    <signal name="Reparent"><arg name="parent" type="s"/></signal>
+    <property name="Name" type="s" access="read"/>
+    <property name="Kind" type="s" access="read"/>
+    <property name="Parent" type="s" access="read"/>
+    <property name="Children" type="a(ss)" access="read"/>
+    <property name="Commands" type="a(ss)" access="read"/>
+    <property name="Counters" type="a{st}" access="read"/>
+    <property name="Details" type="a{sv}" access="read"/>
+  </interface>
+  <interface name="org.freedesktop.DBus.Properties">
+    <method name="Get"><arg type="s" direction="in"/><arg type="s" direction="in"/><arg type="v" direction="out"/></method>
+    <method name="GetAll"><arg type="s" direction="in"/><arg type="a{sv}" direction="out"/></method>
+  </interface>
+  <interface name="org.freedesktop.DBus.Introspectable">
+    <method name="Introspect"><arg type="s" direction="out"/></method>
+  </interface>
+</node>
+"""
