@@ -13,10 +13,16 @@ export const NODE1: InterfaceSpec = {
     Detach: { in: [], out: [] },
     SetParent: { in: [['parent', 's'], ['token', 's']], out: [] },
     Replay: { in: [['network', 's'], ['after', 't']], out: [['messages', 'a(aaya{sv})'], ['complete', 'b']] },
+    // A child without a connection of its own (gdbus, busctl: one connection per call), docs/protocol.md#a-node-without-a-connection.
+    Join: { in: [['name', 's'], ['token', 's'], ['info', 'a{sv}']], out: [['key', 's'], ['lease', 'u']] },
+    Renew: { in: [['key', 's']], out: [['lease', 'u']] },
+    SendAs: { in: [['key', 's'], ['message', '(aaya{sv})']], out: [] },
+    Leave: { in: [['key', 's']], out: [] },
   },
   signals: {
     Message: [['message', '(aaya{sv})']],
     Reparent: [['parent', 's']],
+    MoveChild: [['name', 's'], ['parent', 's']],
   },
   properties: {
     Name: 's',

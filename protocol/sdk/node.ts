@@ -8,7 +8,12 @@
  * with named errors and keeps serving. When the parent's name gets a new owner, the node attaches
  * to it again and asks for what it missed (Replay). On shutdown it tells its children where to go
  * (the Reparent signal) and detaches.
+ *
+ * A child without a connection of its own (a shell script whose every `gdbus call` is a new
+ * connection) joins with the token instead of attaching, and sends with the key Join gave it; this
+ * node then holds the child's bus name and answers for it (docs/protocol.md#a-node-without-a-connection).
  */
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { encode, type WireMessage } from '../codec.js';
@@ -27,6 +32,13 @@ import { serveObject } from './service.js';
 
 const SEQ_SAVE_MS = 100;
 const REPLAYED = new Variant('b', true);
+/** How long a child without a connection stays without news (Join, Renew, SendAs) before it is forgotten. */
+const LEASE_SECONDS = 30;
+/** How long SetParent on such a child waits for it to join its new parent (the supervisor waits 5 s). */
+const MOVE_WAIT_MS = 4000;
+/** How long a stopping node waits for such children to follow its Reparent before it lets go of their names. */
+const FOLLOW_WAIT_MS = 3000;
+const JOIN_KINDS = new Set(['responder', 'automaton']);
 
 export type Kind = 'mouth' | 'responder' | 'automaton' | 'filter' | 'aggregator';
 
@@ -46,9 +58,30 @@ export interface NodeOptions {
   replaySize?: number;
   /** Where the node keeps the last sequence number it saw, so that a restart can be caught up. */
   stateDir?: string;
+  /** The lease of a child without a connection, in seconds (default 30): it renews within that time or is forgotten. */
+  leaseSeconds?: number;
 }
 
+/** A child: its node name and unique bus name (for a child without a connection, its well-known bus name). */
 export interface ChildInfo { name: string; unique: string }
+
+/** A child without a connection of its own: this node holds its bus name and answers for it. */
+interface Joined {
+  name: string;
+  busName: string;
+  /** The secret SendAs, Renew and Leave carry, new at every Join: the hive token is needed only to join. */
+  key: string;
+  /** The child's id of its own run: the same run joining again is a repeat, another one a restart. */
+  run: string;
+  kind: string;
+  commands: [string, string][];
+  expires: number;
+  counters: Counters;
+  /** Serves calls addressed to the child's bus name (properties, SetParent); false when not served. */
+  serve: (msg: DBusMessage) => boolean;
+  /** SetParent calls waiting for the child to be taken over by its new parent. */
+  moved: (() => void)[];
+}
 
 export interface Counters { in: number; out: number; dropped: number; errors: number; [k: string]: number }
 
@@ -84,6 +117,12 @@ export class HiveNode {
   private stopping = false;
   private seqSaveTimer: NodeJS.Timeout | undefined;
   private parentLeaving = false;
+  /** Children without a connection, by their bus name and by their key. */
+  private readonly joined = new Map<string, Joined>();
+  private readonly joinKeys = new Map<string, Joined>();
+  private joinChain: Promise<unknown> = Promise.resolve();
+  private leaseTimer: NodeJS.Timeout | undefined;
+  private readonly leaseSeconds: number;
 
   constructor(private readonly opts: NodeOptions) {
     if (!NAME_PATTERN.test(opts.name)) throw new HiveError('InvalidArgs', `node name '${opts.name}': expected letters, digits and _ starting with a letter`);
@@ -94,6 +133,7 @@ export class HiveNode {
     this.commands = opts.commands ?? [];
     this.callTimeoutMs = opts.callTimeoutMs ?? 10_000;
     this.replay = new ReplayBuffer(opts.replaySize ?? 512);
+    this.leaseSeconds = Math.max(1, Math.round(opts.leaseSeconds ?? LEASE_SECONDS));
   }
 
   get parent(): string { return this.parentName; }
@@ -138,6 +178,7 @@ export class HiveNode {
     if (seq && network) this.replay.add(network.value as string, Number(seq.value), wire);
     if (this.children.size === 0) return;
     this.counters.out++;
+    if (this.joined.size !== 0) for (const j of this.joined.values()) j.counters.in++;
     emitHiveSignal(this.bus, NODE_PATH, NODE_INTERFACE, 'Message', wire);
   }
 
@@ -360,6 +401,13 @@ export class HiveNode {
   }
 
   private onNameOwnerChanged(name: string, newOwner: string): void {
+    const joined = this.joined.get(name);
+    if (joined) {
+      // Another connection took the name: the child joined its new parent (or a node of that name
+      // with a connection of its own came). An empty owner is this node letting go of it itself.
+      if (newOwner && newOwner !== this.uniqueName) this.forgetJoined(joined, 'child moved', false, { to: newOwner });
+      return;
+    }
     const child = this.children.get(name);
     if (child && !newOwner) {
       this.children.delete(name);
@@ -407,11 +455,13 @@ export class HiveNode {
   }
 
   private serve(): void {
+    // First: calls to the bus name of a child without a connection are answered for that child.
+    this.bus.addMethodHandler((msg: DBusMessage) => this.serveJoined(msg));
     serveObject(this.bus, {
       path: NODE_PATH,
       spec: NODE1,
       log: this.log,
-      uncheckedSignatures: ['Send'],
+      uncheckedSignatures: ['Send', 'SendAs'],
       properties: () => this.properties(),
       methods: {
         Send: (msg) => this.handleSend(msg),
@@ -423,6 +473,8 @@ export class HiveNode {
             if (c.name === name && unique !== msg.sender) { this.children.delete(unique); void this.dropRule(ownerRule(unique)); }
           }
           this.children.set(msg.sender, { name, unique: msg.sender });
+          const joined = this.joined.get(nodeBusName(this.opts.instance, name));
+          if (joined) this.forgetJoined(joined, 'child replaced by one with a connection', true);
           // Watch the child's name before confirming, and make sure it did not vanish meanwhile.
           return loadMetaSchemas()
             .then(() => this.addRule(ownerRule(msg.sender)))
@@ -453,8 +505,181 @@ export class HiveNode {
           const r = this.replay.since(network, Number(after));
           return [r.wires, r.complete];
         },
+        Join: (msg) => {
+          // One at a time: a Join may give up and take again a bus name, which another must not interleave.
+          const done = this.joinChain.then(() => this.handleJoin(msg));
+          this.joinChain = done.catch(() => undefined);
+          return done;
+        },
+        Renew: (msg) => {
+          const j = this.joinedByKey(msg.body[0] as string, 'Renew');
+          j.expires = Date.now() + this.leaseSeconds * 1000;
+          return [this.leaseSeconds];
+        },
+        SendAs: (msg) => this.handleSendAs(msg),
+        Leave: (msg) => {
+          const j = this.joinKeys.get(msg.body[0] as string);
+          if (j) this.forgetJoined(j, 'child left', true);
+        },
       },
     });
+  }
+
+  // ---- children without a connection (docs/protocol.md#a-node-without-a-connection) ---------
+
+  private async handleJoin(msg: DBusMessage): Promise<unknown[]> {
+    const [name, token, info] = msg.body as [string, string, Record<string, InstanceType<typeof Variant>>];
+    this.checkToken(token);
+    // A stopping node would let the name go with its connection right after: join the next parent.
+    if (this.stopping) throw new HiveError('Failed', `Join: '${this.name}' is stopping`);
+    if (!NAME_PATTERN.test(name)) throw new HiveError('InvalidArgs', `Join: node name '${name}' is not valid`);
+    if (name === this.name) throw new HiveError('InvalidArgs', `Join: '${name}' is the name of this node itself`);
+    const { run, kind, commands } = joinInfo(info);
+    const busName = nodeBusName(this.opts.instance, name);
+    const previous = this.joined.get(busName);
+    if (previous && previous.run === run) {
+      // The same run of the child joining again: a repeat, nothing changes but the lease.
+      Object.assign(previous, { kind, commands, expires: Date.now() + this.leaseSeconds * 1000 });
+      return [previous.key, this.leaseSeconds];
+    }
+    await loadMetaSchemas();
+    for (const [unique, c] of this.children) {
+      if (c.name === name && unique !== busName) { this.children.delete(unique); void this.dropRule(ownerRule(unique)); }
+    }
+    if (previous) {
+      // Another run (the child was restarted): give the name up and take it again, so that the
+      // supervisor, which counts a node as up when its name gets an owner, sees the new run come up.
+      this.forgetJoined(previous, 'child restarted', false);
+      await this.bus.releaseName(busName).catch(() => undefined);
+    }
+    await this.addRule(ownerRule(busName));
+    const reply = await this.bus.requestName(busName, 0x1 | 0x2 | 0x4); // as the node would itself: ALLOW_REPLACEMENT | REPLACE_EXISTING | DO_NOT_QUEUE
+    if (reply !== 1 && reply !== 4) {
+      await this.dropRule(ownerRule(busName));
+      throw new HiveError('Failed', `Join: cannot hold the bus name ${busName} for '${name}': its owner does not let it go`);
+    }
+    const j: Joined = {
+      name, busName, key: randomBytes(16).toString('hex'), run, kind, commands,
+      expires: Date.now() + this.leaseSeconds * 1000, counters: { in: 0, out: 0, dropped: 0, errors: 0 },
+      serve: () => false, moved: [],
+    };
+    j.serve = this.joinedObject(j);
+    this.joined.set(busName, j);
+    this.joinKeys.set(j.key, j);
+    this.children.set(busName, { name, unique: busName });
+    this.leaseTimer ??= setInterval(() => this.expireLeases(), Math.min(1000, this.leaseSeconds * 250));
+    this.leaseTimer.unref();
+    this.log.info({ child: name, connectionless: true }, 'child joined');
+    return [j.key, this.leaseSeconds];
+  }
+
+  private handleSendAs(msg: DBusMessage): Promise<void> {
+    if (msg.signature !== 's(aaya{sv})') {
+      this.counters.errors++;
+      throw new HiveError('InvalidMessage', `SendAs: signature '${msg.signature ?? ''}'; expected 's(aaya{sv})'`);
+    }
+    const j = this.joinedByKey(msg.body[0] as string, 'SendAs');
+    j.expires = Date.now() + this.leaseSeconds * 1000;
+    let wire: WireMessage;
+    try {
+      wire = checkWireMessage('(aaya{sv})', [msg.body[1]]);
+    } catch (err) {
+      this.counters.errors++;
+      j.counters.errors++;
+      this.log.warn({ err, child: j.name }, 'SendAs refused: invalid message');
+      throw err;
+    }
+    this.counters.in++;
+    j.counters.out++;
+    return this.onUp(wire, { name: j.name, unique: j.busName }).catch((err: unknown) => {
+      this.counters.dropped++;
+      j.counters.dropped++;
+      this.log.warn({ err, child: j.name }, 'message from child not delivered');
+      throw err;
+    });
+  }
+
+  private joinedByKey(key: string, method: string): Joined {
+    const j = this.joinKeys.get(key);
+    if (j) return j;
+    this.counters.errors++;
+    this.log.warn({ method }, `${method} refused: no child joined with that key`);
+    throw new HiveError('NotChild', `${method}: no child of '${this.name}' joined with that key (it was forgotten, or joined another parent); call Join again`);
+  }
+
+  /** The object this node serves at the child's bus name: the child's properties, and SetParent. */
+  private joinedObject(j: Joined): (msg: DBusMessage) => boolean {
+    let handler: (msg: DBusMessage) => boolean = () => false;
+    const facade = { addMethodHandler: (fn: typeof handler) => { handler = fn; }, send: (m: DBusMessage) => this.bus.send(m) };
+    const notHere = () => {
+      throw new HiveError('InvalidArgs', `'${j.name}' has no connection of its own: its parent '${this.name}' answers for it, properties and SetParent only`);
+    };
+    serveObject(facade as unknown as MessageBus, {
+      path: NODE_PATH,
+      spec: NODE1,
+      log: this.log,
+      properties: () => ({
+        Name: j.name,
+        Kind: j.kind,
+        Parent: this.busName,
+        Children: [],
+        Commands: j.commands,
+        Counters: Object.fromEntries(Object.entries(j.counters).map(([k, v]) => [k, BigInt(v)])),
+        Details: detailVariants({ connectionless: true }),
+      }),
+      methods: {
+        SetParent: (msg) => this.moveJoined(j, msg),
+        Send: notHere, Attach: notHere, Detach: notHere, Replay: notHere, Join: notHere, Renew: notHere, SendAs: notHere, Leave: notHere,
+      },
+    });
+    return (msg) => handler(msg);
+  }
+
+  private serveJoined(msg: DBusMessage): boolean {
+    const j = msg.destination ? this.joined.get(msg.destination) : undefined;
+    if (!j) return false;
+    if (j.serve(msg)) return true;
+    if (msg.interface === 'org.freedesktop.DBus.Peer') return false; // Ping: dbus-next answers for the connection
+    this.bus.send(Message.newError(msg as unknown as string, 'org.freedesktop.DBus.Error.UnknownMethod', `${msg.interface ?? '(no interface)'}.${msg.member} is not served at ${msg.path} for '${j.name}'`));
+    return true;
+  }
+
+  /**
+   * SetParent for a child without a connection: it cannot be called, so this node tells it with
+   * the MoveChild signal, and answers once its new parent has taken its bus name.
+   */
+  private async moveJoined(j: Joined, msg: DBusMessage): Promise<void> {
+    const [parent, token] = msg.body as [string, string];
+    this.checkToken(token);
+    if (!parent) throw new HiveError('InvalidArgs', `SetParent: '${j.name}' has no connection of its own and needs a parent to answer for it`);
+    if (parent === this.busName || parent === this.uniqueName) return;
+    this.log.info({ child: j.name, to: parent }, 'asking a child without a connection to move');
+    await new Promise<void>((resolve, reject) => {
+      const done = () => { clearTimeout(timer); resolve(); };
+      const timer = setTimeout(() => {
+        j.moved = j.moved.filter((d) => d !== done);
+        reject(new HiveError('Timeout', `SetParent: '${j.name}' did not join ${parent} within ${MOVE_WAIT_MS} ms`));
+      }, MOVE_WAIT_MS);
+      j.moved.push(done);
+      this.bus.send(Message.newSignal(NODE_PATH, NODE_INTERFACE, 'MoveChild', 'ss', [j.name, parent]));
+    });
+  }
+
+  private forgetJoined(j: Joined, why: string, release: boolean, fields: Record<string, unknown> = {}): void {
+    if (this.joined.get(j.busName) !== j) return;
+    this.joined.delete(j.busName);
+    this.joinKeys.delete(j.key);
+    this.children.delete(j.busName);
+    void this.dropRule(ownerRule(j.busName));
+    if (release) void this.bus.releaseName(j.busName).catch(() => undefined);
+    for (const done of j.moved.splice(0)) done();
+    if (this.joined.size === 0 && this.leaseTimer) { clearInterval(this.leaseTimer); this.leaseTimer = undefined; }
+    this.log[why === 'lease expired' ? 'warn' : 'info']({ child: j.name, connectionless: true, ...fields }, why);
+  }
+
+  private expireLeases(): void {
+    const now = Date.now();
+    for (const j of [...this.joined.values()]) if (j.expires < now) this.forgetJoined(j, 'lease expired', true);
   }
 
   private handleSend(msg: DBusMessage): Promise<void> {
@@ -506,6 +731,13 @@ export class HiveNode {
     this.stopping = true;
     if (!this.bus) return;
     this.bus.send(Message.newSignal(NODE_PATH, NODE_INTERFACE, 'Reparent', 's', [this.reparentTarget()]));
+    // Children without a connection have their bus names on this one: give them time to join the
+    // next parent, which takes the names over, or the supervisor would see them vanish.
+    if (this.joined.size !== 0 && this.reparentTarget()) {
+      const deadline = Date.now() + FOLLOW_WAIT_MS;
+      while (this.joined.size !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    }
+    if (this.leaseTimer) clearInterval(this.leaseTimer);
     if (this.parentUnique) await this.callParent('Detach', '', []).catch(() => undefined);
     await this.bus.releaseName(this.busName).catch(() => undefined);
     this.bus.disconnect();
@@ -542,6 +774,25 @@ function ownerRule(name: string): string {
 function appendPath(wire: WireMessage, name: string): void {
   const path = wire[1]['hive.path'];
   wire[1]['hive.path'] = new Variant('as', path ? [...(path.value as string[]), name] : [name]);
+}
+
+/** What a child without a connection tells about itself in Join's `info`. */
+function joinInfo(info: Record<string, InstanceType<typeof Variant>> | undefined): { run: string; kind: string; commands: [string, string][] } {
+  const get = (key: string, signature: string): unknown => {
+    const v = info?.[key];
+    if (v === undefined) return undefined;
+    if (v.signature !== signature) throw new HiveError('InvalidArgs', `Join: info '${key}' has type '${v.signature}'; expected '${signature}'`);
+    return v.value;
+  };
+  const run = get('run', 's') as string | undefined;
+  if (!run || run.length > 128) throw new HiveError('InvalidArgs', "Join: info needs 'run' (s, 1-128 characters): an id of this run of the child, such as its PID and start time");
+  const kind = (get('kind', 's') as string | undefined) ?? 'responder';
+  if (!JOIN_KINDS.has(kind)) throw new HiveError('InvalidArgs', `Join: kind '${kind}': a node without a connection is a responder or an automaton (it cannot have children)`);
+  const commands = (get('commands', 'a(ss)') as [string, string][] | undefined) ?? [];
+  if (commands.length > 64 || commands.some(([c, h]) => !c || c.length > 64 || h.length > 512)) {
+    throw new HiveError('InvalidArgs', 'Join: commands: at most 64, each a name of 1-64 characters and a help of at most 512');
+  }
+  return { run, kind, commands };
 }
 
 /** A value of the Details property: a string, an integer, a flag, a list of strings or counts by name. */

@@ -1,0 +1,301 @@
+#!/usr/bin/env bash
+# responder.sh — a Hive responder written in bash with gdbus (Debian: libglib2.0-bin) and
+# coreutils, nothing else. It answers `!shping` with `shpong`, and `!shping TEXT` with
+# `shpong TEXT`, in the channel it was asked in, or to the speaker in a private message.
+#
+# Run it from the hive config:
+#
+#   plugins:
+#     - name: shping
+#       exec: [bash, plugins/examples/shell/responder.sh]
+#
+# How a node with no connection of its own takes part (docs/protocol.md#a-node-without-a-connection):
+#
+#   - Every `gdbus call` is a D-Bus connection of its own, closed when the call returns, so this
+#     node cannot Attach (a parent knows an attached child by its connection). It *joins* its
+#     parent instead: Join(name, token, info) returns a key, and the parent then holds this node's
+#     bus name and answers for it on the bus (its properties for `hive tree` and `help`, SetParent
+#     for the supervisor). Messages go up with SendAs(key, message).
+#   - `gdbus monitor` is one long-lived connection that prints the parent's signals as text: the
+#     messages coming down (Message), and Reparent or MoveChild when this node must move. It also
+#     prints who owns the parent's name, which tells when the parent (re)appears.
+#   - The parent forgets a child it has not heard of for a lease (30 s): a ticker wakes the main
+#     loop every 2 seconds, and the lease is renewed when a third of it is over.
+#
+# Environment (docs/protocol.md#environment): HIVE_BUS_ADDRESS (or DBUS_SESSION_BUS_ADDRESS),
+# HIVE_NODE, HIVE_PARENT, HIVE_TOKEN; HIVE_COMMAND_PREFIX and HIVE_LOG_LEVEL are optional.
+# Exit codes: 0 stopped (SIGTERM, SIGINT), 1 the bus connection lost, 2 bad environment.
+#
+# Not done here: Replay (after a restart it misses what was said while it was down), and answering
+# in parallel (each reply waits for the one before, and nothing is read meanwhile).
+
+# --8<-- [start:setup]
+set -u
+export LC_ALL=C # bytes, not characters: ${#s} is a length in bytes, ${s:i:1} one byte
+readonly MAIN_PID=$$ NODE_PATH=/org/hive/Node
+# --8<-- [end:setup]
+
+# --8<-- [start:log]
+# log LEVEL MESSAGE [KEY VALUE]... — one JSON line on stderr, in the shape pino writes, which the
+# supervisor shows with the node's name (levels: 20 debug, 30 info, 40 warn, 50 error, 60 fatal).
+json() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "${s//[$'\x01'-$'\x1f']/ }"; }
+log() {
+  local level=$1 msg=$2 line
+  shift 2
+  (( level >= LOG_MIN )) || return 0
+  line="{\"level\":$level,\"time\":$(( ${EPOCHREALTIME/./} / 1000 ))"
+  while (( $# >= 2 )); do line+=",\"$1\":$(json "$2")"; shift 2; done
+  printf '%s,"msg":%s}\n' "$line" "$(json "$msg")" >&2
+}
+case ${HIVE_LOG_LEVEL:-info} in
+  trace | debug) LOG_MIN=20 ;; warn) LOG_MIN=40 ;; error) LOG_MIN=50 ;; fatal) LOG_MIN=60 ;; silent) LOG_MIN=99 ;; *) LOG_MIN=30 ;;
+esac
+# --8<-- [end:log]
+
+# --8<-- [start:environment]
+bad_env() { printf 'responder.sh: bad environment:\n%s\n' "$1" >&2; exit 2; }
+BUS=${HIVE_BUS_ADDRESS:-${DBUS_SESSION_BUS_ADDRESS:-}}
+NODE=${HIVE_NODE:-}
+TOKEN=${HIVE_TOKEN:-}
+PREFIX=${HIVE_COMMAND_PREFIX-!} # may be empty: then only `nick: shping` and private messages
+[[ -n $BUS ]] || bad_env 'HIVE_BUS_ADDRESS: no bus address (nor DBUS_SESSION_BUS_ADDRESS)'
+[[ $NODE =~ ^[A-Za-z][A-Za-z0-9_]{0,63}$ ]] || bad_env "HIVE_NODE: '$NODE': expected letters, digits and _, starting with a letter"
+[[ -n $TOKEN ]] || bad_env 'HIVE_TOKEN: the hive token is required'
+[[ -n ${HIVE_PARENT:-} ]] || bad_env 'HIVE_PARENT: a node without a connection needs a parent to join'
+command -v gdbus >/dev/null || bad_env 'gdbus: not installed (Debian: apt-get install libglib2.0-bin)'
+RUN="$MAIN_PID-$EPOCHSECONDS" # this run of the node: a Join with another run is a restart
+# What Join tells the parent about this node: `hive tree` and `help` read it from there.
+INFO="{'run': <'$RUN'>, 'kind': <'responder'>, 'commands': <[('shping', 'shping [TEXT] — answers shpong (a node in bash)')]>}"
+# --8<-- [end:environment]
+
+# --8<-- [start:gvariant]
+# gdbus reads and prints values in GVariant's text format. Strings are quoted with ' (or " when
+# they hold a '), with \ escapes; byte arrays, which IRC lines are, print as [byte 0x3a, 0x62, …].
+
+gv_str() { # TEXT → TEXT as a GVariant string literal
+  local s=${1//\\/\\\\}
+  printf "'%s'" "${s//\'/\\\'}"
+}
+
+gv_bytes() { # TEXT → its bytes as a GVariant byte array (not b'…', which adds a NUL byte)
+  local s=$1 i h out=
+  for (( i = 0; i < ${#s}; i++ )); do printf -v h '0x%02x' "'${s:i:1}"; out+="${out:+, }$h"; done
+  printf '[byte %s]' "$out"
+}
+
+# gv_cut TEXT — cuts the string literals out of a printed value: STRS[n] is the n-th string,
+# decoded, and SKEL is TEXT with that literal replaced by #n#. Looking for a key in SKEL cannot
+# be fooled by text inside a value (an IRCv3 tag a user sent, say), which is never in SKEL.
+gv_cut() {
+  local rest=$1 lit
+  local re="^([^'\"]*)('([^'\\\\]|\\\\.)*'|\"([^\"\\\\]|\\\\.)*\")"
+  STRS=() SKEL=
+  while [[ $rest =~ $re ]]; do
+    SKEL+="${BASH_REMATCH[1]}#${#STRS[@]}#"
+    rest=${rest:${#BASH_REMATCH[0]}}
+    lit=${BASH_REMATCH[2]:1:-1}
+    lit=${lit//\\\'/\'}; lit=${lit//\\\"/\"} # \' and \" are GVariant's; printf %b does the rest
+    printf -v lit '%b' "$lit"
+    STRS+=("$lit")
+  done
+  SKEL+=$rest
+}
+
+meta() { # KEY → the string value of metadata KEY (after gv_cut of the message) in VALUE
+  local i re
+  for i in "${!STRS[@]}"; do
+    re="#$i#: <#([0-9]+)#>" # 'hive.id': <'mouth-1a2b-7'> is #4#: <#5#> in SKEL
+    if [[ ${STRS[i]} == "$1" && $SKEL =~ $re ]]; then VALUE=${STRS[BASH_REMATCH[1]]}; return 0; fi
+  done
+  return 1
+}
+
+meta_true() { # KEY → whether metadata KEY is the boolean true
+  local i
+  for i in "${!STRS[@]}"; do [[ ${STRS[i]} == "$1" && $SKEL == *"#$i#: <true>"* ]] && return 0; done
+  return 1
+}
+# --8<-- [end:gvariant]
+
+# --8<-- [start:join]
+PARENT=${HIVE_PARENT} # the bus name of the parent followed, e.g. org.hive.default.mouth
+PARENT_UNIQUE=        # the connection that owns it now, once seen (:1.7)
+KEY=                  # what Join gave: SendAs, Renew and Leave carry it instead of the token
+LEASE=30 RENEW_AT=0   # seconds; when to renew (in bash's $SECONDS)
+
+parent_call() { # METHOD ARG... — a call on the parent; prints the reply, or the error and fails
+  gdbus call --address "$BUS" --dest "$PARENT_UNIQUE" --object-path "$NODE_PATH" --timeout 15 \
+    --method "org.hive.Node1.$1" "${@:2}" 2>&1
+}
+
+# A trap (on_tick) may run between any two commands of the main loop, so join and renew use
+# local variables only and set nothing but KEY, LEASE and RENEW_AT.
+join() {
+  local out key lease
+  # The token is on gdbus's command line here (and only here): every later call carries the key.
+  if ! out=$(parent_call Join "$(gv_str "$NODE")" "$(gv_str "$TOKEN")" "$INFO"); then
+    log 40 'join failed' parent "$PARENT" error "$out"
+    return 1
+  fi
+  key=${out#"('"}; key=${key%%"'"*} # ('3f0c…', uint32 30)
+  lease=${out##* }; lease=${lease%)}
+  if [[ -z $key || $key == *[!0-9a-f]* || $lease == *[!0-9]* ]] || (( lease < 1 )); then
+    log 50 'unexpected answer to Join' answer "$out"
+    return 1
+  fi
+  KEY=$key LEASE=$lease RENEW_AT=$(( SECONDS + (lease + 2) / 3 ))
+  log 30 'joined parent' parent "$PARENT" unique "$PARENT_UNIQUE" lease "$lease"
+}
+
+on_tick() { # SIGUSR1 from the ticker: renew the lease when a third of it is over
+  local out
+  [[ -n $KEY ]] && (( SECONDS >= RENEW_AT )) || return 0
+  if out=$(parent_call Renew "$(gv_str "$KEY")"); then
+    RENEW_AT=$(( SECONDS + (LEASE + 2) / 3 ))
+  elif [[ $out == *org.hive.Error.NotChild* ]]; then
+    log 40 'the parent forgot this node; joining again' parent "$PARENT"
+    KEY=
+    join
+  else
+    log 40 'cannot renew the lease' error "$out"
+  fi
+}
+# --8<-- [end:join]
+
+# --8<-- [start:follow]
+MON= MON_PID= TICKER_PID=
+
+follow() { # BUS_NAME — listen to that parent, and join it once it is on the bus (see the main loop)
+  stop_listening
+  PARENT=$1 PARENT_UNIQUE= KEY=
+  # gdbus monitor subscribes to the parent's signals first, then prints who owns its name: joining
+  # after that line, no message is missed. It shows only signals from the current owner.
+  exec {MON}< <(exec gdbus monitor --address "$BUS" --dest "$PARENT" --object-path "$NODE_PATH")
+  MON_PID=$!
+  # The ticker: wakes the main loop every 2 seconds, and once the main process is gone (even by
+  # kill -9, when no trap runs) stops the monitor, so that nothing of this node stays on the bus.
+  ( exec {MON}<&-
+    while kill -USR1 "$MAIN_PID"; do sleep 2; done
+    kill "$MON_PID" ) >/dev/null 2>&1 & # not our stderr: a last sleep would hold the log open
+  TICKER_PID=$!
+}
+
+stop_listening() {
+  [[ -n $TICKER_PID ]] && kill "$TICKER_PID" 2>/dev/null
+  [[ -n $MON_PID ]] && { kill "$MON_PID" 2>/dev/null; exec {MON}<&-; }
+  TICKER_PID= MON_PID=
+}
+
+move_to() { # BUS_NAME — Reparent, MoveChild: follow another parent
+  [[ $1 == "$PARENT" ]] && return
+  log 30 'moving to a new parent' from "$PARENT" to "$1"
+  # No Leave: the new parent takes this node's bus name over from the old one when we join it.
+  # Leaving first would let the name go for a moment, and the supervisor would take us for dead.
+  follow "$1"
+}
+
+stop() { # SIGTERM, SIGINT: leave the parent (it lets our bus name go) and end
+  trap '' USR1 # a last tick must not end the shell (SIGUSR1's default) before it has left
+  stop_listening
+  [[ -n $KEY ]] && parent_call Leave "$(gv_str "$KEY")" >/dev/null
+  log 30 'node stopped'
+  exit 0
+}
+# --8<-- [end:follow]
+
+# --8<-- [start:answer]
+COUNT=0
+# A Message signal, as gdbus prints it after `org.hive.Node1.Message `:
+#   (([[byte 0x3a, 0x62, …], [0x…]], {'hive.id': <'mouth-1a2b-7'>, 'hive.network': <'libera'>, …}),)
+# or, for the mouth's connection events, which have no lines: ((@aay [], {…}),)
+on_message() {
+  local text=$1 hex irc
+  [[ $text =~ ^\(\(\[\[byte\ ([^]]*)\] ]] || return 0 # no lines: nothing to answer
+  hex=${BASH_REMATCH[1]//0x/\\x}
+  printf -v irc '%b' "${hex//, /}" # the first line, as bytes
+
+  # [@tags ]:nick!user@host PRIVMSG target :text
+  local rest=$irc nick= target said
+  [[ $rest == @* ]] && rest=${rest#* }
+  if [[ $rest == :* ]]; then nick=${rest%% *}; nick=${nick#:}; nick=${nick%%!*}; rest=${rest#* }; fi
+  [[ $rest =~ ^PRIVMSG\ ([^ ]+)\ :?(.*)$ ]] || return 0
+  target=${BASH_REMATCH[1]} said=${BASH_REMATCH[2]}
+  [[ ${said,,} == *shping* ]] || return 0 # most lines: not for us, no need to read the metadata
+
+  gv_cut "$text"
+  local id network mynick= channel=0
+  meta hive.id && id=$VALUE || return 0
+  meta hive.network && network=$VALUE || return 0
+  meta hive.nick && mynick=$VALUE
+  [[ $target == [\#\&+!]* ]] && channel=1
+
+  # A command: `!shping …`, `hivebot: shping …` (any case, `:` or `,`), or a private `shping …`.
+  local lower=${said,,}
+  if [[ -n $PREFIX && $said == "$PREFIX"* ]]; then said=${said:${#PREFIX}}
+  elif [[ -n $mynick && ( $lower == "${mynick,,}:"* || $lower == "${mynick,,},"* ) ]]; then said=${said:${#mynick}+1}
+  elif (( channel )); then return 0
+  fi
+  said=${said#"${said%%[! ]*}"} # leading spaces
+  local command=${said%% *} args=
+  [[ ${command,,} == shping ]] || return 0
+  [[ $said == *' '* ]] && args=${said#* }
+  args=${args#"${args%%[! ]*}"}
+
+  local to=$target answer=shpong
+  (( channel )) || to=$nick
+  [[ -n $args ]] && answer+=" $args"
+  log 20 'answering' replyTo "$id"
+
+  # The reply (docs/protocol.md#replies): the network and the id it answers, our own id, origin, path.
+  COUNT=$(( COUNT + 1 ))
+  local reply="([$(gv_bytes "PRIVMSG $to :$answer")], {'hive.network': <$(gv_str "$network")>"
+  reply+=", 'hive.reply_to': <$(gv_str "$id")>, 'hive.id': <'$NODE-$RUN-$COUNT'>"
+  reply+=", 'hive.origin': <'$NODE'>, 'hive.path': <['$NODE']>"
+  meta_true hive.replayed && reply+=", 'hive.replayed': <true>"
+  send_up "$reply})"
+}
+# --8<-- [end:answer]
+
+# --8<-- [start:send]
+send_up() { # MESSAGE — SendAs on the parent; if it forgot us (NotChild), join again and retry once
+  local out
+  [[ -n $KEY ]] || { log 50 'no parent to answer to (waiting for one)'; return 1; }
+  out=$(parent_call SendAs "$(gv_str "$KEY")" "$1") && return 0
+  if [[ $out == *org.hive.Error.NotChild* ]] && KEY= && join; then
+    out=$(parent_call SendAs "$(gv_str "$KEY")" "$1") && return 0
+  fi
+  log 50 'message not delivered' error "$out"
+  return 1
+}
+# --8<-- [end:send]
+
+# --8<-- [start:main]
+trap on_tick USR1 # before the ticker starts: SIGUSR1 would end a shell with no trap for it
+trap stop TERM INT
+log 30 'node starting' parent "$PARENT" run "$RUN"
+follow "$PARENT"
+while true; do
+  # read resumes after a trap has run, and keeps what it had read of the line so far.
+  if ! IFS= read -r line <&"$MON"; then
+    log 60 'lost the connection to the bus (gdbus monitor ended)'
+    stop_listening
+    exit 1
+  fi
+  case $line in
+    "/org/hive/Node: org.hive.Node1.Message "*)
+      on_message "${line#*Message }" ;;
+    "/org/hive/Node: org.hive.Node1.Reparent "*) # ('org.hive.default.mouth',) — our parent is going
+      gv_cut "${line#*Reparent }"
+      if [[ -n ${STRS[0]:-} ]]; then move_to "${STRS[0]}"; else log 30 'parent going away; waiting for it'; fi ;;
+    "/org/hive/Node: org.hive.Node1.MoveChild "*) # ('shping', 'org.hive.default.filter') — the supervisor moves us
+      gv_cut "${line#*MoveChild }"
+      [[ ${STRS[0]:-} == "$NODE" && -n ${STRS[1]:-} ]] && move_to "${STRS[1]}" ;;
+    "The name $PARENT is owned by "*) # the parent is on the bus (again: a new owner has forgotten us)
+      PARENT_UNIQUE=${line##* } KEY=
+      join ;;
+    "The name $PARENT does not have an owner")
+      [[ -n $PARENT_UNIQUE ]] && log 40 'parent lost; waiting for it' parent "$PARENT"
+      PARENT_UNIQUE= KEY= ;;
+  esac
+done
+# --8<-- [end:main]
