@@ -20,6 +20,7 @@ describe('the TypeScript example plugin (dice)', () => {
     // The example's paths are relative to its config file.
     const plugins = (config.plugins as Record<string, unknown>[]).map((p) => (p.exec ? { ...p, cwd: EXAMPLE } : p));
     hive = await startHive({ ...config, plugins, networks: { console: { type: 'terminal', quiet_ms: 200 } } });
+    // --8<-- [start:test]
     await waitForNodeLog(hive, 'dice', 'attached to parent');
     hive.say('!roll 2d6');
     const line = await hive.expectOutput(/^you rolled/);
@@ -33,6 +34,7 @@ describe('the TypeScript example plugin (dice)', () => {
     await hive.expectOutput('usage: roll NdM, e.g. roll 2d6', { since: mark });
     hive.say('!help roll');
     await hive.expectOutput('roll NdM — rolls N dice of M sides', { since: mark });
+    // --8<-- [end:test]
 
     const dev = await execa(join(EXAMPLE, 'dev.sh'), [], { env: hive.env, reject: false, timeout: 120_000 });
     expect(dev.exitCode, String(dev.stderr)).toBe(0);
