@@ -296,11 +296,15 @@ async function startupAndMemory(ircd: Ircd, client: RawIrc) {
       const attached = await h.waitLog((l) => l.node === 'extra' && l.msg === 'attached to parent');
       plugin.push((attached.time as number) - (started.time as number));
       if (r === N.startups - 1) {
+        // The Python example responder too (Debian's python3 with python3-dbus-next).
+        const py = await execa(join(REPO, 'bin/hive'), ['load', '--instance', h.instance, '--name', 'pyresp', '--exec', `/usr/bin/python3 ${join(REPO, 'plugins/examples/python/responder.py')}`], { env: h.env, reject: false });
+        if (py.exitCode !== 0) throw new Error(`hive load of the Python example failed: ${String(py.stderr)}`);
+        await h.waitLog((l) => l.node === 'pyresp' && l.msg === 'attached to parent');
         await sleep(1000);
         const pids = await treePids(h);
         const bus = await busPid(h);
-        const parts = { bus: await rssMb(bus), mouth: await rssMb(pids.get('mouth')!), plugin_idle: await rssMb(pids.get('ping')!), plugin_idle_private: await privateMb(pids.get('ping')!), supervisor: await rssMb(h.proc.pid!) };
-        const nodes = await Promise.all([...pids.values()].map(rssMb));
+        const parts = { bus: await rssMb(bus), mouth: await rssMb(pids.get('mouth')!), plugin_idle: await rssMb(pids.get('ping')!), plugin_idle_private: await privateMb(pids.get('ping')!), python_plugin: await rssMb(pids.get('pyresp')!), python_plugin_private: await privateMb(pids.get('pyresp')!), supervisor: await rssMb(h.proc.pid!) };
+        const nodes = await Promise.all([...pids].filter(([n]) => n !== 'pyresp' && n !== 'extra').map(([, pid]) => rssMb(pid)));
         rss = { ...parts, hive_total: parts.bus + parts.supervisor + nodes.reduce((a, b) => a + b, 0) };
       }
     } finally {
@@ -414,6 +418,7 @@ function printTable(r: Record<string, any>): void {
     ['mouth kill -9 → answering again', `${r.mouth_restart.ms} ms`, ''],
     ['raw dbus-next chain of 1 / 4 links p50', `${r.latency.raw_chain1.p50} / ${r.latency.raw_chain4.p50} ms`, `depth-4 floor ratio ${r.latency.floor_ratio4}`],
     ['RSS bus / mouth / idle plugin / supervisor', `${r.rss.bus} / ${r.rss.mouth} / ${r.rss.plugin_idle} / ${r.rss.supervisor} MB`, `bare node ${r.rss.node_bare} MB`],
+    ['RSS / private: Python example responder', `${r.rss.python_plugin} / ${r.rss.python_plugin_private} MB`, ''],
     ['private memory: idle plugin / bare node', `${r.rss.plugin_idle_private} / ${r.rss.node_bare_private} MB`, 'what one more plugin costs (node\'s code pages are shared)'],
     ['RSS whole default hive', `${r.rss.hive_total} MB`, ''],
     ['start-up: hive up → first pong', `${r.startup.first_pong} ms`, `(target ≤ 1000); one plugin spawn → attached ${r.startup.plugin} ms`],
