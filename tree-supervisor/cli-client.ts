@@ -38,7 +38,7 @@ export async function withSupervisor<T>(info: RuntimeInfo, fn: (call: (member: s
 }
 
 export interface TreeNodeInfo {
-  name: string; kind: string; pid: number | null; bus_name: string; unique_name: string | null; parent: string | null;
+  name: string; kind: string; pid: number | null; remote?: boolean; bus_name: string; unique_name: string | null; parent: string | null;
   configured_parent: string | null; state: string; restarts: number; uptime_ms: number; counters: Record<string, number>;
 }
 
@@ -52,6 +52,11 @@ function formatUptime(ms: number): string {
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m${s % 60}s`;
   return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
+}
+
+/** A remote node's process runs elsewhere: no pid of ours to show. */
+function pidText(n: TreeNodeInfo): string {
+  return n.remote ? 'remote' : String(n.pid ?? '-');
 }
 
 /** The tree as an indented table, children under their current parent. */
@@ -70,12 +75,12 @@ export function renderTree(tree: { nodes: TreeNodeInfo[] }): string {
       seen.add(n.name);
       const moved = n.configured_parent && n.parent !== n.configured_parent ? ` (configured under ${n.configured_parent})` : '';
       const c = n.counters;
-      rows.push([`${'  '.repeat(depth)}${n.name}${moved}`, n.kind, n.state, String(n.pid ?? '-'), String(n.restarts), formatUptime(n.uptime_ms), String(c.in ?? '-'), String(c.out ?? '-'), String(c.dropped ?? '-'), String(c.errors ?? '-')]);
+      rows.push([`${'  '.repeat(depth)}${n.name}${moved}`, n.kind, n.state, pidText(n), String(n.restarts), formatUptime(n.uptime_ms), String(c.in ?? '-'), String(c.out ?? '-'), String(c.dropped ?? '-'), String(c.errors ?? '-')]);
       walk(n.name, depth + 1);
     }
   };
   walk(null, 0);
-  for (const n of tree.nodes) if (!seen.has(n.name)) rows.push([`${n.name} (detached)`, n.kind, n.state, String(n.pid ?? '-'), String(n.restarts), formatUptime(n.uptime_ms), '-', '-', '-', '-']);
+  for (const n of tree.nodes) if (!seen.has(n.name)) rows.push([`${n.name} (detached)`, n.kind, n.state, pidText(n), String(n.restarts), formatUptime(n.uptime_ms), '-', '-', '-', '-']);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
 }

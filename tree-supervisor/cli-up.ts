@@ -4,6 +4,7 @@
  * then the mouth, then the bus. A second signal forces.
  */
 import { randomBytes } from 'node:crypto';
+import { lstat, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { createRootLogger } from '../protocol/logger.js';
 import { defaultConfig, loadConfig, redactSecrets, type HiveConfig } from './config.js';
@@ -18,6 +19,31 @@ function hideSecretKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(hideSecretKeys);
   if (!value || typeof value !== 'object') return value;
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, /password|token|secret/i.test(k) && typeof v === 'string' ? '[secret]' : hideSecretKeys(v)]));
+}
+
+class TokenFileError extends Error {}
+
+/**
+ * The hive token: new at every `hive up`, or kept in HIVE_TOKEN_FILE so that remote nodes
+ * (docs/deploy.md), which were handed it once, still hold it after the hive restarts. The file is
+ * made (mode 600) when it does not exist, and refused when others may read it.
+ */
+async function hiveToken(file: string | undefined): Promise<string> {
+  if (!file) return randomBytes(24).toString('hex');
+  const fresh = randomBytes(24).toString('hex');
+  try {
+    await writeFile(file, fresh + '\n', { mode: 0o600, flag: 'wx' });
+    return fresh;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new TokenFileError(`HIVE_TOKEN_FILE ${file}: cannot create it: ${(err as Error).message}`);
+  }
+  const st = await lstat(file).catch((err: Error) => { throw new TokenFileError(`HIVE_TOKEN_FILE ${file}: ${err.message}`); });
+  if (!st.isFile()) throw new TokenFileError(`HIVE_TOKEN_FILE ${file}: expected a regular file`);
+  if (st.uid !== process.getuid?.()) throw new TokenFileError(`HIVE_TOKEN_FILE ${file}: expected a file of yours (it belongs to uid ${st.uid})`);
+  if (st.mode & 0o077) throw new TokenFileError(`HIVE_TOKEN_FILE ${file}: others may read it (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
+  const token = (await readFile(file, 'utf8').catch((err: Error) => { throw new TokenFileError(`HIVE_TOKEN_FILE ${file}: ${err.message}`); })).trim();
+  if (!/^[\x21-\x7e]{32,}$/.test(token)) throw new TokenFileError(`HIVE_TOKEN_FILE ${file}: expected one line of at least 32 printable characters without spaces (e.g. \`openssl rand -hex 24\`)`);
+  return token;
 }
 
 export async function up(opts: { config?: string }): Promise<number> {
@@ -46,6 +72,14 @@ export async function up(opts: { config?: string }): Promise<number> {
     }
     throw err;
   }
+  let token: string;
+  try {
+    token = await hiveToken(process.env.HIVE_TOKEN_FILE || undefined);
+  } catch (err) {
+    if (!(err instanceof TokenFileError)) throw err;
+    process.stderr.write(`hive up: ${err.message}\n`);
+    return EXIT_CODES.usage;
+  }
 
   const root = createRootLogger(config.log_level);
   const log = root.child({ node: 'supervisor', kind: 'supervisor' });
@@ -68,7 +102,6 @@ export async function up(opts: { config?: string }): Promise<number> {
     busAddress = config.bus;
   }
 
-  const token = randomBytes(24).toString('hex');
   let finished: (code: number) => void = () => undefined;
   const done = new Promise<number>((r) => { finished = r; });
   const supervisor = new Supervisor({ config, configDir, busAddress, token, log, nodeLog: root, onShutdown: (code) => void stop(code) });

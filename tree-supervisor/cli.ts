@@ -9,6 +9,8 @@ import { ConfigError } from './config-errors.js';
 
 const FIND = '  -c, --config FILE     find the hive by its config file (its instance)\n  -i, --instance NAME   find the hive by instance name (default: default)\n';
 
+const REMOTE = 'A remote node (remote: true) is refused with exit 4: it runs elsewhere (docs/deploy.md).\n';
+
 const HELP: Record<string, string> = {
   main: `usage: hive COMMAND [options]
 
@@ -32,19 +34,22 @@ Runs a hive in the foreground: the bus (private unless configured), the mouth an
 Without --config it runs the embedded default: a private bus, the terminal network (type to
 the bot; end input with Ctrl-D) and the ping, echo and help plugins.
 Ctrl-C (or SIGTERM) stops the plugins, the mouth and the bus, in that order; a second one forces.
+The hive token is new at every start, unless HIVE_TOKEN_FILE names a file (mode 600) to keep it
+in: made when missing, read otherwise. Remote nodes need that to survive a restart (docs/deploy.md).
 
   -c, --config FILE     the hive's YAML config (docs/config.md)
 `,
   tree: `usage: hive tree [--json] [--config FILE | --instance NAME]
 
-Every node with its kind, state (starting, running, restarting, held, failed, stopped), pid,
-restarts, uptime and counters, indented under its current parent.
+Every node with its kind, state (starting, running, restarting, held, failed, stopped), pid
+("remote" for a node that runs elsewhere), restarts, uptime and counters, indented under its
+current parent.
 
       --json            {"nodes":[{"name","kind","pid","parent","state","restarts",…}]}
 ${FIND}`,
-  start: `usage: hive start NODE [--config FILE | --instance NAME]\n\nStarts a stopped or failed node (its restart count starts again).\n\n${FIND}`,
-  stop: `usage: hive stop NODE [--config FILE | --instance NAME]\n\nStops a node and keeps it stopped; its children move to the nearest live ancestor,\nor wait if the node is on_death: hold.\n\n${FIND}`,
-  restart: `usage: hive restart NODE [--config FILE | --instance NAME]\n\nStops a node and starts it again.\n\n${FIND}`,
+  start: `usage: hive start NODE [--config FILE | --instance NAME]\n\nStarts a stopped or failed node (its restart count starts again).\n${REMOTE}\n${FIND}`,
+  stop: `usage: hive stop NODE [--config FILE | --instance NAME]\n\nStops a node and keeps it stopped; its children move to the nearest live ancestor,\nor wait if the node is on_death: hold.\n${REMOTE}\n${FIND}`,
+  restart: `usage: hive restart NODE [--config FILE | --instance NAME]\n\nStops a node and starts it again.\n${REMOTE}\n${FIND}`,
   load: `usage: hive load FILE.yaml | - | --name NAME (--use PLUGIN | --exec "CMD ARGS") [--parent NODE] [--on-death hold|bypass] [--plugin-config JSON]
 
 Adds a plugin to the running tree, from a YAML plugin spec as in the config's plugins list

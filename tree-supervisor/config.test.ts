@@ -348,6 +348,15 @@ describe('config errors', () => {
     ]);
   });
 
+  test('config, cwd and restart of a remote node are refused: the supervisor starts nothing for it', () => {
+    const lines = problemsOf({ networks: console_, plugins: [{ name: 'far', remote: true, config: { a: 1 }, cwd: '/x', restart: { max: 1 } }] });
+    expect(lines).toEqual([
+      '`plugins[0].config`: has no effect on a remote node: it is started where it runs (docs/deploy.md), with its config in HIVE_CONFIG there',
+      '`plugins[0].cwd`: has no effect on a remote node: it is started where it runs (docs/deploy.md)',
+      '`plugins[0].restart`: has no effect on a remote node: it is started where it runs (docs/deploy.md)',
+    ]);
+  });
+
   test('a use: that is not a built-in plugin is named with the ones there are', () => {
     const lines = problemsOf({ networks: console_, plugins: [{ name: 'n', use: 'noets' }] });
     expect(lines).toHaveLength(1);

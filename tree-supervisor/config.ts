@@ -322,6 +322,12 @@ function crossFieldProblems(raw: unknown, secrets: ReadonlyMap<string, string>):
         message: `expected exactly one of use (a built-in plugin), exec (a program) or remote: true; got ${kinds.length === 0 ? 'none' : kinds.join(' and ')}`,
       });
     }
+    if (p.remote === true) {
+      // The supervisor starts no process for it, so these would silently do nothing.
+      for (const key of ['config', 'cwd', 'restart'] as const) {
+        if (p[key] !== undefined) problems.push({ keyPath: ['plugins', i, key], message: `has no effect on a remote node: it is started where it runs (docs/deploy.md)${key === 'config' ? ', with its config in HIVE_CONFIG there' : ''}` });
+      }
+    }
     if (typeof p.use === 'string' && !BUILT_IN_PLUGINS.includes(p.use)) {
       problems.push({ keyPath: ['plugins', i, 'use'], message: `${show(['plugins', i, 'use'], p.use)} is not a built-in plugin; they are: ${BUILT_IN_PLUGINS.join(', ')}` });
     }

@@ -6,7 +6,9 @@
  *   stay cut off while it is down (on_death: hold);
  * - the dead node is restarted with exponential backoff; more than `restart.max` restarts within
  *   `restart.within` marks it failed (OTP's intensity and period), and its children stay moved;
- * - when a node is back, its children move back under it.
+ * - when a node is back, its children move back under it;
+ * - a `remote` node (docs/deploy.md) is never started or stopped: it is seen to attach (and put in
+ *   place with SetParent, which also checks its token) and to vanish, like a node that died.
  *
  * Every move is a SetParent call on the child (with the hive token); a node follows its parent's
  * well-known name, so a restarted parent is re-joined by its children on their own.
@@ -20,7 +22,7 @@ import type { Logger } from 'pino';
 import { HiveError } from '../protocol/errors.js';
 import { NODE_INTERFACE, NODE_PATH, SUPERVISOR_INTERFACE, SUPERVISOR_PATH, nodeBusName, supervisorBusName, PREFIX } from '../protocol/names.js';
 import { SUPERVISOR1 } from '../protocol/supervisor1.js';
-import { DBUS, Message, MessageType, addMatch, callWithDeadline, connectBus, type DBusMessage, type MessageBus } from '../protocol/sdk/bus.js';
+import { DBUS, Message, MessageType, addMatch, callWithDeadline, connectBus, nameOwner, type DBusMessage, type MessageBus } from '../protocol/sdk/bus.js';
 import { serveObject } from '../protocol/sdk/service.js';
 import { backoffDelay } from './backoff.js';
 import { pluginSchema, type HiveConfig, type PluginSpec, treeOrder } from './config.js';
@@ -100,7 +102,7 @@ export class Supervisor {
     this.addRecord(ROOT, undefined, 'mouth');
     for (const spec of treeOrder(this.o.config)) this.addRecord(spec.name, spec, spec.use ? 'plugin' : spec.remote ? 'remote' : 'exec');
     for (const r of this.nodes.values()) {
-      if (r.spec?.remote) { r.state = 'stopped'; continue; }
+      if (r.spec?.remote) { r.state = 'stopped'; void this.lookForRemote(r); continue; }
       await this.launch(r);
     }
   }
@@ -227,10 +229,14 @@ export class Supervisor {
     const r = this.nodes.get(name.slice(prefix.length));
     if (!r) return;
     if (owner) {
+      const known = r.unique === owner;
       r.unique = owner;
+      if (r.spec?.remote) {
+        if (!known) this.remoteSeen(r, owner);
+        return;
+      }
       r.startedAt = Date.now();
       if (r.state !== 'running') {
-        if (r.spec?.remote) r.currentParent = r.spec.parent;
         this.setState(r, 'running');
         if (r.diedAt !== undefined) this.log.info({ child: r.name, downMs: Date.now() - r.diedAt }, 'node back');
         r.diedAt = undefined;
@@ -242,6 +248,60 @@ export class Supervisor {
     }
   }
 
+  /** A remote node may be on the bus before the supervisor looks (`hive load`, a shared bus). */
+  private async lookForRemote(r: NodeRecord): Promise<void> {
+    const owner = await nameOwner(this.bus, nodeBusName(this.instance, r.name));
+    if (owner && !r.unique && this.nodes.get(r.name) === r) {
+      r.unique = owner;
+      this.remoteSeen(r, owner);
+    }
+  }
+
+  private remoteSeen(r: NodeRecord, owner: string): void {
+    r.startedAt = Date.now();
+    void this.remoteAppeared(r, owner);
+  }
+
+  /**
+   * A remote node took its name. It was started by hand, with a token and a parent of the
+   * operator's choosing: SetParent puts it where the tree wants it, and proves that it holds this
+   * hive's token. One started with the token of an earlier `hive up` could attach to nothing and
+   * would refuse the children moved under it, so it gets none.
+   */
+  private async remoteAppeared(r: NodeRecord, owner: string): Promise<void> {
+    let target = r.spec!.parent;
+    try {
+      const choice = chooseNewParent(r.name, this.tree, this.states());
+      // Held (a guard above it is down): it waits for its configured parent like any held node.
+      if ('parent' in choice) target = choice.parent;
+    } catch (err) { this.log.error({ err }, 'tree inconsistent'); }
+    try {
+      await this.callNode(r.name, NODE_INTERFACE, 'SetParent', 'ss', [nodeBusName(this.instance, target), this.o.token], 5000);
+    } catch (err) {
+      if (r.unique !== owner) return;
+      if (err instanceof HiveError && err.code === 'BadToken') {
+        this.log.error({ child: r.name }, 'remote node does not hold this hive\'s token (made anew at every `hive up` unless HIVE_TOKEN_FILE keeps it): it gets no children; start it again with the token from the runtime file');
+        this.setState(r, 'failed');
+        this.converge();
+        return;
+      }
+      // A refusal other than BadToken comes after the token check: the parent may just be
+      // restarting, and the node follows it (or the node is slow to answer).
+      this.log.info({ child: r.name, to: target, reason: (err as Error).message }, 'remote node not attached yet; it waits for its parent');
+    }
+    if (r.unique !== owner) return;
+    r.currentParent = target;
+    this.log.info({ child: r.name, parent: target, unique: owner }, 'remote node attached');
+    this.setState(r, 'running');
+    if (r.diedAt !== undefined) {
+      // For a remote node, `restarts` counts its comebacks (a flaky tunnel shows there).
+      r.restarts++;
+      this.log.info({ child: r.name, downMs: Date.now() - r.diedAt }, 'node back');
+    }
+    r.diedAt = undefined;
+    this.converge();
+  }
+
   /**
    * The node's name left the bus. Its children move at once; whether it is restarted is decided
    * when its process exits (it may be stopping on purpose), and a process that stays without its
@@ -250,6 +310,7 @@ export class Supervisor {
   private nameLost(r: NodeRecord): void {
     if (r.spec?.remote) {
       this.log.warn({ child: r.name }, 'remote node vanished; waiting for it to come back');
+      r.diedAt = Date.now();
       this.setState(r, 'stopped');
       this.converge();
       return;
@@ -364,9 +425,14 @@ export class Supervisor {
     return r;
   }
 
+  /** A remote node's process is not the supervisor's: refused (InvalidArgs, `hive` exit 4). */
+  private refuseRemote(r: NodeRecord, what: string): void {
+    if (r.spec?.remote) throw new HiveError('InvalidArgs', `'${r.name}' is a remote node (remote: true): the supervisor did not start it and cannot ${what} it; do that on the host where it runs (docs/deploy.md)`);
+  }
+
   async stopNode(name: string): Promise<void> {
     const r = this.record(name);
-    if (r.spec?.remote) throw new HiveError('Failed', `'${name}' is a remote node; the supervisor cannot stop it`);
+    this.refuseRemote(r, 'stop');
     r.wantStopped = true;
     if (r.restartTimer) { clearTimeout(r.restartTimer); r.restartTimer = undefined; }
     const launched = r.launched;
@@ -381,7 +447,7 @@ export class Supervisor {
 
   async startNode(name: string): Promise<void> {
     const r = this.record(name);
-    if (r.spec?.remote) throw new HiveError('Failed', `'${name}' is a remote node; the supervisor cannot start it`);
+    this.refuseRemote(r, 'start');
     if (r.state === 'running' || r.state === 'starting' || r.state === 'held') return;
     if (r.restartTimer) { clearTimeout(r.restartTimer); r.restartTimer = undefined; }
     r.intensity.reset();
@@ -390,6 +456,7 @@ export class Supervisor {
   }
 
   async restartNode(name: string): Promise<void> {
+    this.refuseRemote(this.record(name), 'restart');
     await this.stopNode(name);
     await this.startNode(name);
   }
@@ -409,11 +476,13 @@ export class Supervisor {
     if (!this.nodes.has(spec.parent)) problems.push(`\`parent\`: '${spec.parent}' is not a node; expected one of: ${[...this.nodes.keys()].join(', ')}`);
     const sources = [spec.use, spec.exec, spec.remote].filter((x) => x !== undefined && x !== false).length;
     if (sources !== 1) problems.push('expected exactly one of `use`, `exec` or `remote`');
+    if (spec.remote) for (const key of ['config', 'cwd'] as const) if (spec[key] !== undefined) problems.push(`\`${key}\`: has no effect on a remote node: it is started where it runs (docs/deploy.md)`);
     if (spec.use && !builtinPluginExists(spec.use)) problems.push(`\`use\`: no built-in plugin '${spec.use}'`);
     if (problems.length) throw new HiveError('InvalidArgs', problems.join('\n'));
     const rec = this.addRecord(spec.name, spec, spec.use ? 'plugin' : spec.remote ? 'remote' : 'exec');
     this.log.info({ child: spec.name, parent: spec.parent }, 'node loaded');
-    if (!spec.remote) await this.launch(rec);
+    if (spec.remote) void this.lookForRemote(rec);
+    else await this.launch(rec);
     return spec.name;
   }
 
@@ -459,6 +528,7 @@ export class Supervisor {
         name: r.name,
         kind,
         pid: r.launched?.pid ?? null,
+        remote: r.spec?.remote === true,
         bus_name: nodeBusName(this.instance, r.name),
         unique_name: r.unique ?? null,
         parent,
