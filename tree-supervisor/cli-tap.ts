@@ -13,7 +13,8 @@ export async function tap(info: RuntimeInfo, opts: { json: boolean; count?: numb
   const names = new Map<string, string>();
   const refresh = async () => {
     try {
-      for (const n of (await fetchTree(info)).nodes) if (n.unique_name) names.set(n.unique_name, n.name);
+      // A child without a connection shows its parent's unique name: the first (the parent) keeps it.
+      for (const n of (await fetchTree(info)).nodes) if (n.unique_name && !names.has(n.unique_name)) names.set(n.unique_name, n.name);
     } catch { /* the hive may be going down */ }
   };
   await refresh();
@@ -27,19 +28,22 @@ export async function tap(info: RuntimeInfo, opts: { json: boolean; count?: numb
       if (msg.interface !== NODE_INTERFACE) return;
       const down = msg.type === MessageType.SIGNAL && msg.member === 'Message';
       const up = msg.type === MessageType.METHOD_CALL && msg.member === 'Send';
-      if ((!down && !up) || msg.signature !== '(aaya{sv})') return;
-      const m = decode(msg.body[0] as WireMessage);
-      const from = names.get(msg.sender) ?? msg.sender;
-      const to = up ? names.get(msg.destination) ?? msg.destination : 'children';
+      // SendAs(key, message) of a child without a connection: never print the key.
+      const upAs = msg.type === MessageType.METHOD_CALL && msg.member === 'SendAs' && msg.signature === 's(aaya{sv})';
+      if (!upAs && ((!down && !up) || msg.signature !== '(aaya{sv})')) return;
+      const m = decode((upAs ? msg.body[1] : msg.body[0]) as WireMessage);
+      const origin = m.meta['hive.origin'];
+      const from = upAs ? `${typeof origin === 'string' ? origin : 'a child without a connection'}` : names.get(msg.sender) ?? msg.sender;
+      const to = up || upAs ? names.get(msg.destination) ?? msg.destination : 'children';
       const meta: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(m.meta)) meta[k] = v && typeof v === 'object' && 'signature' in (v as object) ? (v as { value: unknown }).value : v;
       const lines = m.lines.map((l) => l.toString('utf8'));
       if (opts.json) {
-        out.write(JSON.stringify({ time: Date.now(), direction: up ? 'up' : 'down', from, to, lines, meta }, (_, v) => (typeof v === 'bigint' ? Number(v) : v)) + '\n');
+        out.write(JSON.stringify({ time: Date.now(), direction: up || upAs ? 'up' : 'down', from, to, lines, meta }, (_, v) => (typeof v === 'bigint' ? Number(v) : v)) + '\n');
       } else {
         const t = new Date().toISOString().slice(11, 23);
         const what = lines.length ? lines.join(' ⏎ ') : `(${String(meta['hive.event'] ?? 'event')})`;
-        out.write(`${t} ${up ? 'up  ' : 'down'} ${from} → ${to}  [${String(meta['hive.network'] ?? '-')}] ${what}  id=${String(meta['hive.id'] ?? '-')}${meta['hive.reply_to'] ? ` reply_to=${String(meta['hive.reply_to'])}` : ''}\n`);
+        out.write(`${t} ${up || upAs ? 'up  ' : 'down'} ${from} → ${to}  [${String(meta['hive.network'] ?? '-')}] ${what}  id=${String(meta['hive.id'] ?? '-')}${meta['hive.reply_to'] ? ` reply_to=${String(meta['hive.reply_to'])}` : ''}\n`);
       }
       if (opts.count && ++seen >= opts.count) resolve();
     });
@@ -49,7 +53,7 @@ export async function tap(info: RuntimeInfo, opts: { json: boolean; count?: numb
   });
   await callWithDeadline(bus, {
     destination: DBUS.name, path: DBUS.path, interface: 'org.freedesktop.DBus.Monitoring', member: 'BecomeMonitor', signature: 'asu',
-    body: [[`type='signal',interface='${NODE_INTERFACE}',member='Message'`, `type='method_call',interface='${NODE_INTERFACE}',member='Send'`], 0],
+    body: [[`type='signal',interface='${NODE_INTERFACE}',member='Message'`, `type='method_call',interface='${NODE_INTERFACE}',member='Send'`, `type='method_call',interface='${NODE_INTERFACE}',member='SendAs'`], 0],
   }, 5000).catch((err) => { clearInterval(timer); throw err; });
   await done;
   clearInterval(timer);

@@ -55,6 +55,8 @@ interface NodeRecord {
   /** The node it is attached to, as the supervisor arranged it. */
   currentParent: string | undefined;
   pendingParent: string | undefined;
+  /** SetParent failures in a row, for the backoff of the retry. */
+  moveFailures?: number;
   restartTimer: NodeJS.Timeout | undefined;
   wantStopped: boolean;
   diedAt: number | undefined;
@@ -322,7 +324,9 @@ export class Supervisor {
       this.setState(r, r.wantStopped || this.shuttingDown ? 'stopped' : 'restarting');
       this.converge();
     }
-    const t = setTimeout(() => { if (r.launched === launched) launched.proc.kill('SIGKILL'); }, 2000);
+    // Killed only if the name stays lost: a child without a connection gets its name back when it
+    // joins its next parent (docs/protocol.md#a-node-without-a-connection).
+    const t = setTimeout(() => { if (r.launched === launched && !r.unique) launched.proc.kill('SIGKILL'); }, 2000);
     void launched.exited.then(() => clearTimeout(t));
   }
 
@@ -403,9 +407,16 @@ export class Supervisor {
     try {
       await this.callNode(r.name, NODE_INTERFACE, 'SetParent', 'ss', [nodeBusName(this.instance, to), this.o.token], 5000);
       r.currentParent = to;
+      r.moveFailures = 0;
       this.log.info({ child: r.name, from, to, ms: Math.round((performance.now() - t0) * 10) / 10 }, 'node re-parented');
     } catch (err) {
-      this.log.warn({ err, child: r.name, to }, 're-parent failed');
+      // Try again, but not at once: a SetParent that fails at once would otherwise loop as fast as the bus answers.
+      r.moveFailures = (r.moveFailures ?? 0) + 1;
+      const delayMs = backoffDelay(r.moveFailures - 1, { baseMs: 100, maxMs: 5_000 });
+      this.log.warn({ err, child: r.name, to, retryInMs: delayMs }, 're-parent failed');
+      if (r.pendingParent === to) r.pendingParent = undefined;
+      setTimeout(() => this.converge(), delayMs).unref();
+      return;
     } finally {
       if (r.pendingParent === to) r.pendingParent = undefined;
     }

@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startHive, alive, type TestHive } from '../helpers/hive.js';
 import { ROOT } from '../helpers/paths.js';
-import { waitFor } from '../helpers/wait.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 import { startNgircd, type Ircd } from '../helpers/ircd.js';
 import { connectClient, type IrcTestClient } from '../helpers/irc-client.js';
 import { botJoined, exec, expectPrivmsg, ircNetwork, privmsgsFrom, waitForNodeLog } from '../mouth/util.js';
@@ -95,6 +95,13 @@ describe('a responder in bash with gdbus', () => {
     expect(node.counters.errors).toBe(0);
     expect(alive(node.pid!)).toBe(true);
     expect(await monitors()).toHaveLength(1);
+    // hive tap shows its SendAs going up, named by the node (never the key it sends with).
+    const tap = hive.cli('tap', '--json', '--count', '4', '--config', hive.configFile);
+    await sleep(700);
+    await ask('!shping tapped', 'shpong tapped');
+    const tapped = await tap;
+    const up = String(tapped.stdout).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { direction: string; from: string; to: string; lines: string[] }).filter((e) => e.direction === 'up');
+    expect(up.some((e) => e.from === 'shping' && e.to === 'relay' && e.lines.some((l) => l.endsWith(':shpong tapped')))).toBe(true);
   });
 
   it('is restarted by the supervisor after kill -9, answers again, and leaves nothing behind', async () => {
