@@ -27,11 +27,15 @@ export interface ServiceOptions {
 export function serveObject(bus: MessageBus, o: ServiceOptions): void {
   const xml = objectXml([interfaceXml(o.spec)]);
   const outSig = (m: string) => o.spec.methods[m]!.out.map(([, t]) => t).join('');
-  const reply = (msg: DBusMessage, signature: string, body: unknown[]) => bus.send(Message.newMethodReturn(msg, signature, body));
+  // An answer finished after the connection closed has nobody to go to (the node is stopping).
+  const send = (m: InstanceType<typeof Message>, member: string) => {
+    try { bus.send(m); } catch (err) { o.log.debug({ err, member }, 'answer not sent: the connection is closed'); }
+  };
+  const reply = (msg: DBusMessage, signature: string, body: unknown[]) => send(Message.newMethodReturn(msg, signature, body), msg.member ?? '');
   const fail = (msg: DBusMessage, err: unknown) => {
     const e = err instanceof HiveError ? err : new HiveError('Failed', (err as Error)?.message ?? String(err), { cause: err });
     if (!(err instanceof HiveError)) o.log.error({ err, member: msg.member }, 'call failed');
-    bus.send(Message.newError(msg as unknown as string, e.dbusName, e.message));
+    send(Message.newError(msg as unknown as string, e.dbusName, e.message), msg.member ?? '');
   };
 
   bus.addMethodHandler((msg: DBusMessage) => {
