@@ -83,7 +83,8 @@ export async function startPrivateBus(opts: { dir?: string } = {}): Promise<Priv
         child.kill('SIGTERM');
         await child;
       }
-      if (!opts.dir) await rm(dir, { recursive: true, force: true });
+      // The folder is the bus's own (its socket and config), whoever chose its path.
+      await rm(dir, { recursive: true, force: true });
     },
   };
 }

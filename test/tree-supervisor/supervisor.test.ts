@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { startHive, alive, HIVE_BIN, type TestHive } from '../helpers/hive.js';
 import { fixture } from '../helpers/paths.js';
@@ -239,6 +239,8 @@ describe('the hive command', () => {
     for (const pid of pids) expect(alive(pid)).toBe(false);
     if (busPid) expect(alive(busPid)).toBe(false);
     await expect(readFile(socket)).rejects.toThrow();
+    // Nor the bus's folder (its config and socket).
+    await expect(readFile(join(dirname(socket), 'bus.conf'))).rejects.toThrow();
     expect((await hive.cli('tree', '--config', hive.configFile)).exitCode).toBe(3);
   });
 
