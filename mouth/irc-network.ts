@@ -162,7 +162,12 @@ export class IrcNetwork implements Network {
       this.lastError = `SASL failed: ${e.reason}`;
       log.error({ reason: e.reason, message: e.message }, 'SASL login failed');
     });
-    client.on('irc error', (e: { error: string; reason?: string }) => log.warn({ error: e.error, reason: e.reason }, 'IRC error'));
+    client.on('irc error', (e: { error: string; reason?: string; channel?: string; nick?: string }) => {
+      // The server's ERROR line (e.g. a refused PASS) says why it is about to close: that is the disconnect reason.
+      if (e.error === 'irc' && e.reason) this.lastError = e.reason;
+      else if (e.error === 'password_mismatch') this.lastError = 'server password refused';
+      log.warn({ error: e.error, reason: e.reason, channel: e.channel, nick: e.nick }, 'IRC error');
+    });
     // irc-framework 4.14 never emits 'socket error'; the socket's error comes with 'socket close'.
     client.on('socket close', (err?: Error | false) => { if (err) this.lastError = err.message; });
     client.on('ping timeout', () => {
@@ -176,7 +181,9 @@ export class IrcNetwork implements Network {
     if (c.client_cert) {
       opts.client_certificate = { certificate: readFileSync(c.client_cert, 'utf8'), private_key: readFileSync(c.client_key ?? c.client_cert, 'utf8') };
     }
-    if (c.sasl?.mechanism === 'PLAIN') opts.account = { account: c.sasl.account, password: c.sasl.password };
+    // Always an account object: without one irc-framework would try SASL PLAIN as <nick> with the
+    // server password, sending that password to the services and logging a bogus SASL failure.
+    opts.account = c.sasl?.mechanism === 'PLAIN' ? { account: c.sasl.account, password: c.sasl.password } : {};
     if (c.sasl?.mechanism === 'EXTERNAL') opts.sasl_mechanism = 'EXTERNAL';
     client.connect(opts);
   }

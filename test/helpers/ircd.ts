@@ -34,6 +34,8 @@ export interface Ircd {
 
 export interface NgircdOptions {
   tls?: boolean;
+  /** Server password: clients must send it with PASS before registering. */
+  password?: string;
   /** Deadline for the port to accept connections. Default 20000 ms. */
   startTimeoutMs?: number;
 }
@@ -327,7 +329,7 @@ export async function startNgircd(opts: NgircdOptions = {}): Promise<Ircd> {
 \tListen = ${HOST}
 \tPorts = ${port}
 \tMotdFile = ${dir}/motd.txt
-${isRoot ? '\tServerUID = nobody\n\tServerGID = nogroup\n' : ''}
+${opts.password ? `\tPassword = ${opts.password}\n` : ''}${isRoot ? '\tServerUID = nobody\n\tServerGID = nogroup\n' : ''}
 [Limits]
 \tMaxConnections = 0
 \tMaxConnectionsIP = 0
