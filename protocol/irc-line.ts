@@ -25,6 +25,16 @@ export function parseLine(line: Buffer | string): IrcLine | undefined {
 
 const CHANNEL_PREFIXES = '#&+!';
 
+const RFC1459_FOLD: Record<string, string> = { '[': '{', ']': '}', '\\': '|', '~': '^' };
+
+/**
+ * IRC's case-insensitive form of a nick or channel (rfc1459 casemapping, the default when a server
+ * names none): []\~ fold to {}|^, and letters to lower case.
+ */
+export function ircLower(s: string): string {
+  return s.toLowerCase().replace(/[[\]\\~]/g, (c) => RFC1459_FOLD[c]!);
+}
+
 export function isChannel(target: string): boolean {
   return target.length > 0 && CHANNEL_PREFIXES.includes(target[0]!);
 }

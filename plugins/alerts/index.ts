@@ -11,10 +11,9 @@
  */
 import { z } from 'zod';
 import type { Command, Incoming, Manifest, PluginContext } from '../../protocol/sdk/index.js';
-import { isChannel, line, openStore, privmsg } from '../../protocol/sdk/index.js';
-import { parseCommand } from '../../protocol/sdk/command.js';
+import { ircLower, isChannel, line, openStore, parseCommand, privmsg } from '../../protocol/sdk/index.js';
 import { durationSchema } from '../../tree-supervisor/duration.js';
-import { ircLower, Membership } from './members.js';
+import { Membership } from './members.js';
 
 const configSchema = z.object({
   /**

@@ -9,12 +9,8 @@
  */
 import type { Logger } from 'pino';
 import type { Incoming } from '../../protocol/sdk/index.js';
-import { isChannel } from '../../protocol/sdk/index.js';
+import { ircLower, isChannel } from '../../protocol/sdk/index.js';
 
-/** IRC's case-insensitive comparison (rfc1459 casemapping, the common default). */
-export function ircLower(s: string): string {
-  return s.toLowerCase().replace(/[[\]\\~]/g, (c) => ({ '[': '{', ']': '}', '\\': '|', '~': '^' })[c]!);
-}
 
 type Members = Map<string, string>; // folded nick → nick as last seen
 

@@ -10,8 +10,7 @@
  */
 import { z } from 'zod';
 import type { Incoming, Manifest, PluginContext } from '../../protocol/sdk/index.js';
-import { hasCapability, isChannel, openStore, privmsg } from '../../protocol/sdk/index.js';
-import { parseCommand } from '../../protocol/sdk/command.js';
+import { hasCapability, ircLower, isChannel, openStore, parseCommand, privmsg } from '../../protocol/sdk/index.js';
 import { durationSchema } from '../../tree-supervisor/duration.js';
 import { Matcher, type RuleSource } from './matcher.js';
 
@@ -103,11 +102,6 @@ export function parseRule(args: string, limits: { maxPattern: number; maxRespons
     return { error: `invalid regex: ${(err as Error).message}` };
   }
   return { pattern, flags, response };
-}
-
-/** IRC's case-insensitive nick/channel comparison (rfc1459). */
-function fold(s: string): string {
-  return s.toLowerCase().replace(/[[\]\\~]/g, (c) => ({ '[': '{', ']': '}', '\\': '|', '~': '^' })[c]!);
 }
 
 function show(r: Rule, maxOverruns: number): string {
@@ -206,7 +200,7 @@ export default async function autorespond(hive: PluginContext): Promise<() => Pr
     const irc = msg.irc!;
     const network = msg.network!;
     const own = msg.meta['hive.nick'];
-    if (own && fold(irc.nick) === fold(own)) return; // our own line (echo-message)
+    if (own && ircLower(irc.nick) === ircLower(own)) return; // our own line (echo-message)
     // Our own commands are not ordinary talk; other plugins' commands are (a rule may want them).
     if (parseCommand(irc, own, hive.commandPrefix)?.name === 'ar') return;
     let text = irc.params[irc.params.length - 1] ?? '';
@@ -217,7 +211,7 @@ export default async function autorespond(hive: PluginContext): Promise<() => Pr
     }
     const target = irc.params[0] ?? '';
     const replyTo = isChannel(target) ? target : irc.nick;
-    const where = `${network}\0${fold(replyTo)}`;
+    const where = `${network}\0${ircLower(replyTo)}`;
     const now = Date.now();
     if ((cooldownUntil.get(where) ?? 0) > now) return;
     const rules = rulesOf(network).filter((r) => !r.disabled);

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { NAME_PATTERN } from '../../protocol/names.js';
-import { ircLower } from './format.js';
+import { ircLower } from '../../protocol/irc-line.js';
 
 /** The network part follows the hive's network names, the channel part the config's channel names. */
 const ENDPOINT = /^([A-Za-z][A-Za-z0-9_]{0,63})\/([#&+!][^\s,\x07\0]{1,199})$/;

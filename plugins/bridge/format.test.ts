@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { classifyText, colourOf, eventText, ircLower, NICK_COLOURS, plainText, showNick, speechHead, trailingBytes, ZWSP } from './format.js';
+import { ircLower } from '../../protocol/irc-line.js';
+import { classifyText, colourOf, eventText, NICK_COLOURS, plainText, showNick, speechHead, trailingBytes, ZWSP } from './format.js';
 
 const on = { colour: true, noHighlight: true };
 

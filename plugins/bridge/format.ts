@@ -4,6 +4,7 @@
  * (picked by a hash of the nick) and gets a zero-width space after its first character, so that
  * relaying someone's line does not highlight them (or their namesake) on the other side. Pure.
  */
+import { ircLower } from '../../protocol/irc-line.js';
 
 /**
  * mIRC colours that read well on both light and dark backgrounds: 0 white, 1 black, 8 yellow,
@@ -16,10 +17,6 @@ export const ZWSP = '\u200b';
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 
-/** RFC 1459 case folding: `[]\~` are the upper case of `{}|^`, so `Nick[a]` and `nick{a}` are one nick. */
-export function ircLower(s: string): string {
-  return s.toLowerCase().replace(/[[\]\\~]/g, (c) => ({ '[': '{', ']': '}', '\\': '|', '~': '^' })[c]!);
-}
 
 /** The mIRC colour number of a nick: the same for every spelling the server treats as the same nick. */
 export function colourOf(nick: string): number {

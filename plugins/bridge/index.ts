@@ -6,8 +6,9 @@
  * the mouth, which splits a long PRIVMSG into lines that fit.
  */
 import type { HiveMessage, Incoming, Manifest, Meta, PluginContext } from '../../protocol/sdk/index.js';
+import { ircLower } from '../../protocol/sdk/index.js';
 import { buildRoutes, configSchema, endpointKey, type Endpoint } from './config.js';
-import { classifyText, eventText, ircLower, speechHead, trailingBytes, type NickStyle, type RelayEvent, type SpeechKind } from './format.js';
+import { classifyText, eventText, speechHead, trailingBytes, type NickStyle, type RelayEvent, type SpeechKind } from './format.js';
 import { RecentRelays } from './echo.js';
 import { Members } from './members.js';
 

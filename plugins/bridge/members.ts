@@ -3,7 +3,7 @@
  * because QUIT and NICK name no channel: to relay them, the bridge must know where the user was.
  * Keys are endpoint keys (config.ts); nicks are folded with ircLower. Pure.
  */
-import { ircLower } from './format.js';
+import { ircLower } from '../../protocol/irc-line.js';
 
 /** Channel membership prefixes a NAMES reply may put before a nick (multi-prefix gives several). */
 const PREFIXES = /^[~&@%+!.]+/;

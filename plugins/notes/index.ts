@@ -8,7 +8,7 @@
  * with the same number instead of adding the note again.
  */
 import { z } from 'zod';
-import { hasCapability, HiveError, openStore, type Command, type Manifest, type PluginContext, type Store } from '../../protocol/sdk/index.js';
+import { hasCapability, HiveError, ircLower, openStore, type Command, type Manifest, type PluginContext, type Store } from '../../protocol/sdk/index.js';
 
 const Config = z.object({
   /** Most notes one channel (or one user's private notes) may hold. */
@@ -51,16 +51,11 @@ const Scope = z.object({ next: z.number().int().positive(), notes: z.array(Note)
 const State = z.object({ version: z.literal(1), scopes: z.record(z.string(), Scope) });
 type State = z.infer<typeof State>;
 
-/** IRC casefolding (rfc1459, the default when a server names none). */
-function ircFold(s: string): string {
-  return s.replace(/[A-Z[\]\\~]/g, (c) => ({ '[': '{', ']': '}', '\\': '|', '~': '^' })[c] ?? c.toLowerCase());
-}
-
 /** Where a command's notes live: the channel on its network, or the user for a private message. */
 function scopeOf(cmd: Command): string {
-  if (!cmd.isPrivate) return `${cmd.network} ${ircFold(cmd.target)}`;
+  if (!cmd.isPrivate) return `${cmd.network} ${ircLower(cmd.target)}`;
   const account = cmd.message.meta['hive.account'];
-  return account ? `${cmd.network} account:${account}` : `${cmd.network} nick:${ircFold(cmd.nick)}`;
+  return account ? `${cmd.network} account:${account}` : `${cmd.network} nick:${ircLower(cmd.nick)}`;
 }
 
 const pad = (n: number) => String(n).padStart(2, '0');
@@ -149,7 +144,7 @@ export default async function notes(hive: PluginContext): Promise<void> {
     if (!note) return cmd.reply(gone(scope, n));
     const account = cmd.message.meta['hive.account'];
     // The author is known by account if the note has one (a nick can be taken by anyone), else by nick.
-    const isAuthor = note.account !== undefined ? account === note.account : ircFold(cmd.nick) === ircFold(note.nick);
+    const isAuthor = note.account !== undefined ? account === note.account : ircLower(cmd.nick) === ircLower(note.nick);
     if (!isAuthor && !hasCapability(cmd.message.meta, DELETE_CAPABILITY)) {
       const author = note.account !== undefined ? `${note.nick}, logged in as ${note.account}` : note.nick;
       return cmd.reply(`you cannot delete note ${n}: only its author (${author}) or someone with the ${DELETE_CAPABILITY} capability can`);

@@ -2,7 +2,7 @@
  * The pure parts of the pager: a bounded map whose entries expire, and the split of a long reply
  * into a first page and a kept rest. No I/O, no timers: the caller passes the time.
  */
-import { ircLower } from '../../protocol/sdk/channel-members.js';
+import { ircLower } from '../../protocol/irc-line.js';
 
 /**
  * A Map with a size bound and a lifetime per entry. Oldest entries go first when full; expired

@@ -3,7 +3,7 @@
  * Refusal (which rule, and a sentence saying why) or nothing. The plugin (index.ts) feeds them
  * what it learnt from the lines going down: the message a reply answers, and channel members.
  */
-import { ircLower } from '../../protocol/sdk/channel-members.js';
+import { ircLower } from '../../protocol/irc-line.js';
 import { isChannel, type IrcLine } from '../../protocol/irc-line.js';
 
 export type Rule = 'invalid' | 'command' | 'target' | 'highlight' | 'formatting';

@@ -8,7 +8,7 @@
  * node's last messages on restart brings most of them back (see docs/protocol.md#replay).
  */
 import { z } from 'zod';
-import { isChannel, openStore, type Incoming, type Manifest, type PluginContext, type Store } from '../../protocol/sdk/index.js';
+import { ircLower, isChannel, openStore, type Incoming, type Manifest, type PluginContext, type Store } from '../../protocol/sdk/index.js';
 
 const Config = z.object({
   /** How many (network, nick) entries to keep; the one silent the longest goes first. */
@@ -44,19 +44,6 @@ type Entry = z.infer<typeof Entry>;
 const State = z.object({ version: z.literal(1), seen: z.array(Entry) });
 type State = z.infer<typeof State>;
 
-/** IRC casefolding (rfc1459, the default when a server names none): A-Z and []\~ fold to a-z and {}|^. */
-export function ircFold(s: string): string {
-  return s.replace(/[A-Z[\]\\~]/g, (c) => {
-    switch (c) {
-      case '[': return '{';
-      case ']': return '}';
-      case '\\': return '|';
-      case '~': return '^';
-      default: return c.toLowerCase();
-    }
-  });
-}
-
 export function ago(ms: number): string {
   const s = Math.max(0, Math.floor(ms / 1000));
   if (s < 5) return 'just now';
@@ -74,7 +61,7 @@ function cut(text: string, max: number): string {
   return chars.length <= max ? text : chars.slice(0, max - 1).join('') + '…';
 }
 
-const key = (network: string, nick: string) => `${network} ${ircFold(nick)}`;
+const key = (network: string, nick: string) => `${network} ${ircLower(nick)}`;
 
 export default async function seen(hive: PluginContext): Promise<() => Promise<void>> {
   const config = hive.config as Config;
@@ -125,7 +112,7 @@ export default async function seen(hive: PluginContext): Promise<() => Promise<v
     // Aggregator queries are made up, not said by anyone.
     if (msg.meta['hive.query']) return;
     const own = msg.meta['hive.nick'];
-    if (own && ircFold(own) === ircFold(irc.nick)) return;
+    if (own && ircLower(own) === ircLower(irc.nick)) return;
     const target = irc.params[0]!;
     let text = irc.params[irc.params.length - 1]!;
     let action = false;
@@ -149,10 +136,10 @@ export default async function seen(hive: PluginContext): Promise<() => Promise<v
     const p = hive.commandPrefix;
     const who = cmd.args.replace(/[?!.]+$/, '').trim();
     if (!who || /\s/.test(who) || isChannel(who) || who.length > 64) return cmd.reply(`usage: ${p}seen NICK`);
-    const fold = ircFold(who);
-    if (fold === ircFold(cmd.nick)) return cmd.reply(`${cmd.nick}, that's you!`);
+    const fold = ircLower(who);
+    if (fold === ircLower(cmd.nick)) return cmd.reply(`${cmd.nick}, that's you!`);
     const own = cmd.message.meta['hive.nick'];
-    if (own && fold === ircFold(own)) return cmd.reply("I'm right here!");
+    if (own && fold === ircLower(own)) return cmd.reply("I'm right here!");
     let best: Entry | undefined;
     for (const net of networks) {
       const e = entries.get(key(net, who));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseLine } from '../irc-line.js';
-import { ChannelMembers, ircLower } from './channel-members.js';
+import { ChannelMembers } from './channel-members.js';
 
 const feed = (m: ChannelMembers, ...lines: string[]) => { for (const l of lines) m.see('net', parseLine(l)!, 'Hive'); };
 
@@ -41,9 +41,5 @@ describe('ChannelMembers', () => {
     expect(m.account('net', 'alice')).toBe('');
     feed(m, ':robert!b@x PART #a');
     expect(m.account('net', 'robert')).toBeUndefined();
-  });
-
-  it('folds case the rfc1459 way', () => {
-    expect(ircLower('Nick[A]\\~')).toBe('nick{a}|^');
   });
 });

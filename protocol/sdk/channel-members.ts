@@ -7,11 +7,7 @@
  *
  * Nicks and channels compare with the rfc1459 case mapping, the default of IRC servers.
  */
-import type { IrcLine } from '../irc-line.js';
-
-export function ircLower(s: string): string {
-  return s.toLowerCase().replace(/[[\]\\~]/g, (c) => ({ '[': '{', ']': '}', '\\': '|', '~': '^' })[c]!);
-}
+import { ircLower, type IrcLine } from '../irc-line.js';
 
 const PREFIXES = /^[~&@%+!]+/;
 
