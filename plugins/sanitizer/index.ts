@@ -54,8 +54,6 @@ export default function sanitizer(hive: PluginContext): () => void {
   };
   const triggers = new Recent<string, Trigger>(TRIGGERS_MAX, config.reply_window);
   const members = new ChannelMembers();
-  /** network → folded channels whose member list is complete (a NAMES reply ended with 366). */
-  const known = new Map<string, Set<string>>();
   /** `network channel` (folded) → the NAMES question under way: its end, and what its 366 calls. */
   const namesPending = new Map<string, Promise<void>>();
   const namesWaiters = new Map<string, (answered: boolean) => void>();
@@ -64,15 +62,6 @@ export default function sanitizer(hive: PluginContext): () => void {
   const counts = { passed: 0, stripped: 0, refused: 0 };
   const refusedBy: Record<Rule, number> = { invalid: 0, command: 0, target: 0, highlight: 0, formatting: 0 };
 
-  const knownSet = (network: string) => {
-    let s = known.get(network);
-    if (!s) known.set(network, (s = new Set()));
-    return s;
-  };
-  const namesDone = (network: string, channel: string) => {
-    knownSet(network).add(ircLower(channel));
-    namesWaiters.get(`${network} ${ircLower(channel)}`)?.(true);
-  };
 
   /**
    * Makes sure the members of `channel` are known, asking the server (NAMES) if not. A question
@@ -80,7 +69,7 @@ export default function sanitizer(hive: PluginContext): () => void {
    * NAMES must not cost every message a wait.
    */
   const ensureMembers = async (network: string, channel: string): Promise<void> => {
-    if (knownSet(network).has(ircLower(channel))) return;
+    if (members.complete(network, channel)) return;
     const key = `${network} ${ircLower(channel)}`;
     const pending = namesPending.get(key);
     if (pending) { await pending; return; }
@@ -111,7 +100,6 @@ export default function sanitizer(hive: PluginContext): () => void {
     if (event === 'connecting' || event === 'registered' || event === 'disconnected') {
       // A new connection: every channel is joined again and its NAMES reply comes down again.
       members.reset(network);
-      known.delete(network);
       return;
     }
     const nick = meta['hive.nick'];
@@ -119,10 +107,7 @@ export default function sanitizer(hive: PluginContext): () => void {
     if (!irc) return;
     if (!meta['hive.query']) {
       members.see(network, irc, ownNick.get(network));
-      const me = (n: string | undefined) => n !== undefined && ownNick.has(network) && ircLower(n) === ircLower(ownNick.get(network)!);
-      if (irc.command === '366' && irc.params[1]) namesDone(network, irc.params[1]);
-      else if ((irc.command === 'JOIN' || irc.command === 'PART') && me(irc.nick) && irc.params[0]) knownSet(network).delete(ircLower(irc.params[0]));
-      else if (irc.command === 'KICK' && me(irc.params[1]) && irc.params[0]) knownSet(network).delete(ircLower(irc.params[0]));
+      if (irc.command === '366' && irc.params[1]) namesWaiters.get(`${network} ${ircLower(irc.params[1])}`)?.(true);
     }
     const id = meta['hive.id'];
     // Only what a user did can be answered; server lines (numerics, notices) have no speaker.

@@ -26,8 +26,15 @@ describe('ChannelMembers', () => {
     feed(m, ':srv 353 Hive = #a :Hive x y', ':srv 366 Hive #a :End');
     feed(m, ':srv 353 Hive = #a :Hive z', ':srv 366 Hive #a :End');
     expect(m.members('net', '#a').sort()).toEqual(['Hive', 'z']);
+    expect(m.complete('net', '#A')).toBe(true);
     feed(m, ':op!o@x KICK #a Hive :bye');
     expect(m.has('net', '#a', 'z')).toBe(false);
+    expect(m.complete('net', '#a')).toBe(false);
+    // Joining again: complete only once the new NAMES reply has ended.
+    feed(m, ':Hive!h@x JOIN #a');
+    expect(m.complete('net', '#a')).toBe(false);
+    feed(m, ':srv 353 Hive = #a :Hive z', ':srv 366 Hive #a :End');
+    expect(m.complete('net', '#a')).toBe(true);
   });
 
   it('tracks accounts from extended-join and account-notify, and forgets them with the user', () => {

@@ -18,6 +18,8 @@ interface NetworkState {
   names: Map<string, Map<string, string>>;
   /** nick (folded) → account; absent when unknown, '' when known to be logged out */
   accounts: Map<string, string>;
+  /** channels (folded) whose whole member list is known: a NAMES reply ended there since the bot joined */
+  complete: Set<string>;
 }
 
 export class ChannelMembers {
@@ -25,7 +27,7 @@ export class ChannelMembers {
 
   private net(network: string): NetworkState {
     let n = this.networks.get(network);
-    if (!n) this.networks.set(network, (n = { channels: new Map(), names: new Map(), accounts: new Map() }));
+    if (!n) this.networks.set(network, (n = { channels: new Map(), names: new Map(), accounts: new Map(), complete: new Set() }));
     return n;
   }
 
@@ -39,6 +41,7 @@ export class ChannelMembers {
         const channel = line.params[0];
         if (!channel || !nick) return;
         let members = n.channels.get(ircLower(channel));
+        if (me) n.complete.delete(ircLower(channel)); // complete again when its NAMES reply ends
         if (!members || me) n.channels.set(ircLower(channel), (members = me ? new Map() : members ?? new Map()));
         members.set(ircLower(nick), nick);
         const account = line.params[1]; // extended-join: JOIN #chan account :realname
@@ -48,7 +51,7 @@ export class ChannelMembers {
       case 'PART': {
         const channel = line.params[0];
         if (!channel || !nick) return;
-        if (me) n.channels.delete(ircLower(channel));
+        if (me) this.leave(n, channel);
         else n.channels.get(ircLower(channel))?.delete(ircLower(nick));
         this.forgetIfGone(n, nick);
         return;
@@ -56,7 +59,7 @@ export class ChannelMembers {
       case 'KICK': {
         const [channel, target] = line.params;
         if (!channel || !target) return;
-        if (ownNick !== undefined && ircLower(target) === ircLower(ownNick)) n.channels.delete(ircLower(channel));
+        if (ownNick !== undefined && ircLower(target) === ircLower(ownNick)) this.leave(n, channel);
         else n.channels.get(ircLower(channel))?.delete(ircLower(target));
         this.forgetIfGone(n, target);
         return;
@@ -101,10 +104,16 @@ export class ChannelMembers {
         const list = n.names.get(ircLower(channel));
         n.names.delete(ircLower(channel));
         if (list) n.channels.set(ircLower(channel), list);
+        n.complete.add(ircLower(channel));
         return;
       }
       default:
     }
+  }
+
+  private leave(n: NetworkState, channel: string): void {
+    n.channels.delete(ircLower(channel));
+    n.complete.delete(ircLower(channel));
   }
 
   private forgetIfGone(n: NetworkState, nick: string): void {
@@ -116,6 +125,11 @@ export class ChannelMembers {
   /** True if `nick` is in `channel` on `network`, as far as the lines seen tell. */
   has(network: string, channel: string, nick: string): boolean {
     return this.networks.get(network)?.channels.get(ircLower(channel))?.has(ircLower(nick)) ?? false;
+  }
+
+  /** True once the whole member list of `channel` is known (its NAMES reply ended since the bot joined). */
+  complete(network: string, channel: string): boolean {
+    return this.networks.get(network)?.complete.has(ircLower(channel)) ?? false;
   }
 
   /** The nicks in `channel` (as last seen), empty when unknown. */
