@@ -86,7 +86,9 @@ describe('bridge handler', () => {
   it('relays nick changes and quits to the groups the user was in (from NAMES), once each', async () => {
     const h = fakeHive({ groups: { g: ['a/#x', 'a/#y', 'b/#z'] }, events: { quits: true, nicks: true } });
     await h.feed('a', ':irc.test 353 hivebot = #x :@hivebot alice +bob');
+    await h.feed('a', ':irc.test 366 hivebot #x :End of /NAMES list.');
     await h.feed('a', ':irc.test 353 hivebot = #y :alice');
+    await h.feed('a', ':irc.test 366 hivebot #y :End of /NAMES list.');
     await h.feed('a', ':alice!u@h NICK :alicia');
     // Seen in #x and #y: those saw it themselves; #z gets it once.
     expect(h.sent.map((s) => [s.network, s.lines])).toEqual([['b', ['PRIVMSG #z :* alice is now known as alicia']]]);

@@ -6,11 +6,10 @@
  * the mouth, which splits a long PRIVMSG into lines that fit.
  */
 import type { HiveMessage, Incoming, Manifest, Meta, PluginContext } from '../../protocol/sdk/index.js';
-import { ircLower } from '../../protocol/sdk/index.js';
+import { ChannelMembers, ircLower } from '../../protocol/sdk/index.js';
 import { buildRoutes, configSchema, endpointKey, type Endpoint } from './config.js';
 import { classifyText, eventText, speechHead, trailingBytes, type NickStyle, type RelayEvent, type SpeechKind } from './format.js';
 import { RecentRelays } from './echo.js';
-import { Members } from './members.js';
 
 export const manifest: Manifest = {
   name: 'bridge',
@@ -27,7 +26,8 @@ export default function bridge(hive: PluginContext): void {
   const routes = buildRoutes(cfg.groups);
   const plain = new Set(cfg.plain);
   const ignored = new Set(cfg.ignore.map(ircLower));
-  const members = new Members();
+  // QUIT and NICK name no channel: to relay them, the bridge must know where the user was.
+  const members = new ChannelMembers();
   /** The bot's current nick on each network, from the hive.nick of what that network sends. */
   const ownNicks = new Map<string, string>();
   const recent = new RecentRelays(ECHO_MEMORY_MS);
@@ -128,7 +128,7 @@ export default function bridge(hive: PluginContext): void {
     if (msg.meta['hive.query']) return; // an aggregator's synthetic question, not talk
     const event = msg.meta['hive.event'];
     if (event === 'disconnected') {
-      members.clearWhere((k) => k.startsWith(`${network}\0`));
+      members.reset(network);
       return;
     }
     if (event !== undefined && event !== 'line') return;
@@ -139,59 +139,42 @@ export default function bridge(hive: PluginContext): void {
     // A line from the server itself (its notices, numerics) has no nick: the parser puts the server name in hostname.
     const fromServer = nick === '';
     const skip = fromServer || isSelf(nick) || ignored.has(ircLower(nick));
+    // Where a quitting or renamed user was, before the line is learnt.
+    const wasIn = irc.command === 'QUIT' || irc.command === 'NICK' ? endpointsOn(network).filter((e) => members.has(network, e.channel, nick)) : [];
+    members.see(network, irc, own);
 
     switch (irc.command) {
       case 'PRIVMSG':
       case 'NOTICE':
         if (skip) return;
         return speech(msg, network, nick);
-      case '353': { // RPL_NAMREPLY: me = #channel :names
-        const ep = routes.find(network, irc.params[2] ?? '');
-        if (ep) members.names(keyOf(ep), irc.params[3] ?? '');
-        return;
-      }
       case 'JOIN': {
         const ep = routes.find(network, irc.params[0] ?? '');
-        if (!ep) return;
-        // The bot's own join: a fresh NAMES list follows.
-        if (isSelf(nick)) { members.clear(keyOf(ep)); return; }
-        members.join(keyOf(ep), nick);
-        if (cfg.events.joins && !skip) return relayEvent([ep], { type: 'join', nick });
+        if (cfg.events.joins && ep && !skip) return relayEvent([ep], { type: 'join', nick });
         return;
       }
       case 'PART': {
         const reason = irc.params[1] || undefined;
         const eps = (irc.params[0] ?? '').split(',').map((ch) => routes.find(network, ch)).filter((e): e is Endpoint => e !== undefined);
-        for (const ep of eps) {
-          if (isSelf(nick)) members.clear(keyOf(ep));
-          else members.part(keyOf(ep), nick);
-        }
         if (cfg.events.parts && !skip && eps.length) return relayEvent(eps, { type: 'part', nick, reason });
         return;
       }
       case 'KICK': {
         const ep = routes.find(network, irc.params[0] ?? '');
         const kicked = irc.params[1];
-        if (!ep || !kicked) return;
-        if (isSelf(kicked)) { members.clear(keyOf(ep)); return; }
-        members.part(keyOf(ep), kicked);
+        if (!ep || !kicked || isSelf(kicked)) return;
         if (cfg.events.parts && !ignored.has(ircLower(kicked))) return relayEvent([ep], { type: 'kick', nick: kicked, by: nick, reason: irc.params[2] || undefined });
         return;
       }
       case 'QUIT': {
-        if (isSelf(nick)) return;
-        const eps = endpointsOn(network);
-        const where = new Set(members.quit(eps.map(keyOf), nick));
-        if (cfg.events.quits && !skip && where.size) return relayEvent(eps.filter((e) => where.has(keyOf(e))), { type: 'quit', nick, reason: irc.params[0] || undefined });
+        if (cfg.events.quits && !skip && wasIn.length) return relayEvent(wasIn, { type: 'quit', nick, reason: irc.params[0] || undefined });
         return;
       }
       case 'NICK': {
         const newNick = irc.params[0];
         // hive.nick may already be the new nick when the bot's own NICK line arrives.
         if (!newNick || isSelf(nick) || isSelf(newNick)) return;
-        const eps = endpointsOn(network);
-        const where = new Set(members.rename(eps.map(keyOf), nick, newNick));
-        if (cfg.events.nicks && !skip && where.size) return relayEvent(eps.filter((e) => where.has(keyOf(e))), { type: 'nick', nick, newNick });
+        if (cfg.events.nicks && !skip && wasIn.length) return relayEvent(wasIn, { type: 'nick', nick, newNick });
         return;
       }
       default:

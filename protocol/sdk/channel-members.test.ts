@@ -21,6 +21,12 @@ describe('ChannelMembers', () => {
     expect(m.channels('net')).toEqual([]);
   });
 
+  it('strips several membership prefixes (multi-prefix)', () => {
+    const m = new ChannelMembers();
+    feed(m, ':srv 353 Hive = #m :Hive ~&erin @+frank', ':srv 366 Hive #m :End');
+    expect(m.members('net', '#m').sort()).toEqual(['Hive', 'erin', 'frank']);
+  });
+
   it('a new NAMES reply replaces the old list; the bot being kicked forgets the channel', () => {
     const m = new ChannelMembers();
     feed(m, ':srv 353 Hive = #a :Hive x y', ':srv 366 Hive #a :End');
