@@ -23,7 +23,7 @@ import { NODE_INTERFACE, NODE_PATH, NAME_PATTERN, nodeBusName } from '../names.j
 import { NODE1 } from '../node1.js';
 import { checkLines, checkMeta, checkWireMessage, loadMetaSchemas } from '../validate.js';
 import {
-  DBUS, Message, MessageType, Variant, addMatch, callHiveMethod, callWithDeadline, connectBus, emitHiveSignal, nameOwner, removeMatch,
+  DBUS, Message, MessageType, Variant, addMatch, callBus, callHiveMethod, callWithDeadline, connectBus, emitHiveSignal, nameOwner, removeMatch,
   type DBusMessage, type MessageBus,
 } from './bus.js';
 import { ReplayBuffer } from './replay-buffer.js';
@@ -739,7 +739,9 @@ export class HiveNode {
     }
     if (this.leaseTimer) clearInterval(this.leaseTimer);
     if (this.parentUnique) await this.callParent('Detach', '', []).catch(() => undefined);
-    await this.bus.releaseName(this.busName).catch(() => undefined);
+    // With a deadline: dbus-next never answers a call whose connection died meanwhile (the bus
+    // going down with the supervisor), and a node that hangs here would outlive its hive.
+    await callBus(this.bus, 'ReleaseName', 's', [this.busName], 1000).catch(() => undefined);
     this.bus.disconnect();
     this.log.info('node stopped');
   }
