@@ -108,7 +108,7 @@ describe('loading a valid config', () => {
       channels: [{ name: '#a' }, { name: '#b', key: 'k' }],
       flood: IRC_FLOOD_DEFAULTS,
       queue_max: 500,
-      reconnect: { min_delay: 1_000, max_delay: 120_000 },
+      reconnect: { min_delay: 1_000, max_delay: 120_000, stable_after: 60_000 },
       rejoin_delay: 5_000,
     });
   });
@@ -141,7 +141,7 @@ describe('loading a valid config', () => {
             allow_commands: ['privmsg', 'NOTICE'],
             flood: { burst: 10, rate: 0 },
             queue_max: 100,
-            reconnect: { min_delay: '500ms', max_delay: '5m' },
+            reconnect: { min_delay: '500ms', max_delay: '5m', stable_after: '1m30s' },
             rejoin_delay: '10s',
             ping_timeout: '2m',
           },
@@ -155,7 +155,7 @@ describe('loading a valid config', () => {
       client_key: '/srv/hive/key.pem',
       allow_commands: ['PRIVMSG', 'NOTICE'],
       flood: { burst: 10, rate: IRC_FLOOD_DEFAULTS.rate },
-      reconnect: { min_delay: 500, max_delay: 300_000 },
+      reconnect: { min_delay: 500, max_delay: 300_000, stable_after: 90_000 },
       rejoin_delay: 10_000,
       ping_timeout: 120_000,
     });
@@ -421,6 +421,11 @@ describe('config errors', () => {
       '`networks.n.tls`: must be true for SASL EXTERNAL (it authenticates by the TLS client certificate)',
       '`networks.n.client_cert`: is required for SASL EXTERNAL',
     ]);
+  });
+
+  test('reconnect.stable_after takes a duration and refuses anything else, naming the key', () => {
+    expect(problemsOf({ networks: { n: { type: 'irc', host: 'h', nick: 'x', reconnect: { stable_after: 'soon' } } } })[0]).toMatch(/^`networks\.n\.reconnect\.stable_after`: /);
+    expect(problemsOf({ networks: { n: { type: 'irc', host: 'h', nick: 'x', reconnect: { stable_after: -5 } } } })[0]).toMatch(/^`networks\.n\.reconnect\.stable_after`: /);
   });
 
   test('reconnect delays must be in order', () => {

@@ -6,7 +6,7 @@
  * (names, parents, cycles) → relative paths resolved against the config file's directory.
  * Every problem found along the way is reported at once in one ConfigError.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { homedir, tmpdir, userInfo } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
@@ -73,6 +73,8 @@ const reconnectSchema = z
   .object({
     min_delay: durationSchema.default(1_000),
     max_delay: durationSchema.default(120_000),
+    /** The backoff starts again from min_delay only after a connection stayed registered this long. */
+    stable_after: durationSchema.default(60_000),
   })
   .strict()
   .refine((r) => r.min_delay <= r.max_delay, { error: 'min_delay must not be greater than max_delay', path: ['min_delay'], params: CROSS_FIELD })
@@ -295,6 +297,35 @@ const RESERVED: Record<string, string> = {
 };
 
 /**
+ * The checks of one plugin entry that need no other entry, for the config file and for a spec
+ * given to `hive load` (Supervisor1.Load) alike: exactly one of use/exec/remote, nothing a remote
+ * node would ignore, a built-in that exists, no reserved name. Reads the raw entry (before zod's
+ * defaults, so that a `restart:` written on a remote node is seen). Key paths are relative to the entry.
+ */
+export function checkPluginSpec(p: Record<string, unknown>, show: (path: KeyPath, value: string) => string = (_, v) => quote(v)): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const kinds = (['use', 'exec', 'remote'] as const).filter((k) => (k === 'remote' ? p.remote === true : p[k] !== undefined));
+  if (kinds.length !== 1) {
+    problems.push({
+      keyPath: [],
+      message: `expected exactly one of use (a built-in plugin), exec (a program) or remote: true; got ${kinds.length === 0 ? 'none' : kinds.join(' and ')}`,
+    });
+  }
+  if (p.remote === true) {
+    // The supervisor starts no process for it, so these would silently do nothing.
+    for (const key of ['config', 'cwd', 'restart'] as const) {
+      if (p[key] !== undefined) problems.push({ keyPath: [key], message: `has no effect on a remote node: it is started where it runs (docs/deploy.md)${key === 'config' ? ', with its config in HIVE_CONFIG there' : ''}` });
+    }
+  }
+  if (typeof p.use === 'string' && !BUILT_IN_PLUGINS.includes(p.use)) {
+    problems.push({ keyPath: ['use'], message: `${show(['use'], p.use)} is not a built-in plugin; they are: ${BUILT_IN_PLUGINS.join(', ')}` });
+  }
+  const reserved = typeof p.name === 'string' ? RESERVED[p.name] : undefined;
+  if (reserved) problems.push({ keyPath: ['name'], message: `${reserved}; choose another name` });
+  return problems;
+}
+
+/**
  * Checks that need the whole config. They read the raw (substituted) input defensively, so
  * they run, and report, even when zod found problems elsewhere in the same file.
  */
@@ -315,27 +346,12 @@ function crossFieldProblems(raw: unknown, secrets: ReadonlyMap<string, string>):
   const firstIndex = new Map<string, number>();
 
   plugins.forEach((p, i) => {
-    const kinds = (['use', 'exec', 'remote'] as const).filter((k) => (k === 'remote' ? p.remote === true : p[k] !== undefined));
-    if (kinds.length !== 1) {
-      problems.push({
-        keyPath: ['plugins', i],
-        message: `expected exactly one of use (a built-in plugin), exec (a program) or remote: true; got ${kinds.length === 0 ? 'none' : kinds.join(' and ')}`,
-      });
+    for (const problem of checkPluginSpec(p, (path, value) => show(['plugins', i, ...path], value))) {
+      problems.push({ ...problem, keyPath: ['plugins', i, ...problem.keyPath] });
     }
-    if (p.remote === true) {
-      // The supervisor starts no process for it, so these would silently do nothing.
-      for (const key of ['config', 'cwd', 'restart'] as const) {
-        if (p[key] !== undefined) problems.push({ keyPath: ['plugins', i, key], message: `has no effect on a remote node: it is started where it runs (docs/deploy.md)${key === 'config' ? ', with its config in HIVE_CONFIG there' : ''}` });
-      }
-    }
-    if (typeof p.use === 'string' && !BUILT_IN_PLUGINS.includes(p.use)) {
-      problems.push({ keyPath: ['plugins', i, 'use'], message: `${show(['plugins', i, 'use'], p.use)} is not a built-in plugin; they are: ${BUILT_IN_PLUGINS.join(', ')}` });
-    }
-    if (typeof p.name !== 'string') return;
-    const reserved = RESERVED[p.name];
+    if (typeof p.name !== 'string' || RESERVED[p.name]) return;
     const earlier = firstIndex.get(p.name);
-    if (reserved) problems.push({ keyPath: ['plugins', i, 'name'], message: `${reserved}; choose another name` });
-    else if (earlier !== undefined) {
+    if (earlier !== undefined) {
       problems.push({ keyPath: ['plugins', i, 'name'], message: `${show(['plugins', i, 'name'], p.name)} is already the name of plugins[${earlier}]` });
     } else firstIndex.set(p.name, i);
   });
@@ -441,29 +457,89 @@ function resolvePaths(data: z.infer<typeof hiveConfigSchema>, baseDir: string, e
   };
 }
 
+/**
+ * Bounds of a YAML text the supervisor reads (the config file, a `hive load` spec): a hive's
+ * config is a few kilobytes; anything near these is an accident or an attack ("billion laughs":
+ * aliases of aliases that expand exponentially; thousands of nested brackets).
+ */
+export const YAML_LIMITS = { maxBytes: 1024 * 1024, maxAliasCount: 1000, maxDepth: 64 } as const;
+
+/**
+ * Parses a bounded YAML text to plain data, or returns the problems (named, with their place):
+ * too large, not YAML, too many aliases, too deep. Never throws for what the text contains.
+ */
+export function parseBoundedYaml(text: string, what: string): { doc: Document; lineCounter: LineCounter; value: unknown } | { problems: ConfigProblem[] } {
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > YAML_LIMITS.maxBytes) return { problems: [{ keyPath: [], message: `${what}: ${bytes} bytes; at most ${YAML_LIMITS.maxBytes} are read` }] };
+  const lineCounter = new LineCounter();
+  let doc: Document;
+  try {
+    doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  } catch (err) {
+    return { problems: [{ keyPath: [], message: `${what}: cannot be parsed: ${(err as Error).message.split('\n')[0]}` }] };
+  }
+  if (doc.errors.length > 0) {
+    return {
+      problems: doc.errors.map((e) => {
+        const { line, col } = lineCounter.linePos(e.pos[0]);
+        return { keyPath: [], message: `${what}:${line}:${col}: ${e.message.split('\n')[0]}` };
+      }),
+    };
+  }
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: YAML_LIMITS.maxAliasCount });
+  } catch (err) {
+    // yaml throws a ReferenceError for "Excessive alias count"; a RangeError would be a stack overflow.
+    const alias = /alias/i.test((err as Error).message);
+    return {
+      problems: [{
+        keyPath: [],
+        message: alias
+          ? `${what}: its aliases (*name) expand to more than ${YAML_LIMITS.maxAliasCount} times the nodes they name (a "billion laughs" document); write the values out instead`
+          : `${what}: cannot be read: ${(err as Error).message.split('\n')[0]}`,
+      }],
+    };
+  }
+  const deep = deepestPath(value, YAML_LIMITS.maxDepth);
+  if (deep) return { problems: [{ keyPath: deep, message: `nested more than ${YAML_LIMITS.maxDepth} levels deep` }] };
+  return { doc, lineCounter, value };
+}
+
+/** The key path of a value nested deeper than `max` levels, if any (checked before anything walks the value recursively). */
+function deepestPath(value: unknown, max: number): KeyPath | undefined {
+  const stack: { v: unknown; path: (string | number)[] }[] = [{ v: value, path: [] }];
+  while (stack.length) {
+    const { v, path } = stack.pop()!;
+    if (path.length > max) return path.slice(0, max + 1);
+    if (Array.isArray(v)) v.forEach((item, i) => stack.push({ v: item, path: [...path, i] }));
+    else if (isRecord(v)) for (const [k, item] of Object.entries(v)) stack.push({ v: item, path: [...path, k] });
+  }
+  return undefined;
+}
+
 /** Reads and validates a YAML config file. Throws ConfigError (exitCode 2) listing every problem. */
 export function loadConfig(file: string, env: Env = process.env): LoadedConfig {
   let text: string;
   try {
+    // Checked before reading, so that a huge file (or /dev/zero) is never read whole.
+    const st = statSync(file);
+    if (st.isFile() && st.size > YAML_LIMITS.maxBytes) throw new ConfigError([{ keyPath: [], message: `${file}: ${st.size} bytes; a config file may have at most ${YAML_LIMITS.maxBytes}` }]);
+    if (!st.isFile()) throw new ConfigError([{ keyPath: [], message: `cannot read ${file}: not a regular file` }]);
     text = readFileSync(file, 'utf8');
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
     throw new ConfigError([{ keyPath: [], message: `cannot read ${file}: ${why}` }]);
   }
 
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    const problems = doc.errors.map((e) => {
-      const { line, col } = lineCounter.linePos(e.pos[0]);
-      return { keyPath: [], message: `${file}:${line}:${col}: ${e.message.split('\n')[0]}` };
-    });
-    throw new ConfigError(problems, { file });
-  }
+  const parsed = parseBoundedYaml(text, file);
+  if ('problems' in parsed) throw new ConfigError(parsed.problems, { file });
+  const { doc, lineCounter } = parsed;
 
   try {
-    return parseConfig(doc.toJS({ maxAliasCount: 1000 }), { baseDir: dirname(resolve(file)), env, file });
+    return parseConfig(parsed.value, { baseDir: dirname(resolve(file)), env, file });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     // Point each problem at its line in the file (the problems were already scrubbed of secrets).
