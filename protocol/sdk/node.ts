@@ -365,12 +365,9 @@ export class HiveNode {
   private async restoreSeq(): Promise<void> {
     const file = this.seqFile;
     if (!file) return;
-    try {
-      const saved = await readJsonFile<Record<string, number>>(file, {});
-      for (const [network, seq] of Object.entries(saved)) if (typeof seq === 'number') this.lastSeq.set(network, seq);
-    } catch (err) {
-      this.log.warn({ err }, 'cannot read the saved sequence numbers; starting without');
-    }
+    const saved = await readJsonFile<unknown>(file, {}, (reason) => this.log.warn({ file, reason }, 'saved sequence numbers unreadable; starting without them'));
+    if (!saved || typeof saved !== 'object' || Array.isArray(saved)) return;
+    for (const [network, seq] of Object.entries(saved)) if (typeof seq === 'number') this.lastSeq.set(network, seq);
   }
 
   /** Saves the last sequence numbers at most every SEQ_SAVE_MS, never on the per-message path. */
