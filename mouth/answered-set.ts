@@ -1,5 +1,5 @@
 /**
- * The replies the mouth has sent, by (origin node, id answered, network), bounded: a node that was caught
+ * The replies the mouth has sent, by (verified child, claimed origin, id answered, network), bounded: a node that was caught
  * up by Replay after a restart may answer a message its previous run already answered, and such
  * a reply (marked hive.replayed) is sent only if the message was not answered yet. The network is
  * part of the key because one message may rightly be answered on several (the bridge). Pure, no I/O.
@@ -10,8 +10,10 @@ export class AnsweredSet {
   constructor(private readonly max = 20_000) {}
 
   /** Records the reply; returns false when it duplicates a reply to a replayed message. */
-  admit(origin: string, replyTo: string, replayed: boolean, network = ''): boolean {
-    const key = `${origin}\0${replyTo}\0${network}`;
+  admit(via: string, origin: string, replyTo: string, replayed: boolean, network = ''): boolean {
+    // The child the reply came through is part of the key: a node claiming another's origin
+    // cannot make that node's replayed answer look like a duplicate.
+    const key = `${via}\0${origin}\0${replyTo}\0${network}`;
     if (replayed && this.keys.has(key)) return false;
     if (!this.keys.has(key)) {
       this.keys.add(key);

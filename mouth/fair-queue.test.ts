@@ -9,9 +9,9 @@ describe('createFairQueue', () => {
     q.push('a', 2);
     q.push('a', 3);
     expect([q.shift(), q.shift(), q.shift(), q.shift()]).toEqual([
-      { sender: 'a', item: 1 },
-      { sender: 'a', item: 2 },
-      { sender: 'a', item: 3 },
+      { sender: 'a', sub: '', item: 1 },
+      { sender: 'a', sub: '', item: 2 },
+      { sender: 'a', sub: '', item: 3 },
       undefined,
     ]);
   });
@@ -65,27 +65,89 @@ describe('createFairQueue', () => {
   });
 
   it('refuses with QueueFull instead of dropping, and accepts again once there is room', () => {
-    const q = createFairQueue<number>({ maxItems: 2 });
+    const q = createFairQueue<number>({ maxItems: 2, reserve: 0 });
     q.push('a', 1);
     q.push('b', 2);
     let err: unknown;
     try {
-      q.push('a', 3);
+      q.push('c', 3);
     } catch (e) {
       err = e;
     }
     expect(err).toBeInstanceOf(OutboundRefused);
     expect((err as OutboundRefused).code).toBe('QueueFull');
     expect((err as OutboundRefused).message).toBe(
-      'Outbound queue is full (2 of 2 messages queued, 1 of them from "a"); expected fewer messages in flight: wait for earlier ones to be sent.',
+      'Outbound queue is full (2 messages queued, 0 of them from "c", beyond the 0 each sender may always queue); expected fewer messages in flight: wait for earlier ones to be sent.',
     );
     expect(q.size).toBe(2); // nothing lost, nothing added
-    expect(q.shift()).toEqual({ sender: 'a', item: 1 });
-    q.push('a', 3);
+    expect(q.shift()).toEqual({ sender: 'a', sub: '', item: 1 });
+    q.push('c', 3);
     expect(q.clear()).toEqual([
-      { sender: 'b', item: 2 },
-      { sender: 'a', item: 3 },
+      { sender: 'b', sub: '', item: 2 },
+      { sender: 'c', sub: '', item: 3 },
     ]);
+  });
+
+  // Issue 14, item 5: a full queue refused everyone, so one chatty source silenced the others.
+  it('keeps a share for every sender: when hogs fill the pool, the hog is refused and a newcomer is not', () => {
+    const q = createFairQueue<number>({ maxItems: 12, reserve: 2, senderMax: 10 });
+    const refusedOf = (sender: string) => { try { q.push(sender, 0); return false; } catch (e) { expect((e as OutboundRefused).code).toBe('QueueFull'); return true; } };
+    for (let i = 0; i < 10; i++) q.push('hog', i);
+    // Over its share (senderMax) one sender is refused although the pool has room.
+    expect(refusedOf('hog')).toBe(true);
+    expect(q.sizeOf('hog')).toBe(10);
+    // A second hog takes its reserve and the rest of the pool (12 − 8 = 4 pooled): 6 in all.
+    while (!refusedOf('hog2'));
+    expect(q.sizeOf('hog2')).toBe(6);
+    // A quiet sender still gets its reserve, then is refused like the rest.
+    q.push('quiet', 1);
+    q.push('quiet', 2);
+    expect(q.sizeOf('quiet')).toBe(2);
+    expect(refusedOf('quiet')).toBe(true);
+    // ... and is served on the next turns, not behind the hogs' backlog.
+    const next = [q.shift()!, q.shift()!, q.shift()!].map((e) => e.sender);
+    expect(next).toContain('quiet');
+  });
+
+  it('bounds the total at maxItems plus each sender\'s reserve', () => {
+    const q = createFairQueue<number>({ maxItems: 10, reserve: 3, senderMax: 1000 });
+    const senders = ['a', 'b', 'c', 'd'];
+    for (const s of senders) for (let i = 0; i < 100; i++) { try { q.push(s, i); } catch { /* refused: counted below */ } }
+    expect(q.size).toBe(10 + 3 * senders.length);
+    // Draining one sender's items gives back pool room only as they leave.
+    while (q.sizeOf('a') > 0) q.shift();
+    expect(() => q.push('b', 0)).not.toThrow();
+  });
+
+  it('gives a sender its own cap with limitOf (automatic replies)', () => {
+    const q = createFairQueue<number>({ maxItems: 100, limitOf: (s) => (s === 'auto' ? 2 : undefined) });
+    q.push('auto', 1);
+    q.push('auto', 2);
+    expect(() => q.push('auto', 3)).toThrow(/share of the outbound queue/);
+    for (let i = 0; i < 20; i++) q.push('plugin', i);
+    expect(q.sizeOf('plugin')).toBe(20);
+  });
+
+  it('serves the claimed origins of one sender round-robin within that sender\'s turn only', () => {
+    const q = createFairQueue<string>({ maxItems: 100 });
+    // A filter's subtree claims three origins; another child of the mouth sends on its own.
+    for (const i of [1, 2, 3]) q.push('filter', `x${i}`, 'x');
+    for (const i of [1, 2]) q.push('filter', `y${i}`, 'y');
+    q.push('filter', 'z1', 'z');
+    for (const i of [1, 2, 3]) q.push('other', `o${i}`, 'other');
+    const order: string[] = [];
+    for (let e = q.shift(); e; e = q.shift()) order.push(e.item);
+    expect(order).toEqual(['x1', 'o1', 'y1', 'o2', 'z1', 'o3', 'x2', 'y2', 'x3']);
+  });
+
+  it('a leaf claiming many origins gets no more than one share', () => {
+    const q = createFairQueue<number>({ maxItems: 100, reserve: 1, senderMax: 5 });
+    let refused = 0;
+    for (let i = 0; i < 50; i++) { try { q.push('liar', i, `origin${i}`); } catch { refused++; } }
+    expect(q.sizeOf('liar')).toBe(5);
+    expect(refused).toBe(45);
+    q.push('honest', 1);
+    expect([q.shift()!.sender, q.shift()!.sender]).toEqual(['liar', 'honest']);
   });
 
   it('clear returns everything in serving order and empties the queue', () => {
@@ -94,16 +156,16 @@ describe('createFairQueue', () => {
     q.push('a', 2);
     q.push('b', 3);
     expect(q.clear()).toEqual([
-      { sender: 'a', item: 1 },
-      { sender: 'b', item: 3 },
-      { sender: 'a', item: 2 },
+      { sender: 'a', sub: '', item: 1 },
+      { sender: 'b', sub: '', item: 3 },
+      { sender: 'a', sub: '', item: 2 },
     ]);
     expect(q.size).toBe(0);
     expect(q.sizeOf('a')).toBe(0);
     expect(q.shift()).toBeUndefined();
     expect(q.clear()).toEqual([]);
     q.push('c', 4);
-    expect(q.shift()).toEqual({ sender: 'c', item: 4 });
+    expect(q.shift()).toEqual({ sender: 'c', sub: '', item: 4 });
   });
 
   it('keeps falsy items and odd sender names', () => {
@@ -112,18 +174,18 @@ describe('createFairQueue', () => {
     q.push('__proto__', undefined);
     q.push('constructor', null);
     expect(q.clear()).toEqual([
-      { sender: '', item: 0 },
-      { sender: '__proto__', item: undefined },
-      { sender: 'constructor', item: null },
+      { sender: '', sub: '', item: 0 },
+      { sender: '__proto__', sub: '', item: undefined },
+      { sender: 'constructor', sub: '', item: null },
     ]);
   });
 
-  it('stays correct and fast over many operations (O(1) each)', () => {
+  it('stays correct over many operations (per-sender order kept)', () => {
     const q = createFairQueue<number>({ maxItems: 200_000 });
     const senders = ['a', 'b', 'c', 'd'];
     const expectedNext = new Map(senders.map((s) => [s, 0]));
     const pushed = new Map(senders.map((s) => [s, 0]));
-    const started = performance.now();
+    let outOfOrder = 0;
     for (let round = 0; round < 50; round++) {
       for (let i = 0; i < 4000; i++) {
         const s = senders[(i * 7 + round) % 4]!;
@@ -133,17 +195,20 @@ describe('createFairQueue', () => {
       for (let i = 0; i < 3000; i++) {
         const e = q.shift()!;
         // per-sender order is preserved
-        expect(e.item).toBe(expectedNext.get(e.sender));
+        if (e.item !== expectedNext.get(e.sender)) outOfOrder++;
         expectedNext.set(e.sender, e.item + 1);
       }
     }
     expect(q.size).toBe(50 * 1000);
-    expect(performance.now() - started).toBeLessThan(5000);
+    // Speed is the benchmarks' business (the standards: no timing assertions in tests).
+    expect(outOfOrder).toBe(0);
   });
 
   it('rejects a nonsensical maxItems', () => {
     expect(() => createFairQueue({ maxItems: 0 })).toThrow(RangeError);
     expect(() => createFairQueue({ maxItems: 1.5 })).toThrow(/maxItems must be an integer >= 1/);
     expect(() => createFairQueue({ maxItems: Infinity })).toThrow(RangeError);
+    expect(() => createFairQueue({ maxItems: 10, reserve: -1 })).toThrow(/reserve must be/);
+    expect(() => createFairQueue({ maxItems: 10, senderMax: 0 })).toThrow(/senderMax must be/);
   });
 });

@@ -1,12 +1,19 @@
 /**
- * Outbound queue of one network, fair between senders (the hive.origin of each message): one
- * chatty plugin must not starve the others behind the flood limit. Senders with items are served
- * round-robin, one item each in turn, so a sender that arrives while another has 100 items
- * queued waits for at most one of them.
+ * Outbound queue of one network, fair between senders, in two levels. The first level is the
+ * verified sender (the mouth's direct child a message came through: its bus connection proves it);
+ * the second is what that child claims (hive.origin, the node in its subtree that made it). Senders
+ * are served round-robin, one item each in turn, and within one sender its sub-senders are served
+ * round-robin too: so a filter's claims about its subtree can only split the filter's own share, and
+ * a plugin that claims many origins gets no more than one turn.
+ *
+ * Shares: every sender may always queue `reserve` items, however full the queue is (its guaranteed
+ * share); beyond that it draws from a pool of `maxItems` shared by all, but never holds more than
+ * `senderMax` (or its own `limitOf`) items. So one chatty sender — or two — cannot refuse a third
+ * its next message: the hog's push is the one refused. At most maxItems + reserve × senders items
+ * are queued; senders are the mouth's children (and its own automatic replies), bounded by the tree.
  *
  * An item is one whole HiveMessage's lines, an atomic unit: the consumer takes all lines of the
- * item it shifted and sends them consecutively (the token bucket paces each line, but no other
- * item starts in between), so a multi-line reply is never interleaved with another sender's.
+ * item it shifted and sends them consecutively, so a multi-line reply is never interleaved.
  *
  * The queue never drops: push() throws QueueFull and the sender learns its message was not queued.
  * push, shift, size and sizeOf are O(1) (amortized); clear is O(n).
@@ -14,19 +21,27 @@
 import { OutboundRefused, showBytes } from './outbound-error.js';
 
 export interface FairQueueOptions {
-  /** Items queued across all senders at most. */
+  /** Items in the pool shared by all senders (beyond each sender's reserve). */
   maxItems: number;
+  /** Items every sender may queue even when the pool is full. Default max(1, maxItems / 50). */
+  reserve?: number;
+  /** Items one sender may hold at most. Default max(1, maxItems / 2). */
+  senderMax?: number;
+  /** A sender's own cap instead of senderMax (e.g. a small one for automatic replies). */
+  limitOf?: (sender: string) => number | undefined;
 }
 
 export interface FairQueueEntry<T> {
   sender: string;
+  /** Who within the sender's subtree made it (its claim); '' when none was given. */
+  sub: string;
   item: T;
 }
 
 export interface FairQueue<T> {
-  /** Queues an item; throws OutboundRefused QueueFull if that would exceed maxItems. */
-  push(sender: string, item: T): void;
-  /** The next item, round-robin across senders that have items; undefined when empty. */
+  /** Queues an item; throws OutboundRefused QueueFull if the sender is over its share. */
+  push(sender: string, item: T, sub?: string): void;
+  /** The next item, round-robin across senders (and their subs) that have items; undefined when empty. */
   shift(): FairQueueEntry<T> | undefined;
   /** Items queued across all senders. */
   readonly size: number;
@@ -63,42 +78,84 @@ class Fifo<T> {
   }
 }
 
-export function createFairQueue<T>({ maxItems }: FairQueueOptions): FairQueue<T> {
-  if (!Number.isInteger(maxItems) || maxItems < 1) throw new RangeError(`maxItems must be an integer >= 1, got ${maxItems}`);
+/** One sender's items, round-robin between its subs. */
+interface SenderQueue<T> {
+  subs: Map<string, Fifo<T>>;
+  turn: Fifo<string>;
+  count: number;
+}
+
+function checkCount(name: string, n: number, min: number): void {
+  if (!Number.isInteger(n) || n < min) throw new RangeError(`${name} must be an integer >= ${min}, got ${n}`);
+}
+
+export function createFairQueue<T>(options: FairQueueOptions): FairQueue<T> {
+  const { maxItems } = options;
+  checkCount('maxItems', maxItems, 1);
+  const reserve = options.reserve ?? Math.max(1, Math.floor(maxItems / 50));
+  const senderMax = options.senderMax ?? Math.max(1, Math.floor(maxItems / 2));
+  checkCount('reserve', reserve, 0);
+  checkCount('senderMax', senderMax, 1);
 
   /** Queues of senders that have items; a sender is removed as soon as its queue is empty. */
-  const queues = new Map<string, Fifo<T>>();
+  const queues = new Map<string, SenderQueue<T>>();
   /** Senders with items, in serving order; each appears exactly once. */
   const turn = new Fifo<string>();
   let size = 0;
+  /** Items beyond each sender's reserve: Σ max(0, count − reserve), at most maxItems. */
+  let pooled = 0;
 
   function shift(): FairQueueEntry<T> | undefined {
     const sender = turn.shift();
     if (sender === undefined) return undefined;
-    const queue = queues.get(sender)!;
-    const item = queue.shift() as T;
+    const q = queues.get(sender)!;
+    const sub = q.turn.shift()!;
+    const fifo = q.subs.get(sub)!;
+    const item = fifo.shift() as T;
+    if (fifo.length > 0) q.turn.push(sub);
+    else q.subs.delete(sub);
+    if (q.count > reserve) pooled--;
+    q.count--;
     size--;
-    if (queue.length > 0) turn.push(sender);
+    if (q.count > 0) turn.push(sender);
     else queues.delete(sender);
-    return { sender, item };
+    return { sender, sub, item };
   }
 
   return {
-    push(sender: string, item: T): void {
-      if (size >= maxItems) {
+    push(sender: string, item: T, sub = ''): void {
+      const q = queues.get(sender);
+      const count = q?.count ?? 0;
+      const cap = options.limitOf?.(sender) ?? senderMax;
+      if (count >= cap) {
         throw new OutboundRefused(
           'QueueFull',
-          `Outbound queue is full (${size} of ${maxItems} messages queued, ${queues.get(sender)?.length ?? 0} of them from ${showBytes(sender)}); ` +
+          `${showBytes(sender)} has ${count} messages queued, its share of the outbound queue; ` +
             'expected fewer messages in flight: wait for earlier ones to be sent.',
         );
       }
-      let queue = queues.get(sender);
-      if (queue === undefined) {
-        queue = new Fifo<T>();
-        queues.set(sender, queue);
+      if (count >= reserve && pooled >= maxItems) {
+        throw new OutboundRefused(
+          'QueueFull',
+          `Outbound queue is full (${size} messages queued, ${count} of them from ${showBytes(sender)}, beyond the ${reserve} each sender may always queue); ` +
+            'expected fewer messages in flight: wait for earlier ones to be sent.',
+        );
+      }
+      let sq = q;
+      if (sq === undefined) {
+        sq = { subs: new Map(), turn: new Fifo(), count: 0 };
+        queues.set(sender, sq);
         turn.push(sender);
       }
-      queue.push(item);
+      let fifo = sq.subs.get(sub);
+      if (fifo === undefined) {
+        fifo = new Fifo<T>();
+        sq.subs.set(sub, fifo);
+        sq.turn.push(sub);
+      }
+      fifo.push(item);
+      if (sq.count >= reserve) pooled++;
+      sq.count++;
       size++;
     },
     shift,
@@ -106,7 +163,7 @@ export function createFairQueue<T>({ maxItems }: FairQueueOptions): FairQueue<T>
       return size;
     },
     sizeOf(sender: string): number {
-      return queues.get(sender)?.length ?? 0;
+      return queues.get(sender)?.count ?? 0;
     },
     clear(): FairQueueEntry<T>[] {
       const all: FairQueueEntry<T>[] = [];

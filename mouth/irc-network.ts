@@ -18,7 +18,8 @@ import type { Meta } from '../protocol/metadata.js';
 import { createAllowList } from './allow-list.js';
 import { relayPrefixLength } from './line-split.js';
 import type { Network, NetworkSink } from './network.js';
-import { Outbound } from './outbound.js';
+import type { CtcpRequest } from './ctcp.js';
+import { Outbound, type Sender } from './outbound.js';
 import { trustCa } from './tls-trust.js';
 import { createTokenBucket } from './token-bucket.js';
 
@@ -83,7 +84,7 @@ export class IrcNetwork implements Network {
     this.connect();
   }
 
-  submit(sender: string, lines: Buffer[]): void {
+  submit(sender: Sender, lines: Buffer[]): void {
     this.outbound.submit(sender, lines);
   }
 
@@ -150,14 +151,8 @@ export class IrcNetwork implements Network {
       log.warn({ channel: e.channel, by: e.nick, delayMs: c.rejoin_delay }, 'kicked; rejoining later');
       this.later(() => { if (this.registered && this.client === client) client.join(e.channel, ch?.key); }, c.rejoin_delay);
     });
-    client.on('ctcp request', (e: { nick: string; type: string; message: string }) => {
-      const type = e.type.toUpperCase();
-      let answer: string | undefined;
-      if (type === 'VERSION') answer = '\x01VERSION Hive bot (https://www.npmjs.com/package/irc-framework)\x01';
-      else if (type === 'PING') answer = `\x01${e.message.replace(/^\x01|\x01$/g, '')}\x01`;
-      if (!answer) return;
-      try { this.outbound.submit('mouth', [Buffer.from(`NOTICE ${e.nick} :${answer}`)]); } catch (err) { log.warn({ err }, 'CTCP answer refused'); }
-    });
+    // Answered within per-requester and overall limits, as a small source of its own (mouth/ctcp.ts).
+    client.on('ctcp request', (e: CtcpRequest) => this.outbound.ctcp.request(e));
     client.on('sasl failed', (e: { reason: string; message?: string }) => {
       this.lastError = `SASL failed: ${e.reason}`;
       log.error({ reason: e.reason, message: e.message }, 'SASL login failed');

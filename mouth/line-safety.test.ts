@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkLine, layoutOf, parseOutbound } from './line-safety.js';
+import { checkEffect, checkLine, layoutOf, parseOutbound } from './line-safety.js';
 import { OutboundRefused } from './outbound-error.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'utf8');
@@ -149,5 +149,55 @@ describe('parseOutbound', () => {
   it('checks the line first', () => {
     expect(refusal(() => parseOutbound(b('PRIVMSG #c :a\r\nQUIT'))).code).toBe('InjectionAttempt');
     expect(refusal(() => parseOutbound(b(':me PRIVMSG #c :a'))).code).toBe('InvalidLine');
+  });
+});
+
+// Issue 14, item 7 (`!echo \x01VERSION\x01` made the bot send a CTCP request to the channel) and
+// the JOIN 0 part of item 14 (it parted every channel for good).
+describe('checkEffect', () => {
+  const effect = (line: string | Buffer, opts?: { ctcp?: boolean }) => checkEffect(parseOutbound(typeof line === 'string' ? b(line) : line), opts);
+
+  it.each([
+    'PRIVMSG #c :plain text',
+    'PRIVMSG #c :\x01ACTION waves\x01',
+    'PRIVMSG #c :\x01ACTION waves',
+    'NOTICE #c :\x01ACTION waves\x01',
+    'JOIN #chan',
+    'JOIN #a,#b key1,key2',
+    'JOIN #0',
+    'PART #c :0',
+    'TOPIC #c :\x01 in a topic is no CTCP',
+  ])('lets %j through', (line) => {
+    expect(() => effect(line)).not.toThrow();
+  });
+
+  it.each([
+    ['a CTCP request to a channel', 'PRIVMSG #c :\x01VERSION\x01'],
+    ['a DCC offer', 'PRIVMSG nick :\x01DCC SEND x 2130706433 1 1\x01'],
+    ['a CTCP reply', 'NOTICE nick :\x01VERSION evil\x01'],
+    ['CTCP in the middle (ircII clients act on it)', 'PRIVMSG #c :hello \x01PING 1\x01'],
+    ['a second CTCP after an ACTION', 'PRIVMSG #c :\x01ACTION hi\x01\x01VERSION\x01'],
+    ['an ACTION with a \x01 inside', 'PRIVMSG #c :\x01ACTION a\x01b'],
+    ['a single-word text without a colon', 'PRIVMSG #c \x01VERSION\x01'],
+  ])('refuses %s with CtcpNotAllowed', (_what, line) => {
+    const err = refusal(() => effect(line));
+    expect(err.code).toBe('CtcpNotAllowed');
+    expect(err.hiveErrorName).toBe('Refused');
+    expect(err.message).toContain('hive.ctcp');
+  });
+
+  it('lets CTCP through when the message asked for it (hive.ctcp)', () => {
+    expect(() => effect('PRIVMSG nick :\x01VERSION\x01', { ctcp: true })).not.toThrow();
+    expect(() => effect('NOTICE nick :\x01TIME 12:00\x01', { ctcp: true })).not.toThrow();
+  });
+
+  it('sees \x01 among bytes that are not UTF-8', () => {
+    expect(refusal(() => effect(Buffer.concat([b('PRIVMSG #c :'), Buffer.from([0xff, 0x01]), b('VERSION'), Buffer.from([0x01])])))).toMatchObject({ code: 'CtcpNotAllowed' });
+  });
+
+  it.each(['JOIN 0', 'join 0', 'JOIN #a,0', 'JOIN 0 :key'])('refuses %j with JoinZero', (line) => {
+    const err = refusal(() => effect(line));
+    expect(err.code).toBe('JoinZero');
+    expect(err.hiveErrorName).toBe('Refused');
   });
 });

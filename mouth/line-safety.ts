@@ -131,3 +131,40 @@ export function parseOutbound(line: Buffer): OutboundLine {
   if (tagsSectionLength > 0) result.tags = line.subarray(1, tagsSectionLength - 1).toString('utf8');
   return result;
 }
+
+const CTCP_DELIM = 0x01;
+const ACTION = Buffer.from('\x01ACTION ');
+
+/**
+ * What a checked line would make others' clients do, beyond showing text:
+ * - a PRIVMSG or NOTICE whose text holds \x01 is CTCP: a request (VERSION, PING, DCC …) to
+ *   everyone in a channel, or a reply. Text a plugin took from a user must not become one, so only
+ *   ACTION (`/me`) passes — the whole text `\x01ACTION …\x01` with no other \x01 in it — unless the
+ *   message asked for CTCP (hive.ctcp). Any \x01 counts, not only a leading one: older clients
+ *   (ircII and its heirs) act on CTCP embedded in the middle of a text.
+ * - `JOIN 0` parts every channel at once (RFC 2812), and the mouth would never rejoin them.
+ * Throws OutboundRefused CtcpNotAllowed or JoinZero.
+ */
+export function checkEffect(line: OutboundLine, opts: { ctcp?: boolean } = {}): void {
+  const { command, params } = line;
+  if (command === 'JOIN' && params[0] !== undefined && params[0].toString('latin1').split(',').includes('0')) {
+    throw new OutboundRefused('JoinZero', 'JOIN 0 would part every channel at once; expected channel names (PART a channel to leave it).');
+  }
+  if ((command === 'PRIVMSG' || command === 'NOTICE') && !opts.ctcp && params.length >= 2) {
+    const text = params[params.length - 1]!;
+    const first = text.indexOf(CTCP_DELIM);
+    if (first === -1) return;
+    if (isAction(text)) return;
+    throw new OutboundRefused(
+      'CtcpNotAllowed',
+      `The text ${showBytes(text)} holds a CTCP \\x01 (byte ${first}); only ACTION ("\\x01ACTION text\\x01") may be sent unless the message sets hive.ctcp.`,
+    );
+  }
+}
+
+/** `\x01ACTION text` with an optional closing \x01 and no other \x01. */
+function isAction(text: Buffer): boolean {
+  if (text.length < ACTION.length || !text.subarray(0, ACTION.length).equals(ACTION)) return false;
+  const next = text.indexOf(CTCP_DELIM, ACTION.length);
+  return next === -1 || next === text.length - 1;
+}

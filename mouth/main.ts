@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { createLogger } from '../protocol/logger.js';
 import { HiveError } from '../protocol/errors.js';
+import { createLogLimiter } from '../protocol/log-limit.js';
 import { newMessageId } from '../protocol/hive-message.js';
 import type { Meta } from '../protocol/metadata.js';
 import { readNodeEnv, type NodeEnv } from '../protocol/sdk/environment.js';
@@ -41,6 +42,7 @@ const log = createLogger({ node: env.node, kind: 'mouth' });
 const node = new HiveNode({ name: env.node, kind: 'mouth', instance: env.instance, token: env.token, log, busAddress: env.busAddress });
 const networks = new Map<string, Network>();
 const answered = new AnsweredSet();
+const refusalLog = createLogLimiter({ max: 5 });
 // Sequence numbers grow across mouth restarts (they start at the clock), so a child never takes
 // a new message for one it has already seen.
 const seqs = new Map<string, number>();
@@ -74,22 +76,29 @@ const sink: NetworkSink = {
 
 node.onUp = async (wire, child) => {
   const meta = wire[1];
+  // `child` is the verified direct child (its bus connection proves it); hive.origin is only what
+  // that child claims about its subtree. Fairness and dedup key on both, the child first, so a
+  // claim can only split the claimant's own share; logs name both.
+  const via = child.name;
   const name = meta['hive.network']?.value as string | undefined;
   if (!name) throw new HiveError('NetworkUnknown', 'the message has no hive.network; replies carry the network of the message they answer');
   const network = networks.get(name);
   if (!network) throw new HiveError('NetworkUnknown', `no network '${name}'; this mouth has: ${[...networks.keys()].join(', ')}`);
-  const origin = (meta['hive.origin']?.value as string | undefined) ?? child.name;
+  const origin = (meta['hive.origin']?.value as string | undefined) ?? via;
   const replyTo = meta['hive.reply_to']?.value as string | undefined;
-  if (replyTo && !answered.admit(origin, replyTo, meta['hive.replayed']?.value === true, name)) {
+  if (replyTo && !answered.admit(via, origin, replyTo, meta['hive.replayed']?.value === true, name)) {
     node.counters.duplicates = (node.counters.duplicates ?? 0) + 1;
-    log.warn({ origin, replyTo }, 'second reply to a replayed message not sent');
+    log.warn({ via, origin, replyTo }, 'second reply to a replayed message not sent');
     return;
   }
   try {
-    network.submit(origin, wire[0], replyTo);
+    network.submit({ via, origin, ctcp: meta['hive.ctcp']?.value === true }, wire[0], replyTo);
   } catch (err) {
     if (err instanceof OutboundRefused) {
-      log.error({ err, network: name, origin, code: err.code }, 'outbound message refused');
+      // Counted by the network's outbound (Details); logged at a limited rate per child and code,
+      // since an IRC user can make a plugin's replies be refused (a CTCP in `!echo`).
+      const suppressed = refusalLog.take(`${via}\0${err.code}`);
+      if (suppressed !== undefined) log.error({ err, network: name, via, origin, code: err.code, suppressed }, 'outbound message refused');
       throw err.toHiveError();
     }
     throw err;

@@ -3,6 +3,7 @@
  * events, and takes outbound messages through its Outbound.
  */
 import type { Meta } from '../protocol/metadata.js';
+import type { Sender } from './outbound.js';
 
 export type MouthEvent = 'connecting' | 'registered' | 'disconnected' | 'nick';
 
@@ -19,6 +20,6 @@ export interface Network {
   readonly nick: string;
   start(): Promise<void>;
   /** Queues the lines of one message from `sender` (answering `replyTo`, if any); throws OutboundRefused. */
-  submit(sender: string, lines: Buffer[], replyTo?: string): void;
+  submit(sender: Sender, lines: Buffer[], replyTo?: string): void;
   stop(reason?: string): Promise<void>;
 }

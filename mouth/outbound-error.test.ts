@@ -18,7 +18,10 @@ describe('OutboundRefused', () => {
     expect(new OutboundRefused('CommandNotAllowed', 'x').hiveErrorName).toBe('Refused');
     expect(new OutboundRefused('QueueFull', 'x').hiveErrorName).toBe('QueueFull');
     expect(new OutboundRefused('NetworkUnknown', 'x').hiveErrorName).toBe('NetworkUnknown');
-    expect(Object.keys(OUTBOUND_HIVE_ERROR)).toHaveLength(6);
+    expect(new OutboundRefused('CtcpNotAllowed', 'x').hiveErrorName).toBe('Refused');
+    expect(new OutboundRefused('JoinZero', 'x').hiveErrorName).toBe('Refused');
+    expect(new OutboundRefused('RateLimited', 'x').hiveErrorName).toBe('Refused');
+    expect(Object.keys(OUTBOUND_HIVE_ERROR)).toHaveLength(9);
   });
 
   it('converts to a HiveError that keeps code and text', () => {

@@ -11,7 +11,10 @@ export type OutboundRefusedCode =
   | 'CommandNotAllowed'
   | 'QueueFull'
   | 'NetworkUnknown'
-  | 'InvalidLine';
+  | 'InvalidLine'
+  | 'CtcpNotAllowed'
+  | 'JoinZero'
+  | 'RateLimited';
 
 /** Which D-Bus error (protocol/errors.ts) each refusal is reported as. */
 export const OUTBOUND_HIVE_ERROR: Readonly<Record<OutboundRefusedCode, ErrorName>> = {
@@ -21,6 +24,9 @@ export const OUTBOUND_HIVE_ERROR: Readonly<Record<OutboundRefusedCode, ErrorName
   CommandNotAllowed: 'Refused',
   QueueFull: 'QueueFull',
   NetworkUnknown: 'NetworkUnknown',
+  CtcpNotAllowed: 'Refused',
+  JoinZero: 'Refused',
+  RateLimited: 'Refused',
 };
 
 export class OutboundRefused extends Error {

@@ -1,60 +1,141 @@
 /**
  * The outbound path of one network: every line of a message is checked (injection, allow-list,
- * length — a long PRIVMSG/NOTICE is split), all or nothing; the message is queued fairly by
- * sender, and the lines go out paced by the token bucket, the lines of one message consecutively.
- * While the network is down the queue holds (bounded); what does not fit is refused, never dropped.
+ * what it would make others' clients do, length — a long PRIVMSG/NOTICE is split), all or
+ * nothing; lookups (WHO, WHOIS, NAMES, …) are rate-limited per sender and overall; the message is
+ * queued fairly (by the verified child it came through, then by the origin it claims), and the
+ * lines go out paced by the token bucket, the lines of one message consecutively. The mouth's own
+ * automatic answers (CTCP) are a source of their own with a small share. While the network is down
+ * the queue holds (bounded); what does not fit is refused, never dropped.
  */
 import type { Logger } from 'pino';
 import type { AllowList } from './allow-list.js';
+import { CtcpResponder } from './ctcp.js';
 import { createFairQueue, type FairQueue } from './fair-queue.js';
-import { parseOutbound } from './line-safety.js';
+import { checkEffect, parseOutbound } from './line-safety.js';
 import { fitLine } from './line-split.js';
+import { OutboundRefused, type OutboundRefusedCode } from './outbound-error.js';
+import { createSenderLimiter, type Rate, type SenderLimiter } from './sender-limiter.js';
 import type { TokenBucket } from './token-bucket.js';
+
+/** The queue's key for the mouth's own automatic answers; no node name can look like it. */
+export const AUTO_SENDER = '(auto)';
+/** Automatic answers queued at most at once (the rest are dropped by their owner and counted). */
+export const AUTO_SHARE = 5;
+/** Commands that ask the server about others: what a user can make a plugin do for them. */
+export const LOOKUP_COMMANDS: ReadonlySet<string> = new Set(['WHO', 'WHOIS', 'WHOWAS', 'NAMES', 'LIST', 'ISON', 'USERHOST']);
+/** Lookups of one sender (verified child): 20 at once, then one per second. */
+export const LOOKUPS_PER_SENDER: Rate = { burst: 20, ratePerSec: 1 };
+/** Lookups of everyone on one network: 40 at once, then two per second. */
+export const LOOKUPS_OVERALL: Rate = { burst: 40, ratePerSec: 2 };
+
+/** Who sends a message: the verified child of the mouth it came through, and the origin it claims. */
+export interface Sender {
+  via: string;
+  origin: string;
+  /** The message asked to send CTCP (hive.ctcp); without it only ACTION passes. */
+  ctcp?: boolean;
+}
 
 export interface OutboundOptions {
   allowList: AllowList;
   bucket: TokenBucket;
+  /** The pool of the queue shared by all senders (queue_max). */
   queueMax: number;
   /** Bytes of the `:nick!user@host ` prefix the server adds when relaying our lines. */
   prefixLength: () => number;
   write: (line: Buffer) => void;
   log: Logger;
+  lookups?: { perSender: Rate; overall: Rate };
 }
 
-export interface OutboundStats { queued: number; sent: number; refused: number }
+export interface OutboundStats {
+  queued: number;
+  sent: number;
+  refused: number;
+  /** Refusals by OutboundRefused code. */
+  refusedBy: Partial<Record<OutboundRefusedCode, number>>;
+}
 
 export class Outbound {
   private readonly queue: FairQueue<Buffer[]>;
+  private readonly lookups: SenderLimiter;
   private current: Buffer[] | undefined;
   private index = 0;
   private timer: NodeJS.Timeout | undefined;
   private open = false;
-  readonly stats: OutboundStats = { queued: 0, sent: 0, refused: 0 };
+  readonly stats: OutboundStats = { queued: 0, sent: 0, refused: 0, refusedBy: {} };
+  /** Answers CTCP requests from IRC users, within its limits (the network's 'ctcp request' events). */
+  readonly ctcp: CtcpResponder;
 
   constructor(private readonly o: OutboundOptions) {
-    this.queue = createFairQueue({ maxItems: o.queueMax });
+    this.queue = createFairQueue({ maxItems: o.queueMax, limitOf: (s) => (s === AUTO_SENDER ? AUTO_SHARE : undefined) });
+    this.lookups = createSenderLimiter(this.lookupRates);
+    this.ctcp = new CtcpResponder({ send: (line) => this.auto(line), log: o.log });
+  }
+
+  private get lookupRates(): { perSender: Rate; overall: Rate } {
+    return this.o.lookups ?? { perSender: LOOKUPS_PER_SENDER, overall: LOOKUPS_OVERALL };
   }
 
   get size(): number { return this.queue.size + (this.current ? 1 : 0); }
 
   /** Checks and queues the lines of one message; throws OutboundRefused and queues nothing on any bad line. */
-  submit(sender: string, lines: Buffer[]): void {
+  submit(sender: Sender, lines: Buffer[]): void {
     try {
       const out: Buffer[] = [];
       const prefix = this.o.prefixLength();
+      let lookup = false;
       for (const line of lines) {
         const parsed = parseOutbound(line);
         this.o.allowList.check(parsed.command);
+        checkEffect(parsed, { ctcp: sender.ctcp });
+        if (LOOKUP_COMMANDS.has(parsed.command)) lookup = true;
         for (const part of fitLine(line, prefix)) out.push(part);
       }
       if (out.length === 0) return;
-      this.queue.push(sender, out);
+      // Last of the checks, so that a message refused for another reason costs no token.
+      if (lookup && !this.lookups.take(sender.via)) {
+        const { perSender, overall } = this.lookupRates;
+        throw new OutboundRefused(
+          'RateLimited',
+          `Too many lookups (WHO, WHOIS, NAMES, …) from ${sender.via} or from everyone on this network; expected at most ${perSender.burst} at once, ` +
+            `then ${perSender.ratePerSec} per second per sender (${overall.burst}, then ${overall.ratePerSec} per second overall).`,
+        );
+      }
+      this.queue.push(sender.via, out, sender.origin);
       this.stats.queued++;
     } catch (err) {
-      this.stats.refused++;
+      this.count(err);
       throw err;
     }
     this.pump();
+  }
+
+  /** Queues one automatic answer of the mouth's own (not from a plugin: no allow-list or CTCP check). */
+  private auto(line: Buffer): void {
+    try {
+      parseOutbound(line);
+      this.queue.push(AUTO_SENDER, fitLine(line, this.o.prefixLength()));
+      this.stats.queued++;
+    } catch (err) {
+      this.count(err);
+      throw err;
+    }
+    this.pump();
+  }
+
+  private count(err: unknown): void {
+    this.stats.refused++;
+    if (err instanceof OutboundRefused) this.stats.refusedBy[err.code] = (this.stats.refusedBy[err.code] ?? 0) + 1;
+  }
+
+  /** The counters for Details / `hive tree`, flat: queued, sent, refused, refused_<Code>, ctcp_answered, ctcp_dropped, waiting. */
+  counters(): Record<string, number> {
+    const c: Record<string, number> = { queued: this.stats.queued, sent: this.stats.sent, refused: this.stats.refused, waiting: this.size };
+    for (const [code, n] of Object.entries(this.stats.refusedBy)) c[`refused_${code}`] = n;
+    c.ctcp_answered = this.ctcp.stats.answered;
+    c.ctcp_dropped = this.ctcp.stats.dropped;
+    return c;
   }
 
   /** The connection is registered (true) or gone (false). */

@@ -10,7 +10,7 @@ import type { TerminalNetworkConfig } from '../tree-supervisor/config.js';
 import { parseLine } from '../protocol/irc-line.js';
 import { createAllowList } from './allow-list.js';
 import type { Network, NetworkSink } from './network.js';
-import { Outbound } from './outbound.js';
+import { Outbound, type Sender } from './outbound.js';
 import { createTokenBucket } from './token-bucket.js';
 
 /** How long to wait after end of input for lines that got no answer yet. */
@@ -74,7 +74,7 @@ export class TerminalNetwork implements Network {
     });
   }
 
-  submit(sender: string, lines: Buffer[], replyTo?: string): void {
+  submit(sender: Sender, lines: Buffer[], replyTo?: string): void {
     this.lastActivity = Date.now();
     if (replyTo) this.unanswered.delete(replyTo);
     this.outbound.submit(sender, lines);

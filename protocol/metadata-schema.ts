@@ -20,5 +20,6 @@ export const META_SCHEMAS = {
   'hive.origin': z.string().max(64),
   'hive.query': z.boolean(),
   'hive.replayed': z.boolean(),
+  'hive.ctcp': z.boolean(),
   'hive.capabilities': z.array(z.string().max(64)).max(256),
 } as const satisfies Record<MetaKey, z.ZodType>;

@@ -25,6 +25,7 @@ export const META_KEYS = {
   'hive.origin': { signature: 's', doc: 'Name of the node that made an outbound message; filters pass it on unchanged. The mouth queues fairly by it.' },
   'hive.query': { signature: 'b', doc: 'Set on a synthetic message an aggregator sends down to ask its subtree; not real IRC traffic.' },
   'hive.replayed': { signature: 'b', doc: 'Set on a message a node got through Replay after it lost its parent, and on the replies to it; the mouth sends only the first reply to such a message.' },
+  'hive.ctcp': { signature: 'b', doc: 'Set by a node on an outbound message whose PRIVMSG/NOTICE lines are meant to be CTCP; without it the mouth sends only ACTION.' },
   'hive.capabilities': { signature: 'as', doc: "Capabilities of the speaker, set by the auth filter (never trusted from above it)." },
 } as const;
 
