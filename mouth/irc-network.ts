@@ -3,8 +3,14 @@
  * the mouth owns the connection life (its own reconnect loop with backoff and jitter, rejoin,
  * alternate nicks and regaining the wanted one, rejoin after a kick) and the outbound path,
  * because irc-framework has no send queue, drops writes while disconnected and gives up
- * reconnecting. Inbound lines are taken from the socket as bytes, so a line that is not valid
- * UTF-8 reaches the plugins intact.
+ * reconnecting. Inbound lines are taken from the socket as bytes (mouth/irc-transport.ts), so a
+ * line that is not valid UTF-8 reaches the plugins intact.
+ *
+ * The server is not trusted: a line that irc-framework or a handler here cannot take is dropped,
+ * counted (`malformed`) and logged (rate-limited), and the connection goes on; a line longer than
+ * LIMITS.maxLineBytes, more than MALFORMED_MAX malformed lines within MALFORMED_WINDOW_MS,
+ * irc-framework's buffered state growing past FRAMEWORK_STATE_MAX, or more than WRITE_BUFFER_MAX
+ * bytes the server does not read, drop the connection with a named reason, and the reconnect backoff starts over only after `reconnect.stable_after`.
  */
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
@@ -14,16 +20,45 @@ import type { IrcNetworkConfig } from '../tree-supervisor/config.js';
 import { backoffDelay } from '../tree-supervisor/backoff.js';
 import { parseLine } from '../protocol/irc-line.js';
 import { LIMITS } from '../protocol/limits.js';
+import { createLogLimiter } from '../protocol/log-limit.js';
 import type { Meta } from '../protocol/metadata.js';
 import { createAllowList } from './allow-list.js';
 import { relayPrefixLength } from './line-split.js';
+import { boundedTransport } from './irc-transport.js';
 import type { Network, NetworkSink } from './network.js';
 import type { CtcpRequest } from './ctcp.js';
 import { Outbound, type Sender } from './outbound.js';
+import { showBytes } from './outbound-error.js';
 import { trustCa } from './tls-trust.js';
 import { createTokenBucket } from './token-bucket.js';
 
 const CRLF = Buffer.from('\r\n');
+
+/** More malformed lines than this within the window: the server is broken or hostile; drop the connection. */
+export const MALFORMED_MAX = 100;
+export const MALFORMED_WINDOW_MS = 10_000;
+/**
+ * Entries irc-framework may hold between lines (unfinished NAMES/WHO/ban lists, BATCHes, MOTD,
+ * ISUPPORT tokens); checked every FRAMEWORK_CHECK_EVERY lines. A server that never ends a list
+ * would otherwise grow the mouth's memory without bound.
+ */
+export const FRAMEWORK_STATE_MAX = 200_000;
+/**
+ * Bytes waiting to be written to the server. irc-framework answers every PING itself, bypassing
+ * the flood control: a server that sends PINGs and does not read would grow this without bound.
+ */
+export const WRITE_BUFFER_MAX = 1 << 20;
+const FRAMEWORK_CHECK_EVERY = 256;
+
+/** Per network, what `hive tree` and the Details property show. */
+export interface IrcNetworkStatus {
+  connected: boolean;
+  registered: boolean;
+  /** The services account the bot is logged in to; '' when not identified. */
+  account: string;
+  /** Why the last connection ended ('' before the first ended). */
+  lastDisconnect: string;
+}
 
 /** Servers prefix a username with '~' when no ident answered; count that byte too. */
 function identOf(username: string | undefined): string | undefined {
@@ -54,7 +89,15 @@ export class IrcNetwork implements Network {
   private regainTimer: NodeJS.Timeout | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly outbound: Outbound;
-  readonly counters = { badLines: 0, connects: 0 };
+  /** malformed: lines dropped; connects: connection attempts; hostileDrops: connections the mouth dropped for the server's input. */
+  readonly counters = { malformed: 0, connects: 0, hostileDrops: 0 };
+  private account = '';
+  private lastDisconnect = '';
+  private stableTimer: NodeJS.Timeout | undefined;
+  private transport: { stopReading(): void; socket: Socket | null } | undefined;
+  private malformedWindow = { start: 0, count: 0 };
+  private linesSinceCheck = 0;
+  private readonly logLimit = createLogLimiter({ max: 5, windowMs: 60_000 });
 
   constructor(private readonly o: IrcNetworkOptions) {
     this.name = o.name;
@@ -92,7 +135,19 @@ export class IrcNetwork implements Network {
     const c = this.o.config;
     const log = this.o.log;
     this.nickIndex = 0;
+    this.account = '';
     this.counters.connects++;
+    this.malformedWindow = { start: 0, count: 0 };
+    const network = this;
+    const Transport = boundedTransport({
+      line: (bytes, deliver) => this.onLine(bytes, deliver),
+      failed: (bytes, err) => this.malformed(bytes, err),
+      overflow: (held) => {
+        this.counters.hostileDrops++;
+        this.lastError = `LineTooLong: the server sent more than ${LIMITS.maxLineBytes} bytes without a line end`;
+        this.o.log.error({ held, limit: LIMITS.maxLineBytes }, 'line from the server too long; dropping the connection');
+      },
+    }, LIMITS.maxLineBytes);
     // irc-framework's connect() replaces the constructor's options, so they are all given there.
     const opts: Record<string, unknown> = {
       host: c.host,
@@ -109,6 +164,10 @@ export class IrcNetwork implements Network {
       ping_interval: Math.min(30, c.ping_timeout / 2000),
       ping_timeout: c.ping_timeout / 1000,
       enable_echomessage: false,
+      // Registers itself as this network's transport, so the network can stop it reading.
+      transport: class extends Transport {
+        constructor(options: Record<string, unknown>) { super(options); network.transport = this; }
+      },
     };
     const client = new irc.Client(opts);
     this.client = client;
@@ -116,16 +175,18 @@ export class IrcNetwork implements Network {
     log.info({ host: c.host, port: c.port, tls: c.tls, attempt: this.attempt }, 'connecting');
 
     client.connection.on('socket connected', () => {
-      const socket = (client.connection as unknown as { transport: { socket: Socket } }).transport.socket;
-      this.socket = socket;
-      this.readLines(socket);
+      this.socket = this.transport?.socket ?? undefined;
     });
-    client.on('registered', (e: { nick: string }) => {
+    client.on('registered', (e: { nick?: unknown }) => {
       this.registered = true;
-      this.currentNick = e.nick;
-      this.attempt = 0;
-      log.info({ nick: e.nick }, 'registered');
-      this.o.sink.event(this.name, 'registered', { 'hive.nick': e.nick });
+      if (typeof e.nick === 'string' && e.nick) this.currentNick = e.nick;
+      // A failure before registering (SASL, say) is not why a later connection ends.
+      this.lastError = '';
+      // The backoff starts over only once this connection proved stable, not at every registration.
+      if (this.stableTimer) clearTimeout(this.stableTimer);
+      this.stableTimer = setTimeout(() => { this.stableTimer = undefined; this.attempt = 0; }, c.reconnect.stable_after);
+      log.info({ nick: this.nick, account: this.account || null }, 'registered');
+      this.o.sink.event(this.name, 'registered', { 'hive.nick': this.nick });
       for (const ch of c.channels) client.join(ch.name, ch.key);
       this.outbound.setOpen(true);
       this.scheduleRegain();
@@ -137,7 +198,8 @@ export class IrcNetwork implements Network {
       log.warn({ next }, 'nick in use; trying the next one');
       client.changeNick(next);
     });
-    client.on('nick', (e: { nick: string; new_nick: string }) => {
+    client.on('nick', (e: { nick?: unknown; new_nick?: unknown }) => {
+      if (typeof e.nick !== 'string' || typeof e.new_nick !== 'string' || !e.new_nick) return;
       if (this.currentNick && e.nick.toLowerCase() === this.currentNick.toLowerCase() && e.nick !== e.new_nick) {
         this.currentNick = e.new_nick;
         log.info({ nick: e.new_nick }, 'nick changed');
@@ -145,17 +207,48 @@ export class IrcNetwork implements Network {
         this.scheduleRegain();
       }
     });
-    client.on('kick', (e: KickEvent) => {
-      if (e.kicked.toLowerCase() !== client.user.nick.toLowerCase()) return;
-      const ch = c.channels.find((x) => x.name.toLowerCase() === e.channel.toLowerCase());
-      log.warn({ channel: e.channel, by: e.nick, delayMs: c.rejoin_delay }, 'kicked; rejoining later');
-      this.later(() => { if (this.registered && this.client === client) client.join(e.channel, ch?.key); }, c.rejoin_delay);
+    client.on('kick', (e: Partial<KickEvent>) => {
+      const { kicked, channel } = e;
+      if (typeof kicked !== 'string' || typeof channel !== 'string' || !channel) return;
+      if (kicked.toLowerCase() !== this.nick.toLowerCase()) return;
+      const ch = c.channels.find((x) => x.name.toLowerCase() === channel.toLowerCase());
+      log.warn({ channel, by: e.nick, delayMs: c.rejoin_delay }, 'kicked; rejoining later');
+      this.later(() => { if (this.registered && this.client === client) client.join(channel, ch?.key); }, c.rejoin_delay);
     });
     // Answered within per-requester and overall limits, as a small source of its own (mouth/ctcp.ts).
     client.on('ctcp request', (e: CtcpRequest) => this.outbound.ctcp.request(e));
     client.on('sasl failed', (e: { reason: string; message?: string }) => {
-      this.lastError = `SASL failed: ${e.reason}`;
-      log.error({ reason: e.reason, message: e.message }, 'SASL login failed');
+      // Before registering it may be why the server closes; after, the connection goes on.
+      if (!this.registered) this.lastError = `SASL failed: ${e.reason}`;
+      log.error({ reason: e.reason, message: e.message, registered: this.registered }, 'SASL login failed');
+    });
+    // Services came back (cap-notify: CAP NEW sasl, which irc-framework requests and gets ACKed):
+    // irc-framework authenticates only while registering, so log in here.
+    const saslBack = (e: { capabilities?: Record<string, string> }) => {
+      if (!c.sasl || !this.registered || this.account || !e.capabilities || !('sasl' in e.capabilities)) return;
+      if (!client.network.cap.isEnabled('sasl')) return;
+      const offered = client.network.cap.available.get('sasl');
+      if (offered && !offered.toUpperCase().split(',').includes(c.sasl.mechanism)) {
+        log.error({ mechanism: c.sasl.mechanism, offered }, 'SASL available again, but not with our mechanism');
+        return;
+      }
+      log.info({ mechanism: c.sasl.mechanism }, 'SASL available again; logging in');
+      client.raw('AUTHENTICATE', c.sasl.mechanism);
+    };
+    client.on('cap ack', saslBack);
+    client.on('cap new', saslBack);
+    const identified = (account: unknown) => {
+      const now = typeof account === 'string' ? account : '';
+      if (now === this.account) return;
+      this.account = now;
+      if (now) log.info({ account: now }, 'identified');
+      else log.warn('no longer identified');
+    };
+    // 900/901 are about us; ACCOUNT (account-notify) about whoever it names.
+    client.on('loggedin', (e: { account?: unknown }) => identified(e.account));
+    client.on('loggedout', () => identified(''));
+    client.on('account', (e: { nick?: unknown; account?: unknown }) => {
+      if (this.registered && typeof e.nick === 'string' && e.nick.toLowerCase() === this.nick.toLowerCase()) identified(e.account);
     });
     client.on('irc error', (e: { error: string; reason?: string; channel?: string; nick?: string }) => {
       // The server's ERROR line (e.g. a refused PASS) says why it is about to close: that is the disconnect reason.
@@ -183,36 +276,56 @@ export class IrcNetwork implements Network {
     client.connect(opts);
   }
 
-  /** Splits the socket's bytes into lines ourselves, so that no byte is re-decoded. */
-  private readLines(socket: Socket): void {
-    let rest: Buffer = Buffer.alloc(0);
-    socket.on('data', (chunk: Buffer) => {
-      const buf = rest.length ? Buffer.concat([rest, chunk]) : chunk;
-      let start = 0;
-      for (;;) {
-        const nl = buf.indexOf(0x0a, start);
-        if (nl === -1) break;
-        let end = nl;
-        if (end > start && buf[end - 1] === 0x0d) end--;
-        if (end > start) this.inbound(Buffer.from(buf.subarray(start, end)));
-        start = nl + 1;
+  /**
+   * One line from the server: checked, handed to irc-framework (`deliver`; what it or our handlers
+   * throw is caught by the transport and comes to malformed()), then passed to the plugins.
+   */
+  private onLine(bytes: Buffer, deliver: (text: string) => void): void {
+    if (bytes.includes(0)) { this.malformed(bytes, 'NUL byte in the line'); return; }
+    const text = bytes.toString('utf8');
+    const p = parseLine(text);
+    if (!p) { this.malformed(bytes, 'not an IRC line'); return; }
+    deliver(text);
+    if (this.socket && this.socket.writableLength > WRITE_BUFFER_MAX) {
+      this.dropConnection(`WriteBlocked: the server does not read what the bot sends (${this.socket.writableLength} bytes waiting, at most ${WRITE_BUFFER_MAX})`);
+      return;
+    }
+    if (++this.linesSinceCheck >= FRAMEWORK_CHECK_EVERY) {
+      this.linesSinceCheck = 0;
+      const size = this.client ? frameworkStateSize(this.client) : 0;
+      if (size > FRAMEWORK_STATE_MAX) {
+        this.dropConnection(`StateTooLarge: the server left ${size} entries of unfinished lists, batches or ISUPPORT tokens (at most ${FRAMEWORK_STATE_MAX})`);
+        return;
       }
-      rest = Buffer.from(buf.subarray(start));
-    });
+    }
+    this.inbound(Buffer.from(bytes), p);
   }
 
-  private inbound(bytes: Buffer): void {
-    if (bytes.length > LIMITS.maxLineBytes || bytes.includes(0)) {
-      this.counters.badLines++;
-      this.o.log.error({ bytes: bytes.length }, 'line from the server refused: NUL byte or too long; not passed on');
-      return;
+  /** A line that could not be taken: dropped, counted, logged (rate-limited); too many drop the connection. */
+  private malformed(bytes: Buffer, err: unknown): void {
+    this.counters.malformed++;
+    const suppressed = this.logLimit.take('malformed');
+    const why = typeof err === 'string' ? err : err instanceof Error ? err.message : String(err);
+    if (suppressed !== undefined) this.o.log.warn({ line: showBytes(bytes, 200), why, suppressed }, 'malformed line from the server dropped');
+    const now = Date.now();
+    const w = this.malformedWindow;
+    if (now - w.start > MALFORMED_WINDOW_MS) { w.start = now; w.count = 0; }
+    if (++w.count > MALFORMED_MAX) {
+      this.dropConnection(`MalformedFlood: more than ${MALFORMED_MAX} malformed lines from the server within ${MALFORMED_WINDOW_MS / 1000} s`);
     }
-    const p = parseLine(bytes);
-    if (!p) {
-      this.counters.badLines++;
-      this.o.log.error({ bytes: bytes.length }, 'unparsable line from the server; not passed on');
-      return;
-    }
+  }
+
+  /** The server's input is not acceptable: stop reading, close, and reconnect with backoff. */
+  private dropConnection(reason: string): void {
+    if (!this.transport || !this.socket) return;
+    this.counters.hostileDrops++;
+    this.lastError = reason;
+    this.o.log.error({ reason }, 'dropping the connection');
+    this.transport.stopReading();
+    this.socket.destroy();
+  }
+
+  private inbound(bytes: Buffer, p: NonNullable<ReturnType<typeof parseLine>>): void {
     if (p.command === 'PING' || p.command === 'PONG') return;
     const meta: Meta = { 'hive.nick': this.nick };
     const tags = p.tags;
@@ -225,6 +338,11 @@ export class IrcNetwork implements Network {
       }
     }
     this.o.sink.line(this.name, bytes, meta);
+  }
+
+  /** What this network looks like now (for `hive tree` and the Details property). */
+  status(): IrcNetworkStatus {
+    return { connected: this.socket !== undefined, registered: this.registered, account: this.account, lastDisconnect: this.lastDisconnect };
   }
 
   private write(line: Buffer): void {
@@ -240,7 +358,10 @@ export class IrcNetwork implements Network {
     this.socket = undefined;
     this.outbound.setOpen(false);
     if (this.regainTimer) { clearInterval(this.regainTimer); this.regainTimer = undefined; }
-    this.o.sink.event(this.name, 'disconnected', { 'hive.nick': this.nick, 'hive.reason': this.lastError || 'connection closed' });
+    if (this.stableTimer) { clearTimeout(this.stableTimer); this.stableTimer = undefined; }
+    this.account = '';
+    this.lastDisconnect = this.lastError || 'connection closed';
+    this.o.sink.event(this.name, 'disconnected', { 'hive.nick': this.nick, 'hive.reason': this.lastDisconnect });
     if (this.stopping) return;
     const delayMs = backoffDelay(this.attempt++, { baseMs: this.o.config.reconnect.min_delay, maxMs: this.o.config.reconnect.max_delay });
     this.o.log.warn({ wasRegistered, reason: this.lastError || 'connection closed', delayMs, attempt: this.attempt }, 'disconnected; reconnecting');
@@ -268,6 +389,7 @@ export class IrcNetwork implements Network {
     this.stopping = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.regainTimer) clearInterval(this.regainTimer);
+    if (this.stableTimer) clearTimeout(this.stableTimer);
     for (const t of this.timers) clearTimeout(t);
     this.outbound.close();
     const client = this.client;
@@ -278,4 +400,23 @@ export class IrcNetwork implements Network {
       client.quit(reason);
     });
   }
+}
+
+/**
+ * Roughly how many things irc-framework holds for lists and batches not yet ended: each array
+ * element, each cache, each ISUPPORT token, and a long string (the MOTD) per 512 characters.
+ */
+function frameworkStateSize(client: IrcClient): number {
+  const caches = (client as unknown as { command_handler?: { _caches?: Record<string, Record<string, unknown>> } }).command_handler?._caches ?? {};
+  let n = 0;
+  for (const cache of Object.values(caches)) {
+    n++;
+    for (const v of Object.values(cache)) {
+      if (Array.isArray(v)) n += v.length;
+      else if (typeof v === 'string') n += Math.floor(v.length / 512);
+    }
+  }
+  const options = (client.network as unknown as { options?: Record<string, unknown> }).options;
+  if (options) n += Object.keys(options).length;
+  return n;
 }

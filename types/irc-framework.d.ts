@@ -42,3 +42,18 @@ declare module 'irc-framework/src/irclineparser.js' {
   import type { IrcMessage } from 'irc-framework';
   export default function ircLineParser(line: string): IrcMessage | undefined;
 }
+
+declare module 'irc-framework/src/transports/net.js' {
+  import { EventEmitter } from 'node:events';
+  import type { Socket } from 'node:net';
+  /** irc-framework's TCP/TLS transport; `new options.transport(options)` for each connection. */
+  export default class NetTransport extends EventEmitter {
+    constructor(options: Record<string, unknown>);
+    socket: Socket | null;
+    options: Record<string, unknown>;
+    connect(): void;
+    onSocketData(data: Buffer): void;
+    close(force?: boolean): void;
+    disposeSocket(): void;
+  }
+}
