@@ -136,6 +136,28 @@ for (const [name, net] of Object.entries(config.networks)) {
   else networks.set(name, new TerminalNetwork({ name, config: net, sink, log: netLog, onInputEnd: () => void finish() }));
 }
 
+// Each IRC network's figures, read when asked: Counters `<network>.malformed`, `.connects`,
+// `.hostile_drops` and `.identified` (1 when logged in to services), so `hive tree` shows them;
+// Details `<network>.account`, `.state` and `.last_disconnect`.
+const ircNetworks = [...networks.values()].filter((n): n is IrcNetwork => n instanceof IrcNetwork);
+for (const n of ircNetworks) {
+  const counter = (key: string, get: () => number) => Object.defineProperty(node.counters, `${n.name}.${key}`, { enumerable: true, get });
+  counter('malformed', () => n.counters.malformed);
+  counter('connects', () => n.counters.connects);
+  counter('hostile_drops', () => n.counters.hostileDrops);
+  counter('identified', () => (n.status().account ? 1 : 0));
+}
+node.details = () => {
+  const d: Record<string, string> = {};
+  for (const n of ircNetworks) {
+    const s = n.status();
+    d[`${n.name}.state`] = s.registered ? 'registered' : s.connected ? 'connecting' : 'down';
+    d[`${n.name}.account`] = s.account;
+    d[`${n.name}.last_disconnect`] = s.lastDisconnect;
+  }
+  return d;
+};
+
 installShutdown(node, stopNetworks);
 await node.start();
 for (const n of networks.values()) await n.start();
