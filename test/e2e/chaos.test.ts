@@ -9,22 +9,11 @@ import { connectClient, type IrcTestClient } from '../helpers/irc-client.js';
 import { alive, startHive, type TestHive } from '../helpers/hive.js';
 import { fixture } from '../helpers/paths.js';
 import { sleep, waitFor } from '../helpers/wait.js';
+import { prng } from '../helpers/prng.js';
 
 const SEED = Number(process.env.CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const LOAD_MS = 14_000;
 const CHANNEL = '#chaos';
-
-/** mulberry32: a small seeded PRNG, so a schedule can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let ircd: Ircd;
 let client: IrcTestClient;
