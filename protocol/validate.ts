@@ -10,7 +10,7 @@
 import { HiveError } from './errors.js';
 import { LIMITS } from './limits.js';
 import { CUSTOM_KEY_PATTERN, META_KEYS, isKnownKey } from './metadata.js';
-import type { WireMessage } from './codec.js';
+import { isVariant, type WireMessage } from './codec.js';
 import type { META_SCHEMAS } from './metadata-schema.js';
 
 let schemas: typeof META_SCHEMAS | undefined;
@@ -44,33 +44,72 @@ export function checkLines(lines: unknown): asserts lines is Buffer[] {
 
 export function checkMeta(meta: WireMessage[1]): void {
   if (!meta || typeof meta !== 'object') throw invalid('metadata: expected a{sv}');
-  let entries = 0, bytes = 0;
+  let entries = 0;
   for (const key in meta) {
-    entries++;
-    bytes += key.length;
+    // Before anything else is looked at: a dictionary of a million entries stops here.
+    if (++entries > LIMITS.maxMetaEntries) throw invalid(`metadata: more than ${LIMITS.maxMetaEntries} entries`);
+  }
+  let bytes = 0;
+  for (const key in meta) {
     const v = meta[key];
     if (isKnownKey(key)) {
       const spec = META_KEYS[key];
       if (v.signature !== spec.signature) {
         throw invalid(`metadata '${key}': type '${v.signature}'; expected '${spec.signature}'`);
       }
-      const value = typeof v.value === 'bigint' ? Number(v.value) : v.value;
-      const r = schemas?.[key].safeParse(value);
-      if (r && !r.success) throw invalid(`metadata '${key}': ${r.error.issues[0]?.message ?? 'bad value'}`);
-      if (typeof value === 'string') bytes += value.length;
-      else if (Array.isArray(value)) for (const s of value) bytes += String(s).length;
     } else if (key.startsWith('hive.')) {
       throw invalid(`metadata '${key}': unknown key in the hive namespace; see docs/protocol.md#metadata`);
     } else if (!CUSTOM_KEY_PATTERN.test(key)) {
       throw invalid(`metadata '${key}': a plugin's own key must be namespaced, like 'myplugin.key'`);
-    } else if (typeof v.value === 'string') {
-      bytes += v.value.length;
-    } else if (Buffer.isBuffer(v.value)) {
-      bytes += v.value.length;
+    }
+    // Every key and value counts, nested ones too: a 5 MB hive.tags or a 10 MB custom array is
+    // refused here, before zod or anyone else walks it.
+    bytes = metaCost(key, bytes, LIMITS.maxMetaBytes) + metaCost(v, 0, LIMITS.maxMetaBytes - bytes);
+    if (bytes > LIMITS.maxMetaBytes) throw invalid(`metadata: more than ${LIMITS.maxMetaBytes} bytes (at '${key}')`);
+  }
+  if (!schemas) return;
+  for (const key in meta) {
+    if (!isKnownKey(key)) continue;
+    const v = meta[key];
+    const value = typeof v.value === 'bigint' ? Number(v.value) : v.value;
+    const r = schemas[key].safeParse(value);
+    if (!r.success) throw invalid(`metadata '${key}': ${r.error.issues[0]?.message ?? 'bad value'}`);
+  }
+}
+
+/**
+ * `start` plus the size of a decoded D-Bus value as on the wire without padding (a string 4 + its
+ * UTF-8 bytes + 1, a number its width, a byte array 4 + its length, a container 4 + its elements,
+ * a variant its signature + its value). Stops counting as soon as the total passes `max`: the
+ * result is then only known to be greater than `max`.
+ */
+export function metaCost(value: unknown, start: number, max: number): number {
+  let total = start;
+  const stack: unknown[] = [value];
+  while (stack.length !== 0) {
+    if (total > max) return total;
+    const v = stack.pop();
+    switch (typeof v) {
+      case 'string': total += Buffer.byteLength(v) + 5; continue;
+      case 'number': case 'bigint': total += 8; continue;
+      case 'boolean': total += 4; continue;
+      case 'undefined': continue;
+    }
+    if (v === null || typeof v !== 'object') { total += 1; continue; }
+    if (Buffer.isBuffer(v)) { total += 4 + v.length; continue; }
+    if (isVariant(v)) { total += v.signature.length + 2; stack.push(v.value); continue; }
+    total += 4;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length && total <= max; i++) { total += 1; stack.push(v[i]); }
+    } else {
+      for (const k in v) {
+        if (total > max) break;
+        total += Buffer.byteLength(k) + 5;
+        stack.push((v as Record<string, unknown>)[k]);
+      }
     }
   }
-  if (entries > LIMITS.maxMetaEntries) throw invalid(`metadata: ${entries} entries; at most ${LIMITS.maxMetaEntries} allowed`);
-  if (bytes > LIMITS.maxMetaBytes) throw invalid(`metadata: about ${bytes} bytes; at most ${LIMITS.maxMetaBytes} allowed`);
+  return total;
 }
 
 /** Validates the body of a call whose signature must be `(aaya{sv})`. */

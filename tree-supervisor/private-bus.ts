@@ -2,13 +2,17 @@
  * A private dbus-daemon for one hive (or one test file): a config of the project's, a unix socket
  * in a folder only the user can open, and the limits raised as the stock session bus does —
  * a daemon with a custom config otherwise gets 128 pending replies per connection and 512 match
- * rules. Never a TCP listener: dbus-next only offers ANONYMOUS auth over TCP.
+ * rules. Message size and per-connection queues are not the session bus's 1 GB but come from the
+ * protocol's limits (protocol/limits.ts, docs/protocol.md#limits): the daemon refuses a larger
+ * message itself, and a stopped node cannot make it queue more than that for it.
+ * Never a TCP listener: dbus-next only offers ANONYMOUS auth over TCP.
  */
 import { mkdtemp, mkdir, writeFile, chmod, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import which from './which.js';
+import { LIMITS } from '../protocol/limits.js';
 
 export interface PrivateBus {
   address: string;
@@ -33,9 +37,9 @@ export function busConfig(socketPath: string): string {
     <allow eavesdrop="true"/>
     <allow own="*"/>
   </policy>
-  <limit name="max_incoming_bytes">1000000000</limit>
-  <limit name="max_outgoing_bytes">1000000000</limit>
-  <limit name="max_message_size">1000000000</limit>
+  <limit name="max_incoming_bytes">${LIMITS.busMaxQueueBytes}</limit>
+  <limit name="max_outgoing_bytes">${LIMITS.busMaxQueueBytes}</limit>
+  <limit name="max_message_size">${LIMITS.busMaxMessageBytes}</limit>
   <limit name="auth_timeout">240000</limit>
   <limit name="max_completed_connections">100000</limit>
   <limit name="max_incomplete_connections">10000</limit>

@@ -7,6 +7,7 @@ import dbus from 'dbus-next';
 import { HiveError, fromDBusError } from '../errors.js';
 import type { WireMessage } from '../codec.js';
 import { canMarshal, marshalMessage } from '../wire.js';
+import { gateConnection, type BusGate } from './bus-gate.js';
 
 export type MessageBus = dbus.MessageBus;
 export type DBusMessage = dbus.Message;
@@ -14,9 +15,11 @@ export const { Message, Variant, MessageType } = dbus;
 
 export const DBUS = { name: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', iface: 'org.freedesktop.DBus' } as const;
 
-/** Connects to the bus at `address` (the session bus when none) and waits for the Hello reply. */
-export function connectBus(address?: string, timeoutMs = 10_000): Promise<MessageBus> {
+/** Connects to the bus at `address` (the session bus when none) and waits for the Hello reply; `gate`: see bus-gate.ts. */
+export function connectBus(address?: string, timeoutMs = 10_000, gate?: BusGate): Promise<MessageBus> {
   const bus = dbus.sessionBus(address ? { busAddress: address } : {});
+  // Before the first message can arrive: a gate decides on each body from its header (bus-gate.ts).
+  if (gate) gateConnection(bus, gate);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       reject(new HiveError('Timeout', `no answer from the bus at ${address ?? 'the session bus'} within ${timeoutMs} ms`));

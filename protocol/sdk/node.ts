@@ -29,6 +29,9 @@ import {
 import { ReplayBuffer } from './replay-buffer.js';
 import { readJsonFile, writeFileAtomic } from './state-file.js';
 import { serveObject } from './service.js';
+import { refusalOf, type GateHeader, type Refusal } from './bus-gate.js';
+import { createLogLimiter } from '../log-limit.js';
+import { LIMITS } from '../limits.js';
 
 const SEQ_SAVE_MS = 100;
 const REPLAYED = new Variant('b', true);
@@ -123,6 +126,8 @@ export class HiveNode {
   private joinChain: Promise<unknown> = Promise.resolve();
   private leaseTimer: NodeJS.Timeout | undefined;
   private readonly leaseSeconds: number;
+  /** Refusals an attacker paces are logged at most a few times a minute per caller (counted always). */
+  private readonly refusalLog = createLogLimiter();
 
   constructor(private readonly opts: NodeOptions) {
     if (!NAME_PATTERN.test(opts.name)) throw new HiveError('InvalidArgs', `node name '${opts.name}': expected letters, digits and _ starting with a letter`);
@@ -142,7 +147,7 @@ export class HiveNode {
   /** Connects, takes the node's bus name, and attaches to the parent if there is one. */
   async start(): Promise<void> {
     await this.restoreSeq();
-    this.bus = await connectBus(this.opts.busAddress);
+    this.bus = await connectBus(this.opts.busAddress, undefined, { check: (h) => this.gate(h) });
     this.bus.on('error', (err: unknown) => this.log.error({ err }, 'bus connection error'));
     // The socket may end cleanly or be reset (the daemon killed with data pending): either way.
     let lost = false;
@@ -434,6 +439,7 @@ export class HiveNode {
 
   private dispatch(msg: DBusMessage): void {
     if (msg.type !== MessageType.SIGNAL) return;
+    if (msg.signature === '' && refusalOf(this.bus, msg)) return;
     if (msg.interface === NODE_INTERFACE) {
       // A unicast signal bypasses match rules: act only on the current parent's.
       if (!this.parentUnique || msg.sender !== this.parentUnique) return;
@@ -451,8 +457,48 @@ export class HiveNode {
     }
   }
 
+  /**
+   * Decides from a message's header alone whether its body may be decoded (bus-gate.ts): a call
+   * larger than any the node accepts, Send or Replay from a connection that is no child, and a
+   * large signal from anyone but the parent and the bus are refused at the cost of the header.
+   */
+  private gate(h: GateHeader): Refusal | undefined {
+    if (h.type === MessageType.METHOD_CALL) {
+      // (Calls to the bus name of a child without a connection are answered for it, serveJoined.)
+      if ((h.member === 'Send' || h.member === 'Replay') && (h.interface === NODE_INTERFACE || !h.interface)
+        && !(h.destination && this.joined.has(h.destination)) && !(h.sender && this.children.has(h.sender))) return 'NotChild';
+      if (h.bodyLength > LIMITS.maxCallBodyBytes) return 'TooLarge';
+    } else if (h.type === MessageType.SIGNAL) {
+      if (h.bodyLength > LIMITS.maxCallBodyBytes && h.sender !== DBUS.name && h.sender !== this.parentUnique) return 'TooLarge';
+    }
+    return undefined;
+  }
+
+  private logRefusal(key: string, fields: Record<string, unknown>, text: string): void {
+    const suppressed = this.refusalLog.take(key);
+    if (suppressed !== undefined) this.log.warn({ ...fields, ...(suppressed ? { suppressed } : {}) }, text);
+  }
+
+  /** Answers a call whose body the gate did not decode, with the named error, counted and logged. */
+  private refuseGated(msg: DBusMessage): boolean {
+    const refusal = refusalOf(this.bus, msg);
+    if (!refusal) return false;
+    if (msg.type !== MessageType.METHOD_CALL) return true; // a refused signal: nothing to answer, nothing to act on
+    this.counters.errors++;
+    const counter = refusal === 'TooLarge' ? 'oversized' : 'not_child';
+    this.counters[counter] = (this.counters[counter] ?? 0) + 1;
+    this.logRefusal(`${counter}:${msg.sender}`, { caller: msg.sender, member: msg.member }, refusal === 'TooLarge' ? 'call refused unread: body too large' : `${msg.member} refused unread: not a child`);
+    const err = refusal === 'TooLarge'
+      ? new HiveError('InvalidMessage', `${msg.member ?? 'call'}: the body is larger than ${LIMITS.maxCallBodyBytes} bytes; not read`)
+      : new HiveError('NotChild', `${msg.member}: ${msg.sender} is not an attached child of '${this.name}'; call Attach first`);
+    try { this.bus.send(Message.newError(msg as unknown as string, err.dbusName, err.message)); } catch { /* the connection is closing */ }
+    return true;
+  }
+
   private serve(): void {
-    // First: calls to the bus name of a child without a connection are answered for that child.
+    // First: calls whose body was refused unread (bus-gate.ts) get their error here.
+    this.bus.addMethodHandler((msg: DBusMessage) => this.refuseGated(msg));
+    // Then: calls to the bus name of a child without a connection are answered for that child.
     this.bus.addMethodHandler((msg: DBusMessage) => this.serveJoined(msg));
     serveObject(this.bus, {
       path: NODE_PATH,
@@ -583,7 +629,7 @@ export class HiveNode {
     } catch (err) {
       this.counters.errors++;
       j.counters.errors++;
-      this.log.warn({ err, child: j.name }, 'SendAs refused: invalid message');
+      this.logRefusal(`invalid:${j.name}`, { reason: (err as Error).message, child: j.name }, 'SendAs refused: invalid message');
       throw err;
     }
     this.counters.in++;
@@ -683,7 +729,8 @@ export class HiveNode {
     const child = this.children.get(msg.sender);
     if (!child) {
       this.counters.errors++;
-      this.log.warn({ caller: msg.sender }, 'Send refused: not a child');
+      this.counters.not_child = (this.counters.not_child ?? 0) + 1;
+      this.logRefusal(`not_child:${msg.sender}`, { caller: msg.sender }, 'Send refused: not a child');
       throw new HiveError('NotChild', `Send: ${msg.sender} is not an attached child of '${this.name}'; call Attach first`);
     }
     let wire: WireMessage;
@@ -691,7 +738,7 @@ export class HiveNode {
       wire = checkWireMessage(msg.signature, msg.body);
     } catch (err) {
       this.counters.errors++;
-      this.log.warn({ err, child: child.name }, 'Send refused: invalid message');
+      this.logRefusal(`invalid:${child.name}`, { reason: (err as Error).message, child: child.name }, 'Send refused: invalid message');
       throw err;
     }
     this.counters.in++;

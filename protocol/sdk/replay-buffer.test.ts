@@ -22,4 +22,13 @@ describe('ReplayBuffer', () => {
     expect(b.since('a', 1).complete).toBe(false);
     expect(b.since('a', 2).complete).toBe(true);
   });
+  it('answers within a byte budget, keeping the newest, and says it is incomplete', () => {
+    const b = new ReplayBuffer(10);
+    const big = (n: number): WireMessage => [[Buffer.alloc(1000, 0x41 + n)], {}];
+    for (let i = 1; i <= 5; i++) b.add('a', i, big(i));
+    const r = b.since('a', 0, 2500);
+    expect(r.wires.map((w) => w[0][0]![0])).toEqual([0x45, 0x46]);
+    expect(r.complete).toBe(false);
+    expect(b.since('a', 0).complete).toBe(true);
+  });
 });

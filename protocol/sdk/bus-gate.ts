@@ -1,0 +1,181 @@
+/**
+ * Reading D-Bus messages header first (issue 14, item 8).
+ *
+ * dbus-next decodes every message body as soon as it arrives (lib/message.js `unmarshalMessages`),
+ * before anyone can look at who sent it: a `Send` of a million-entry a{sv} from a connection that
+ * was not even a child cost the mouth seconds and a gigabyte before it could refuse it.
+ *
+ * `installBusGate()` replaces `unmarshalMessages` on dbus-next's module object (lib/connection.js
+ * calls it through that object once the handshake is done) with a reader that mirrors the one of
+ * dbus-next **0.10.2** (pinned in package.json) but reads the header fields first and asks the
+ * connection's gate about the body: decode it, exactly as dbus-next would, or skip it unread —
+ * consumed in chunks as it arrives, never held whole — and deliver the message with an empty body,
+ * remembering why (`refusalOf`), so the node answers with a named error at the cost of the header.
+ * A connection without a gate (`gateConnection` not called) gets dbus-next's behaviour.
+ * The sender in the header is set by the bus daemon and cannot be forged.
+ */
+import { createRequire } from 'node:module';
+import type dbus from 'dbus-next';
+
+const require = createRequire(import.meta.url);
+
+/** Why a body was not decoded: the caller is not allowed to send it, or it is larger than allowed. */
+export type Refusal = 'NotChild' | 'TooLarge';
+
+/** The header of a message, as the gate sees it before the body is read. */
+export interface GateHeader {
+  type: number;
+  serial: number;
+  sender?: string;
+  destination?: string;
+  path?: string;
+  interface?: string;
+  member?: string;
+  signature?: string;
+  bodyLength: number;
+}
+
+export interface BusGate {
+  /** Decides, from the header alone, whether the body may be decoded: undefined to decode it. */
+  check(header: GateHeader): Refusal | undefined;
+}
+
+interface DBusMessageLike { serial?: number | null; sender?: string }
+
+interface GateState { gate: BusGate; current: { serial: number; sender: string | undefined; refusal: Refusal } | undefined }
+
+const gates = new WeakMap<object, GateState>();
+let installed = false;
+
+/** Gates the connection of `bus`: every message it receives from now on is checked header first. */
+export function gateConnection(bus: dbus.MessageBus, gate: BusGate): void {
+  installBusGate();
+  gates.set(streamOf(bus), { gate, current: undefined });
+}
+
+/** Why the body of `msg`, a message being handled right now, was not decoded; undefined when it was. */
+export function refusalOf(bus: dbus.MessageBus, msg: DBusMessageLike): Refusal | undefined {
+  // The message is delivered synchronously from the reader, so "current" is the one in hand.
+  const c = gates.get(streamOf(bus))?.current;
+  return c && c.serial === msg.serial && c.sender === msg.sender ? c.refusal : undefined;
+}
+
+function streamOf(bus: dbus.MessageBus): object {
+  return (bus as unknown as { _connection: { stream: object } })._connection.stream;
+}
+
+/** Installs the header-first reader on dbus-next's message module; idempotent. */
+export function installBusGate(): void {
+  if (installed) return;
+  installed = true;
+  const messageModule = require('dbus-next/lib/message.js') as { unmarshalMessages: typeof gatedUnmarshalMessages };
+  messageModule.unmarshalMessages = gatedUnmarshalMessages;
+}
+
+const DBusBuffer = require('dbus-next/lib/dbus-buffer.js') as new (buf: Buffer, start: number, endian: number, fds: unknown, opts: unknown) => {
+  readArray(sig: unknown, length: number): [number, [unknown, [unknown]]][];
+  read(signature: string): unknown;
+};
+const constants = require('dbus-next/lib/constants.js') as { endianness: { le: number }; headerTypeName: (string | null)[] };
+const headerSignature = require('dbus-next/lib/header-signature.json') as [{ child: [unknown] }];
+
+type Readable = NodeJS.ReadableStream & { read(size?: number, x?: null): (Buffer & { data?: Buffer; fds?: unknown }) | null; unshift(chunk: Buffer): void };
+
+/** dbus-next 0.10.2's `unmarshalMessages`, reading the header fields before deciding on the body. */
+function gatedUnmarshalMessages(stream: Readable, onMessage: (message: Record<string, unknown>) => void, opts: unknown): void {
+  const LE = constants.endianness.le;
+  let state = 0; // 0: fixed header, 1: header fields, 2: body to decode, 3: body to skip
+  let header: Buffer;
+  let endian = 0;
+  let fieldsLength = 0, fieldsLengthPadded = 0, bodyLength = 0, toSkip = 0;
+  let message: Record<string, unknown> = {};
+  let fds: unknown;
+  let refusal: Refusal | undefined;
+
+  const deliver = () => {
+    const g = gates.get(stream);
+    if (refusal && g) g.current = { serial: message.serial as number, sender: message.sender as string | undefined, refusal };
+    try {
+      onMessage(message);
+    } finally {
+      if (g) g.current = undefined;
+      refusal = undefined;
+      state = 0;
+    }
+  };
+
+  stream.on('readable', () => {
+    while (true) {
+      if (state === 0) {
+        const h = stream.read(16);
+        if (!h) break;
+        header = h;
+        endian = header.readUInt8(0);
+        fieldsLength = endian === LE ? header.readUInt32LE(12) : header.readUInt32BE(12);
+        fieldsLengthPadded = ((fieldsLength + 7) >> 3) << 3;
+        bodyLength = endian === LE ? header.readUInt32LE(4) : header.readUInt32BE(4);
+        state = 1;
+      } else if (state === 1) {
+        let fieldsBuf: Buffer;
+        if (fieldsLengthPadded === 0) {
+          fieldsBuf = Buffer.alloc(0);
+          fds = undefined;
+        } else {
+          const readBuf = stream.read(fieldsLengthPadded, null);
+          // usockets return an object with { data, fds }
+          const b = readBuf ? readBuf.data ?? readBuf : readBuf;
+          if (!b) break;
+          fieldsBuf = b;
+          fds = readBuf!.fds;
+        }
+        const fields = new DBusBuffer(fieldsBuf, 0, endian, fds, opts).readArray(headerSignature[0].child[0], fieldsLength);
+        message = {};
+        message.serial = endian === LE ? header.readUInt32LE(8) : header.readUInt32BE(8);
+        for (const f of fields) {
+          const name = constants.headerTypeName[f[0]];
+          if (name) message[name] = f[1][1][0];
+        }
+        message.type = header[1];
+        message.flags = header[2];
+        if (bodyLength === 0 || !message.signature) {
+          // Nothing to decode (dbus-next decodes only when both are there), but consume what there is.
+          if (bodyLength === 0) { deliver(); continue; }
+        }
+        const g = gates.get(stream);
+        refusal = g?.gate.check({
+          type: message.type as number, serial: message.serial as number, sender: message.sender as string | undefined,
+          destination: message.destination as string | undefined, path: message.path as string | undefined,
+          interface: message.interface as string | undefined, member: message.member as string | undefined,
+          signature: message.signature as string | undefined, bodyLength,
+        });
+        if (refusal || !message.signature) {
+          // Delivered with no body: the handler sees an empty signature and asks refusalOf why.
+          message.signature = '';
+          toSkip = bodyLength;
+          state = 3;
+        } else {
+          state = 2;
+        }
+      } else if (state === 2) {
+        const readBuf = stream.read(bodyLength, null);
+        const body = readBuf ? readBuf.data ?? readBuf : readBuf;
+        if (!body) break;
+        // The body starts 8-aligned in the message, so alignment relative to it is the same.
+        message.body = new DBusBuffer(body, 0, endian, readBuf!.fds ?? fds, opts).read(message.signature as string);
+        deliver();
+      } else {
+        // Skipping: take whatever is buffered, give back what belongs to the next message.
+        const readBuf = stream.read();
+        const chunk = readBuf ? readBuf.data ?? readBuf : readBuf;
+        if (!chunk) break;
+        if (chunk.length > toSkip) {
+          stream.unshift(chunk.subarray(toSkip));
+          toSkip = 0;
+        } else {
+          toSkip -= chunk.length;
+        }
+        if (toSkip === 0) deliver();
+      }
+    }
+  });
+}
