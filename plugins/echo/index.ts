@@ -1,4 +1,8 @@
-/** echo: says back what it is given. */
+/**
+ * echo: says back what it is given — the very bytes, so text that is not UTF-8 comes back as it
+ * was sent. A CTCP other than ACTION in the text is refused by the mouth (CtcpNotAllowed): the
+ * user gets "echo: failed (…)" and the channel no CTCP request.
+ */
 import type { Manifest, PluginContext } from '../../protocol/sdk/index.js';
 
 export const manifest: Manifest = {
@@ -8,5 +12,5 @@ export const manifest: Manifest = {
 };
 
 export default function echo(hive: PluginContext): void {
-  hive.command('echo', (cmd) => cmd.reply(cmd.args));
+  hive.command('echo', (cmd) => cmd.reply(cmd.argsBytes));
 }

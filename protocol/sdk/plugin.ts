@@ -15,7 +15,7 @@ import { HiveError } from '../errors.js';
 import { line as toLine, newMessageId, type HiveMessage } from '../hive-message.js';
 import { parseLine, privmsg, type IrcLine } from '../irc-line.js';
 import type { Meta } from '../metadata.js';
-import { parseCommand, type ParsedCommand } from './command.js';
+import { argsBytesOf, parseCommand, type ParsedCommand } from './command.js';
 import type { ChildInfo, DetailValue, HiveNode, Kind } from './node.js';
 
 export interface CommandSpec {
@@ -43,8 +43,14 @@ export interface Incoming extends HiveMessage {
 export interface Command extends ParsedCommand {
   network: string;
   message: Incoming;
-  /** Replies where the command came from; several lines (or a text with newlines) go out together. */
-  reply(text: string | string[]): Promise<void>;
+  /** `args` as the very bytes the user sent (not re-encoded: invalid UTF-8 stays as it was). */
+  readonly argsBytes: Buffer;
+  /**
+   * Replies where the command came from; several lines (or a text with newlines) go out together.
+   * A Buffer is sent as those bytes. Text with a CTCP \x01 other than ACTION is refused by the
+   * mouth (CtcpNotAllowed) unless the message sets hive.ctcp (send it with `send`).
+   */
+  reply(text: string | Buffer | (string | Buffer)[]): Promise<void>;
 }
 
 export interface Answer extends HiveMessage {
@@ -92,6 +98,21 @@ export function toIncoming(msg: HiveMessage): Incoming {
   });
 }
 
+const LF = 0x0a;
+
+/** `PRIVMSG target :text` per line of `text` (split at newlines); a Buffer's bytes are kept as they are. */
+export function privmsgLines(target: string, text: string | Buffer): Buffer[] {
+  if (typeof text === 'string') return text.split('\n').map((t) => toLine(privmsg(target, t)));
+  const head = Buffer.from(`PRIVMSG ${target} :`);
+  const out: Buffer[] = [];
+  for (let start = 0; ;) {
+    const nl = text.indexOf(LF, start);
+    out.push(Buffer.concat([head, text.subarray(start, nl === -1 ? text.length : nl)]));
+    if (nl === -1) return out;
+    start = nl + 1;
+  }
+}
+
 export function textsOf(lines: Buffer[]): string[] {
   const out: string[] = [];
   for (const l of lines) {
@@ -122,14 +143,15 @@ export function createContext(node: HiveNode, opts: {
     log.error({ err }, what);
   };
 
-  const replyWith = async (to: Incoming, lines: string[]) => {
+  const replyLines = async (to: Incoming, lines: Buffer[]) => {
     const network = to.network;
     if (!network) throw new HiveError('InvalidArgs', 'cannot reply to a message without hive.network');
     const meta: Meta = { 'hive.network': network };
     if (to.meta['hive.id']) meta['hive.reply_to'] = to.meta['hive.id'];
     if (to.meta['hive.replayed']) meta['hive.replayed'] = true;
-    await node.send({ lines: lines.map(toLine), meta });
+    await node.send({ lines, meta });
   };
+  const replyWith = (to: Incoming, lines: string[]) => replyLines(to, lines.map(toLine));
 
   const handle = (msg: Incoming) => {
     for (const l of listeners) {
@@ -143,13 +165,17 @@ export function createContext(node: HiveNode, opts: {
     if (!parsed) return;
     const handler = commands.get(parsed.name);
     if (!handler || !msg.network) return;
+    const raw = msg.lines[0]!;
+    let argsBytes: Buffer | undefined;
     const cmd: Command = {
       ...parsed,
       network: msg.network,
       message: msg,
+      // Worked out only when asked: most commands never need the bytes.
+      get argsBytes() { return (argsBytes ??= argsBytesOf(raw, parsed)); },
       reply: (text) => {
-        const parts = (Array.isArray(text) ? text : [text]).flatMap((t) => t.split('\n'));
-        return replyWith(msg, parts.map((t) => privmsg(parsed.replyTo, t)));
+        const lines = (Array.isArray(text) ? text : [text]).flatMap((t) => privmsgLines(parsed.replyTo, t));
+        return replyLines(msg, lines);
       },
     };
     log.debug({ command: parsed.name, irc: { nick: parsed.nick } }, 'command');
