@@ -40,6 +40,16 @@ export async function withSupervisor<T>(info: RuntimeInfo, fn: (call: (member: s
 export interface TreeNodeInfo {
   name: string; kind: string; pid: number | null; remote?: boolean; bus_name: string; unique_name: string | null; parent: string | null;
   configured_parent: string | null; state: string; restarts: number; uptime_ms: number; counters: Record<string, number>;
+  /** Running, but not listed in its parent's Children (the supervisor puts it back, or restarts it). */
+  misplaced?: boolean;
+  misplacements?: number;
+  /** Why it failed: the OS error of a spawn, an exit 2, too many restarts. */
+  error?: string | null;
+}
+
+/** The STATE column: `misplaced` stands for a running node that is not attached where it should be. */
+function stateText(n: TreeNodeInfo): string {
+  return n.misplaced ? 'misplaced' : n.state;
 }
 
 export async function fetchTree(info: RuntimeInfo): Promise<{ instance: string; nodes: TreeNodeInfo[] }> {
@@ -75,14 +85,17 @@ export function renderTree(tree: { nodes: TreeNodeInfo[] }): string {
       seen.add(n.name);
       const moved = n.configured_parent && n.parent !== n.configured_parent ? ` (configured under ${n.configured_parent})` : '';
       const c = n.counters;
-      rows.push([`${'  '.repeat(depth)}${n.name}${moved}`, n.kind, n.state, pidText(n), String(n.restarts), formatUptime(n.uptime_ms), String(c.in ?? '-'), String(c.out ?? '-'), String(c.dropped ?? '-'), String(c.errors ?? '-')]);
+      rows.push([`${'  '.repeat(depth)}${n.name}${moved}`, n.kind, stateText(n), pidText(n), String(n.restarts), formatUptime(n.uptime_ms), String(c.in ?? '-'), String(c.out ?? '-'), String(c.dropped ?? '-'), String(c.errors ?? '-')]);
       walk(n.name, depth + 1);
     }
   };
   walk(null, 0);
-  for (const n of tree.nodes) if (!seen.has(n.name)) rows.push([`${n.name} (detached)`, n.kind, n.state, pidText(n), String(n.restarts), formatUptime(n.uptime_ms), '-', '-', '-', '-']);
+  for (const n of tree.nodes) if (!seen.has(n.name)) rows.push([`${n.name} (detached)`, n.kind, stateText(n), pidText(n), String(n.restarts), formatUptime(n.uptime_ms), '-', '-', '-', '-']);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+  const table = rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+  // The reasons go below the table: an OS error is too long for a column.
+  const errors = tree.nodes.filter((n) => n.error).map((n) => `${n.name}: ${n.error}\n`).join('');
+  return errors ? `${table}\n${errors}` : table;
 }
 
 export async function loadSpec(args: { file?: string; name?: string; use?: string; exec?: string; parent?: string; on_death?: string; config?: string }): Promise<string> {

@@ -75,12 +75,27 @@ const COMMON = {
   instance: { type: 'string', short: 'i' },
 } as const;
 
+/**
+ * A reader that went away (`hive tree --json | head -1`) is not an error: the command ends
+ * quietly with the code it has so far (0 unless set). `hive up` keeps running instead: its tree
+ * must not fall because nobody reads its log any more.
+ */
+function quietOnClosedPipe(command: string): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+      if (command !== 'up') process.exit(typeof process.exitCode === 'number' ? process.exitCode : EXIT_CODES.ok);
+    });
+  }
+}
+
 function print(json: boolean | undefined, obj: unknown, text: string): void {
   process.stdout.write(json ? JSON.stringify(obj) + '\n' : text);
 }
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  quietOnClosedPipe(command ?? '');
   if (!command || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(HELP.main!);
     return command ? EXIT_CODES.ok : EXIT_CODES.usage;

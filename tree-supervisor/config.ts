@@ -6,11 +6,11 @@
  * (names, parents, cycles) → relative paths resolved against the config file's directory.
  * Every problem found along the way is reported at once in one ConfigError.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { homedir, tmpdir, userInfo } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { LineCounter, parseDocument, type Document } from 'yaml';
+import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Document, type YAMLMap, type YAMLSeq } from 'yaml';
 import { z } from 'zod';
 import { NAME_PATTERN } from '../protocol/names.js';
 import { CROSS_FIELD, ConfigError, describeValue, formatPath, quote, zodProblems, type ConfigProblem, type KeyPath } from './config-errors.js';
@@ -491,19 +491,39 @@ export function parseBoundedYaml(text: string, what: string): { doc: Document; l
     value = doc.toJS({ maxAliasCount: YAML_LIMITS.maxAliasCount });
   } catch (err) {
     // yaml throws a ReferenceError for "Excessive alias count"; a RangeError would be a stack overflow.
-    const alias = /alias/i.test((err as Error).message);
+    if (!/alias/i.test((err as Error).message)) return { problems: [{ keyPath: [], message: `${what}: cannot be read: ${(err as Error).message.split('\n')[0]}` }] };
+    const at = aliasBomb(doc);
+    const range = at.node?.range;
+    const { line, col } = range ? lineCounter.linePos(range[0]) : { line: 1, col: 1 };
     return {
       problems: [{
-        keyPath: [],
-        message: alias
-          ? `${what}: its aliases (*name) expand to more than ${YAML_LIMITS.maxAliasCount} times the nodes they name (a "billion laughs" document); write the values out instead`
-          : `${what}: cannot be read: ${(err as Error).message.split('\n')[0]}`,
+        keyPath: at.path,
+        message: `its aliases (*name) expand to more than ${YAML_LIMITS.maxAliasCount} nodes (a "billion laughs" document); write the values out instead`,
+        location: `${what}:${line}:${col}`,
       }],
     };
   }
   const deep = deepestPath(value, YAML_LIMITS.maxDepth);
   if (deep) return { problems: [{ keyPath: deep, message: `nested more than ${YAML_LIMITS.maxDepth} levels deep` }] };
   return { doc, lineCounter, value };
+}
+
+/** Where the aliases expand too far: the deepest key whose value alone is refused by toJS. */
+function aliasBomb(doc: Document): { path: (string | number)[]; node: { range?: [number, number, number] | null } | undefined } {
+  const path: (string | number)[] = [];
+  let node: unknown = doc.contents;
+  const refused = (n: unknown) => {
+    try { (n as { toJS(d: Document, o: object): unknown }).toJS(doc, { maxAliasCount: YAML_LIMITS.maxAliasCount }); return false; } catch { return true; }
+  };
+  for (let depth = 0; depth < YAML_LIMITS.maxDepth && (isMap(node) || isSeq(node)); depth++) {
+    const items = (node as YAMLMap | YAMLSeq).items as unknown[];
+    const i = items.findIndex((item) => refused(isPair(item) ? item.value : item));
+    if (i < 0) break;
+    const item = items[i];
+    path.push(isPair(item) ? String(isScalar(item.key) ? item.key.value : item.key) : i);
+    node = isPair(item) ? item.value : item;
+  }
+  return { path, node: node as { range?: [number, number, number] | null } | undefined };
 }
 
 /** The key path of a value nested deeper than `max` levels, if any (checked before anything walks the value recursively). */
@@ -518,15 +538,34 @@ function deepestPath(value: unknown, max: number): KeyPath | undefined {
   return undefined;
 }
 
+/**
+ * The file's text, read in chunks and refused past YAML_LIMITS.maxBytes, so that a huge file (or
+ * /dev/zero) is never read whole; pipes such as `--config <(…)` work too.
+ */
+function readBounded(file: string): string {
+  const fd = openSync(file, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const buf = Buffer.alloc(64 * 1024);
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      total += n;
+      if (total > YAML_LIMITS.maxBytes) throw new ConfigError([{ keyPath: [], message: `${file}: more than ${YAML_LIMITS.maxBytes} bytes; a config file may have at most that` }]);
+      chunks.push(Buffer.from(buf.subarray(0, n)));
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Reads and validates a YAML config file. Throws ConfigError (exitCode 2) listing every problem. */
 export function loadConfig(file: string, env: Env = process.env): LoadedConfig {
   let text: string;
   try {
-    // Checked before reading, so that a huge file (or /dev/zero) is never read whole.
-    const st = statSync(file);
-    if (st.isFile() && st.size > YAML_LIMITS.maxBytes) throw new ConfigError([{ keyPath: [], message: `${file}: ${st.size} bytes; a config file may have at most ${YAML_LIMITS.maxBytes}` }]);
-    if (!st.isFile()) throw new ConfigError([{ keyPath: [], message: `cannot read ${file}: not a regular file` }]);
-    text = readFileSync(file, 'utf8');
+    text = readBounded(file);
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     const code = (err as NodeJS.ErrnoException).code;

@@ -2,8 +2,15 @@
  * Starting one node process with execa, with its environment (docs/protocol.md#environment), and
  * passing its output into the supervisor's log: pino JSON lines keep their level and fields under
  * the supervisor's logger bound to the node's name; any other line is logged as text.
+ *
+ * A program the OS cannot start (missing, not executable, a cwd that is gone) is a spawn error,
+ * reported through `exited` (never a process that "starts" forever). Where util-linux's setpriv
+ * exists, each node runs under `setpriv --pdeathsig KILL`: the kernel kills it when the
+ * supervisor dies, even a kill -9 of the supervisor while the node is stopped (SIGSTOP).
  */
+import { accessSync, constants, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import type { Logger } from 'pino';
 import { ENV } from '../protocol/names.js';
@@ -17,11 +24,65 @@ export interface NodeLaunch {
   terminal?: boolean;
 }
 
+export interface Exit {
+  code: number | null;
+  signal: string | null;
+  /** The OS refused to start the program (ENOENT, EACCES, …): starting it again fails the same way. */
+  spawnError?: string;
+}
+
 export interface Launched {
   proc: ResultPromise;
   pid: number;
-  exited: Promise<{ code: number | null; signal: string | null }>;
+  /** Resolves once: at the process's exit, or at once when it could not be started. */
+  exited: Promise<Exit>;
 }
+
+/**
+ * Why `file` cannot be run from `cwd` with this PATH, as execvp would find it; undefined when it
+ * can. Checked before spawning because under setpriv the spawn itself succeeds (setpriv runs) and
+ * the failure would only be an exit code.
+ */
+export function programProblem(file: string, cwd: string | undefined, path: string | undefined): string | undefined {
+  if (cwd) {
+    try {
+      if (!statSync(cwd).isDirectory()) return `cwd ${cwd}: not a directory`;
+    } catch (err) {
+      return `cwd ${cwd}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+    }
+  }
+  const check = (p: string): string | undefined => {
+    try {
+      if (statSync(p).isDirectory()) return `${file}: is a directory (EACCES)`;
+      accessSync(p, constants.X_OK);
+      return undefined;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      return `${file}: ${code === 'ENOENT' ? 'no such file (ENOENT)' : code === 'EACCES' ? 'not executable (EACCES)' : (code ?? (err as Error).message)}`;
+    }
+  };
+  if (file.includes('/')) return check(isAbsolute(file) ? file : resolve(cwd ?? process.cwd(), file));
+  for (const dir of (path ?? '').split(delimiter)) {
+    if (dir && !check(join(isAbsolute(dir) ? dir : resolve(cwd ?? process.cwd(), dir), file))) return undefined;
+  }
+  return `${file}: not found on PATH (ENOENT)`;
+}
+
+/** setpriv (util-linux) if installed: looked up once. */
+let setprivPath: string | null | undefined;
+function setpriv(): string | null {
+  if (setprivPath === undefined) {
+    setprivPath = null;
+    for (const dir of ['/usr/bin', '/bin', '/usr/sbin', '/sbin', ...(process.env.PATH ?? '').split(delimiter)]) {
+      const p = join(dir || '.', 'setpriv');
+      try { accessSync(p, constants.X_OK); setprivPath = p; break; } catch { /* next */ }
+    }
+  }
+  return setprivPath;
+}
+
+/** setpriv's own exit codes when its execvp fails (util-linux EX_EXEC_FAILED / EX_EXEC_ENOENT). */
+const SETPRIV_EXEC_FAILED = new Set([126, 127]);
 
 const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = {
   10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal',
@@ -44,7 +105,8 @@ function forward(log: Logger, line: string, stream: 'stdout' | 'stderr'): void {
 }
 
 export function launchNode(n: NodeLaunch, log: Logger): Launched {
-  const [file, ...args] = n.command;
+  const sp = setpriv();
+  const [file, ...args] = sp ? [sp, '--pdeathsig', 'KILL', '--', ...n.command] : n.command;
   const proc = execa(file!, args, {
     cwd: n.cwd,
     // Only the environment nodeEnv built: no stray HIVE_* of the operator's shell reaches a node.
@@ -60,11 +122,30 @@ export function launchNode(n: NodeLaunch, log: Logger): Launched {
     detached: true,
   });
   const nodeLog = log.child({ node: n.name });
-  createInterface({ input: proc.stderr! }).on('line', (l) => forward(nodeLog, l, 'stderr'));
-  if (!n.terminal) createInterface({ input: proc.stdout! }).on('line', (l) => forward(nodeLog, l, 'stdout'));
-  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
-    proc.on('exit', (code, signal) => resolve({ code, signal }));
+  // setpriv's complaint when it could not exec the program (a race with programProblem's check,
+  // or a script whose interpreter is missing).
+  let execFailure: string | undefined;
+  createInterface({ input: proc.stderr! }).on('line', (l) => {
+    if (sp && l.startsWith('setpriv: ')) { execFailure = l.slice('setpriv: '.length).slice(0, 500); return; }
+    forward(nodeLog, l, 'stderr');
   });
+  if (!n.terminal) createInterface({ input: proc.stdout! }).on('line', (l) => forward(nodeLog, l, 'stdout'));
+  const exited = new Promise<Exit>((resolve) => {
+    proc.on('exit', (code, signal) => {
+      // stderr may still hold setpriv's line: read it after the stream ended.
+      if (sp && code !== null && SETPRIV_EXEC_FAILED.has(code)) {
+        proc.stderr!.once('close', () => resolve({ code, signal, ...(execFailure && { spawnError: execFailure }) }));
+        setTimeout(() => resolve({ code, signal, ...(execFailure && { spawnError: execFailure }) }), 500).unref();
+        return;
+      }
+      resolve({ code, signal });
+    });
+    // A spawn that failed: Node emits 'error' and may never emit 'exit'.
+    proc.on('error', (err) => {
+      if (proc.pid === undefined) resolve({ code: null, signal: null, spawnError: `${n.command[0]}: ${(err as NodeJS.ErrnoException).code ?? err.message}` });
+    });
+  });
+  // execa also rejects the promise itself; reject: false turns that into a result, never an unhandled rejection.
   proc.on('error', (err) => nodeLog.error({ err }, 'node process error'));
   return { proc, pid: proc.pid ?? -1, exited };
 }

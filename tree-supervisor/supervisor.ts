@@ -17,7 +17,6 @@ import { mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse as parseYaml } from 'yaml';
 import type { Logger } from 'pino';
 import { HiveError } from '../protocol/errors.js';
 import { NODE_INTERFACE, NODE_PATH, SUPERVISOR_INTERFACE, SUPERVISOR_PATH, nodeBusName, supervisorBusName, PREFIX } from '../protocol/names.js';
@@ -25,16 +24,41 @@ import { SUPERVISOR1 } from '../protocol/supervisor1.js';
 import { DBUS, Message, MessageType, addMatch, callWithDeadline, connectBus, nameOwner, type DBusMessage, type MessageBus } from '../protocol/sdk/bus.js';
 import { serveObject } from '../protocol/sdk/service.js';
 import { backoffDelay } from './backoff.js';
-import { pluginSchema, type HiveConfig, type PluginSpec, treeOrder } from './config.js';
+import { checkPluginSpec, parseBoundedYaml, pluginSchema, type HiveConfig, type PluginSpec, treeOrder } from './config.js';
 import { formatProblem, zodProblems } from './config-errors.js';
-import { launchNode, nodeEnv, type Launched } from './node-process.js';
+import { launchNode, nodeEnv, programProblem, type Exit, type Launched } from './node-process.js';
 import { chooseNewParent, ROOT, type NodeState, type Tree, type TreeNode } from './reparent.js';
 import { createRestartIntensity, type RestartIntensity } from './restart-intensity.js';
 
 const DIST = fileURLToPath(new URL('..', import.meta.url));
 const MOUTH_ENTRY = join(DIST, 'mouth/main.js');
 const PLUGIN_RUNNER = join(DIST, 'plugins/run.js');
+/** SIGTERM, then SIGKILL after this long. */
 const STOP_GRACE_MS = 5000;
+/** After SIGKILL, how long to wait for the exit before the node is given up as stopped (a process in D state). */
+const KILL_WAIT_MS = 2000;
+/**
+ * The longest any Supervisor1 method may take before it answers Timeout (the operation may go on
+ * in the background). Below the CLI's own 30 s, so `hive` prints the named error, not its own.
+ */
+export const OPERATION_DEADLINE_MS = 20_000;
+/**
+ * How often the supervisor checks that every running node is listed in its parent's Children
+ * (one Properties.Get per parent). A node seen out of place twice in a row is put back with
+ * SetParent; one still out of place MISPLACED_RESTART_CHECKS checks after it was first seen is
+ * restarted (a remote node only gets SetParent again).
+ */
+const PLACEMENT_CHECK_MS = 2000;
+const MISPLACED_RESTART_CHECKS = 4;
+
+/** Settles like `p`, or rejects with a named Timeout after `ms`. */
+export function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new HiveError('Timeout', `${what}: not done within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
+}
 
 export function builtinPluginExists(use: string): boolean {
   return /^[A-Za-z][A-Za-z0-9_-]*$/.test(use) && existsSync(join(DIST, 'plugins', use, 'index.js'));
@@ -62,6 +86,17 @@ interface NodeRecord {
   diedAt: number | undefined;
   /** The generation (start) whose end was already dealt with. */
   decided: number;
+  /** Why it is failed (the OS error of a spawn, an exit 2, too many restarts); cleared when it runs. */
+  error: string | undefined;
+  /**
+   * Running but not where the supervisor put it: its parent's Children does not list it (another
+   * connection attached under its name, or it was moved by someone else). Since when, or undefined.
+   */
+  misplacedSince: number | undefined;
+  /** Checks in a row that found it out of place. */
+  misplacedChecks: number;
+  /** How many times it was found out of place (shown by `hive tree`). */
+  misplacements: number;
 }
 
 export interface SupervisorOptions {
@@ -124,6 +159,79 @@ export class Supervisor {
     }
     this.ready = true;
     this.log.info({ nodes: this.nodes.size }, 'tree ready');
+    this.placementTimer = setInterval(() => void this.checkPlacement().catch((err) => this.log.error({ err }, 'placement check failed')), PLACEMENT_CHECK_MS);
+  }
+
+  private placementTimer: NodeJS.Timeout | undefined;
+  private checkingPlacement = false;
+
+  /** Whether `r` is in `children` (its parent's Children) as itself: by its own connection, or by its bus name (a child without a connection). */
+  private listed(r: NodeRecord, children: [string, string][]): boolean {
+    return children.some(([n, u]) => n === r.name && (u === r.unique || u === nodeBusName(this.instance, r.name)));
+  }
+
+  /** The running nodes whose parent is up, each with the parent it should be attached to. */
+  private placed(): { r: NodeRecord; parent: string }[] {
+    const out: { r: NodeRecord; parent: string }[] = [];
+    for (const r of this.nodes.values()) {
+      if (!r.spec || r.state !== 'running' || !r.unique || !r.currentParent || r.pendingParent) continue;
+      const p = this.nodes.get(r.currentParent);
+      if (p && (p.state === 'running' || p.state === 'held') && p.unique) out.push({ r, parent: r.currentParent });
+    }
+    return out;
+  }
+
+  /**
+   * A node that lost its place (another connection attached under its name, someone else's
+   * SetParent moved it) gets `NotChild` on every Send while it looks `running`: find it, say so
+   * in `hive tree`, put it back, restart it if that does not help.
+   */
+  private async checkPlacement(): Promise<void> {
+    if (this.shuttingDown || this.checkingPlacement) return;
+    this.checkingPlacement = true;
+    try {
+      const wanted = this.placed();
+      const lists = new Map<string, Promise<[string, string][] | undefined>>();
+      for (const { parent } of wanted) if (!lists.has(parent)) lists.set(parent, this.childrenEntries(parent));
+      for (const { r, parent } of wanted) {
+        const children = await lists.get(parent)!;
+        if (children === undefined || this.shuttingDown) continue;
+        // The tree may have moved on while we asked.
+        if (r.currentParent !== parent || r.state !== 'running' || r.pendingParent) continue;
+        if (this.listed(r, children)) {
+          if (r.misplacedSince !== undefined) this.log.info({ child: r.name, parent, ms: Date.now() - r.misplacedSince }, 'node back in place');
+          r.misplacedSince = undefined;
+          r.misplacedChecks = 0;
+          continue;
+        }
+        r.misplacedChecks++;
+        if (r.misplacedChecks === 1) continue; // maybe a move in flight: judged at the next check
+        if (r.misplacedChecks === 2) {
+          r.misplacedSince = Date.now();
+          r.misplacements++;
+          this.log.warn({ child: r.name, parent, listed: children.filter(([n]) => n === r.name) }, 'node is not attached where it should be (misplaced); putting it back');
+        }
+        if (r.misplacedChecks >= MISPLACED_RESTART_CHECKS && !r.spec?.remote && r.launched) {
+          this.log.error({ child: r.name, parent }, 'misplaced node did not come back in place; restarting it');
+          r.misplacedChecks = 0;
+          r.launched.proc.kill('SIGTERM');
+          continue;
+        }
+        void this.callNode(r.name, NODE_INTERFACE, 'SetParent', 'ss', [nodeBusName(this.instance, parent), this.o.token], 5000)
+          .catch((err) => this.log.warn({ err, child: r.name, parent }, 'putting a misplaced node back failed'));
+      }
+    } finally {
+      this.checkingPlacement = false;
+    }
+  }
+
+  private async childrenEntries(node: string): Promise<[string, string][] | undefined> {
+    try {
+      const reply = await this.callNode(node, 'org.freedesktop.DBus.Properties', 'Get', 'ss', [NODE_INTERFACE, 'Children'], 1000);
+      return reply.body[0].value as [string, string][];
+    } catch {
+      return undefined;
+    }
   }
 
   /** The started nodes that are not yet running or not attached to their parent. */
@@ -156,6 +264,7 @@ export class Supervisor {
       restarts: 0, attempt: 0, startedAt: undefined,
       intensity: createRestartIntensity({ max: spec?.restart.max ?? 5, withinMs: spec?.restart.within ?? 60_000 }),
       currentParent: undefined, pendingParent: undefined, restartTimer: undefined, wantStopped: false, diedAt: undefined, decided: 0,
+      error: undefined, misplacedSince: undefined, misplacedChecks: 0, misplacements: 0,
     };
     this.nodes.set(name, r);
     if (spec) this.tree.set(name, { parent: spec.parent, onDeath: spec.on_death });
@@ -195,17 +304,37 @@ export class Supervisor {
     r.generation++;
     r.wantStopped = false;
     r.unique = undefined;
+    // A program that is not there will not appear by retrying: failed at once, with the OS's reason.
+    const problem = programProblem(command[0]!, cwd, env.PATH);
+    if (problem) {
+      r.decided = r.generation;
+      this.spawnFailed(r, problem);
+      return;
+    }
     this.setState(r, 'starting');
     const launched = launchNode({ name: r.name, command, cwd, env, terminal: !r.spec && this.terminal }, this.o.nodeLog);
     r.launched = launched;
     const generation = r.generation;
     this.log.info({ child: r.name, pid: launched.pid, attempt: r.attempt }, 'node started');
     if (!r.spec && this.terminal && this.ready) this.connectTerminal();
-    void launched.exited.then(({ code, signal }) => {
+    void launched.exited.then(({ code, signal, spawnError }: Exit) => {
       if (r.generation !== generation) return;
       r.launched = undefined;
+      if (spawnError && r.decided !== generation && !r.wantStopped && !this.shuttingDown) {
+        r.decided = generation;
+        this.spawnFailed(r, spawnError);
+        return;
+      }
       this.nodeDown(r, `exited with ${signal ?? code}`, code);
     });
+  }
+
+  /** The OS could not start the node's program: failed, not restarted, the reason in the tree and the log. */
+  private spawnFailed(r: NodeRecord, error: string): void {
+    r.error = `cannot start: ${error}`;
+    this.log.error({ child: r.name, error }, 'node cannot be started; not restarting until it is fixed (hive start NODE tries again)');
+    this.setState(r, 'failed');
+    this.converge();
   }
 
   private stdinConnected = false;
@@ -351,6 +480,7 @@ export class Supervisor {
       // Exit 2 is a node refusing its environment or its plugin config (docs/protocol.md#exit-codes):
       // starting it again would fail the same way.
       this.log.error({ child: r.name, why }, 'node refused its configuration (exit 2); not restarting until the config is fixed');
+      r.error = 'refused its configuration (exit 2); see the log';
       this.setState(r, 'failed');
       this.converge();
       return;
@@ -358,6 +488,7 @@ export class Supervisor {
     const decision = r.intensity.record(Date.now());
     if (decision === 'give-up') {
       this.log.error({ child: r.name, why, restarts: r.restarts }, 'node failed: too many restarts; not restarting');
+      r.error = `too many restarts (last: ${why})`;
       this.setState(r, 'failed');
       this.converge();
       return;
@@ -376,7 +507,8 @@ export class Supervisor {
   private setState(r: NodeRecord, state: NodeState): void {
     if (r.state === state) return;
     r.state = state;
-    if (state === 'running') r.attempt = 0;
+    if (state === 'running') { r.attempt = 0; r.error = undefined; }
+    if (state !== 'running' && state !== 'held') { r.misplacedSince = undefined; r.misplacedChecks = 0; }
     if (this.bus) this.bus.send(Message.newSignal(SUPERVISOR_PATH, SUPERVISOR_INTERFACE, 'NodeStateChanged', 'ss', [r.name, state]));
   }
 
@@ -448,12 +580,29 @@ export class Supervisor {
     if (r.restartTimer) { clearTimeout(r.restartTimer); r.restartTimer = undefined; }
     const launched = r.launched;
     if (!launched) { this.setState(r, 'stopped'); this.converge(); return; }
-    launched.proc.kill('SIGTERM');
-    const t = setTimeout(() => launched.proc.kill('SIGKILL'), STOP_GRACE_MS);
-    await launched.exited;
-    clearTimeout(t);
+    await this.terminate(r, launched);
     this.setState(r, 'stopped');
     this.converge();
+  }
+
+  /**
+   * SIGTERM, SIGKILL after STOP_GRACE_MS, and at most KILL_WAIT_MS more: bounded even for a
+   * process that never started or cannot die (D state), which is then logged and left.
+   */
+  private async terminate(r: NodeRecord, launched: Launched): Promise<void> {
+    launched.proc.kill('SIGTERM');
+    const kill = setTimeout(() => launched.proc.kill('SIGKILL'), STOP_GRACE_MS);
+    let giveUp: NodeJS.Timeout | undefined;
+    const gone = await Promise.race([
+      launched.exited.then(() => true),
+      new Promise<boolean>((res) => { giveUp = setTimeout(() => res(false), STOP_GRACE_MS + KILL_WAIT_MS); }),
+    ]);
+    clearTimeout(kill);
+    clearTimeout(giveUp);
+    if (!gone) {
+      this.log.error({ child: r.name, pid: launched.pid }, `node did not exit within ${STOP_GRACE_MS + KILL_WAIT_MS} ms of SIGTERM and SIGKILL; giving up on it`);
+      if (r.launched === launched) r.launched = undefined;
+    }
   }
 
   async startNode(name: string): Promise<void> {
@@ -472,23 +621,22 @@ export class Supervisor {
     await this.startNode(name);
   }
 
+  /**
+   * Supervisor1.Load: the same bounds (YAML_LIMITS) and the same per-entry checks
+   * (checkPluginSpec: reserved names, one of use/exec/remote, …) as a plugin in the config file.
+   */
   async load(text: string): Promise<string> {
-    let raw: unknown;
-    try {
-      raw = parseYaml(text);
-    } catch (err) {
-      throw new HiveError('InvalidArgs', `the plugin spec is not YAML: ${(err as Error).message}`);
-    }
+    const parsed = parseBoundedYaml(text, 'the plugin spec');
+    if ('problems' in parsed) throw new HiveError('InvalidArgs', parsed.problems.map(formatProblem).join('\n'));
+    const raw = parsed.value;
+    const entry = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? raw as Record<string, unknown> : {};
+    const checked = checkPluginSpec(entry).map(formatProblem);
     const r = pluginSchema.safeParse(raw);
-    if (!r.success) throw new HiveError('InvalidArgs', zodProblems(r.error.issues, raw).map(formatProblem).join('\n'));
+    if (!r.success) throw new HiveError('InvalidArgs', [...zodProblems(r.error.issues, raw).map(formatProblem), ...checked].join('\n'));
     const spec = r.data;
-    const problems: string[] = [];
+    const problems: string[] = [...checked];
     if (this.nodes.has(spec.name)) problems.push(`\`name\`: '${spec.name}' is already a node`);
     if (!this.nodes.has(spec.parent)) problems.push(`\`parent\`: '${spec.parent}' is not a node; expected one of: ${[...this.nodes.keys()].join(', ')}`);
-    const sources = [spec.use, spec.exec, spec.remote].filter((x) => x !== undefined && x !== false).length;
-    if (sources !== 1) problems.push('expected exactly one of `use`, `exec` or `remote`');
-    if (spec.remote) for (const key of ['config', 'cwd'] as const) if (spec[key] !== undefined) problems.push(`\`${key}\`: has no effect on a remote node: it is started where it runs (docs/deploy.md)`);
-    if (spec.use && !builtinPluginExists(spec.use)) problems.push(`\`use\`: no built-in plugin '${spec.use}'`);
     if (problems.length) throw new HiveError('InvalidArgs', problems.join('\n'));
     const rec = this.addRecord(spec.name, spec, spec.use ? 'plugin' : spec.remote ? 'remote' : 'exec');
     this.log.info({ child: spec.name, parent: spec.parent }, 'node loaded');
@@ -517,6 +665,9 @@ export class Supervisor {
 
   async treeJson(): Promise<string> {
     const states = this.states();
+    const shouldBe = new Map(this.placed().map(({ r, parent }) => [r.name, parent]));
+    const lists = new Map<string, Promise<[string, string][] | undefined>>();
+    for (const parent of shouldBe.values()) if (!lists.has(parent)) lists.set(parent, this.childrenEntries(parent));
     const nodes = await Promise.all([...this.nodes.values()].map(async (r) => {
       let counters: Record<string, number> = {};
       let kind = r.spec ? r.kind : 'mouth';
@@ -535,6 +686,12 @@ export class Supervisor {
           parent = 'parent' in c ? c.parent : r.currentParent ?? r.spec.parent;
         } catch { parent = r.currentParent ?? null; }
       }
+      const expected = shouldBe.get(r.name);
+      const children = expected ? await lists.get(expected)! : undefined;
+      // Seen now, or by the last check (a check that could not ask the parent keeps the flag).
+      // A node that just took its name attaches a moment later: not judged within its first check period.
+      const settled = r.misplacedChecks > 0 || Date.now() - (r.startedAt ?? 0) > PLACEMENT_CHECK_MS;
+      const misplaced = children ? settled && !this.listed(r, children) && r.pendingParent === undefined : r.misplacedSince !== undefined;
       return {
         name: r.name,
         kind,
@@ -548,9 +705,20 @@ export class Supervisor {
         restarts: r.restarts,
         uptime_ms: r.state === 'running' && r.startedAt ? Date.now() - r.startedAt : 0,
         counters,
+        misplaced,
+        misplacements: r.misplacements,
+        error: r.error ?? null,
       };
     }));
     return JSON.stringify({ instance: this.instance, nodes });
+  }
+
+  /** Every operation answers within OPERATION_DEADLINE_MS: Timeout (logged) if it is not done by then. */
+  private bounded<T>(what: string, p: Promise<T>): Promise<T> {
+    return withDeadline(p, OPERATION_DEADLINE_MS, what).catch((err: unknown) => {
+      if (err instanceof HiveError && err.code === 'Timeout') this.log.error({ operation: what }, err.message);
+      throw err;
+    });
   }
 
   private serve(): void {
@@ -560,12 +728,12 @@ export class Supervisor {
       log: this.log,
       properties: () => ({ Instance: this.instance, Ready: this.ready }),
       methods: {
-        Tree: async () => [await this.treeJson()],
-        Start: async (m) => { await this.startNode(m.body[0] as string); },
-        Stop: async (m) => { await this.stopNode(m.body[0] as string); },
-        Restart: async (m) => { await this.restartNode(m.body[0] as string); },
-        Load: async (m) => [await this.load(m.body[0] as string)],
-        Unload: async (m) => { await this.unload(m.body[0] as string); },
+        Tree: async () => [await this.bounded('Tree', this.treeJson())],
+        Start: async (m) => { await this.bounded('Start', this.startNode(m.body[0] as string)); },
+        Stop: async (m) => { await this.bounded('Stop', this.stopNode(m.body[0] as string)); },
+        Restart: async (m) => { await this.bounded('Restart', this.restartNode(m.body[0] as string)); },
+        Load: async (m) => [await this.bounded('Load', this.load(m.body[0] as string))],
+        Unload: async (m) => { await this.bounded('Unload', this.unload(m.body[0] as string)); },
         Shutdown: () => { setImmediate(() => this.o.onShutdown(0)); },
       },
     });
@@ -578,6 +746,7 @@ export class Supervisor {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
     for (const r of this.nodes.values()) if (r.restartTimer) clearTimeout(r.restartTimer);
+    clearInterval(this.placementTimer);
     const depth = (name: string): number => {
       let d = 0;
       for (let n = name; n !== ROOT && this.tree.get(n); n = this.tree.get(n)!.parent) d++;
@@ -594,10 +763,7 @@ export class Supervisor {
         r.wantStopped = true;
         const l = r.launched;
         if (!l) return;
-        l.proc.kill('SIGTERM');
-        const t = setTimeout(() => l.proc.kill('SIGKILL'), STOP_GRACE_MS);
-        await l.exited;
-        clearTimeout(t);
+        await this.terminate(r, l);
       }));
     }
     this.log.info('all nodes stopped');
