@@ -25,6 +25,7 @@ import type { Meta } from '../protocol/metadata.js';
 import { createAllowList } from './allow-list.js';
 import { relayPrefixLength } from './line-split.js';
 import { boundedTransport } from './irc-transport.js';
+import { shapeProblem } from './server-line-shape.js';
 import type { Network, NetworkSink } from './network.js';
 import type { CtcpRequest } from './ctcp.js';
 import { Outbound, type Sender } from './outbound.js';
@@ -285,6 +286,8 @@ export class IrcNetwork implements Network {
     const text = bytes.toString('utf8');
     const p = parseLine(text);
     if (!p) { this.malformed(bytes, 'not an IRC line'); return; }
+    const problem = shapeProblem(p);
+    if (problem) { this.malformed(bytes, problem); return; }
     deliver(text);
     if (this.socket && this.socket.writableLength > WRITE_BUFFER_MAX) {
       this.dropConnection(`WriteBlocked: the server does not read what the bot sends (${this.socket.writableLength} bytes waiting, at most ${WRITE_BUFFER_MAX})`);
