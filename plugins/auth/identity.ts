@@ -109,6 +109,11 @@ export class Identities {
     }
   }
 
+  /** The WHOX query for `channel` was not made after all: its next speaker may ask again. */
+  forgetAsked(network: string, channel: string): void {
+    this.net(network).asked.delete(ircLower(channel));
+  }
+
   /** The channel to ask with WHOX, once per channel and connection, if the server may support it. */
   private claimWhox(network: string, channel: string): string | undefined {
     const f = this.net(network);

@@ -6,12 +6,16 @@
  *
  * Accounts are learnt from the lines passing down: the account-tag (the mouth's hive.account),
  * extended-join, account-notify, and WHOX replies to a `WHO #chan %tna,471` it sends once per
- * channel when the bot joins (or when someone speaks whose account nothing else told).
+ * channel when the bot joins (or when someone speaks whose account nothing else told) — one at a
+ * time per network, coalesced and bounded (whox-queue.ts), so a storm of JOINs cannot make it
+ * flood the mouth's queue.
  * Run it with `on_death: hold`, so that its subtree is cut off rather than bypassed while it is down.
  */
 import { z } from 'zod';
 import { line, type Incoming, type Manifest, type Meta, type PluginContext } from '../../protocol/sdk/index.js';
 import { describe, Identities, WHOX_TOKEN, type Identity } from './identity.js';
+import { WhoxQueue } from './whox-queue.js';
+import { createLogLimiter } from '../../protocol/log-limit.js';
 
 const Capability = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, 'a capability is a word like admin or notes.delete');
 const Mask = z.string().regex(/^[^!@\s]+![^!@\s]+@[^!@\s]+$/, 'a mask looks like nick!user@host (with * and ? as wildcards)');
@@ -47,12 +51,30 @@ export default function auth(hive: PluginContext): void {
   // What the down hook worked out for a message, for `whoami` (handled right after, same object).
   const seen = new WeakMap<Incoming, Identity>();
 
+  const warnLimit = createLogLimiter({ max: 3 });
+  const whox = new WhoxQueue({
+    send: (network, channel) => {
+      hive.log.debug({ network, channel }, 'asking WHOX for the accounts in a channel');
+      return hive.send({ lines: [line(`WHO ${channel} %tna,${WHOX_TOKEN}`)], meta: { 'hive.network': network } }).catch((err: Error) => {
+        // A few lines a minute: refusals come in storms, and each would log the same.
+        const suppressed = warnLimit.take(network);
+        if (suppressed !== undefined) hive.log.warn({ network, channel, reason: err.message, failed: whox.stats.failed + 1, suppressed }, 'WHOX query not sent');
+        throw err;
+      });
+    },
+    onGiveUp: (network, channel) => ids.forgetAsked(network, channel),
+  });
   const askWhox = (network: string, channel: string) => {
-    if (!config.whox) return;
-    hive.log.debug({ network, channel }, 'asking WHOX for the accounts in a channel');
-    hive.send({ lines: [line(`WHO ${channel} %tna,${WHOX_TOKEN}`)], meta: { 'hive.network': network } })
-      .catch((err: Error) => hive.log.warn({ network, channel, reason: err.message }, 'WHOX query not sent'));
+    if (config.whox) whox.request(network, channel);
   };
+  hive.details(() => ({
+    whox_sent: whox.stats.sent,
+    whox_coalesced: whox.stats.coalesced,
+    whox_skipped: whox.stats.skipped,
+    whox_failed: whox.stats.failed,
+    whox_timed_out: whox.stats.timedOut,
+    whox_pending: whox.pending,
+  }));
 
   let whoxAnswers = 0;
   hive.filter({
@@ -61,13 +83,14 @@ export default function auth(hive: PluginContext): void {
       delete meta['hive.capabilities'];
       const network = msg.network;
       const irc = msg.irc;
-      if (network && meta['hive.event'] === 'connecting') ids.connecting(network);
+      if (network && meta['hive.event'] === 'connecting') { ids.connecting(network); whox.reset(network); }
       if (network && irc) {
         const join = ids.see(network, irc, meta['hive.nick']);
         if (join) askWhox(network, join);
         if (irc.command === '354' && irc.params[1] === WHOX_TOKEN) whoxAnswers++;
-        if (irc.command === '315' && whoxAnswers > 0) {
-          hive.log.debug({ network, channel: irc.params[1], answers: whoxAnswers }, 'accounts learnt from WHO');
+        if (irc.command === '315') {
+          if (irc.params[1]) whox.answered(network, irc.params[1]);
+          if (whoxAnswers > 0) hive.log.debug({ network, channel: irc.params[1], answers: whoxAnswers }, 'accounts learnt from WHO');
           whoxAnswers = 0;
         }
         const r = ids.identify(network, irc, meta['hive.account']);
