@@ -5,6 +5,9 @@ import { afterAll, describe, expect, test } from 'vitest';
 import {
   ConfigError,
   IRC_FLOOD_DEFAULTS,
+  YAML_LIMITS,
+  checkPluginSpec,
+  parseBoundedYaml,
   defaultConfig,
   defaultStateDir,
   hiveConfigSchema,
@@ -506,5 +509,63 @@ describe('treeOrder', () => {
   test('refuses a tree it cannot order instead of looping', () => {
     const broken = { plugins: [{ ...defaultConfig(env).plugins[0]!, parent: 'ghost' }] };
     expect(() => treeOrder(broken)).toThrow(/ping/);
+  });
+});
+
+// Issue 14: a config (or a `hive load` spec) is read within bounds, and what is past them is a named problem.
+describe('hostile YAML', () => {
+  const expectProblem = (file: string, pattern: RegExp) => {
+    try {
+      loadConfig(file, env);
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).exitCode).toBe(2);
+      expect((err as ConfigError).message).toMatch(pattern);
+      return;
+    }
+    throw new Error('loaded a config that should have been refused');
+  };
+
+  test('a "billion laughs" document is refused, naming the key where the aliases blow up', () => {
+    const lines = ['a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]'];
+    for (const [i, c] of [...'bcdefgh'].entries()) lines.push(`${c}: &${c} [${Array(9).fill(`*${'abcdefgh'[i]}`).join(', ')}]`);
+    const file = writeYaml([...lines, 'networks:', '  console: { type: terminal }'].join('\n'));
+    expectProblem(file, /`e\[0\]`: its aliases \(\*name\) expand to more than 1000 nodes \(a "billion laughs" document\).*\(at .*:5:/);
+  });
+
+  test('a few aliases are fine', () => {
+    const file = writeYaml('common: &r { max: 3 }\nnetworks:\n  console: { type: terminal }\nplugins:\n  - { name: a, use: ping, restart: *r }\n');
+    expectProblem(file, /`common`/); // an unknown top-level key, but read: the alias itself is no problem
+  });
+
+  test('a file over 1 MiB is refused before it is parsed', () => {
+    const file = writeYaml(`networks:\n  console: { type: terminal }\n# ${'x'.repeat(YAML_LIMITS.maxBytes)}\n`);
+    expectProblem(file, /more than 1048576 bytes/);
+  });
+
+  test('nesting deeper than the limit is refused with its key path; thousands of brackets do not crash', () => {
+    let nested = 'x';
+    for (let i = 0; i < YAML_LIMITS.maxDepth + 5; i++) nested = `[${nested}]`;
+    expectProblem(writeYaml(`networks:\n  console: { type: terminal }\nplugins:\n  - { name: a, use: ping, config: { deep: ${nested} } }\n`), /`plugins\[0\]\.config\.deep(\[0\])+`: nested more than 64 levels deep/);
+    expectProblem(writeYaml(`networks: ${'['.repeat(5000)}${']'.repeat(5000)}\n`), /invalid config/);
+  });
+
+  test('parseBoundedYaml returns problems instead of throwing, for a `hive load` spec too', () => {
+    const r = parseBoundedYaml('a: &a [1,1,1,1,1,1,1,1,1,1]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n', 'the plugin spec');
+    expect('problems' in r && r.problems[0]!.message).toMatch(/billion laughs/);
+    const ok = parseBoundedYaml('name: a\nuse: ping\n', 'the plugin spec');
+    expect('value' in ok && ok.value).toEqual({ name: 'a', use: 'ping' });
+  });
+});
+
+describe('checkPluginSpec (one entry, for the config and for hive load)', () => {
+  test('reserved names, remote with keys it would ignore, unknown built-ins, not exactly one source', () => {
+    const messages = (p: Record<string, unknown>) => checkPluginSpec(p).map((x) => `${x.keyPath.join('.')}: ${x.message}`);
+    expect(messages({ name: 'Supervisor', use: 'ping' })).toEqual([`name: 'Supervisor' is reserved (it is the supervisor's bus name); choose another name`]);
+    expect(messages({ name: 'mouth', use: 'ping' })[0]).toMatch(/^name: 'mouth' is the name of the root node/);
+    expect(messages({ name: 'far', remote: true, restart: { max: 1 } })).toEqual(['restart: has no effect on a remote node: it is started where it runs (docs/deploy.md)']);
+    expect(messages({ name: 'a', use: 'nosuch' })[0]).toMatch(/^use: 'nosuch' is not a built-in plugin/);
+    expect(messages({ name: 'a', use: 'ping', exec: ['x'] })[0]).toMatch(/got use and exec/);
+    expect(messages({ name: 'a', use: 'ping' })).toEqual([]);
   });
 });
