@@ -42,6 +42,17 @@ const MOVE_WAIT_MS = 4000;
 /** How long a stopping node waits for such children to follow its Reparent before it lets go of their names. */
 const FOLLOW_WAIT_MS = 3000;
 const JOIN_KINDS = new Set(['responder', 'automaton']);
+/** How far below the last hive.seq a number is taken as already seen; further below, a new numbering. */
+const SEQ_WINDOW = 1024;
+/** How far ahead of this machine's clock a hive.seq (microseconds since the epoch at most) may be. */
+const SEQ_FUTURE_MS = 10 * 60_000;
+function seqFutureLimit(): number { return (Date.now() + SEQ_FUTURE_MS) * 1000; }
+/** Re-attaching after being refused as a child: at most this many times within PLACE_WINDOW_MS, then give up the place. */
+const MAX_REATTACH = 3;
+const PLACE_WINDOW_MS = 60_000;
+const REATTACH_BACKOFF_MS = 500;
+/** hive.path's longest (metadata-schema.ts). */
+const MAX_PATH = 64;
 
 export type Kind = 'mouth' | 'responder' | 'automaton' | 'filter' | 'aggregator';
 
@@ -108,6 +119,8 @@ export class HiveNode {
   onBusLost?: () => void;
   /** Called after the node attached to a (new) parent. */
   onAttached?: (parent: string) => void;
+  /** Called when the parent keeps refusing this node as a child after it attached again (the process should end, code 3). */
+  onLostPlace?: () => void;
 
   private parentName = '';
   private parentUnique: string | undefined;
@@ -199,13 +212,7 @@ export class HiveNode {
     const seq = meta['hive.seq'];
     if (seq) {
       const network = meta['hive.network']?.value as string | undefined;
-      if (network) {
-        const n = Number(seq.value);
-        const last = this.lastSeq.get(network);
-        if (last !== undefined && n <= last) return; // already seen (replay overlap)
-        this.lastSeq.set(network, n);
-        this.scheduleSeqSave();
-      }
+      if (network && !this.seenSeq(network, Number(seq.value))) return;
     }
     this.counters.in++;
     try {
@@ -216,11 +223,36 @@ export class HiveNode {
     }
   }
 
+  /**
+   * Whether a message numbered `n` is new (docs/protocol.md#replay-and-sequence-numbers), and
+   * remembers it. A number at most SEQ_WINDOW below the last is one already seen (the overlap of
+   * replay and live traffic). One further below is another numbering — a new mouth whose clock
+   * went back, or a last number that was forged — and starts over from it, so a parent whose
+   * numbers go backwards never silences this node. A number from the future (beyond the clock plus
+   * SEQ_FUTURE_MS, in microseconds as the mouth counts) is forged: the message is delivered, its
+   * number neither remembered nor saved.
+   */
+  private seenSeq(network: string, n: number): boolean {
+    if (n > seqFutureLimit()) {
+      this.counters.seq_forged = (this.counters.seq_forged ?? 0) + 1;
+      this.logRefusal(`seq_forged:${network}`, { network, seq: n }, 'hive.seq from the future: not remembered');
+      return true;
+    }
+    const last = this.lastSeq.get(network);
+    if (last !== undefined && n <= last) {
+      if (last - n <= SEQ_WINDOW) return false; // already seen (replay overlap)
+      this.counters.seq_reset = (this.counters.seq_reset ?? 0) + 1;
+      this.logRefusal(`seq_reset:${network}`, { network, last, seq: n }, 'hive.seq went back: a new numbering; starting over from it');
+    }
+    this.lastSeq.set(network, n);
+    this.scheduleSeqSave();
+    return true;
+  }
+
   // ---- up ------------------------------------------------------------------------------
 
-  /** Passes a child's message up to the parent, with this node added to its path. */
+  /** Passes a child's message up to the parent (which adds this node to its path, docs/protocol.md#path-and-origin). */
   async passUp(wire: WireMessage): Promise<void> {
-    appendPath(wire, this.name);
     await this.sendToParent(wire);
     this.counters.out++;
   }
@@ -234,6 +266,12 @@ export class HiveNode {
     try {
       return await this.callSend(wire);
     } catch (err) {
+      if (err instanceof HiveError && err.code === 'NotChild' && !this.stopping) {
+        // The parent does not know this node (another connection attached under its name, or the
+        // parent lost it): take the place back and send once more.
+        await this.regainPlace();
+        return this.callSend(wire);
+      }
       if (!parentGone(err) || this.stopping) throw err;
       this.log.warn({ reason: (err as Error).message }, 'parent gone while sending; retrying with the next parent');
       await this.waitAttached(this.callTimeoutMs);
@@ -249,6 +287,37 @@ export class HiveNode {
   }
 
   private readonly attachWaiters = new Set<() => void>();
+  private placeRefusals: number[] = [];
+  private regaining: Promise<void> | undefined;
+
+  /**
+   * Attaches again after the parent refused this node as a child (docs/protocol.md#refused-as-a-child):
+   * at once the first time, then with backoff; refused more than MAX_REATTACH times within
+   * PLACE_WINDOW_MS, it gives up: onLostPlace (the process exits 3 and is restarted).
+   */
+  private regainPlace(): Promise<void> {
+    if (this.regaining) return this.regaining;
+    const now = Date.now();
+    this.placeRefusals = this.placeRefusals.filter((t) => now - t < PLACE_WINDOW_MS);
+    this.placeRefusals.push(now);
+    this.counters.refused_as_child = (this.counters.refused_as_child ?? 0) + 1;
+    const n = this.placeRefusals.length;
+    if (n > MAX_REATTACH) {
+      this.log.error({ parent: this.parentName, refusals: n, withinMs: PLACE_WINDOW_MS }, 'refused as a child again and again; giving up this place');
+      this.onLostPlace?.();
+      return Promise.reject(new HiveError('NotChild', `node '${this.name}' was refused as a child of ${this.parentName} ${n} times within ${PLACE_WINDOW_MS / 1000} s`));
+    }
+    const delay = n === 1 ? 0 : REATTACH_BACKOFF_MS * 2 ** (n - 2);
+    this.log.warn({ parent: this.parentName, attempt: n, delayMs: delay }, 'refused as a child by the parent; attaching again');
+    this.regaining = (async () => {
+      if (delay) await new Promise((r) => setTimeout(r, delay));
+      if (this.stopping) throw new HiveError('NotChild', `node '${this.name}' is stopping`);
+      this.parentGeneration++;
+      this.parentUnique = undefined;
+      await this.attach();
+    })().finally(() => { this.regaining = undefined; });
+    return this.regaining;
+  }
 
   /** Resolves once the node is attached to a parent; fails with NoParent after `timeoutMs`. */
   waitAttached(timeoutMs: number): Promise<void> {
@@ -263,12 +332,17 @@ export class HiveNode {
     });
   }
 
-  /** Sends a message this node made up to its parent; fills in id, origin and path. */
+  /**
+   * Sends a message this node made up to its parent; fills in id and origin. The parent puts this
+   * node on the path (docs/protocol.md#path-and-origin); a filter that sends for a node of its
+   * subtree (the pager's next page) names it as origin, and the path starts with it.
+   */
   async send(msg: HiveMessage): Promise<void> {
     const meta = msg.meta;
     meta['hive.id'] ??= newMessageId(this.name);
     meta['hive.origin'] ??= this.name;
-    meta['hive.path'] = [this.name];
+    if (meta['hive.origin'] === this.name) delete meta['hive.path'];
+    else meta['hive.path'] = [meta['hive.origin']];
     const wire = encode(msg);
     checkLines(wire[0]);
     checkMeta(wire[1]);
@@ -372,7 +446,12 @@ export class HiveNode {
     if (!file) return;
     const saved = await readJsonFile<unknown>(file, {}, (reason) => this.log.warn({ file, reason }, 'saved sequence numbers unreadable; starting without them'));
     if (!saved || typeof saved !== 'object' || Array.isArray(saved)) return;
-    for (const [network, seq] of Object.entries(saved)) if (typeof seq === 'number') this.lastSeq.set(network, seq);
+    for (const [network, seq] of Object.entries(saved)) {
+      if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) continue;
+      // A number saved from a forged message (before this check existed) would make the node deaf.
+      if (seq > seqFutureLimit()) { this.log.warn({ network, seq }, 'saved hive.seq is from the future; forgotten'); continue; }
+      this.lastSeq.set(network, seq);
+    }
   }
 
   /** Saves the last sequence numbers at most every SEQ_SAVE_MS, never on the per-message path. */
@@ -626,6 +705,7 @@ export class HiveNode {
     let wire: WireMessage;
     try {
       wire = checkWireMessage('(aaya{sv})', [msg.body[1]]);
+      this.stampSender(wire, j.name);
     } catch (err) {
       this.counters.errors++;
       j.counters.errors++;
@@ -736,6 +816,7 @@ export class HiveNode {
     let wire: WireMessage;
     try {
       wire = checkWireMessage(msg.signature, msg.body);
+      this.stampSender(wire, child.name);
     } catch (err) {
       this.counters.errors++;
       this.logRefusal(`invalid:${child.name}`, { reason: (err as Error).message, child: child.name }, 'Send refused: invalid message');
@@ -747,6 +828,28 @@ export class HiveNode {
       this.log.warn({ err, child: child.name }, 'message from child not delivered');
       throw err;
     });
+  }
+
+  /**
+   * Path and origin from the verified sender, never from the body alone (docs/protocol.md#path-and-origin):
+   * the last element of hive.path is the child the message came from (appended unless the body's
+   * path already ends with it), and hive.origin must be an element of that path, else it is path[0].
+   * What comes before the child's name is the child's claim about its own subtree.
+   */
+  private stampSender(wire: WireMessage, child: string): void {
+    const meta = wire[1];
+    const claimed = (meta['hive.path']?.value as string[] | undefined) ?? [];
+    const path = claimed[claimed.length - 1] === child ? claimed : [...claimed, child];
+    if (path.length > MAX_PATH) throw new HiveError('InvalidMessage', `metadata 'hive.path': ${path.length} nodes with '${child}'; at most ${MAX_PATH}`);
+    if (path !== claimed) meta['hive.path'] = new Variant('as', path);
+    const origin = meta['hive.origin']?.value;
+    if (typeof origin !== 'string' || !path.includes(origin)) {
+      if (origin !== undefined) {
+        this.counters.forged_origin = (this.counters.forged_origin ?? 0) + 1;
+        this.logRefusal(`origin:${child}`, { child, claimed: String(origin).slice(0, 64), path }, 'hive.origin not on the path; replaced by the first node of the path');
+      }
+      meta['hive.origin'] = new Variant('s', path[0]!);
+    }
   }
 
   private checkToken(token: string): void {

@@ -10,7 +10,7 @@ import { HiveNode, type Kind } from './node.js';
 import { createContext, type Manifest, type PluginContext } from './plugin.js';
 
 /** Exit codes of a node process (docs/protocol.md#exit-codes). */
-export const EXIT = { ok: 0, fatal: 1, badEnvironment: 2 } as const;
+export const EXIT = { ok: 0, fatal: 1, badEnvironment: 2, lostPlace: 3 } as const;
 
 /**
  * HIVE_RECONNECT: `1` for a node the supervisor does not start (a `remote` node behind an ssh
@@ -61,6 +61,11 @@ export function installShutdown(node: HiveNode, cleanup?: () => Promise<void> | 
   };
   // A node without its bus can do nothing; the supervisor (if any) starts a new one.
   node.onBusLost = () => setTimeout(() => process.exit(EXIT.fatal), 50);
+  // Refused as a child again and again after attaching anew: a fresh run takes the place back.
+  node.onLostPlace = () => {
+    node.emitReparentNow();
+    setTimeout(() => process.exit(EXIT.lostPlace), 50);
+  };
   process.on('uncaughtException', fatal);
   process.on('unhandledRejection', fatal);
 }

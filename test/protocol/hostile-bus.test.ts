@@ -134,3 +134,126 @@ describe('oversized bodies and callers that are no child', () => {
     expect(props.body[0].value).toBe('mouth');
   });
 });
+
+describe('path and origin come from the verified sender', () => {
+  it('puts the child the message came from last on the path, and takes an origin only from the path', async () => {
+    root = await startTestRoot(bus.address);
+    const child = await kid('kid');
+    await waitFor(() => root!.node.children.size === 1, { what: 'kid attached' });
+    // Claiming to be another node: origin 'ping', a path without itself.
+    await sendTo(child.bus, reply('forged', { 'hive.reply_to': new Variant('s', 'f1'), 'hive.origin': new Variant('s', 'ping'), 'hive.path': new Variant('as', ['auth']) }));
+    const forged = await root.replyTo('f1');
+    expect(forged.meta['hive.path']).toEqual(['auth', 'kid']);
+    expect(forged.meta['hive.origin']).toBe('auth');
+    expect(root.node.counters.forged_origin).toBe(1);
+    // No path, no origin: the child's name for both.
+    await sendTo(child.bus, reply('bare', { 'hive.reply_to': new Variant('s', 'f2') }));
+    const bare = await root.replyTo('f2');
+    expect(bare.meta['hive.path']).toEqual(['kid']);
+    expect(bare.meta['hive.origin']).toBe('kid');
+    // The SDK's own send, and a node (Python, shell) that already put its name on the path: not twice.
+    await child.send({ lines: [line('PRIVMSG #c :sdk')], meta: { 'hive.network': 'net', 'hive.reply_to': 'f3' } });
+    expect((await root.replyTo('f3')).meta).toMatchObject({ 'hive.path': ['kid'], 'hive.origin': 'kid' });
+    await sendTo(child.bus, reply('own', { 'hive.reply_to': new Variant('s', 'f4'), 'hive.origin': new Variant('s', 'kid'), 'hive.path': new Variant('as', ['kid']) }));
+    expect((await root.replyTo('f4')).meta['hive.path']).toEqual(['kid']);
+    expect(root.node.counters.forged_origin).toBe(1);
+  });
+
+  it('refuses a path that would grow past 64 nodes', async () => {
+    root = await startTestRoot(bus.address);
+    const child = await kid('kid');
+    await waitFor(() => root!.node.children.size === 1, { what: 'kid attached' });
+    const long = Array.from({ length: 64 }, (_, i) => `n${i}`);
+    const err = await sendTo(child.bus, reply('long', { 'hive.path': new Variant('as', long) })).then(() => undefined, (e: Error & { code?: string }) => e);
+    expect(err?.code).toBe('InvalidMessage');
+  });
+});
+
+describe('a node refused as a child', () => {
+  it('attaches again when another connection took its place, and what it sends arrives', async () => {
+    root = await startTestRoot(bus.address);
+    const child = await kid('kid');
+    await waitFor(() => root!.node.children.size === 1, { what: 'kid attached' });
+    const impostor = await raw();
+    await callWithDeadline(impostor, { destination: mouth, path: NODE_PATH, interface: NODE_INTERFACE, member: 'Attach', signature: 'ss', body: ['kid', TEST_TOKEN] }, 5000);
+    expect([...root.node.children.keys()]).toEqual([impostor.name]);
+    await child.send({ lines: [line('PRIVMSG #c :back')], meta: { 'hive.network': 'net', 'hive.reply_to': 'back' } });
+    const m = await root.replyTo('back');
+    expect(m.from).toBe('kid');
+    expect([...root.node.children.keys()]).toEqual([child.uniqueName]);
+    expect(child.counters.refused_as_child).toBe(1);
+  });
+
+  it('gives its place up (onLostPlace: the process exits 3) when refused again and again', async () => {
+    // A parent that accepts Attach but refuses every Send.
+    const parent = await raw();
+    const parentName = nodeBusName(TEST_INSTANCE, 'liar');
+    await parent.requestName(parentName, 0x4);
+    parent.addMethodHandler((msg) => {
+      if (msg.member === 'Attach') parent.send(dbus.Message.newMethodReturn(msg, '', []));
+      else if (msg.member === 'Send') parent.send(dbus.Message.newError(msg, 'org.hive.Error.NotChild', 'Send: not a child'));
+      else parent.send(dbus.Message.newMethodReturn(msg, 'a(aaya{sv})b', [[], true]));
+      return true;
+    });
+    const child = await kid('kid', parentName);
+    let lost = 0;
+    child.onLostPlace = () => { lost++; };
+    const codes: (string | undefined)[] = [];
+    for (let i = 0; i < 4; i++) {
+      codes.push(await child.send({ lines: [line('PRIVMSG #c :x')], meta: { 'hive.network': 'net' } }).then(() => undefined, (e: Error & { code?: string }) => e.code));
+    }
+    expect(codes).toEqual(['NotChild', 'NotChild', 'NotChild', 'NotChild']);
+    expect(lost).toBe(1);
+    expect(child.counters.refused_as_child).toBe(4);
+  });
+});
+
+describe('sequence numbers checked against the parent\'s numbering', () => {
+  async function listener(stateDir: string) {
+    const k = await kid('kid', mouth, { stateDir });
+    const heard: string[] = [];
+    k.onDown = (w) => { heard.push(w[0][0]!.toString()); };
+    await waitFor(() => root!.node.children.size === 1, { what: 'kid attached' });
+    return { k, heard };
+  }
+  const emit = (text: string, seq: number) => root!.node.emit({ lines: [line(`PRIVMSG #c :${text}`)], meta: { 'hive.network': 'net', 'hive.seq': seq } });
+  const seqFile = (dir: string) => join(dir, '.hive-seq.json');
+
+  it('does not remember a forged number from the future, and still hears traffic after a restart', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hive-seq-')); dirs.push(dir);
+    root = await startTestRoot(bus.address);
+    const a = await listener(dir);
+    emit('one', 1000);
+    emit('forged', (Date.now() + 86_400_000) * 1000);
+    emit('two', 1001);
+    await waitFor(() => a.heard.length === 3, { what: 'three messages' });
+    expect(a.k.counters.seq_forged).toBe(1);
+    await waitFor(async () => (await readFile(seqFile(dir), 'utf8').catch(() => '')) === '{"net":1001}', { what: 'the saved number' });
+    await a.k.stop();
+    const b = await listener(dir);
+    emit('three', 1002);
+    await waitFor(() => b.heard.includes('PRIVMSG #c :three'), { what: 'three after the restart' });
+  });
+
+  it('hears a new parent whose numbers went backwards (a new mouth), and forgets a saved number from the future', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hive-seq-')); dirs.push(dir);
+    root = await startTestRoot(bus.address);
+    const a = await listener(dir);
+    emit('old', 500_000);
+    await waitFor(() => a.heard.length === 1, { what: 'the old mouth\'s message' });
+    await root.stop();
+    root = await startTestRoot(bus.address);
+    await waitFor(() => root!.node.children.size === 1, { what: 'kid attached to the new mouth' });
+    emit('replayed overlap', 499_900); // within the window: taken as already seen
+    emit('new', 10);
+    await waitFor(() => a.heard.includes('PRIVMSG #c :new'), { what: 'the new mouth\'s message' });
+    expect(a.heard).not.toContain('PRIVMSG #c :replayed overlap');
+    expect(a.k.counters.seq_reset).toBe(1);
+    await a.k.stop();
+    // A file saved by an older version from a forged message: forgotten at start.
+    await writeFile(seqFile(dir), JSON.stringify({ net: (Date.now() + 86_400_000) * 1000 }));
+    const b = await listener(dir);
+    emit('after', 11);
+    await waitFor(() => b.heard.includes('PRIVMSG #c :after'), { what: 'a message after the restart' });
+  });
+});
