@@ -45,6 +45,12 @@ NAME_PATTERN = re.compile(r'[A-Za-z][A-Za-z0-9_]{0,63}')
 CALL_TIMEOUT = 10.0     # seconds a call to the parent may take (docs/protocol.md: Send)
 REPLAY_SIZE = 512       # messages kept for a child's Replay
 SEQ_SAVE_DELAY = 0.1    # save the last hive.seq at most every 100 ms
+SEQ_WINDOW = 1024       # a hive.seq at most this far below the last is a repeat; further below, a new numbering
+SEQ_FUTURE = 600        # seconds: a hive.seq beyond (now + this) in microseconds is forged, never remembered
+MAX_REATTACH = 3        # refused as a child (NotChild) more often than this within PLACE_WINDOW: exit 3
+PLACE_WINDOW = 60.0
+REATTACH_BACKOFF = 0.5  # seconds before the second re-attach, doubling
+EXIT_LOST_PLACE = 3     # docs/protocol.md#exit-codes
 
 # ---- 1. logging ------------------------------------------------------------------------------
 # One JSON object per line on stderr, in pino's shape: the supervisor re-logs it with its level
@@ -201,6 +207,50 @@ META_TYPES = {
 CUSTOM_KEY = re.compile(r'[a-z][a-z0-9_-]*\.[A-Za-z0-9_.-]+')
 
 
+def value_size(value, limit=16384):
+    """A D-Bus value's size as on the wire without padding (docs/protocol.md#limits); stops past `limit`."""
+    total, stack = 0, [value]
+    while stack and total <= limit:
+        v = stack.pop()
+        if isinstance(v, Variant):
+            total += len(v.signature) + 2
+            stack.append(v.value)
+        elif isinstance(v, str):
+            total += len(v.encode()) + 5
+        elif isinstance(v, (bytes, bytearray)):
+            total += 4 + len(v)
+        elif isinstance(v, bool):
+            total += 4
+        elif isinstance(v, (int, float)):
+            total += 8
+        elif isinstance(v, dict):
+            total += 4
+            for k, x in v.items():
+                total += value_size(k)
+                stack.append(x)
+                if total > limit:
+                    break
+        elif isinstance(v, (list, tuple)):
+            total += 4 + min(len(v), limit + 1)
+            stack.extend(v[:limit + 1])
+        else:
+            total += 1
+    return total
+
+
+def stamp_sender(meta, child):
+    """Path and origin from the verified sender (docs/protocol.md#path-and-origin); a problem or None."""
+    claimed = list(meta['hive.path'].value) if 'hive.path' in meta else []
+    path = claimed if claimed and claimed[-1] == child else claimed + [child]
+    if len(path) > 64:
+        return f'hive.path would hold {len(path)} nodes; at most 64'
+    meta['hive.path'] = Variant('as', path)
+    origin = meta.get('hive.origin')
+    if origin is None or origin.value not in path:
+        meta['hive.origin'] = Variant('s', path[0])
+    return None
+
+
 def check_message(lines, meta):
     """What is wrong with a message a child sent (docs/protocol.md#limits), or None."""
     if len(lines) > 128:
@@ -214,7 +264,9 @@ def check_message(lines, meta):
         return 'more than 64 metadata entries'
     size = 0
     for key, value in meta.items():
-        size += len(key) + (len(value.value) if isinstance(value.value, (str, list)) else 8)
+        size += value_size(key) + value_size(value)
+        if size > 16384:
+            return 'more than 16384 bytes of metadata'
         if key in META_TYPES:
             if value.signature != META_TYPES[key]:
                 return f'{key} must have the type {META_TYPES[key]}'
@@ -270,6 +322,7 @@ class HiveNode:
         self._ids = 0
         self._id_prefix = f'{self.name}-{secrets.token_hex(4)}'
         self._stopping = False
+        self._refusals = []                         # times the parent refused us as a child (NotChild)
 
     def command(self, name):
         """Decorator: `@node.command('pyping')` on `async def pyping(cmd)`."""
@@ -440,11 +493,20 @@ class HiveNode:
                 self._from_parent(wire, live=False)
 
     def _load_seq(self):
+        if not self.env.state_dir:
+            return {}
         try:
             with open(os.path.join(self.env.state_dir, '.hive-seq.json')) as f:
-                return {k: v for k, v in json.load(f).items() if isinstance(v, int)}
-        except (OSError, ValueError, AttributeError):
-            return {}                                 # first start, or no HIVE_STATE_DIR
+                saved = json.load(f)
+        except FileNotFoundError:
+            return {}                                 # first start
+        except (OSError, ValueError) as err:
+            log('warn', 'saved sequence numbers unreadable; starting without them', reason=str(err))
+            return {}
+        future = (time.time() + SEQ_FUTURE) * 1_000_000
+        if not isinstance(saved, dict):
+            return {}
+        return {k: v for k, v in saved.items() if isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= future}
 
     def _save_seq(self):
         """Crash-safe: write a temporary file, fsync, rename over the old one."""
@@ -516,12 +578,8 @@ class HiveNode:
             return
         meta = wire[1]
         network, seq = meta.get('hive.network'), meta.get('hive.seq')
-        if network is not None and seq is not None:
-            if seq.value <= self._last_seq.get(network.value, -1):
-                return                                # replay and live traffic overlap
-            self._last_seq[network.value] = seq.value
-            if self._seq_timer is None:
-                self._seq_timer = asyncio.get_running_loop().call_later(SEQ_SAVE_DELAY, self._save_seq)
+        if network is not None and seq is not None and not self._seen_seq(network.value, seq.value):
+            return                                    # replay and live traffic overlap
         self.counters['in'] += 1
         try:
             msg = self.down(HiveMessage(*wire))
@@ -534,6 +592,23 @@ class HiveNode:
             return
         self.pass_down(msg)
         self._run_command(msg)
+
+    def _seen_seq(self, network, n):
+        """Whether hive.seq `n` is new, remembering it (docs/protocol.md#replay-and-sequence-numbers)."""
+        if n > (time.time() + SEQ_FUTURE) * 1_000_000:
+            self.counters['seq_forged'] = self.counters.get('seq_forged', 0) + 1
+            log('warn', 'hive.seq from the future: not remembered', network=network, seq=n)
+            return True                               # delivered, never remembered nor saved
+        last = self._last_seq.get(network)
+        if last is not None and n <= last:
+            if last - n <= SEQ_WINDOW:
+                return False                          # already seen
+            self.counters['seq_reset'] = self.counters.get('seq_reset', 0) + 1
+            log('warn', 'hive.seq went back: a new numbering; starting over from it', network=network, last=last, seq=n)
+        self._last_seq[network] = n
+        if self._seq_timer is None:
+            self._seq_timer = asyncio.get_running_loop().call_later(SEQ_SAVE_DELAY, self._save_seq)
+        return True
 
     def _run_command(self, msg):
         if not self.handlers or not msg.lines:        # a mouth event has no lines
@@ -565,7 +640,9 @@ class HiveNode:
         self._ids += 1
         msg.meta.setdefault('hive.id', Variant('s', f'{self._id_prefix}-{self._ids}'))
         msg.meta.setdefault('hive.origin', Variant('s', self.name))
-        msg.set('hive.path', 'as', [self.name])
+        # The parent puts us last on the path; naming ourselves first is what older parents expected.
+        origin = msg.meta['hive.origin'].value
+        msg.set('hive.path', 'as', [self.name] if origin == self.name else [origin, self.name])
         problem = check_message(msg.lines, msg.meta)
         if problem:
             raise HiveError('InvalidMessage', problem)
@@ -577,6 +654,15 @@ class HiveNode:
         try:
             await self._call_send(wire)
         except HiveError as err:
+            if err.dbus_name == 'org.hive.Error.NotChild' and not self._stopping:
+                await self._regain_place()            # the parent forgot us: attach again, send once more
+                try:
+                    await self._call_send(wire)
+                except HiveError:
+                    self.counters['errors'] += 1
+                    raise
+                self.counters['out'] += 1
+                return
             if err.dbus_name not in PARENT_GONE or self._stopping:
                 self.counters['errors'] += 1
                 raise
@@ -589,6 +675,27 @@ class HiveNode:
             wire[1]['hive.replayed'] = Variant('b', True)   # the old parent may have passed it on
             await self._call_send(wire)
         self.counters['out'] += 1
+
+    async def _regain_place(self):
+        """Refused as a child (docs/protocol.md#refused-as-a-child): attach again, at once, then with
+        backoff; refused more than MAX_REATTACH times within PLACE_WINDOW, exit 3 to be restarted."""
+        now = time.monotonic()
+        self._refusals = [t for t in self._refusals if now - t < PLACE_WINDOW] + [now]
+        self.counters['refused_as_child'] = self.counters.get('refused_as_child', 0) + 1
+        n = len(self._refusals)
+        if n > MAX_REATTACH:
+            log('error', 'refused as a child again and again; giving up this place', parent=self.parent, refusals=n)
+            if self.bus.connected:
+                await self.bus.send(Message.new_signal(NODE_PATH, NODE_IFACE, 'Reparent', 's', [self._reparent_to()]))
+            os._exit(EXIT_LOST_PLACE)
+        delay = 0 if n == 1 else REATTACH_BACKOFF * 2 ** (n - 2)
+        log('warn', 'refused as a child by the parent; attaching again', parent=self.parent, attempt=n, delay_s=delay)
+        await asyncio.sleep(delay)
+        self._generation += 1
+        self.parent_unique = None
+        self._attached.clear()
+        if not await self.attach():
+            raise HiveError('NotChild', f"node '{self.name}' could not attach again to {self.parent}")
 
     async def _call_send(self, wire):
         if not self.parent_unique:
@@ -634,12 +741,13 @@ class HiveNode:
             self.spawn(self.remove_match(self.owner_rule(msg.sender)))
 
     async def _child_send(self, msg):
-        """Send from a child: check it, let the up hook see it, pass it up with our name on the path."""
+        """Send from a child: check it, put the child on the path, let the up hook see it, pass it up."""
         child = self.children.get(msg.sender)
         if child is None:
             self.counters['errors'] += 1
             raise HiveError('NotChild', f"Send: {msg.sender} is not an attached child of '{self.name}'; call Attach first")
         problem = 'the signature must be (aaya{sv})' if msg.signature != '(aaya{sv})' else check_message(*msg.body[0])
+        problem = problem or stamp_sender(msg.body[0][1], child)
         if problem:
             self.counters['errors'] += 1
             raise HiveError('InvalidMessage', f'Send: {problem}')
@@ -648,7 +756,6 @@ class HiveNode:
         if up is None:
             self.counters['dropped'] += 1
             raise HiveError('Refused', f"'{self.name}' does not pass this message on")
-        up.set('hive.path', 'as', up.get('hive.path', []) + [self.name])
         try:
             await self._send_up(up.wire())
         except HiveError as err:
