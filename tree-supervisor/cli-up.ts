@@ -12,7 +12,10 @@ import { ConfigError } from './config-errors.js';
 import { EXIT_CODES } from './exit-codes.js';
 import { startPrivateBus, type PrivateBus } from './private-bus.js';
 import { readRuntimeInfo, removeRuntimeInfo, runtimeDir, writeRuntimeInfo } from './runtime-file.js';
-import { Supervisor, builtinPluginExists } from './supervisor.js';
+import { Supervisor, builtinPluginExists, withDeadline } from './supervisor.js';
+
+/** How long the private bus may take to end after SIGTERM before it is killed. */
+const BUS_STOP_DEADLINE_MS = 5000;
 
 /** Passwords written in the file itself are not logged either. */
 function hideSecretKeys(value: unknown): unknown {
@@ -111,7 +114,14 @@ export async function up(opts: { config?: string }): Promise<number> {
     if (stopping) return;
     stopping = true;
     await supervisor.shutdown().catch((err) => log.error({ err }, 'shutdown failed'));
-    await bus?.stop().catch((err) => log.error({ err }, 'stopping the bus failed'));
+    // Bounded: a bus daemon that does not end on SIGTERM (stopped, wedged) is killed.
+    if (bus) {
+      const b = bus;
+      await withDeadline(b.stop(), BUS_STOP_DEADLINE_MS, 'stopping the bus').catch((err) => {
+        log.error({ err, pid: b.pid }, 'stopping the bus failed; killing it');
+        try { process.kill(b.pid, 'SIGKILL'); } catch { /* already gone */ }
+      });
+    }
     await removeRuntimeInfo(config.instance);
     log.info('hive stopped');
     finished(code);
