@@ -1,0 +1,118 @@
+// Hostile IRC users (issue 14, items 5 and 7), on ngIRCd with raw clients: a CTCP flood from one
+// user does not silence the bot for another, and is answered only within the CTCP limits; a chatty
+// plugin filling the queue does not starve `ping`; `!echo` cannot make the bot send a CTCP request
+// to a channel. The issue's 60 s flood is scaled down to 12 s with a small queue (20) and a slow
+// flood bucket (1 line/s), under which the old code had the queue full after ~5 s.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startNgircd, type Ircd } from '../helpers/ircd.js';
+import { connectClient, type IrcTestClient } from '../helpers/irc-client.js';
+import { startHive, type TestHive } from '../helpers/hive.js';
+import { sleep } from '../helpers/wait.js';
+import { CTCP_PER_SENDER } from '../../mouth/ctcp.js';
+import { botJoined, exec, expectPrivmsg, ircNetwork, logsOf, privmsgsFrom, waitForNodeLog } from './util.js';
+
+let ircd: Ircd;
+let hive: TestHive | undefined;
+const clients: IrcTestClient[] = [];
+
+beforeAll(async () => { ircd = await startNgircd(); });
+afterAll(async () => { await ircd?.stop(); });
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  await hive?.stop();
+  hive = undefined;
+});
+
+async function client(nick: string): Promise<IrcTestClient> {
+  const c = await connectClient({ host: ircd.host, port: ircd.port, nick });
+  clients.push(c);
+  await c.join('#one');
+  return c;
+}
+
+describe('hostile users on ngIRCd', () => {
+  it('a CTCP VERSION flood from one user gets a bounded number of answers while another user\'s !ping is answered', async () => {
+    const alice = await client('alice');
+    const mallory = await client('mallory');
+    hive = await startHive({
+      networks: { net: ircNetwork(ircd, { flood: { burst: 5, rate: 1 }, queue_max: 20 }) },
+      plugins: [{ name: 'ping', use: 'ping' }],
+    });
+    await botJoined(alice, 'hivebot', '#one');
+    const since = mallory.mark();
+    const floodMs = 12_000;
+    const flood = setInterval(() => mallory.send('PRIVMSG hivebot :\x01VERSION\x01'), 200);
+    const delays: number[] = [];
+    try {
+      const started = Date.now();
+      while (Date.now() - started < floodMs) {
+        const asked = alice.mark();
+        const t0 = Date.now();
+        alice.say('#one', '!ping');
+        // At 1 line/s, a pong waits at most for the line in flight and one CTCP answer ahead of it.
+        await expectPrivmsg(alice, 'hivebot', '#one', 'pong', { since: asked, timeout: 5_000 });
+        delays.push(Date.now() - t0);
+        await sleep(1_500);
+      }
+    } finally {
+      clearInterval(flood);
+    }
+    expect(delays.length).toBeGreaterThanOrEqual(5);
+    await sleep(1_500);
+    const answers = mallory.lines.slice(since).filter((l) => l.command === 'NOTICE' && l.nick === 'hivebot' && l.params[1]?.startsWith('\x01VERSION'));
+    // ~60 requests: the per-requester burst, and one more per 30 s at most.
+    expect(answers.length).toBeGreaterThanOrEqual(1);
+    expect(answers.length).toBeLessThanOrEqual(CTCP_PER_SENDER.burst + Math.ceil((floodMs / 1000) * CTCP_PER_SENDER.ratePerSec));
+    // The drops are logged (at a limited rate) with how many there were.
+    const dropped = await waitForNodeLog(hive, 'mouth', 'CTCP request not answered');
+    expect(dropped).toMatchObject({ why: 'rate' });
+    expect(logsOf(hive, 'mouth').filter((l) => l.msg === 'CTCP request not answered').length).toBeLessThanOrEqual(6);
+  });
+
+  it('a plugin filling the queue is refused its excess, and ping still gets its turn', async () => {
+    const alice = await client('alice');
+    // One line per 5 s: the queue does not drain while the test looks.
+    hive = await startHive({
+      networks: { net: ircNetwork(ircd, { flood: { burst: 1, rate: 0.2 }, queue_max: 20 }) },
+      plugins: [{ name: 'flood', exec: exec('flood') }, { name: 'ping', use: 'ping' }],
+    });
+    await botJoined(alice, 'hivebot', '#one');
+    alice.say('#one', '!flood 100');
+    // Every Send has returned: the flood holds its share of the queue (half of it, plus the line
+    // in flight), the rest refused by name — and the old code's full queue refused ping too.
+    const result = await waitForNodeLog(hive, 'flood', 'flood result');
+    const asked = alice.mark();
+    alice.say('#one', '!ping');
+    await expectPrivmsg(alice, 'hivebot', '#one', 'pong', { since: asked, timeout: 15_000 });
+    // pong goes at the next turn (after the line taken out to be sent and at most one more of the
+    // flood, whose turn came first), not behind the flood's backlog.
+    const afterAsk = privmsgsFrom(alice, 'hivebot', '#one', asked).map((l) => l.params[1]);
+    expect(afterAsk.indexOf('pong'), afterAsk.join(' | ')).toBeLessThanOrEqual(2);
+    expect(logsOf(hive, 'ping').filter((l) => l.msg === 'command failed')).toEqual([]);
+    // The flood's share: 10 queued (half the queue), one line sent and one taken out to be sent.
+    expect(result.ok).toBeLessThanOrEqual(12);
+    expect((result.errors as Record<string, number>)['org.hive.Error.QueueFull']).toBe(100 - Number(result.ok));
+  });
+
+  it('!echo of a CTCP request sends none to the channel; an ACTION still passes', async () => {
+    const alice = await client('alice');
+    const bob = await client('bob');
+    hive = await startHive({ networks: { net: ircNetwork(ircd) }, plugins: [{ name: 'echo', use: 'echo' }, { name: 'ping', use: 'ping' }] });
+    await botJoined(alice, 'hivebot', '#one');
+    const since = bob.mark();
+    alice.say('#one', '!echo \x01VERSION\x01');
+    alice.say('#one', '!echo hi \x01PING 1\x01');
+    // The refusal is told to the user in plain text (the \x01 shown escaped).
+    await expectPrivmsg(bob, 'hivebot', '#one', /^echo: failed \(CtcpNotAllowed: /, { since });
+    alice.say('#one', '!echo \x01ACTION waves\x01');
+    await expectPrivmsg(bob, 'hivebot', '#one', '\x01ACTION waves\x01', { since });
+    alice.say('#one', '!ping');
+    await expectPrivmsg(bob, 'hivebot', '#one', 'pong', { since });
+    const fromBot = bob.lines.slice(since).filter((l) => l.nick === 'hivebot');
+    const ctcp = fromBot.filter((l) => l.params.at(-1)?.includes('\x01') && !l.params.at(-1)!.startsWith('\x01ACTION '));
+    expect(ctcp.map((l) => l.raw)).toEqual([]);
+    // Refused by name in the mouth's log, with the verified child beside the origin.
+    const refusal = await waitForNodeLog(hive, 'mouth', 'outbound message refused');
+    expect(refusal).toMatchObject({ code: 'CtcpNotAllowed', via: 'echo', origin: 'echo' });
+  });
+});
