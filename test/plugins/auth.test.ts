@@ -10,6 +10,7 @@ import { startInspircd, startNgircd, type Ircd } from '../helpers/ircd.js';
 import { connectClient, type IrcTestClient } from '../helpers/irc-client.js';
 import { startHive, type TestHive } from '../helpers/hive.js';
 import { DIST } from '../helpers/paths.js';
+import { startFakeIrcd, type FakeIrcd } from '../helpers/fake-ircd.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { botJoined, exec, expectPrivmsg, ircNetwork, privmsgsFrom } from '../mouth/util.js';
 
@@ -184,5 +185,43 @@ describe('auth on InspIRCd + Atheme: services accounts', () => {
     await say(bob, '!whoami', /^bob \(.*\): account not logged in; .*capabilities: chat$/);
     await say(alice, '!secret', SECRET);
     await say(bob, '!secret', REFUSED);
+  });
+});
+
+// Issue 14, item 6: 5,000 JOINs made auth send one WHO per channel at once; the mouth's queue
+// filled ("500 of them from auth") and every other reply on that network was refused. Now auth
+// keeps one WHO in flight per network with a bounded waiting list, and ping, under auth, is answered.
+describe('auth in a storm of JOINs (fake server)', () => {
+  let fake: FakeIrcd | undefined;
+  afterEach(async () => { await fake?.close(); fake = undefined; });
+
+  it('sends a bounded number of WHOs for 5,000 JOINs while !ping stays answered', async () => {
+    // The server says it supports WHOX, so auth asks.
+    fake = await startFakeIrcd({ onRegistered: (c) => c.socket.write(`:fake.test 005 ${c.nick} WHOX :are supported by this server\r\n`) });
+    hive = await startHive({
+      networks: { fake: ircNetwork(fake, { flood: { burst: 5, rate: 5 } }) },
+      plugins: [{ name: 'auth', use: 'auth' }, { name: 'ping', use: 'ping', parent: 'auth' }],
+    });
+    const conn = await fake.waitRegistered();
+    await fake.waitLine(/^JOIN #one/);
+    await attached(hive, 'ping');
+    const ping = async () => {
+      const since = conn.lines.length;
+      fake!.send(':alice!a@example.org PRIVMSG #one :!ping');
+      await fake!.waitLine(/^PRIVMSG #one :pong$/, { since, timeout: 10_000 });
+    };
+    await ping();
+    const storm = Array.from({ length: 5000 }, (_, i) => `:${conn.nick}!bot@fake.host JOIN #storm${i}\r\n`).join('');
+    await fake.write(Buffer.from(storm));
+    await ping();
+    // And again a while later, when the old code's WHOs would still fill the queue.
+    await sleep(2000);
+    await ping();
+    const whos = conn.lines.filter((l) => /^WHO /i.test(l));
+    // One for #one, one in flight for the storm (15 s until a WHO the server never ends times out).
+    expect(whos.length, whos.slice(0, 5).join(' | ')).toBeGreaterThanOrEqual(1);
+    expect(whos.length, whos.slice(0, 5).join(' | ')).toBeLessThanOrEqual(3);
+    const tree = await hive.tree();
+    expect(tree.find((n) => n.name === 'auth')?.state).toBe('running');
   });
 });
