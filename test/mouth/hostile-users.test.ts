@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startNgircd, type Ircd } from '../helpers/ircd.js';
 import { connectClient, type IrcTestClient } from '../helpers/irc-client.js';
 import { startHive, type TestHive } from '../helpers/hive.js';
+import { startFakeIrcd } from '../helpers/fake-ircd.js';
 import { sleep } from '../helpers/wait.js';
 import { CTCP_PER_SENDER } from '../../mouth/ctcp.js';
 import { botJoined, exec, expectPrivmsg, ircNetwork, logsOf, privmsgsFrom, waitForNodeLog } from './util.js';
@@ -114,5 +115,32 @@ describe('hostile users on ngIRCd', () => {
     // Refused by name in the mouth's log, with the verified child beside the origin.
     const refusal = await waitForNodeLog(hive, 'mouth', 'outbound message refused');
     expect(refusal).toMatchObject({ code: 'CtcpNotAllowed', via: 'echo', origin: 'echo' });
+  });
+});
+
+// Issue 14, item 7: the protocol promises bytes end to end, but `!echo` of text that is not UTF-8
+// came back with U+FFFD. The fake server keeps exactly the bytes the bot sent (read as latin1).
+describe('bytes end to end (fake server)', () => {
+  it('!echo and !reverse of bytes that are not UTF-8 give back the same bytes', async () => {
+    const fake = await startFakeIrcd();
+    try {
+      hive = await startHive({ networks: { fake: ircNetwork(fake) }, plugins: [{ name: 'echo', use: 'echo' }, { name: 'text', use: 'text' }] });
+      const conn = await fake.waitRegistered();
+      await fake.waitLine(/^JOIN #one/);
+      await waitForNodeLog(hive, 'text', 'attached to parent');
+      await waitForNodeLog(hive, 'echo', 'attached to parent');
+      // Latin-1 é, a lone continuation byte, a truncated sequence, 0xff, then valid UTF-8.
+      const text = Buffer.concat([Buffer.from('caf\xe9 \x80 \xe2\x82 \xff', 'latin1'), Buffer.from(' ok ü')]);
+      const since = conn.lines.length;
+      fake.send(Buffer.concat([Buffer.from(':alice!a@example.org PRIVMSG #one :!echo '), text]));
+      const echoed = await fake.waitLine(/^PRIVMSG #one :caf/, { since });
+      expect(Buffer.from(echoed, 'latin1')).toEqual(Buffer.concat([Buffer.from('PRIVMSG #one :'), text]));
+      const since2 = conn.lines.length;
+      fake.send(Buffer.concat([Buffer.from(':alice!a@example.org PRIVMSG #one :!reverse ab'), Buffer.from([0xe9]), Buffer.from('c')]));
+      const reversed = await fake.waitLine(/^PRIVMSG #one :c/, { since: since2 });
+      expect(Buffer.from(reversed, 'latin1')).toEqual(Buffer.concat([Buffer.from('PRIVMSG #one :c'), Buffer.from([0xe9]), Buffer.from('ba')]));
+    } finally {
+      await fake.close();
+    }
   });
 });
