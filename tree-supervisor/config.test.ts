@@ -273,7 +273,7 @@ describe('secrets from the environment', () => {
     const { config, secretPaths } = parseConfig(withSecret, { env: { ...env, ...secretEnv } });
     const shown = redactSecrets(config, secretPaths);
     expect(JSON.stringify(shown)).not.toMatch(/correct horse|hunter2|tok-12345/);
-    expect((shown.networks.libera as IrcNetworkConfig).sasl).toEqual({ mechanism: 'PLAIN', account: 'hive', password: '[secret]' });
+    expect((shown.networks.libera as IrcNetworkConfig).sasl).toEqual({ mechanism: 'PLAIN', account: 'hive', password: '[secret]', retry: 60_000 });
     expect(shown.plugins[0]?.exec).toEqual(['weather', '[secret]']);
     expect((config.networks.libera as IrcNetworkConfig).password).toBe('hunter2hunter2'); // original untouched
   });
@@ -429,6 +429,13 @@ describe('config errors', () => {
   test('reconnect.stable_after takes a duration and refuses anything else, naming the key', () => {
     expect(problemsOf({ networks: { n: { type: 'irc', host: 'h', nick: 'x', reconnect: { stable_after: 'soon' } } } })[0]).toMatch(/^`networks\.n\.reconnect\.stable_after`: /);
     expect(problemsOf({ networks: { n: { type: 'irc', host: 'h', nick: 'x', reconnect: { stable_after: -5 } } } })[0]).toMatch(/^`networks\.n\.reconnect\.stable_after`: /);
+  });
+
+  test('sasl.retry takes a duration, 1 minute by default', () => {
+    const sasl = (retry?: unknown) => ({ networks: { n: { type: 'irc', host: 'h', nick: 'x', sasl: { mechanism: 'PLAIN', account: 'a', password: 'p', ...(retry === undefined ? {} : { retry }) } } } });
+    expect((parseConfig(sasl(), { env }).config.networks.n as IrcNetworkConfig).sasl?.retry).toBe(60_000);
+    expect((parseConfig(sasl('10s'), { env }).config.networks.n as IrcNetworkConfig).sasl?.retry).toBe(10_000);
+    expect(problemsOf(sasl('often'))[0]).toMatch(/^`networks\.n\.sasl\.retry`: /);
   });
 
   test('reconnect delays must be in order', () => {

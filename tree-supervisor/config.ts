@@ -53,6 +53,8 @@ export const saslSchema = z
     mechanism: z.enum(['PLAIN', 'EXTERNAL']),
     account: z.string().min(1).optional(),
     password: z.string().min(1).optional(),
+    /** While registered without an account, how often to ask the server again whether SASL is offered (services may be back). */
+    retry: durationSchema.default(60_000),
   })
   .strict();
 

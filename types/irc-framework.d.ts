@@ -25,7 +25,7 @@ declare module 'irc-framework' {
     connected: boolean;
     user: { nick: string; username: string; host: string; away: boolean; modes: Set<string> };
     network: {
-      cap: { isEnabled(cap: string): boolean; enabled: string[]; requested: string[]; available: Map<string, string> };
+      cap: { isEnabled(cap: string): boolean; enabled: string[]; requested: string[]; available: Map<string, string>; negotiating: boolean };
       supports(feature: string): unknown;
     };
     options: Record<string, unknown>;

@@ -18,7 +18,7 @@ export interface FakeConnection {
 }
 
 export interface FakeIrcdOptions {
-  /** Register clients automatically (default true): 001, 005, 376 after NICK + USER. */
+  /** Register clients automatically (default true): 001, 005, 376 after NICK + USER (and CAP END, once a client sent CAP LS, as real servers do). */
   autoRegister?: boolean;
   /** Echo the client's JOINs back (default true), so the bot believes it is in the channel. */
   echoJoins?: boolean;
@@ -58,6 +58,7 @@ export async function startFakeIrcd(opts: FakeIrcdOptions = {}): Promise<FakeIrc
     const c: FakeConnection = { socket, lines: [], nick: '*', registered: false, closed: false };
     connections.push(c);
     let user = false;
+    let capping = false;
     let buf = '';
     const out = (l: string) => { if (!socket.destroyed) socket.write(`${l}\r\n`); };
     socket.on('error', () => undefined);
@@ -72,7 +73,8 @@ export async function startFakeIrcd(opts: FakeIrcdOptions = {}): Promise<FakeIrc
         const [cmd = '', ...params] = line.split(' ');
         switch (cmd.toUpperCase()) {
           case 'CAP':
-            if (params[0] === 'LS') out(`:${SERVER} CAP * LS :${caps.join(' ')}`);
+            if (params[0] === 'LS') { capping = true; out(`:${SERVER} CAP * LS :${caps.join(' ')}`); }
+            else if (params[0] === 'END') capping = false;
             else if (params[0] === 'REQ') out(`:${SERVER} CAP * ACK :${line.slice(line.indexOf(':') + 1)}`);
             break;
           case 'NICK': c.nick = params[0]!.replace(/^:/, ''); break;
@@ -84,7 +86,7 @@ export async function startFakeIrcd(opts: FakeIrcdOptions = {}): Promise<FakeIrc
           case 'QUIT': socket.end(); break;
           default: break;
         }
-        if (autoRegister && !c.registered && user && c.nick !== '*') {
+        if (autoRegister && !c.registered && user && c.nick !== '*' && !capping) {
           c.registered = true;
           out(`:${SERVER} 001 ${c.nick} :Welcome to the fake network ${c.nick}!bot@fake.host`);
           out(`:${SERVER} 005 ${c.nick} CASEMAPPING=rfc1459 CHANTYPES=# PREFIX=(ov)@+ NETWORK=Fake :are supported by this server`);

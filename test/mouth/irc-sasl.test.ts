@@ -1,10 +1,16 @@
 // InspIRCd 3 with Atheme services: the bot logs in with SASL PLAIN to an account registered with
-// the services, and IRCv3 account-tag, message-tags and server-time reach the plugins as metadata.
+// the services, and IRCv3 account-tag, message-tags and server-time reach the plugins as metadata;
+// when the services were down as it connected, it logs in once they are back (cap-notify).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startInspircd, type Ircd } from '../helpers/ircd.js';
-import { connectClient, type IrcTestClient } from '../helpers/irc-client.js';
-import { startHive, type TestHive } from '../helpers/hive.js';
-import { botJoined, exec, expectPrivmsg, ircNetwork, waitForNodeLog } from './util.js';
+import { findProgram, startInspircd, type Ircd } from '../helpers/ircd.js';
+import { capLs, connectClient, type IrcTestClient } from '../helpers/irc-client.js';
+import { startFakeIrcd } from '../helpers/fake-ircd.js';
+import { alive, startHive, type TestHive } from '../helpers/hive.js';
+import { waitFor } from '../helpers/wait.js';
+import { botJoined, exec, expectPrivmsg, ircNetwork, logsOf, waitForNodeLog } from './util.js';
 
 const BOT = { name: 'hiveacct', password: 'bot-secret-1' };
 const ALICE = { name: 'alice', password: 'alice-secret-1' };
@@ -14,7 +20,14 @@ let hive: TestHive | undefined;
 const clients: IrcTestClient[] = [];
 
 beforeAll(async () => { ircd = await startInspircd({ accounts: [BOT, ALICE] }); });
-afterAll(async () => { await ircd?.stop(); });
+let atheme: ChildProcess | undefined;
+afterAll(async () => {
+  if (atheme && atheme.exitCode === null) {
+    atheme.kill('SIGTERM');
+    await new Promise((r) => atheme!.once('exit', r));
+  }
+  await ircd?.stop();
+});
 afterEach(async () => {
   delete process.env.HIVE_TEST_SASL_PASSWORD;
   for (const c of clients.splice(0)) c.close();
@@ -87,5 +100,116 @@ describe('SASL and IRCv3 metadata on InspIRCd + Atheme', () => {
     await waitForNodeLog(hive, 'mouth', 'SASL login failed', () => true, 15_000);
     await botJoined(alice, 'hivebot', '#one');
     expect(await whoisAccount(alice, 'hivebot')).toBeUndefined();
+  });
+});
+
+async function offersSasl(): Promise<boolean> {
+  const c = await connectClient({ host: ircd.host, port: ircd.port, nick: 'probe', register: false });
+  try { return (await capLs(c, 3_000)).has('sasl'); } finally { c.close(); }
+}
+
+/** Atheme's files as test/helpers/ircd.ts lays them out. */
+const athemeDir = () => path.join(ircd.dir, 'atheme');
+
+/** Stops the services the helper started (InspIRCd stays up) and waits until SASL is gone. */
+async function stopServices(): Promise<void> {
+  const pid = Number(readFileSync(path.join(athemeDir(), 'atheme.pid'), 'utf8').trim());
+  process.kill(pid, 'SIGTERM');
+  await waitFor(async () => (await offersSasl()) ? undefined : true, { timeout: 15_000, interval: 200, what: () => `InspIRCd to stop offering sasl (atheme ${pid} alive: ${alive(pid)})` });
+}
+
+/** Starts Atheme again as the helper does; this file stops it in afterAll. */
+async function startServices(): Promise<void> {
+  rmSync(path.join(athemeDir(), 'atheme.pid'), { force: true });
+  const out = openSync(path.join(athemeDir(), 'atheme.out'), 'a');
+  atheme = spawn(findProgram('atheme-services', 'atheme-services'), ['-n', '-c', path.join(athemeDir(), 'atheme.conf'), '-D', athemeDir(),
+    '-l', path.join(athemeDir(), 'atheme.log'), '-p', path.join(athemeDir(), 'atheme.pid')], { cwd: athemeDir(), stdio: ['ignore', out, out] });
+  closeSync(out);
+  await waitFor(async () => (await offersSasl()) ? true : undefined, { timeout: 20_000, interval: 200, what: 'Atheme linked again (sasl offered)' });
+}
+
+describe('SASL when the services come and go', () => {
+  it('does not report a SASL failure as the reason of a later disconnect', async () => {
+    // A server without SASL: irc-framework reports capability_missing before registering.
+    const fake = await startFakeIrcd({ caps: ['multi-prefix'] });
+    try {
+      hive = await startHive({
+        networks: { fake: ircNetwork(fake, { sasl: { mechanism: 'PLAIN', account: BOT.name, password: 'x' } }) },
+        plugins: [{ name: 'recorder', exec: exec('recorder') }],
+      });
+      const failed = await waitForNodeLog(hive, 'mouth', 'SASL login failed');
+      expect(failed.reason).toBe('capability_missing');
+      await fake.waitRegistered();
+      await waitForNodeLog(hive, 'mouth', 'registered');
+      fake.dropClients();
+      const down = await waitForNodeLog(hive, 'mouth', 'disconnected; reconnecting');
+      expect(down.reason).toBe('connection closed');
+      const event = await waitForNodeLog(hive, 'recorder', 'event', (l) => l.event === 'disconnected');
+      expect(event.reason).toBe('connection closed');
+    } finally {
+      await hive?.stop();
+      hive = undefined;
+      await fake.close();
+    }
+  });
+
+  it('logs in at once on CAP NEW sasl (cap-notify), without reconnecting', async () => {
+    const fake = await startFakeIrcd({ caps: ['cap-notify'] });
+    try {
+      hive = await startHive({
+        networks: { fake: ircNetwork(fake, { sasl: { mechanism: 'PLAIN', account: BOT.name, password: 'pw-1', retry: '1h' } }) },
+        plugins: [{ name: 'ping', use: 'ping' }],
+      });
+      const c = await fake.waitRegistered();
+      await waitForNodeLog(hive, 'mouth', 'registered');
+      fake.send(':fake.test CAP hivebot NEW :sasl=PLAIN,EXTERNAL');
+      await fake.waitLine(/^AUTHENTICATE PLAIN$/);
+      fake.send('AUTHENTICATE +');
+      const creds = await fake.waitLine(/^AUTHENTICATE [A-Za-z0-9+/=]{8,}$/);
+      expect(Buffer.from(creds.split(' ')[1]!, 'base64').toString()).toBe(`${BOT.name}\0${BOT.name}\0pw-1`);
+      fake.send(`:fake.test 900 hivebot hivebot!bot@fake.host ${BOT.name} :You are now logged in as ${BOT.name}`);
+      fake.send(':fake.test 903 hivebot :SASL authentication successful');
+      expect(await waitForNodeLog(hive, 'mouth', 'identified')).toMatchObject({ network: 'fake', account: BOT.name });
+      expect((await hive.node('mouth')).counters['fake.identified']).toBe(1);
+      // Services logging the bot out (901) shows too.
+      fake.send(':fake.test 901 hivebot hivebot!bot@fake.host :You are now logged out');
+      await waitForNodeLog(hive, 'mouth', 'no longer identified');
+      expect((await hive.node('mouth')).counters['fake.identified']).toBe(0);
+      expect(fake.connections).toEqual([c]);
+    } finally {
+      await hive?.stop();
+      hive = undefined;
+      await fake.close();
+    }
+  });
+
+  it('logs in once the services are back, and says whether it is identified', async () => {
+    const alice = await client('alice');
+    await stopServices();
+    process.env.HIVE_TEST_SASL_PASSWORD = BOT.password;
+    hive = await startHive({
+      // InspIRCd 3 says no CAP NEW when the same services come back: the bot asks (CAP LS) every retry.
+      networks: { net: ircNetwork(ircd, { sasl: { mechanism: 'PLAIN', account: BOT.name, password: '${HIVE_TEST_SASL_PASSWORD}', retry: '1s' } }) },
+      plugins: [{ name: 'ping', use: 'ping' }],
+    });
+    const failed = await waitForNodeLog(hive, 'mouth', 'SASL login failed', () => true, 15_000);
+    expect(failed.reason).toBe('capability_missing');
+    await botJoined(alice, 'hivebot', '#one');
+    expect(await whoisAccount(alice, 'hivebot')).toBeUndefined();
+    const registered = await waitForNodeLog(hive, 'mouth', 'registered');
+    expect(registered.account).toBeNull();
+    expect((await hive.node('mouth')).counters['net.identified']).toBe(0);
+
+    await startServices();
+    const identified = await waitForNodeLog(hive, 'mouth', 'identified', () => true, 20_000);
+    expect(identified).toMatchObject({ network: 'net', account: BOT.name });
+    expect(await whoisAccount(alice, 'hivebot')).toBe(BOT.name);
+    expect((await hive.node('mouth')).counters['net.identified']).toBe(1);
+    // One connection throughout: it logged in without reconnecting.
+    expect((await hive.node('mouth')).counters['net.connects']).toBe(1);
+    const since = alice.mark();
+    alice.say('#one', '!ping');
+    await expectPrivmsg(alice, 'hivebot', '#one', 'pong', { since });
+    expect(JSON.stringify(hive.logs)).not.toContain(BOT.password);
   });
 });
