@@ -95,7 +95,16 @@ export function renderTree(tree: { nodes: TreeNodeInfo[] }): string {
   const table = rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
   // The reasons go below the table: an OS error is too long for a column.
   const errors = tree.nodes.filter((n) => n.error).map((n) => `${n.name}: ${n.error}\n`).join('');
-  return errors ? `${table}\n${errors}` : table;
+  const out = errors ? `${table}\n${errors}` : table;
+  const nets = networkLines(tree.nodes.find((n) => n.name === 'mouth'));
+  return nets ? `${out}\n${nets}` : out;
+}
+
+/** The mouth's per-network counters (`<network>.malformed`, …), one line per IRC network. */
+function networkLines(mouth: TreeNodeInfo | undefined): string {
+  const c = mouth?.counters ?? {};
+  const names = Object.keys(c).filter((k) => k.endsWith('.malformed')).map((k) => k.slice(0, -'.malformed'.length));
+  return names.map((n) => `network ${n}: identified ${c[`${n}.identified`] ? 'yes' : 'no'}, malformed lines ${c[`${n}.malformed`]}, connects ${c[`${n}.connects`] ?? '-'}, dropped for bad input ${c[`${n}.hostile_drops`] ?? '-'}\n`).join('');
 }
 
 export async function loadSpec(args: { file?: string; name?: string; use?: string; exec?: string; parent?: string; on_death?: string; config?: string }): Promise<string> {

@@ -131,6 +131,10 @@ describe('a hostile server on one network', () => {
     expect(short.why).toBe('PRIVMSG needs at least 2 parameters');
     await sleep(300);
     expect(logsOf(hive, 'mouth').filter((l) => l.msg === 'malformed line from the server dropped').length).toBeLessThanOrEqual(5);
+    // `hive tree` shows it per network.
+    const shown = await hive.cli('tree', '--config', hive.configFile);
+    expect(shown.stdout).toContain(`network fake: identified no, malformed lines ${c1['fake.malformed']}, connects ${connects}, dropped for bad input ${c1['fake.hostile_drops']}`);
+    expect(shown.stdout).toMatch(/network real: identified no, malformed lines 0,/);
     // Still the nick it registered with: neither the NICK nor the 001 without a nick changed it.
     fake.send(':alice!a@h PRIVMSG hivebot :!ping');
     await fake.waitLine(/^PRIVMSG alice :pong$/, { since: fake.current!.lines.length });
