@@ -147,6 +147,14 @@ for (const n of ircNetworks) {
   counter('hostile_drops', () => n.counters.hostileDrops);
   counter('identified', () => (n.status().account ? 1 : 0));
 }
+// Every network's outbound figures (mouth/outbound.ts counters()): `<network>.queued`, `.sent`,
+// `.waiting`, `.refused` and `.refused_<Code>` (QueueFull, CtcpNotAllowed, JoinZero, RateLimited, …),
+// `.ctcp_answered`, `.ctcp_dropped` (CTCP requests over the limits).
+for (const n of networks.values()) {
+  for (const key of Object.keys(n.outboundCounters())) {
+    Object.defineProperty(node.counters, `${n.name}.${key}`, { enumerable: true, get: () => n.outboundCounters()[key] ?? 0 });
+  }
+}
 node.details = () => {
   const d: Record<string, string> = {};
   for (const n of ircNetworks) {

@@ -22,4 +22,6 @@ export interface Network {
   /** Queues the lines of one message from `sender` (answering `replyTo`, if any); throws OutboundRefused. */
   submit(sender: Sender, lines: Buffer[], replyTo?: string): void;
   stop(reason?: string): Promise<void>;
+  /** The outbound path's counters (Outbound.counters()): the same keys every time. */
+  outboundCounters(): Record<string, number>;
 }

@@ -13,7 +13,7 @@ import { CtcpResponder } from './ctcp.js';
 import { createFairQueue, type FairQueue } from './fair-queue.js';
 import { checkEffect, parseOutbound } from './line-safety.js';
 import { fitLine } from './line-split.js';
-import { OutboundRefused, type OutboundRefusedCode } from './outbound-error.js';
+import { OUTBOUND_HIVE_ERROR, OutboundRefused, type OutboundRefusedCode } from './outbound-error.js';
 import { createSenderLimiter, type Rate, type SenderLimiter } from './sender-limiter.js';
 import type { TokenBucket } from './token-bucket.js';
 
@@ -129,10 +129,12 @@ export class Outbound {
     if (err instanceof OutboundRefused) this.stats.refusedBy[err.code] = (this.stats.refusedBy[err.code] ?? 0) + 1;
   }
 
-  /** The counters for Details / `hive tree`, flat: queued, sent, refused, refused_<Code>, ctcp_answered, ctcp_dropped, waiting. */
+  /** The counters for `hive tree`, flat, always the same keys: queued, sent, waiting, refused, refused_<Code>, ctcp_answered, ctcp_dropped. */
   counters(): Record<string, number> {
-    const c: Record<string, number> = { queued: this.stats.queued, sent: this.stats.sent, refused: this.stats.refused, waiting: this.size };
-    for (const [code, n] of Object.entries(this.stats.refusedBy)) c[`refused_${code}`] = n;
+    const c: Record<string, number> = { queued: this.stats.queued, sent: this.stats.sent, waiting: this.size, refused: this.stats.refused };
+    for (const code of Object.keys(OUTBOUND_HIVE_ERROR) as OutboundRefusedCode[]) {
+      if (code !== 'NetworkUnknown') c[`refused_${code}`] = this.stats.refusedBy[code] ?? 0;
+    }
     c.ctcp_answered = this.ctcp.stats.answered;
     c.ctcp_dropped = this.ctcp.stats.dropped;
     return c;

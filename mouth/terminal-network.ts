@@ -80,6 +80,8 @@ export class TerminalNetwork implements Network {
     this.outbound.submit(sender, lines);
   }
 
+  outboundCounters(): Record<string, number> { return this.outbound.counters(); }
+
   private print(line: Buffer): void {
     this.lastActivity = Date.now();
     const p = parseLine(line);

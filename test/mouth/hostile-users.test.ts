@@ -68,6 +68,10 @@ describe('hostile users on ngIRCd', () => {
     const dropped = await waitForNodeLog(hive, 'mouth', 'CTCP request not answered');
     expect(dropped).toMatchObject({ why: 'rate' });
     expect(logsOf(hive, 'mouth').filter((l) => l.msg === 'CTCP request not answered').length).toBeLessThanOrEqual(6);
+    // ... and counted where `hive tree` shows them.
+    const counters = (await hive.node('mouth')).counters;
+    expect(counters['net.ctcp_answered']).toBe(answers.length);
+    expect(counters['net.ctcp_dropped']).toBeGreaterThan(20);
   });
 
   it('a plugin filling the queue is refused its excess, and ping still gets its turn', async () => {
@@ -115,6 +119,7 @@ describe('hostile users on ngIRCd', () => {
     // Refused by name in the mouth's log, with the verified child beside the origin.
     const refusal = await waitForNodeLog(hive, 'mouth', 'outbound message refused');
     expect(refusal).toMatchObject({ code: 'CtcpNotAllowed', via: 'echo', origin: 'echo' });
+    expect((await hive.node('mouth')).counters['net.refused_CtcpNotAllowed']).toBe(2);
   });
 });
 
