@@ -41,11 +41,12 @@ in: made when missing, read otherwise. Remote nodes need that to survive a resta
 `,
   tree: `usage: hive tree [--json] [--config FILE | --instance NAME]
 
-Every node with its kind, state (starting, running, restarting, held, failed, stopped), pid
-("remote" for a node that runs elsewhere), restarts, uptime and counters, indented under its
-current parent.
+Every node with its kind, state (starting, running, restarting, held, failed, stopped;
+misplaced: running but not attached where it should be), pid ("remote" for a node that runs
+elsewhere), restarts, uptime and counters, indented under its current parent; below the table,
+why each failed node failed.
 
-      --json            {"nodes":[{"name","kind","pid","parent","state","restarts",…}]}
+      --json            {"nodes":[{"name","kind","pid","parent","state","restarts","misplaced","error",…}]}
 ${FIND}`,
   start: `usage: hive start NODE [--config FILE | --instance NAME]\n\nStarts a stopped or failed node (its restart count starts again).\n${REMOTE}\n${FIND}`,
   stop: `usage: hive stop NODE [--config FILE | --instance NAME]\n\nStops a node and keeps it stopped; its children move to the nearest live ancestor,\nor wait if the node is on_death: hold.\n${REMOTE}\n${FIND}`,
