@@ -95,6 +95,7 @@ export class IrcNetwork implements Network {
   private account = '';
   private lastDisconnect = '';
   private stableTimer: NodeJS.Timeout | undefined;
+  private saslTimer: NodeJS.Timeout | undefined;
   private transport: { stopReading(): void; socket: Socket | null } | undefined;
   private malformedWindow = { start: 0, count: 0 };
   private linesSinceCheck = 0;
@@ -189,6 +190,7 @@ export class IrcNetwork implements Network {
       if (this.stableTimer) clearTimeout(this.stableTimer);
       this.stableTimer = setTimeout(() => { this.stableTimer = undefined; this.attempt = 0; }, c.reconnect.stable_after);
       log.info({ nick: this.nick, account: this.account || null }, 'registered');
+      this.scheduleSaslRetry();
       this.o.sink.event(this.name, 'registered', { 'hive.nick': this.nick });
       for (const ch of c.channels) client.join(ch.name, ch.key);
       this.outbound.setOpen(true);
@@ -223,13 +225,15 @@ export class IrcNetwork implements Network {
     client.on('sasl failed', (e: { reason: string; message?: string }) => {
       // Before registering it may be why the server closes; after, the connection goes on.
       if (!this.registered) this.lastError = `SASL failed: ${e.reason}`;
-      log.error({ reason: e.reason, message: e.message, registered: this.registered }, 'SASL login failed');
+      if (this.registered && e.reason === 'capability_missing') log.warn({ retryMs: c.sasl?.retry }, 'SASL still not offered; asking again later');
+      else log.error({ reason: e.reason, message: e.message, registered: this.registered }, 'SASL login failed');
     });
     // Services came back (cap-notify: CAP NEW sasl, which irc-framework requests and gets ACKed):
     // irc-framework authenticates only while registering, so log in here.
     const saslBack = (e: { capabilities?: Record<string, string> }) => {
       if (!c.sasl || !this.registered || this.account || !e.capabilities || !('sasl' in e.capabilities)) return;
-      if (!client.network.cap.isEnabled('sasl')) return;
+      // While negotiating (after our CAP LS probe) irc-framework authenticates itself.
+      if (!client.network.cap.isEnabled('sasl') || client.network.cap.negotiating) return;
       const offered = client.network.cap.available.get('sasl');
       if (offered && !offered.toUpperCase().split(',').includes(c.sasl.mechanism)) {
         log.error({ mechanism: c.sasl.mechanism, offered }, 'SASL available again, but not with our mechanism');
@@ -246,6 +250,7 @@ export class IrcNetwork implements Network {
       this.account = now;
       if (now) log.info({ account: now }, 'identified');
       else log.warn('no longer identified');
+      this.scheduleSaslRetry();
     };
     // 900/901 are about us; ACCOUNT (account-notify) about whoever it names.
     client.on('loggedin', (e: { account?: unknown }) => identified(e.account));
@@ -364,6 +369,7 @@ export class IrcNetwork implements Network {
     this.outbound.setOpen(false);
     if (this.regainTimer) { clearInterval(this.regainTimer); this.regainTimer = undefined; }
     if (this.stableTimer) { clearTimeout(this.stableTimer); this.stableTimer = undefined; }
+    if (this.saslTimer) { clearInterval(this.saslTimer); this.saslTimer = undefined; }
     this.account = '';
     this.lastDisconnect = this.lastError || 'connection closed';
     this.o.sink.event(this.name, 'disconnected', { 'hive.nick': this.nick, 'hive.reason': this.lastDisconnect });
@@ -372,6 +378,23 @@ export class IrcNetwork implements Network {
     this.o.log.warn({ wasRegistered, reason: this.lastError || 'connection closed', delayMs, attempt: this.attempt }, 'disconnected; reconnecting');
     this.lastError = '';
     this.reconnectTimer = setTimeout(() => { this.reconnectTimer = undefined; client.removeAllListeners(); this.connect(); }, delayMs);
+  }
+
+  /**
+   * While registered without an account although SASL is configured, ask the server every
+   * sasl.retry whether SASL is offered (CAP LS): not every server says CAP NEW when its services
+   * come back (InspIRCd 3 does not when their mechanisms are unchanged). irc-framework answers
+   * the listing with CAP REQ and, once sasl is ACKed, authenticates.
+   */
+  private scheduleSaslRetry(): void {
+    if (this.saslTimer) clearInterval(this.saslTimer);
+    this.saslTimer = undefined;
+    const sasl = this.o.config.sasl;
+    const client = this.client;
+    if (!sasl || !client || !this.registered || this.account) return;
+    this.saslTimer = setInterval(() => {
+      if (this.registered && this.client === client && !this.account && !client.network.cap.negotiating) client.raw('CAP', 'LS', '302');
+    }, sasl.retry);
   }
 
   private scheduleRegain(): void {
@@ -395,6 +418,7 @@ export class IrcNetwork implements Network {
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.regainTimer) clearInterval(this.regainTimer);
     if (this.stableTimer) clearTimeout(this.stableTimer);
+    if (this.saslTimer) clearInterval(this.saslTimer);
     for (const t of this.timers) clearTimeout(t);
     this.outbound.close();
     const client = this.client;
