@@ -203,6 +203,7 @@ META_TYPES = {
     'hive.id': 's', 'hive.network': 's', 'hive.time': 'd', 'hive.nick': 's', 'hive.reply_to': 's',
     'hive.seq': 't', 'hive.path': 'as', 'hive.tags': 'a{ss}', 'hive.account': 's', 'hive.event': 's',
     'hive.reason': 's', 'hive.origin': 's', 'hive.query': 'b', 'hive.replayed': 'b', 'hive.capabilities': 'as',
+    'hive.ctcp': 'b',
 }
 CUSTOM_KEY = re.compile(r'[a-z][a-z0-9_-]*\.[A-Za-z0-9_.-]+')
 
