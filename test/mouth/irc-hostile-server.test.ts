@@ -184,7 +184,7 @@ describe('a hostile server on one network', () => {
     expect(c1['fake.hostile_drops']!).toBeGreaterThan(c0['fake.hostile_drops']!);
     const drop = logsOf(hive, 'mouth').find((l) => l.msg === 'disconnected; reconnecting' && String(l.reason).startsWith('MalformedFlood'));
     expect(drop).toBeDefined();
-  });
+  }, 60_000);
 
   it('drops a connection that sends a line over 8704 bytes or megabytes without a line end, and reconnects', async () => {
     for (const bytes of [Buffer.concat([Buffer.from(':a!b@c PRIVMSG #f :'), Buffer.alloc(10 * 1024, 0x41), Buffer.from('\r\n')]), Buffer.alloc(8 * 1024 * 1024, 0x42)]) {
@@ -203,6 +203,39 @@ describe('a hostile server on one network', () => {
     expect(reasons).toBe(2);
     expect(logsOf(hive, 'mouth').filter((l) => l.msg === 'line from the server too long; dropping the connection')).toHaveLength(2);
   });
+
+  it('drops a connection whose server makes irc-framework hold too much, or does not read what the bot sends', async () => {
+    // 210 lines of 1,000 ISUPPORT tokens each: irc-framework keeps every token (limit 200,000
+    // entries, checked every 256 lines: the PINGs after them make sure a check comes after all).
+    let c0 = await counters();
+    let conn = fake.current!;
+    let before = fake.connections.length;
+    const tokens = (i: number) => Array.from({ length: 1000 }, (_, j) => `K${(i * 1000 + j).toString(36)}=1`).join(' ');
+    fake.send([...Array.from({ length: 210 }, (_, i) => `:s 005 hivebot ${tokens(i)} :are supported`), ...Array.from({ length: 300 }, (_, i) => `PING :p${i}`)].join('\r\n'));
+    await waitFor(() => (conn.closed ? true : undefined), { timeout: 20_000, what: 'the mouth to drop the connection' });
+    await fake.waitRegistered({ since: before });
+    await fakeRoundTrip();
+    let c1 = await counters();
+    expect(c1['fake.hostile_drops']).toBe(c0['fake.hostile_drops']! + 1);
+    await waitFor(() => logsOf(hive, 'mouth').find((l) => l.msg === 'disconnected; reconnecting' && String(l.reason).startsWith('StateTooLarge')), { what: 'StateTooLarge as the reason' });
+
+    // A server that sends PINGs and reads nothing: the PONGs would pile up in the mouth's memory.
+    c0 = c1;
+    conn = fake.current!;
+    before = fake.connections.length;
+    conn.socket.pause();
+    const token = 'x'.repeat(400);
+    for (let i = 0; i < 60 && !conn.closed; i++) {
+      conn.socket.write(Array.from({ length: 1000 }, () => `PING :${token}`).join('\r\n') + '\r\n');
+      await sleep(20);
+    }
+    await waitFor(() => (conn.closed ? true : undefined), { timeout: 20_000, what: 'the mouth to drop the connection' });
+    await fake.waitRegistered({ since: before });
+    await fakeRoundTrip();
+    c1 = await counters();
+    expect(c1['fake.hostile_drops']).toBe(c0['fake.hostile_drops']! + 1);
+    await waitFor(() => logsOf(hive, 'mouth').find((l) => l.msg === 'disconnected; reconnecting' && String(l.reason).startsWith('WriteBlocked')), { what: 'WriteBlocked as the reason' });
+  }, 60_000);
 
   it('takes 10,000 numerics and a PING flood in stride', async () => {
     const c0 = await counters();
@@ -223,5 +256,5 @@ describe('a hostile server on one network', () => {
     const c1 = await counters();
     expect(c1['fake.malformed']).toBe(c0['fake.malformed']);
     expect(c1['fake.connects']).toBe(c0['fake.connects']);
-  });
+  }, 60_000);
 });
