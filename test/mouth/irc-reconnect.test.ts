@@ -42,7 +42,7 @@ describe('server restart', () => {
   it('reconnects, rejoins, and sends what was queued while down; overflow is refused with QueueFull', async () => {
     const before = await watcher();
     hive = await startHive({
-      networks: { net: ircNetwork({ host: '127.0.0.1', port: gate.port }, { channels: ['#one', '#two'], queue_max: 5, reconnect: { min_delay: 100, max_delay: 400 } }) },
+      networks: { net: ircNetwork({ host: '127.0.0.1', port: gate.port }, { channels: ['#one', '#two'], queue_max: 10, reconnect: { min_delay: 100, max_delay: 400 } }) },
       plugins: [{ name: 'flood', exec: exec('flood') }, { name: 'ping', use: 'ping' }, { name: 'recorder', exec: exec('recorder') }],
     });
     await botJoined(before, 'hivebot', '#one');
@@ -57,7 +57,8 @@ describe('server restart', () => {
     const result = await waitForNodeLog(hive, 'flood', 'flood result', () => true, 10_000);
     expect(down.time as number).toBeLessThan(result.time as number);
     expect(result.time as number).toBeGreaterThanOrEqual((scheduled.time as number) + 1500);
-    // Five fit in the queue (queue_max 5); three were refused to the plugin, not dropped silently.
+    // Five fit in the plugin's share of the queue (half of queue_max 10); three were refused to
+    // the plugin, not dropped silently.
     expect(result).toMatchObject({ n: 8, ok: 5, errors: { 'org.hive.Error.QueueFull': 3 } });
     // (Each process writes its log asynchronously: wait for the mouth's lines rather than expect them now.)
     await waitFor(() => logsOf(hive!, 'mouth').filter((l) => l.msg === 'outbound message refused' && l.code === 'QueueFull').length === 3, { what: 'three QueueFull refusals logged' });
