@@ -161,6 +161,7 @@ describe('checkEffect', () => {
     'PRIVMSG #c :plain text',
     'PRIVMSG #c :\x01ACTION waves\x01',
     'PRIVMSG #c :\x01ACTION waves',
+    'PRIVMSG #c :\x01ACTION\x01',
     'NOTICE #c :\x01ACTION waves\x01',
     'JOIN #chan',
     'JOIN #a,#b key1,key2',

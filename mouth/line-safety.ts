@@ -134,6 +134,7 @@ export function parseOutbound(line: Buffer): OutboundLine {
 
 const CTCP_DELIM = 0x01;
 const ACTION = Buffer.from('\x01ACTION ');
+const ACTION_BARE = Buffer.from('\x01ACTION\x01');
 
 /**
  * What a checked line would make others' clients do, beyond showing text:
@@ -162,8 +163,9 @@ export function checkEffect(line: OutboundLine, opts: { ctcp?: boolean } = {}): 
   }
 }
 
-/** `\x01ACTION text` with an optional closing \x01 and no other \x01. */
+/** `\x01ACTION text` with an optional closing \x01 and no other \x01 (or a bare `\x01ACTION\x01`). */
 function isAction(text: Buffer): boolean {
+  if (text.equals(ACTION_BARE)) return true;
   if (text.length < ACTION.length || !text.subarray(0, ACTION.length).equals(ACTION)) return false;
   const next = text.indexOf(CTCP_DELIM, ACTION.length);
   return next === -1 || next === text.length - 1;
