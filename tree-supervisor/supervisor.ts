@@ -613,6 +613,8 @@ export class Supervisor {
     r.intensity.reset();
     r.attempt = 0;
     await this.launch(r);
+    // Its program still cannot be started: say so to the caller (`hive start` exits 1 with the reason).
+    if (r.state === 'failed' && r.error) throw new HiveError('Failed', `'${name}' ${r.error}`);
   }
 
   async restartNode(name: string): Promise<void> {

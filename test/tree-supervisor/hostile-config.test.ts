@@ -68,9 +68,10 @@ describe('a program that cannot be started', () => {
     // The rest of the tree is not disturbed.
     await answered(hive, '!ping', 'pong');
 
-    // Start tries again (and fails again, at once); stop and down answer.
+    // Start tries again (and fails again, at once, saying why); stop and down answer.
     const start = await hive.cli('start', 'ghost', '--config', hive.configFile);
-    expect(start.exitCode, start.stderr).toBe(0);
+    expect(start.exitCode, start.stderr).toBe(1);
+    expect(start.stderr).toContain("'ghost' cannot start: /nonexistent/hive-program: no such file (ENOENT)");
     expect((await hive.node('ghost')).state).toBe('failed');
     const stop = await hive.cli('stop', 'ghost', '--config', hive.configFile);
     expect(stop.exitCode, stop.stderr).toBe(0);
