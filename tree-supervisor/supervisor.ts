@@ -628,6 +628,15 @@ export class Supervisor {
    * (checkPluginSpec: reserved names, one of use/exec/remote, …) as a plugin in the config file.
    */
   async load(text: string): Promise<string> {
+    try {
+      return await this.loadChecked(text);
+    } catch (err) {
+      if (err instanceof HiveError && err.code === 'InvalidArgs') this.log.warn({ problems: err.message.slice(0, 2000) }, 'Load refused');
+      throw err;
+    }
+  }
+
+  private async loadChecked(text: string): Promise<string> {
     const parsed = parseBoundedYaml(text, 'the plugin spec');
     if ('problems' in parsed) throw new HiveError('InvalidArgs', parsed.problems.map(formatProblem).join('\n'));
     const raw = parsed.value;
