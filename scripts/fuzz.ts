@@ -242,10 +242,11 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
       }
       // A batch of server lines, sometimes in one write, sometimes cut across writes.
       const batch: Buffer[] = [];
-      for (let i = 0, n = 1 + Math.floor(r() * 20); i < n; i++) batch.push(serverLine(r, conn.nick), Buffer.from('\r\n'));
+      const n = 1 + Math.floor(r() * 20);
+      for (let i = 0; i < n; i++) batch.push(serverLine(r, conn.nick), Buffer.from('\r\n'));
       if (r() < 0.002) { const junk = randomBytes(r, 64 * 1024 + Math.floor(r() * 64 * 1024)); for (let i = 0; i < junk.length; i++) if (junk[i] === 0x0a) junk[i] = 0x20; batch.push(junk); } // no line end: oversized
       const bytes = Buffer.concat(batch);
-      report.inputs.server_lines += batch.length / 2;
+      report.inputs.server_lines += n;
       report.inputs.server_bytes += bytes.length;
       const cut = r() < 0.3 ? Math.floor(r() * bytes.length) : bytes.length;
       await fake.write(bytes.subarray(0, cut)).catch(() => undefined);

@@ -112,7 +112,14 @@ export async function startFakeIrcd(opts: FakeIrcdOptions = {}): Promise<FakeIrc
     write(bytes) {
       const c = current();
       if (!c || c.socket.destroyed) return Promise.reject(new Error('fake ircd: no open connection'));
-      return new Promise((resolve) => { if (!c.socket.write(bytes)) c.socket.once('drain', () => resolve()); else resolve(); });
+      // Resolves once the bytes are taken (drain), or when the connection ends: a client that was
+      // dropped, or that stopped reading, must not hang the writer.
+      return new Promise((resolve) => {
+        if (c.socket.write(bytes)) { resolve(); return; }
+        const done = () => { c.socket.off('drain', done); c.socket.off('close', done); resolve(); };
+        c.socket.once('drain', done);
+        c.socket.once('close', done);
+      });
     },
     waitRegistered({ since = 0, timeout = 15_000 } = {}) {
       return waitFor(() => connections.slice(since).find((c) => c.registered && !c.closed), { timeout, what: 'a registered connection to the fake ircd' });
