@@ -150,6 +150,55 @@ describe('createFairQueue', () => {
     expect([q.shift()!.sender, q.shift()!.sender]).toEqual(['liar', 'honest']);
   });
 
+  // Issue 14: one IRC user flooding `!ping` filled ping's share, and ping's answer to another
+  // user was refused. Each user now has a small share of each sender's.
+  it('a user flooding one sender cannot get another user\'s item refused (UserShare)', () => {
+    const q = createFairQueue<string>({ maxItems: 500 }); // senderMax 250, userMax 10
+    const refused: Record<string, number> = {};
+    for (let i = 0; i < 1000; i++) {
+      try { q.push('ping', `a${i}`, 'ping', 'mallory@evil'); } catch (e) { const c = (e as OutboundRefused).code; refused[c] = (refused[c] ?? 0) + 1; }
+    }
+    expect(refused).toEqual({ UserShare: 990 });
+    expect(q.sizeOf('ping')).toBe(10);
+    expect(() => q.push('ping', 'b0', 'ping', 'alice@home')).not.toThrow();
+    // ... and is served in the next round (after at most one of the flood's), not behind it.
+    expect([q.shift()!.item, q.shift()!.item]).toContain('b0');
+    // The flood's share frees as its items go out.
+    expect(() => q.push('ping', 'a-next', 'ping', 'mallory@evil')).not.toThrow();
+  });
+
+  it('names the user and the share in the UserShare refusal', () => {
+    const q = createFairQueue<number>({ maxItems: 100, userMax: 2 });
+    q.push('ping', 1, 'ping', 'u@h');
+    q.push('ping', 2, 'ping', 'u@h');
+    expect(() => q.push('ping', 3, 'ping', 'u@h')).toThrow(/"ping" has 2 messages queued answering IRC user "u@h", that user's share \(2\)/);
+  });
+
+  it('serves the users of one (sender, origin) round-robin; items for no user are a lane of their own', () => {
+    const q = createFairQueue<string>({ maxItems: 100, userMax: 5 });
+    for (const i of [1, 2, 3]) q.push('ping', `a${i}`, 'ping', 'a@x');
+    for (const i of [1, 2]) q.push('ping', `b${i}`, 'ping', 'b@y');
+    for (const i of [1, 2]) q.push('ping', `n${i}`, 'ping');
+    q.push('other', 'o1', 'other', 'a@x');
+    const order: string[] = [];
+    for (let e = q.shift(); e; e = q.shift()) order.push(e.item);
+    expect(order).toEqual(['a1', 'o1', 'b1', 'n1', 'a2', 'b2', 'n2', 'a3']);
+  });
+
+  it('counts a user\'s share per sender, so a plugin naming a user fills only its own messages', () => {
+    const q = createFairQueue<number>({ maxItems: 100, userMax: 2 });
+    q.push('liar', 1, 'liar', 'alice@home');
+    q.push('liar', 2, 'liar', 'alice@home');
+    expect(() => q.push('liar', 3, 'liar', 'alice@home')).toThrow(OutboundRefused);
+    // Across the sender's origins too: claiming another origin gives no new share.
+    expect(() => q.push('liar', 3, 'other-origin', 'alice@home')).toThrow(/share/);
+    q.push('ping', 1, 'ping', 'alice@home');
+    q.push('ping', 2, 'ping', 'alice@home');
+    // Items for no user are not limited by a user's share.
+    for (let i = 0; i < 20; i++) q.push('ping', i, 'ping');
+    expect(q.sizeOf('ping')).toBe(22);
+  });
+
   it('clear returns everything in serving order and empties the queue', () => {
     const q = createFairQueue<number>({ maxItems: 10 });
     q.push('a', 1);
@@ -210,5 +259,6 @@ describe('createFairQueue', () => {
     expect(() => createFairQueue({ maxItems: Infinity })).toThrow(RangeError);
     expect(() => createFairQueue({ maxItems: 10, reserve: -1 })).toThrow(/reserve must be/);
     expect(() => createFairQueue({ maxItems: 10, senderMax: 0 })).toThrow(/senderMax must be/);
+    expect(() => createFairQueue({ maxItems: 10, userMax: 0 })).toThrow(/userMax must be/);
   });
 });

@@ -12,6 +12,14 @@
  * its next message: the hog's push is the one refused. At most maxItems + reserve × senders items
  * are queued; senders are the mouth's children (and its own automatic replies), bounded by the tree.
  *
+ * Users: an item may name the IRC user it answers (the mouth knows whose line a reply's
+ * hive.reply_to is). Within one (sender, sub) the users are served round-robin too, and one user
+ * may hold at most `userMax` of a sender's items (past it: UserShare). So a user flooding commands
+ * to a plugin fills only their own small share of that plugin's, and another user's command is
+ * queued and served within one round. The cap is per sender, not global, so a plugin that names
+ * another user in its replies can only use up that user's share of its own messages. Items naming
+ * no user ('': automata, announcements) are one lane of their own, capped only by the sender's share.
+ *
  * An item is one whole HiveMessage's lines, an atomic unit: the consumer takes all lines of the
  * item it shifted and sends them consecutively, so a multi-line reply is never interleaved.
  *
@@ -29,6 +37,8 @@ export interface FairQueueOptions {
   senderMax?: number;
   /** A sender's own cap instead of senderMax (e.g. a small one for automatic replies). */
   limitOf?: (sender: string) => number | undefined;
+  /** Items of one sender that answer one IRC user, at most. Default max(2, maxItems / 50). */
+  userMax?: number;
 }
 
 export interface FairQueueEntry<T> {
@@ -39,9 +49,12 @@ export interface FairQueueEntry<T> {
 }
 
 export interface FairQueue<T> {
-  /** Queues an item; throws OutboundRefused QueueFull if the sender is over its share. */
-  push(sender: string, item: T, sub?: string): void;
-  /** The next item, round-robin across senders (and their subs) that have items; undefined when empty. */
+  /**
+   * Queues an item answering `user` ('' for none); throws OutboundRefused QueueFull if the sender
+   * is over its share, UserShare if the sender holds userMax items for that user already.
+   */
+  push(sender: string, item: T, sub?: string, user?: string): void;
+  /** The next item, round-robin across senders (then their subs, then users) that have items; undefined when empty. */
   shift(): FairQueueEntry<T> | undefined;
   /** Items queued across all senders. */
   readonly size: number;
@@ -78,11 +91,18 @@ class Fifo<T> {
   }
 }
 
-/** One sender's items, round-robin between its subs. */
+/** One sub's items, round-robin between the users they answer. */
+interface SubQueue<T> {
+  users: Map<string, Fifo<T>>;
+  turn: Fifo<string>;
+}
+
+/** One sender's items, round-robin between its subs; with its item count per user (not ''). */
 interface SenderQueue<T> {
-  subs: Map<string, Fifo<T>>;
+  subs: Map<string, SubQueue<T>>;
   turn: Fifo<string>;
   count: number;
+  perUser: Map<string, number>;
 }
 
 function checkCount(name: string, n: number, min: number): void {
@@ -94,8 +114,10 @@ export function createFairQueue<T>(options: FairQueueOptions): FairQueue<T> {
   checkCount('maxItems', maxItems, 1);
   const reserve = options.reserve ?? Math.max(1, Math.floor(maxItems / 50));
   const senderMax = options.senderMax ?? Math.max(1, Math.floor(maxItems / 2));
+  const userMax = options.userMax ?? Math.max(2, Math.floor(maxItems / 50));
   checkCount('reserve', reserve, 0);
   checkCount('senderMax', senderMax, 1);
+  checkCount('userMax', userMax, 1);
 
   /** Queues of senders that have items; a sender is removed as soon as its queue is empty. */
   const queues = new Map<string, SenderQueue<T>>();
@@ -110,10 +132,19 @@ export function createFairQueue<T>(options: FairQueueOptions): FairQueue<T> {
     if (sender === undefined) return undefined;
     const q = queues.get(sender)!;
     const sub = q.turn.shift()!;
-    const fifo = q.subs.get(sub)!;
+    const sq = q.subs.get(sub)!;
+    const user = sq.turn.shift()!;
+    const fifo = sq.users.get(user)!;
     const item = fifo.shift() as T;
-    if (fifo.length > 0) q.turn.push(sub);
+    if (fifo.length > 0) sq.turn.push(user);
+    else sq.users.delete(user);
+    if (sq.turn.length > 0) q.turn.push(sub);
     else q.subs.delete(sub);
+    if (user !== '') {
+      const n = q.perUser.get(user)! - 1;
+      if (n > 0) q.perUser.set(user, n);
+      else q.perUser.delete(user);
+    }
     if (q.count > reserve) pooled--;
     q.count--;
     size--;
@@ -123,9 +154,18 @@ export function createFairQueue<T>(options: FairQueueOptions): FairQueue<T> {
   }
 
   return {
-    push(sender: string, item: T, sub = ''): void {
+    push(sender: string, item: T, sub = '', user = ''): void {
       const q = queues.get(sender);
       const count = q?.count ?? 0;
+      const ofUser = user === '' ? 0 : (q?.perUser.get(user) ?? 0);
+      // First: the narrowest cause, what this one user has in flight.
+      if (ofUser >= userMax) {
+        throw new OutboundRefused(
+          'UserShare',
+          `${showBytes(sender)} has ${ofUser} messages queued answering IRC user ${showBytes(user)}, that user's share (${userMax}); ` +
+            'expected fewer answers to one user in flight: wait for earlier ones to be sent, or send them as one message of several lines.',
+        );
+      }
       const cap = options.limitOf?.(sender) ?? senderMax;
       if (count >= cap) {
         throw new OutboundRefused(
@@ -143,17 +183,24 @@ export function createFairQueue<T>(options: FairQueueOptions): FairQueue<T> {
       }
       let sq = q;
       if (sq === undefined) {
-        sq = { subs: new Map(), turn: new Fifo(), count: 0 };
+        sq = { subs: new Map(), turn: new Fifo(), count: 0, perUser: new Map() };
         queues.set(sender, sq);
         turn.push(sender);
       }
-      let fifo = sq.subs.get(sub);
-      if (fifo === undefined) {
-        fifo = new Fifo<T>();
-        sq.subs.set(sub, fifo);
+      let uq = sq.subs.get(sub);
+      if (uq === undefined) {
+        uq = { users: new Map(), turn: new Fifo() };
+        sq.subs.set(sub, uq);
         sq.turn.push(sub);
       }
+      let fifo = uq.users.get(user);
+      if (fifo === undefined) {
+        fifo = new Fifo<T>();
+        uq.users.set(user, fifo);
+        uq.turn.push(user);
+      }
       fifo.push(item);
+      if (user !== '') sq.perUser.set(user, ofUser + 1);
       if (sq.count >= reserve) pooled++;
       sq.count++;
       size++;

@@ -23,6 +23,7 @@ import { AnsweredSet } from './answered-set.js';
 import { IrcNetwork } from './irc-network.js';
 import type { MouthEvent, Network, NetworkSink } from './network.js';
 import { OutboundRefused } from './outbound-error.js';
+import { speakerOf, Speakers } from './outbound.js';
 import { TerminalNetwork } from './terminal-network.js';
 
 const mouthConfigSchema = z.object({ networks: z.record(z.string(), networkSchema) }).loose();
@@ -53,9 +54,19 @@ function nextSeq(network: string): number {
   return n;
 }
 
+// Whose line each recent inbound id was, per network: a reply's hive.reply_to names the IRC user
+// it answers, and the outbound queue gives each user a share (fair-queue.ts).
+const speakers = new Map<string, Speakers>();
+
 const sink: NetworkSink = {
   line(network, bytes, meta) {
     const id = newMessageId(node.name);
+    const who = speakerOf(bytes);
+    if (who !== undefined) {
+      let s = speakers.get(network);
+      if (s === undefined) speakers.set(network, (s = new Speakers()));
+      s.remember(id, who);
+    }
     meta['hive.id'] = id;
     meta['hive.network'] = network;
     meta['hive.seq'] = nextSeq(network);
@@ -91,12 +102,14 @@ node.onUp = async (wire, child) => {
     log.warn({ via, origin, replyTo }, 'second reply to a replayed message not sent');
     return;
   }
+  const user = replyTo ? speakers.get(name)?.get(replyTo) : undefined;
   try {
-    network.submit({ via, origin, ctcp: meta['hive.ctcp']?.value === true }, wire[0], replyTo);
+    network.submit({ via, origin, ctcp: meta['hive.ctcp']?.value === true, user }, wire[0], replyTo);
   } catch (err) {
     if (err instanceof OutboundRefused) {
       // Counted by the network's outbound (Details); logged at a limited rate per child and code,
-      // since an IRC user can make a plugin's replies be refused (a CTCP in `!echo`).
+      // since an IRC user can make a plugin's replies be refused (a CTCP in `!echo`, a flood of
+      // commands past their UserShare).
       const suppressed = refusalLog.take(`${via}\0${err.code}`);
       if (suppressed !== undefined) log.error({ err, network: name, via, origin, code: err.code, suppressed }, 'outbound message refused');
       throw err.toHiveError();

@@ -17,11 +17,12 @@ describe('OutboundRefused', () => {
     expect(new OutboundRefused('LineTooLong', 'x').hiveErrorName).toBe('Refused');
     expect(new OutboundRefused('CommandNotAllowed', 'x').hiveErrorName).toBe('Refused');
     expect(new OutboundRefused('QueueFull', 'x').hiveErrorName).toBe('QueueFull');
+    expect(new OutboundRefused('UserShare', 'x').hiveErrorName).toBe('QueueFull');
     expect(new OutboundRefused('NetworkUnknown', 'x').hiveErrorName).toBe('NetworkUnknown');
     expect(new OutboundRefused('CtcpNotAllowed', 'x').hiveErrorName).toBe('Refused');
     expect(new OutboundRefused('JoinZero', 'x').hiveErrorName).toBe('Refused');
     expect(new OutboundRefused('RateLimited', 'x').hiveErrorName).toBe('Refused');
-    expect(Object.keys(OUTBOUND_HIVE_ERROR)).toHaveLength(9);
+    expect(Object.keys(OUTBOUND_HIVE_ERROR)).toHaveLength(10);
   });
 
   it('converts to a HiveError that keeps code and text', () => {

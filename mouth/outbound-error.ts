@@ -10,6 +10,7 @@ export type OutboundRefusedCode =
   | 'LineTooLong'
   | 'CommandNotAllowed'
   | 'QueueFull'
+  | 'UserShare'
   | 'NetworkUnknown'
   | 'InvalidLine'
   | 'CtcpNotAllowed'
@@ -23,6 +24,8 @@ export const OUTBOUND_HIVE_ERROR: Readonly<Record<OutboundRefusedCode, ErrorName
   LineTooLong: 'Refused',
   CommandNotAllowed: 'Refused',
   QueueFull: 'QueueFull',
+  // One IRC user's share of a plugin's queued messages is full: for the plugin, a full queue.
+  UserShare: 'QueueFull',
   NetworkUnknown: 'NetworkUnknown',
   CtcpNotAllowed: 'Refused',
   JoinZero: 'Refused',

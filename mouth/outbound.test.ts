@@ -2,7 +2,7 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createAllowList } from './allow-list.js';
-import { AUTO_SHARE, Outbound, type Sender } from './outbound.js';
+import { AUTO_SHARE, Outbound, speakerOf, Speakers, type Sender } from './outbound.js';
 import { OutboundRefused } from './outbound-error.js';
 import { createTokenBucket } from './token-bucket.js';
 
@@ -68,5 +68,42 @@ describe('Outbound', () => {
     o.submit(from('ping'), [L('PRIVMSG #c :pong')]);
     o.setOpen(true);
     expect(written.indexOf('PRIVMSG #c :pong')).toBeLessThanOrEqual(1);
+  });
+
+  it('refuses a user past their share of a plugin\'s replies (UserShare), counts it, and still queues another user\'s', () => {
+    const { o, written } = outbound(100); // userMax max(2, 100/50) = 2
+    const to = (user: string) => code(() => o.submit({ via: 'ping', origin: 'ping', user }, [L(`PRIVMSG #c :pong ${user}`)]));
+    expect([to('m@evil'), to('m@evil'), to('m@evil'), to('m@evil')]).toEqual([undefined, undefined, 'UserShare', 'UserShare']);
+    expect(to('a@home')).toBeUndefined();
+    expect(o.counters()).toMatchObject({ refused: 2, refused_UserShare: 2, waiting: 3 });
+    o.setOpen(true);
+    expect(written).toEqual(['PRIVMSG #c :pong m@evil', 'PRIVMSG #c :pong a@home', 'PRIVMSG #c :pong m@evil']);
+  });
+});
+
+describe('speakerOf', () => {
+  it('is user@host of the prefix, lower-cased, after any tags; nothing for a server or a bare nick', () => {
+    expect(speakerOf(L(':Alice!~Al@Example.ORG PRIVMSG #c :!ping'))).toBe('~al@example.org');
+    expect(speakerOf(L('@time=2024-01-01T00:00:00Z;account=al :alice!a@h PRIVMSG #c :hi'))).toBe('a@h');
+    expect(speakerOf(L('@a=b  :alice!a@h JOIN #c'))).toBe('a@h');
+    expect(speakerOf(L(':irc.test 001 hivebot :Welcome'))).toBeUndefined();
+    expect(speakerOf(L(':alice PRIVMSG #c :x!y@z'))).toBeUndefined();
+    expect(speakerOf(L(':alice!a PRIVMSG #c :y@z'))).toBeUndefined();
+    expect(speakerOf(L('PING :x!y@z'))).toBeUndefined();
+    expect(speakerOf(L(':a!b@c'))).toBeUndefined();
+    expect(speakerOf(L('@tags-only'))).toBeUndefined();
+    expect(speakerOf(Buffer.alloc(0))).toBeUndefined();
+  });
+
+  it('keeps a nick change in the same share: the nick is not part of it', () => {
+    expect(speakerOf(L(':alice!a@h PRIVMSG #c :!ping'))).toBe(speakerOf(L(':alice_!a@h PRIVMSG #c :!ping')));
+  });
+});
+
+describe('Speakers', () => {
+  it('remembers the last ids only, forgetting the oldest first', () => {
+    const s = new Speakers(3);
+    for (const i of [1, 2, 3, 4]) s.remember(`id${i}`, `u${i}@h`);
+    expect([s.get('id1'), s.get('id2'), s.get('id4')]).toEqual([undefined, 'u2@h', 'u4@h']);
   });
 });

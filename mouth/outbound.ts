@@ -2,7 +2,8 @@
  * The outbound path of one network: every line of a message is checked (injection, allow-list,
  * what it would make others' clients do, length — a long PRIVMSG/NOTICE is split), all or
  * nothing; lookups (WHO, WHOIS, NAMES, …) are rate-limited per sender and overall; the message is
- * queued fairly (by the verified child it came through, then by the origin it claims), and the
+ * queued fairly (by the verified child it came through, then by the origin it claims, then by the
+ * IRC user it answers, each user with a small share: see fair-queue.ts), and the
  * lines go out paced by the token bucket, the lines of one message consecutively. The mouth's own
  * automatic answers (CTCP) are a source of their own with a small share. While the network is down
  * the queue holds (bounded); what does not fit is refused, never dropped.
@@ -34,6 +35,49 @@ export interface Sender {
   origin: string;
   /** The message asked to send CTCP (hive.ctcp); without it only ACTION passes. */
   ctcp?: boolean;
+  /** The IRC user (speakerOf) whose line it answers, when the mouth knows; none for automata. */
+  user?: string;
+}
+
+/**
+ * Who spoke a line: `user@host` of its `:nick!user@host` prefix, lower-cased, so a nick change
+ * keeps the same share; undefined for a server or a line without a full prefix. Cheap: a few
+ * byte searches in the raw line and one short string.
+ */
+export function speakerOf(line: Buffer): string | undefined {
+  let i = 0;
+  if (line[0] === 0x40 /* @ tags */) {
+    i = line.indexOf(0x20);
+    if (i < 0) return undefined;
+    while (line[i] === 0x20) i++;
+  }
+  if (line[i] !== 0x3a /* : */) return undefined;
+  const end = line.indexOf(0x20, i);
+  if (end < 0) return undefined;
+  const bang = line.indexOf(0x21 /* ! */, i);
+  if (bang < 0 || bang > end) return undefined;
+  const at = line.indexOf(0x40 /* @ */, bang);
+  if (at < 0 || at > end) return undefined;
+  return line.toString('latin1', bang + 1, end).toLowerCase();
+}
+
+/** Inbound lines remembered per network, to tell whom a reply answers: the last ones only. */
+export const SPEAKERS_MAX = 10_000;
+
+/** hive.id → speaker of the last SPEAKERS_MAX inbound lines (oldest forgotten first); O(1). */
+export class Speakers {
+  private readonly ids = new Map<string, string>();
+
+  constructor(private readonly max = SPEAKERS_MAX) {}
+
+  remember(id: string, speaker: string): void {
+    this.ids.set(id, speaker);
+    if (this.ids.size > this.max) this.ids.delete(this.ids.keys().next().value!);
+  }
+
+  get(id: string): string | undefined {
+    return this.ids.get(id);
+  }
 }
 
 export interface OutboundOptions {
@@ -102,7 +146,7 @@ export class Outbound {
             `then ${perSender.ratePerSec} per second per sender (${overall.burst}, then ${overall.ratePerSec} per second overall).`,
         );
       }
-      this.queue.push(sender.via, out, sender.origin);
+      this.queue.push(sender.via, out, sender.origin, sender.user);
       this.stats.queued++;
     } catch (err) {
       this.count(err);
