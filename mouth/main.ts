@@ -111,7 +111,7 @@ node.onUp = async (wire, child) => {
       // since an IRC user can make a plugin's replies be refused (a CTCP in `!echo`, a flood of
       // commands past their UserShare).
       const suppressed = refusalLog.take(`${via}\0${err.code}`);
-      if (suppressed !== undefined) log.error({ err, network: name, via, origin, code: err.code, suppressed }, 'outbound message refused');
+      if (suppressed !== undefined) log.error({ err, network: name, via, origin, user, code: err.code, suppressed }, 'outbound message refused');
       throw err.toHiveError();
     }
     throw err;
