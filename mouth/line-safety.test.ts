@@ -180,6 +180,8 @@ describe('checkEffect', () => {
     ['a second CTCP after an ACTION', 'PRIVMSG #c :\x01ACTION hi\x01\x01VERSION\x01'],
     ['an ACTION with a \x01 inside', 'PRIVMSG #c :\x01ACTION a\x01b'],
     ['a single-word text without a colon', 'PRIVMSG #c \x01VERSION\x01'],
+    ['a CTCP in a parameter before the last (servers that take the first extra parameter as the text)', 'PRIVMSG #c \x01VERSION\x01 x'],
+    ['an ACTION split over parameters', 'PRIVMSG #c \x01ACTION waves\x01 x'],
   ])('refuses %s with CtcpNotAllowed', (_what, line) => {
     const err = refusal(() => effect(line));
     expect(err.code).toBe('CtcpNotAllowed');

@@ -152,14 +152,17 @@ export function checkEffect(line: OutboundLine, opts: { ctcp?: boolean } = {}): 
     throw new OutboundRefused('JoinZero', 'JOIN 0 would part every channel at once; expected channel names (PART a channel to leave it).');
   }
   if ((command === 'PRIVMSG' || command === 'NOTICE') && !opts.ctcp && params.length >= 2) {
-    const text = params[params.length - 1]!;
-    const first = text.indexOf(CTCP_DELIM);
-    if (first === -1) return;
-    if (isAction(text)) return;
-    throw new OutboundRefused(
-      'CtcpNotAllowed',
-      `The text ${showBytes(text)} holds a CTCP \\x01 (byte ${first}); only ACTION ("\\x01ACTION text\\x01") may be sent unless the message sets hive.ctcp.`,
-    );
+    // Every parameter after the target, not only the last: some servers take the first of them as
+    // the text (a plugin that wrote `PRIVMSG #c \x01VERSION\x01 x` without the ':'), others join them.
+    for (let i = 1; i < params.length; i++) {
+      const text = params[i]!;
+      const first = text.indexOf(CTCP_DELIM);
+      if (first === -1 || (params.length === 2 && isAction(text))) continue;
+      throw new OutboundRefused(
+        'CtcpNotAllowed',
+        `The text ${showBytes(text)} holds a CTCP \\x01 (byte ${first}); only ACTION ("\\x01ACTION text\\x01") may be sent unless the message sets hive.ctcp.`,
+      );
+    }
   }
 }
 
