@@ -33,6 +33,12 @@ describe('CtcpResponder', () => {
     expect(r.stats).toEqual({ answered: 2, dropped: 0 });
   });
 
+  it('never answers to a nick that would be several targets or a channel (a hostile server)', () => {
+    const { r, sent } = responder();
+    for (const nick of ['#chan', 'a,b', '&local', 'x y']) r.request(req(nick, 'VERSION'));
+    expect(sent).toEqual([]);
+  });
+
   it('drops a flood from one requester after its burst, counted, and answers again after the refill', () => {
     const { r, sent, advance } = responder();
     for (let i = 0; i < 60; i++) { r.request(req('mallory', 'VERSION')); advance(1000); }

@@ -49,7 +49,9 @@ export class CtcpResponder {
     if (type === 'VERSION') answer = `VERSION ${CTCP_VERSION}`;
     // irc-framework gives the text inside the \x01s: "PING <token>"; the token is echoed, cut.
     else if (type === 'PING') answer = text.replace(/[\x00-\x1f]/g, '').slice(0, 'PING '.length + CTCP_PING_MAX);
-    if (!answer || !e.nick || /[\s\x00-\x1f:]/.test(e.nick)) return;
+    // The answer's target is the requester's nick as the server gave it: nothing that would make it
+    // several targets (',') or a channel (a hostile server's ':#c,x!u@h PRIVMSG bot :\x01VERSION\x01').
+    if (!answer || !e.nick || /[\s\x00-\x1f:,]/.test(e.nick) || '#&+!'.includes(e.nick[0]!)) return;
     const who = (e.hostname || e.nick).toLowerCase();
     if (!this.limiter.take(who)) return this.drop(e, type, 'rate');
     try {
