@@ -23,7 +23,12 @@ export function writeFileAtomic(path: string, data: string | Buffer): Promise<vo
   const writer = w;
   return new Promise<void>((resolve, reject) => {
     // Coalesce: what waits is replaced by the latest data; every waiter is answered by that write.
-    writer.next = { data, waiters: [...(writer.next?.waiters ?? []), { resolve, reject }] };
+    if (writer.next) {
+      writer.next.data = data;
+      writer.next.waiters.push({ resolve, reject });
+    } else {
+      writer.next = { data, waiters: [{ resolve, reject }] };
+    }
     if (!writer.running) void drain(path, writer);
   });
 }
