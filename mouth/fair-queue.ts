@@ -102,7 +102,8 @@ interface SenderQueue<T> {
   subs: Map<string, SubQueue<T>>;
   turn: Fifo<string>;
   count: number;
-  perUser: Map<string, number>;
+  /** Made on the first item that names a user: automata's senders never need it. */
+  perUser: Map<string, number> | undefined;
 }
 
 function checkCount(name: string, n: number, min: number): void {
@@ -141,9 +142,9 @@ export function createFairQueue<T>(options: FairQueueOptions): FairQueue<T> {
     if (sq.turn.length > 0) q.turn.push(sub);
     else q.subs.delete(sub);
     if (user !== '') {
-      const n = q.perUser.get(user)! - 1;
-      if (n > 0) q.perUser.set(user, n);
-      else q.perUser.delete(user);
+      const n = q.perUser!.get(user)! - 1;
+      if (n > 0) q.perUser!.set(user, n);
+      else q.perUser!.delete(user);
     }
     if (q.count > reserve) pooled--;
     q.count--;
@@ -157,7 +158,7 @@ export function createFairQueue<T>(options: FairQueueOptions): FairQueue<T> {
     push(sender: string, item: T, sub = '', user = ''): void {
       const q = queues.get(sender);
       const count = q?.count ?? 0;
-      const ofUser = user === '' ? 0 : (q?.perUser.get(user) ?? 0);
+      const ofUser = user === '' ? 0 : (q?.perUser?.get(user) ?? 0);
       // First: the narrowest cause, what this one user has in flight.
       if (ofUser >= userMax) {
         throw new OutboundRefused(
@@ -183,7 +184,7 @@ export function createFairQueue<T>(options: FairQueueOptions): FairQueue<T> {
       }
       let sq = q;
       if (sq === undefined) {
-        sq = { subs: new Map(), turn: new Fifo(), count: 0, perUser: new Map() };
+        sq = { subs: new Map(), turn: new Fifo(), count: 0, perUser: undefined };
         queues.set(sender, sq);
         turn.push(sender);
       }
@@ -200,7 +201,7 @@ export function createFairQueue<T>(options: FairQueueOptions): FairQueue<T> {
         uq.turn.push(user);
       }
       fifo.push(item);
-      if (user !== '') sq.perUser.set(user, ofUser + 1);
+      if (user !== '') (sq.perUser ??= new Map()).set(user, ofUser + 1);
       if (sq.count >= reserve) pooled++;
       sq.count++;
       size++;
