@@ -5,7 +5,8 @@
  */
 import { NODE_INTERFACE } from '../protocol/names.js';
 import { decode, type WireMessage } from '../protocol/codec.js';
-import { DBUS, callWithDeadline, connectBus, MessageType, type DBusMessage } from '../protocol/sdk/bus.js';
+import { DBUS, callWithDeadline, connectBus, MessageType, sizeGate, type DBusMessage } from '../protocol/sdk/bus.js';
+import { LIMITS } from '../protocol/limits.js';
 import { fetchTree } from './cli-client.js';
 import type { RuntimeInfo } from './runtime-file.js';
 
@@ -19,7 +20,8 @@ export async function tap(info: RuntimeInfo, opts: { json: boolean; count?: numb
   };
   await refresh();
   const timer = setInterval(() => void refresh(), 2000);
-  const bus = await connectBus(info.bus_address);
+  // Header first: a body larger than any HiveMessage a node accepts is skipped unread (and not shown).
+  const bus = await connectBus(info.bus_address, undefined, sizeGate(LIMITS.maxCallBodyBytes));
   // A monitor must never send: swallow every call it sees instead of letting dbus-next answer it.
   bus.addMethodHandler(() => true);
   let seen = 0;

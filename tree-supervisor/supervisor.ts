@@ -21,10 +21,10 @@ import type { Logger } from 'pino';
 import { HiveError } from '../protocol/errors.js';
 import { NODE_INTERFACE, NODE_PATH, SUPERVISOR_INTERFACE, SUPERVISOR_PATH, nodeBusName, supervisorBusName, PREFIX } from '../protocol/names.js';
 import { SUPERVISOR1 } from '../protocol/supervisor1.js';
-import { DBUS, Message, MessageType, addMatch, callWithDeadline, connectBus, nameOwner, type DBusMessage, type MessageBus } from '../protocol/sdk/bus.js';
+import { DBUS, Message, MessageType, addMatch, answerUnread, callWithDeadline, connectBus, nameOwner, sizeGate, type DBusMessage, type MessageBus } from '../protocol/sdk/bus.js';
 import { serveObject } from '../protocol/sdk/service.js';
 import { backoffDelay } from './backoff.js';
-import { checkPluginSpec, parseBoundedYaml, pluginSchema, type HiveConfig, type PluginSpec, treeOrder } from './config.js';
+import { YAML_LIMITS, checkPluginSpec, parseBoundedYaml, pluginSchema, type HiveConfig, type PluginSpec, treeOrder } from './config.js';
 import { formatProblem, zodProblems } from './config-errors.js';
 import { launchNode, nodeEnv, programProblem, type Exit, type Launched } from './node-process.js';
 import { chooseNewParent, ROOT, type NodeState, type Tree, type TreeNode } from './reparent.js';
@@ -37,6 +37,8 @@ const PLUGIN_RUNNER = join(DIST, 'plugins/run.js');
 const STOP_GRACE_MS = 5000;
 /** After SIGKILL, how long to wait for the exit before the node is given up as stopped (a process in D state). */
 const KILL_WAIT_MS = 2000;
+/** The largest body the supervisor decodes: a Load spec (YAML_LIMITS.maxBytes) and its envelope. */
+const SUPERVISOR_BODY_MAX = YAML_LIMITS.maxBytes + 4096;
 /**
  * The longest any Supervisor1 method may take before it answers Timeout (the operation may go on
  * in the background). Below the CLI's own 30 s, so `hive` prints the named error, not its own.
@@ -128,7 +130,9 @@ export class Supervisor {
   get log(): Logger { return this.o.log; }
 
   async start(): Promise<void> {
-    this.bus = await connectBus(this.o.busAddress);
+    // Bodies are read header first: none the supervisor takes (a Load spec is the largest) is
+    // bigger than SUPERVISOR_BODY_MAX, and a larger one from any caller is skipped unread.
+    this.bus = await connectBus(this.o.busAddress, undefined, sizeGate(SUPERVISOR_BODY_MAX));
     this.bus.on('error', (err: unknown) => this.log.error({ err }, 'bus connection error'));
     this.bus.on('message', (msg: DBusMessage) => this.onBusMessage(msg));
     await addMatch(this.bus, `type='signal',sender='${DBUS.name}',interface='${DBUS.iface}',member='NameOwnerChanged',arg0namespace='${PREFIX}.${this.instance}'`);
@@ -733,6 +737,7 @@ export class Supervisor {
   }
 
   private serve(): void {
+    this.bus.addMethodHandler((msg: DBusMessage) => answerUnread(this.bus, msg, SUPERVISOR_BODY_MAX, 'Supervisor') !== undefined);
     serveObject(this.bus, {
       path: SUPERVISOR_PATH,
       spec: SUPERVISOR1,

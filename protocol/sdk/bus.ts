@@ -7,7 +7,7 @@ import dbus from 'dbus-next';
 import { HiveError, fromDBusError } from '../errors.js';
 import type { WireMessage } from '../codec.js';
 import { canMarshal, marshalMessage } from '../wire.js';
-import { gateConnection, type BusGate } from './bus-gate.js';
+import { gateConnection, refusalOf, type BusGate, type Refusal } from './bus-gate.js';
 
 export type MessageBus = dbus.MessageBus;
 export type DBusMessage = dbus.Message;
@@ -30,6 +30,28 @@ export function connectBus(address?: string, timeoutMs = 10_000, gate?: BusGate)
       reject(new HiveError('Failed', `cannot connect to the bus at ${address ?? 'the session bus'}: ${(err as Error)?.message ?? err}`, { cause: err }));
     });
   });
+}
+
+/** A gate for a connection that is not a node (the supervisor, `hive tap`): a body larger than `maxBodyBytes` is skipped unread. */
+export function sizeGate(maxBodyBytes: number): BusGate {
+  return { check: (h) => (h.bodyLength > maxBodyBytes ? 'TooLarge' : undefined) };
+}
+
+/**
+ * For the first method handler of a gated connection: a call whose body the gate skipped unread is
+ * answered here with its named error (InvalidMessage when too large, NotChild), and its refusal
+ * returned; a refused signal returns its refusal too (nothing to answer). Undefined for any other
+ * message, which the next handlers take.
+ */
+export function answerUnread(bus: MessageBus, msg: DBusMessage, limitBytes: number, refusedBy: string): Refusal | undefined {
+  if (msg.signature !== '') return undefined; // decoded (or bodiless): the common case, cheap
+  const refusal = refusalOf(bus, msg);
+  if (!refusal || msg.type !== MessageType.METHOD_CALL) return refusal;
+  const err = refusal === 'TooLarge'
+    ? new HiveError('InvalidMessage', `${msg.member ?? 'call'}: the body is larger than ${limitBytes} bytes; not read`)
+    : new HiveError('NotChild', `${msg.member}: ${msg.sender} is not an attached child of '${refusedBy}'; call Attach first`);
+  try { bus.send(Message.newError(msg as unknown as string, err.dbusName, err.message)); } catch { /* the connection is closing */ }
+  return refusal;
 }
 
 export interface CallSpec {

@@ -23,7 +23,7 @@ import { NODE_INTERFACE, NODE_PATH, NAME_PATTERN, nodeBusName } from '../names.j
 import { NODE1 } from '../node1.js';
 import { checkLines, checkMeta, checkWireMessage, loadMetaSchemas } from '../validate.js';
 import {
-  DBUS, Message, MessageType, Variant, addMatch, callBus, callHiveMethod, callWithDeadline, connectBus, emitHiveSignal, nameOwner, removeMatch,
+  DBUS, Message, MessageType, Variant, addMatch, answerUnread, callBus, callHiveMethod, callWithDeadline, connectBus, emitHiveSignal, nameOwner, removeMatch,
   type DBusMessage, type MessageBus,
 } from './bus.js';
 import { ReplayBuffer } from './replay-buffer.js';
@@ -560,17 +560,13 @@ export class HiveNode {
 
   /** Answers a call whose body the gate did not decode, with the named error, counted and logged. */
   private refuseGated(msg: DBusMessage): boolean {
-    const refusal = refusalOf(this.bus, msg);
+    const refusal = answerUnread(this.bus, msg, LIMITS.maxCallBodyBytes, this.name);
     if (!refusal) return false;
     if (msg.type !== MessageType.METHOD_CALL) return true; // a refused signal: nothing to answer, nothing to act on
     this.counters.errors++;
     const counter = refusal === 'TooLarge' ? 'oversized' : 'not_child';
     this.counters[counter] = (this.counters[counter] ?? 0) + 1;
     this.logRefusal(`${counter}:${msg.sender}`, { caller: msg.sender, member: msg.member }, refusal === 'TooLarge' ? 'call refused unread: body too large' : `${msg.member} refused unread: not a child`);
-    const err = refusal === 'TooLarge'
-      ? new HiveError('InvalidMessage', `${msg.member ?? 'call'}: the body is larger than ${LIMITS.maxCallBodyBytes} bytes; not read`)
-      : new HiveError('NotChild', `${msg.member}: ${msg.sender} is not an attached child of '${this.name}'; call Attach first`);
-    try { this.bus.send(Message.newError(msg as unknown as string, err.dbusName, err.message)); } catch { /* the connection is closing */ }
     return true;
   }
 

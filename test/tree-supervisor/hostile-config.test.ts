@@ -115,6 +115,26 @@ describe('hive load checks a spec as the config does', () => {
   });
 });
 
+describe('the supervisor and an oversized call', () => {
+  it('refuses a body larger than any it takes unread, from any caller, and keeps serving', async () => {
+    hive = await startHive({ networks: console_, plugins: [{ name: 'ping', use: 'ping' }] });
+    const info = await token(hive);
+    const stranger = await connectBus(info.bus_address);
+    try {
+      // Four million map entries (16 MB as the bus carries it) would take the supervisor seconds and gigabytes to decode.
+      const entries = Object.fromEntries(Array.from({ length: 200_000 }, (_, i) => [`k${i}`, 'v'.repeat(60)]));
+      const err = await callWithDeadline(stranger, { destination: `org.hive.${hive.instance}.Supervisor`, path: '/org/hive/Supervisor', interface: 'org.hive.Supervisor1', member: 'Load', signature: 'a{ss}', body: [entries] }, 20_000)
+        .then(() => undefined, (e: Error & { code?: string }) => e);
+      expect(err?.code).toBe('InvalidMessage');
+      expect(err?.message).toMatch(/larger than \d+ bytes; not read/);
+    } finally {
+      stranger.disconnect();
+    }
+    expect((await hive.tree()).map((n) => n.name).sort()).toEqual(['mouth', 'ping']);
+    await answered(hive, '!ping', 'pong');
+  });
+});
+
 describe('the hive command and a closed stdout', () => {
   it('every subcommand ends quietly (exit 0, no stack trace) when its reader went away', async () => {
     hive = await startHive({ networks: console_, plugins: [{ name: 'ping', use: 'ping' }] });
