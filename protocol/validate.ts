@@ -64,7 +64,17 @@ export function checkMeta(meta: WireMessage[1]): void {
     }
     // Every key and value counts, nested ones too: a 5 MB hive.tags or a 10 MB custom array is
     // refused here, before zod or anyone else walks it.
-    bytes = metaCost(key, bytes, LIMITS.maxMetaBytes) + metaCost(v, 0, LIMITS.maxMetaBytes - bytes);
+    // The common values (a string, a number, a flag in a variant) without metaCost's stack.
+    bytes += Buffer.byteLength(key) + 5;
+    const x = isVariant(v) ? v.value : undefined;
+    if (x === undefined) bytes = metaCost(v, bytes, LIMITS.maxMetaBytes);
+    else {
+      bytes += v.signature.length + 2;
+      if (typeof x === 'string') bytes += Buffer.byteLength(x) + 5;
+      else if (typeof x === 'number' || typeof x === 'bigint') bytes += 8;
+      else if (typeof x === 'boolean') bytes += 4;
+      else bytes = metaCost(x, bytes, LIMITS.maxMetaBytes);
+    }
     if (bytes > LIMITS.maxMetaBytes) throw invalid(`metadata: more than ${LIMITS.maxMetaBytes} bytes (at '${key}')`);
   }
   if (!schemas) return;

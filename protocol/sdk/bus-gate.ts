@@ -92,8 +92,12 @@ function gatedUnmarshalMessages(stream: Readable, onMessage: (message: Record<st
   let fds: unknown;
   let refusal: Refusal | undefined;
 
+  // The connection's gate, looked up once: gateConnection() runs before the handshake, so before this reader.
+  let gateState: GateState | undefined | null = null;
+  const stateOf = () => (gateState === null ? (gateState = gates.get(stream)) : gateState);
+
   const deliver = () => {
-    const g = gates.get(stream);
+    const g = refusal ? stateOf() : undefined;
     if (refusal && g) g.current = { serial: message.serial as number, sender: message.sender as string | undefined, refusal };
     try {
       onMessage(message);
@@ -137,11 +141,8 @@ function gatedUnmarshalMessages(stream: Readable, onMessage: (message: Record<st
         }
         message.type = header[1];
         message.flags = header[2];
-        if (bodyLength === 0 || !message.signature) {
-          // Nothing to decode (dbus-next decodes only when both are there), but consume what there is.
-          if (bodyLength === 0) { deliver(); continue; }
-        }
-        const g = gates.get(stream);
+        if (bodyLength === 0) { deliver(); continue; }
+        const g = stateOf();
         refusal = g?.gate.check({
           type: message.type as number, serial: message.serial as number, sender: message.sender as string | undefined,
           destination: message.destination as string | undefined, path: message.path as string | undefined,
