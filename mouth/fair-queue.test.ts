@@ -253,6 +253,19 @@ describe('createFairQueue', () => {
     expect(outOfOrder).toBe(0);
   });
 
+  it('admit() refuses exactly as push() would, and queues nothing', () => {
+    const q = createFairQueue<number>({ maxItems: 4, userMax: 1 }); // senderMax 2
+    const code = (fn: () => void) => { try { fn(); } catch (e) { return (e as OutboundRefused).code; } return undefined; };
+    q.push('a', 1, '', 'u@h');
+    expect(code(() => q.admit('a', 'u@h'))).toBe('UserShare');
+    expect(code(() => q.admit('a', 'v@h'))).toBeUndefined();
+    q.push('a', 2);
+    expect(code(() => q.admit('a'))).toBe('QueueFull');
+    expect(code(() => q.push('a', 3))).toBe('QueueFull');
+    expect(code(() => q.admit('b'))).toBeUndefined();
+    expect([q.size, q.sizeOf('a'), q.sizeOf('b')]).toEqual([2, 2, 0]);
+  });
+
   it('rejects a nonsensical maxItems', () => {
     expect(() => createFairQueue({ maxItems: 0 })).toThrow(RangeError);
     expect(() => createFairQueue({ maxItems: 1.5 })).toThrow(/maxItems must be an integer >= 1/);

@@ -24,7 +24,7 @@
  * item it shifted and sends them consecutively, so a multi-line reply is never interleaved.
  *
  * The queue never drops: push() throws QueueFull and the sender learns its message was not queued.
- * push, shift, size and sizeOf are O(1) (amortized); clear is O(n).
+ * push, admit, shift, size and sizeOf are O(1) (amortized); clear is O(n).
  */
 import { OutboundRefused, showBytes } from './outbound-error.js';
 
@@ -54,6 +54,8 @@ export interface FairQueue<T> {
    * is over its share, UserShare if the sender holds userMax items for that user already.
    */
   push(sender: string, item: T, sub?: string, user?: string): void;
+  /** Throws what push(sender, …, user) would throw now, and queues nothing: to check before spending something else (a rate token). O(1). */
+  admit(sender: string, user?: string): void;
   /** The next item, round-robin across senders (then their subs, then users) that have items; undefined when empty. */
   shift(): FairQueueEntry<T> | undefined;
   /** Items queued across all senders. */
@@ -154,34 +156,42 @@ export function createFairQueue<T>(options: FairQueueOptions): FairQueue<T> {
     return { sender, sub, item };
   }
 
+  /** Throws OutboundRefused if `sender` may not queue one more item answering `user` now. */
+  function admit(sender: string, user = ''): void {
+    const q = queues.get(sender);
+    const count = q?.count ?? 0;
+    const ofUser = user === '' ? 0 : (q?.perUser?.get(user) ?? 0);
+    // First: the narrowest cause, what this one user has in flight.
+    if (ofUser >= userMax) {
+      throw new OutboundRefused(
+        'UserShare',
+        `${showBytes(sender)} has ${ofUser} messages queued answering IRC user ${showBytes(user)}, that user's share (${userMax}); ` +
+          'expected fewer answers to one user in flight: wait for earlier ones to be sent, or send them as one message of several lines.',
+      );
+    }
+    const cap = options.limitOf?.(sender) ?? senderMax;
+    if (count >= cap) {
+      throw new OutboundRefused(
+        'QueueFull',
+        `${showBytes(sender)} has ${count} messages queued, its share of the outbound queue; ` +
+          'expected fewer messages in flight: wait for earlier ones to be sent.',
+      );
+    }
+    if (count >= reserve && pooled >= maxItems) {
+      throw new OutboundRefused(
+        'QueueFull',
+        `Outbound queue is full (${size} messages queued, ${count} of them from ${showBytes(sender)}, beyond the ${reserve} each sender may always queue); ` +
+          'expected fewer messages in flight: wait for earlier ones to be sent.',
+      );
+    }
+  }
+
   return {
+    admit,
     push(sender: string, item: T, sub = '', user = ''): void {
+      admit(sender, user);
       const q = queues.get(sender);
-      const count = q?.count ?? 0;
       const ofUser = user === '' ? 0 : (q?.perUser?.get(user) ?? 0);
-      // First: the narrowest cause, what this one user has in flight.
-      if (ofUser >= userMax) {
-        throw new OutboundRefused(
-          'UserShare',
-          `${showBytes(sender)} has ${ofUser} messages queued answering IRC user ${showBytes(user)}, that user's share (${userMax}); ` +
-            'expected fewer answers to one user in flight: wait for earlier ones to be sent, or send them as one message of several lines.',
-        );
-      }
-      const cap = options.limitOf?.(sender) ?? senderMax;
-      if (count >= cap) {
-        throw new OutboundRefused(
-          'QueueFull',
-          `${showBytes(sender)} has ${count} messages queued, its share of the outbound queue; ` +
-            'expected fewer messages in flight: wait for earlier ones to be sent.',
-        );
-      }
-      if (count >= reserve && pooled >= maxItems) {
-        throw new OutboundRefused(
-          'QueueFull',
-          `Outbound queue is full (${size} messages queued, ${count} of them from ${showBytes(sender)}, beyond the ${reserve} each sender may always queue); ` +
-            'expected fewer messages in flight: wait for earlier ones to be sent.',
-        );
-      }
       let sq = q;
       if (sq === undefined) {
         sq = { subs: new Map(), turn: new Fifo(), count: 0, perUser: undefined };

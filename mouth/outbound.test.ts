@@ -50,6 +50,19 @@ describe('Outbound', () => {
     expect(o.counters().refused_RateLimited).toBe(2);
   });
 
+  it('a lookup refused by the queue (QueueFull) uses up no rate token', () => {
+    const { o, written } = outbound(4); // senderMax max(1, 4/2) = 2; lookups: 3 per sender at once
+    o.submit(from('auth'), [L('PRIVMSG #c :a')]);
+    o.submit(from('auth'), [L('PRIVMSG #c :b')]);
+    const who = () => code(() => o.submit(from('auth'), [L('WHO #c %tna,471')]));
+    expect([who(), who(), who(), who(), who()]).toEqual(Array(5).fill('QueueFull'));
+    o.setOpen(true);
+    // The share is free again, and the sender's lookup bucket is still full.
+    expect([who(), who(), who(), who()]).toEqual([undefined, undefined, undefined, 'RateLimited']);
+    expect(written.filter((l) => l.startsWith('WHO'))).toHaveLength(3);
+    expect(o.counters()).toMatchObject({ refused_QueueFull: 5, refused_RateLimited: 1 });
+  });
+
   it('gives the CTCP answers a small share of their own, and the plugins theirs', () => {
     const { o } = outbound(50);
     for (let i = 0; i < 20; i++) o.ctcp.request({ nick: `u${i}`, hostname: `h${i}`, type: 'VERSION', message: 'VERSION' });

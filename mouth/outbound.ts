@@ -137,7 +137,9 @@ export class Outbound {
         for (const part of fitLine(line, prefix)) out.push(part);
       }
       if (out.length === 0) return;
-      // Last of the checks, so that a message refused for another reason costs no token.
+      // The queue's refusal (QueueFull, UserShare) before the rate token is taken, and nothing
+      // else can refuse in between: a message refused for any other reason costs no token.
+      this.queue.admit(sender.via, sender.user);
       if (lookup && !this.lookups.take(sender.via)) {
         const { perSender, overall } = this.lookupRates;
         throw new OutboundRefused(
