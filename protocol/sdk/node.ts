@@ -53,6 +53,8 @@ const PLACE_WINDOW_MS = 60_000;
 const REATTACH_BACKOFF_MS = 500;
 /** hive.path's longest (metadata-schema.ts). */
 const MAX_PATH = 64;
+/** Networks whose last sequence number a node remembers (and saves); a real hive has a handful. */
+const MAX_SEQ_NETWORKS = 64;
 
 export type Kind = 'mouth' | 'responder' | 'automaton' | 'filter' | 'aggregator';
 
@@ -239,6 +241,12 @@ export class HiveNode {
       return true;
     }
     const last = this.lastSeq.get(network);
+    // Bounded: a parent naming ever new networks (a forged hive.network) is not remembered past MAX_SEQ_NETWORKS.
+    if (last === undefined && this.lastSeq.size >= MAX_SEQ_NETWORKS) {
+      this.counters.seq_untracked = (this.counters.seq_untracked ?? 0) + 1;
+      this.logRefusal('seq_untracked', { network }, `hive.seq of more than ${MAX_SEQ_NETWORKS} networks: not remembered`);
+      return true;
+    }
     if (last !== undefined && n <= last) {
       if (last - n <= SEQ_WINDOW) return false; // already seen (replay overlap)
       this.counters.seq_reset = (this.counters.seq_reset ?? 0) + 1;

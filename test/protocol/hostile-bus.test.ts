@@ -235,6 +235,16 @@ describe('sequence numbers checked against the parent\'s numbering', () => {
     await waitFor(() => b.heard.includes('PRIVMSG #c :three'), { what: 'three after the restart' });
   });
 
+  it('remembers the numbers of at most 64 networks, and still delivers the messages of more', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hive-seq-')); dirs.push(dir);
+    root = await startTestRoot(bus.address);
+    const a = await listener(dir);
+    for (let i = 0; i < 100; i++) root.node.emit({ lines: [line(`PRIVMSG #c :n${i}`)], meta: { 'hive.network': `net${i}`, 'hive.seq': 1000 + i } });
+    await waitFor(() => a.heard.length === 100, { what: 'all hundred messages' });
+    expect(a.k.counters.seq_untracked).toBe(36);
+    await waitFor(async () => Object.keys(JSON.parse(await readFile(seqFile(dir), 'utf8').catch(() => '{}')) as object).length === 64, { what: 'the saved numbers of 64 networks' });
+  });
+
   it('hears a new parent whose numbers went backwards (a new mouth), and forgets a saved number from the future', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'hive-seq-')); dirs.push(dir);
     root = await startTestRoot(bus.address);
