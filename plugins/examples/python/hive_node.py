@@ -46,6 +46,7 @@ CALL_TIMEOUT = 10.0     # seconds a call to the parent may take (docs/protocol.m
 REPLAY_SIZE = 512       # messages kept for a child's Replay
 SEQ_SAVE_DELAY = 0.1    # save the last hive.seq at most every 100 ms
 SEQ_WINDOW = 1024       # a hive.seq at most this far below the last is a repeat; further below, a new numbering
+MAX_SEQ_NETWORKS = 64   # networks whose last hive.seq is remembered (and saved); a 65th is delivered, not remembered
 SEQ_FUTURE = 600        # seconds: a hive.seq beyond (now + this) in microseconds is forged, never remembered
 MAX_REATTACH = 3        # refused as a child (NotChild) more often than this within PLACE_WINDOW: exit 3
 PLACE_WINDOW = 60.0
@@ -601,6 +602,9 @@ class HiveNode:
             log('warn', 'hive.seq from the future: not remembered', network=network, seq=n)
             return True                               # delivered, never remembered nor saved
         last = self._last_seq.get(network)
+        if last is None and len(self._last_seq) >= MAX_SEQ_NETWORKS:
+            self.counters['seq_untracked'] = self.counters.get('seq_untracked', 0) + 1
+            return True                               # bounded: a 65th network is delivered, not remembered
         if last is not None and n <= last:
             if last - n <= SEQ_WINDOW:
                 return False                          # already seen
