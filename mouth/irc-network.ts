@@ -28,7 +28,7 @@ import { boundedTransport } from './irc-transport.js';
 import { shapeProblem } from './server-line-shape.js';
 import type { Network, NetworkSink } from './network.js';
 import type { CtcpRequest } from './ctcp.js';
-import { Outbound, type Sender } from './outbound.js';
+import { Outbound, speakerOf, type Sender } from './outbound.js';
 import { showBytes } from './outbound-error.js';
 import { trustCa } from './tls-trust.js';
 import { createTokenBucket } from './token-bucket.js';
@@ -347,7 +347,8 @@ export class IrcNetwork implements Network {
         if (!Number.isNaN(t)) meta['hive.time'] = t;
       }
     }
-    this.o.sink.line(this.name, bytes, meta);
+    // The prefix is parsed already: the speaker comes from it, not from a second scan of the bytes.
+    this.o.sink.line(this.name, bytes, meta, speakerOf(p));
   }
 
   /** What this network looks like now (for `hive tree` and the Details property). */

@@ -23,7 +23,7 @@ import { AnsweredSet } from './answered-set.js';
 import { IrcNetwork } from './irc-network.js';
 import type { MouthEvent, Network, NetworkSink } from './network.js';
 import { OutboundRefused } from './outbound-error.js';
-import { speakerOf, Speakers } from './outbound.js';
+import { Speakers } from './outbound.js';
 import { TerminalNetwork } from './terminal-network.js';
 
 const mouthConfigSchema = z.object({ networks: z.record(z.string(), networkSchema) }).loose();
@@ -54,18 +54,17 @@ function nextSeq(network: string): number {
   return n;
 }
 
-// Whose line each recent inbound id was, per network: a reply's hive.reply_to names the IRC user
-// it answers, and the outbound queue gives each user a share (fair-queue.ts).
+// Whose line each recent user's line (PRIVMSG, NOTICE, TAGMSG) was, per network: a reply's
+// hive.reply_to names the IRC user it answers, and the outbound queue gives each user a share (fair-queue.ts).
 const speakers = new Map<string, Speakers>();
 
 const sink: NetworkSink = {
-  line(network, bytes, meta) {
+  line(network, bytes, meta, speaker) {
     const id = newMessageId(node.name);
-    const who = speakerOf(bytes);
-    if (who !== undefined) {
+    if (speaker !== undefined) {
       let s = speakers.get(network);
       if (s === undefined) speakers.set(network, (s = new Speakers()));
-      s.remember(id, who);
+      s.remember(id, speaker);
     }
     meta['hive.id'] = id;
     meta['hive.network'] = network;

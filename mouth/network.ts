@@ -8,8 +8,11 @@ import type { Sender } from './outbound.js';
 export type MouthEvent = 'connecting' | 'registered' | 'disconnected' | 'nick';
 
 export interface NetworkSink {
-  /** A line from the server (raw bytes, without CR/LF) with the metadata the network knows; returns its hive.id. */
-  line(network: string, bytes: Buffer, meta: Meta): string;
+  /**
+   * A line from the server (raw bytes, without CR/LF) with the metadata the network knows, and
+   * its speaker (speakerOf, for users' lines only) so replies to it get that user's share; returns its hive.id.
+   */
+  line(network: string, bytes: Buffer, meta: Meta, speaker?: string): string;
   /** An event of the mouth's own (no line). */
   event(network: string, event: MouthEvent, meta: Meta): void;
 }

@@ -2,7 +2,8 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createAllowList } from './allow-list.js';
-import { AUTO_SHARE, Outbound, speakerOf, Speakers, type Sender } from './outbound.js';
+import { parseLine } from '../protocol/irc-line.js';
+import { AUTO_SHARE, Outbound, SPEAKERS_MAX, speakerOf, Speakers, type Sender } from './outbound.js';
 import { OutboundRefused } from './outbound-error.js';
 import { createTokenBucket } from './token-bucket.js';
 
@@ -94,22 +95,28 @@ describe('Outbound', () => {
   });
 });
 
+/** What the network hands the sink for a line it parsed (irc-network.ts inbound). */
+const spoke = (line: string) => { const p = parseLine(line); return p && speakerOf(p); };
+
 describe('speakerOf', () => {
-  it('is user@host of the prefix, lower-cased, after any tags; nothing for a server or a bare nick', () => {
-    expect(speakerOf(L(':Alice!~Al@Example.ORG PRIVMSG #c :!ping'))).toBe('~al@example.org');
-    expect(speakerOf(L('@time=2024-01-01T00:00:00Z;account=al :alice!a@h PRIVMSG #c :hi'))).toBe('a@h');
-    expect(speakerOf(L('@a=b  :alice!a@h JOIN #c'))).toBe('a@h');
-    expect(speakerOf(L(':irc.test 001 hivebot :Welcome'))).toBeUndefined();
-    expect(speakerOf(L(':alice PRIVMSG #c :x!y@z'))).toBeUndefined();
-    expect(speakerOf(L(':alice!a PRIVMSG #c :y@z'))).toBeUndefined();
-    expect(speakerOf(L('PING :x!y@z'))).toBeUndefined();
-    expect(speakerOf(L(':a!b@c'))).toBeUndefined();
-    expect(speakerOf(L('@tags-only'))).toBeUndefined();
-    expect(speakerOf(Buffer.alloc(0))).toBeUndefined();
+  it('is user@host of the prefix of a user\'s PRIVMSG, NOTICE or TAGMSG, lower-cased; nothing for a server or a bare nick', () => {
+    expect(spoke(':Alice!~Al@Example.ORG PRIVMSG #c :!ping')).toBe('~al@example.org');
+    expect(spoke('@time=2024-01-01T00:00:00Z;account=al :alice!a@h PRIVMSG #c :hi')).toBe('a@h');
+    expect(spoke('@a=b  :alice!a@h NOTICE bot :hi')).toBe('a@h');
+    expect(spoke('@+typing=active :alice!a@h TAGMSG #c')).toBe('a@h');
+    expect(spoke(':irc.test NOTICE hivebot :hi')).toBeUndefined();
+    expect(spoke(':alice PRIVMSG #c :x!y@z')).toBeUndefined();
+    expect(spoke(':alice!a PRIVMSG #c :y@z')).toBeUndefined();
+    expect(spoke('PRIVMSG #c :x!y@z')).toBeUndefined();
+  });
+
+  it('is nothing for lines that are nobody\'s command: JOIN, PART, QUIT, MODE, NICK, numerics', () => {
+    for (const l of [':alice!a@h JOIN #c', ':alice!a@h PART #c', ':alice!a@h QUIT :bye', ':alice!a@h MODE #c +o bob',
+      ':alice!a@h NICK alice_', ':alice!a@h 001 hivebot :Welcome']) expect(spoke(l)).toBeUndefined();
   });
 
   it('keeps a nick change in the same share: the nick is not part of it', () => {
-    expect(speakerOf(L(':alice!a@h PRIVMSG #c :!ping'))).toBe(speakerOf(L(':alice_!a@h PRIVMSG #c :!ping')));
+    expect(spoke(':alice!a@h PRIVMSG #c :!ping')).toBe(spoke(':alice_!a@h PRIVMSG #c :!ping'));
   });
 });
 
@@ -118,5 +125,17 @@ describe('Speakers', () => {
     const s = new Speakers(3);
     for (const i of [1, 2, 3, 4]) s.remember(`id${i}`, `u${i}@h`);
     expect([s.get('id1'), s.get('id2'), s.get('id4')]).toEqual([undefined, 'u2@h', 'u4@h']);
+  });
+
+  it('a JOIN storm does not evict a pending command\'s speaker', () => {
+    // As the mouth's sink does (main.ts): remember the speaker the network found, if any.
+    const s = new Speakers();
+    const line = (id: string, text: string) => { const who = spoke(text); if (who !== undefined) s.remember(id, who); };
+    line('cmd', ':alice!a@h PRIVMSG #c :!ping');
+    for (let i = 0; i < SPEAKERS_MAX + 1000; i++) {
+      line(`j${i}`, `:u${i}!x@h${i} JOIN #c${i}`);
+      line(`m${i}`, `:srv.test 353 hivebot = #c${i} :u${i}`);
+    }
+    expect(s.get('cmd')).toBe('a@h');
   });
 });

@@ -9,6 +9,7 @@
  * the queue holds (bounded); what does not fit is refused, never dropped.
  */
 import type { Logger } from 'pino';
+import type { IrcLine } from '../protocol/irc-line.js';
 import type { AllowList } from './allow-list.js';
 import { CtcpResponder } from './ctcp.js';
 import { createFairQueue, type FairQueue } from './fair-queue.js';
@@ -39,32 +40,24 @@ export interface Sender {
   user?: string;
 }
 
+/** Lines a user sends to the bot or a channel: the ones a plugin's reply answers. */
+const SPOKEN: ReadonlySet<string> = new Set(['PRIVMSG', 'NOTICE', 'TAGMSG']);
+
 /**
- * Who spoke a line: `user@host` of its `:nick!user@host` prefix, lower-cased, so a nick change
- * keeps the same share; undefined for a server or a line without a full prefix. Cheap: a few
- * byte searches in the raw line and one short string.
+ * Who spoke a line, from the prefix the network already parsed: `user@host`, lower-cased, so a
+ * nick change keeps the same share; undefined for a server, a prefix without user@host, or any
+ * other command (JOIN, MODE, numerics…: nobody's command, and a storm of them must not push the
+ * speakers of pending commands out of Speakers).
  */
-export function speakerOf(line: Buffer): string | undefined {
-  let i = 0;
-  if (line[0] === 0x40 /* @ tags */) {
-    i = line.indexOf(0x20);
-    if (i < 0) return undefined;
-    while (line[i] === 0x20) i++;
-  }
-  if (line[i] !== 0x3a /* : */) return undefined;
-  const end = line.indexOf(0x20, i);
-  if (end < 0) return undefined;
-  const bang = line.indexOf(0x21 /* ! */, i);
-  if (bang < 0 || bang > end) return undefined;
-  const at = line.indexOf(0x40 /* @ */, bang);
-  if (at < 0 || at > end) return undefined;
-  return line.toString('latin1', bang + 1, end).toLowerCase();
+export function speakerOf(p: Pick<IrcLine, 'command' | 'ident' | 'hostname'>): string | undefined {
+  if (!SPOKEN.has(p.command) || !p.ident || !p.hostname) return undefined;
+  return `${p.ident}@${p.hostname}`.toLowerCase();
 }
 
-/** Inbound lines remembered per network, to tell whom a reply answers: the last ones only. */
+/** Users' lines (PRIVMSG, NOTICE, TAGMSG) remembered per network, to tell whom a reply answers: the last ones only. */
 export const SPEAKERS_MAX = 10_000;
 
-/** hive.id → speaker of the last SPEAKERS_MAX inbound lines (oldest forgotten first); O(1). */
+/** hive.id → speaker of the last SPEAKERS_MAX users' lines (oldest forgotten first); O(1). */
 export class Speakers {
   private readonly ids = new Map<string, string>();
 

@@ -59,7 +59,8 @@ export class TerminalNetwork implements Network {
       this.lastActivity = Date.now();
       if (!text.trim()) return;
       const safe = text.replace(/[\r\n\0]/g, ' ');
-      this.unanswered.add(sink.line(this.name, Buffer.from(`:${config.user}!${config.user}@terminal PRIVMSG ${config.channel} :${safe}`), meta()));
+      const speaker = `${config.user}@terminal`.toLowerCase();
+      this.unanswered.add(sink.line(this.name, Buffer.from(`:${config.user}!${config.user}@terminal PRIVMSG ${config.channel} :${safe}`), meta(), speaker));
     });
     rl.on('close', () => {
       this.o.log.info('end of terminal input; finishing');
