@@ -37,8 +37,8 @@ const PLUGIN_RUNNER = join(DIST, 'plugins/run.js');
 const STOP_GRACE_MS = 5000;
 /** After SIGKILL, how long to wait for the exit before the node is given up as stopped (a process in D state). */
 const KILL_WAIT_MS = 2000;
-/** The largest body the supervisor decodes: a Load spec (YAML_LIMITS.maxBytes) and its envelope. */
-const SUPERVISOR_BODY_MAX = YAML_LIMITS.maxBytes + 4096;
+/** The largest body the supervisor decodes: twice the largest Load spec, so that a spec just too big is refused by the YAML bound, which says so. */
+const SUPERVISOR_BODY_MAX = 2 * YAML_LIMITS.maxBytes;
 /**
  * The longest any Supervisor1 method may take before it answers Timeout (the operation may go on
  * in the background). Below the CLI's own 30 s, so `hive` prints the named error, not its own.
@@ -596,13 +596,8 @@ export class Supervisor {
   private async terminate(r: NodeRecord, launched: Launched): Promise<void> {
     launched.proc.kill('SIGTERM');
     const kill = setTimeout(() => launched.proc.kill('SIGKILL'), STOP_GRACE_MS);
-    let giveUp: NodeJS.Timeout | undefined;
-    const gone = await Promise.race([
-      launched.exited.then(() => true),
-      new Promise<boolean>((res) => { giveUp = setTimeout(() => res(false), STOP_GRACE_MS + KILL_WAIT_MS); }),
-    ]);
+    const gone = await withDeadline(launched.exited, STOP_GRACE_MS + KILL_WAIT_MS, `stopping ${r.name}`).then(() => true, () => false);
     clearTimeout(kill);
-    clearTimeout(giveUp);
     if (!gone) {
       this.log.error({ child: r.name, pid: launched.pid }, `node did not exit within ${STOP_GRACE_MS + KILL_WAIT_MS} ms of SIGTERM and SIGKILL; giving up on it`);
       if (r.launched === launched) r.launched = undefined;
