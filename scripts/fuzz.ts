@@ -110,9 +110,9 @@ function mutate(r: () => number, line: Buffer): Buffer {
   }
 }
 
-function serverLine(r: () => number, bot: string): Buffer {
+function serverLine(r: () => number, bot: string, mutated: number): Buffer {
   let line: Buffer = Buffer.from(fill(r, pick(r, CORPUS), bot), 'latin1');
-  const n = r() < 0.25 ? 0 : 1 + Math.floor(r() * 3);
+  const n = r() >= mutated ? 0 : 1 + Math.floor(r() * 3);
   for (let i = 0; i < n; i++) line = mutate(r, line);
   return line;
 }
@@ -206,6 +206,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
     let nextProbe = Date.now();
     const pending = new Map<string, number>();
     let connections = fake.connections.length;
+    let batches = 0;
     const dbusCall = async (bus: MessageBus) => {
       report.inputs.dbus_calls++;
       const wire = randomWire(r);
@@ -241,9 +242,13 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
         nextProbe = Date.now() + 250;
       }
       // A batch of server lines, sometimes in one write, sometimes cut across writes.
+      // Phases (by batch count, so that the inputs follow from the seed): a storm (most lines mutated, which soon has the mouth drop the connection as
+      // a MalformedFlood) and a gentle one (few lines, few mutated), which stays connected long
+      // enough for state to build up (channels, batches, nick changes) under the odd bad line.
+      const storm = batches++ % 400 < 100;
       const batch: Buffer[] = [];
-      const n = 1 + Math.floor(r() * 20);
-      for (let i = 0; i < n; i++) batch.push(serverLine(r, conn.nick), Buffer.from('\r\n'));
+      const n = storm ? 1 + Math.floor(r() * 20) : 1 + Math.floor(r() * 3);
+      for (let i = 0; i < n; i++) batch.push(serverLine(r, conn.nick, storm ? 0.75 : 0.05), Buffer.from('\r\n'));
       if (r() < 0.002) { const junk = randomBytes(r, 64 * 1024 + Math.floor(r() * 64 * 1024)); for (let i = 0; i < junk.length; i++) if (junk[i] === 0x0a) junk[i] = 0x20; batch.push(junk); } // no line end: oversized
       const bytes = Buffer.concat(batch);
       report.inputs.server_lines += n;
