@@ -25,7 +25,7 @@ import type { Meta } from '../protocol/metadata.js';
 import { createAllowList } from './allow-list.js';
 import { relayPrefixLength } from './line-split.js';
 import { boundedTransport } from './irc-transport.js';
-import { shapeProblem } from './server-line-shape.js';
+import { capProblem, shapeProblem } from './server-line-shape.js';
 import type { Network, NetworkSink } from './network.js';
 import type { CtcpRequest } from './ctcp.js';
 import { Outbound, speakerOf, type Sender } from './outbound.js';
@@ -40,8 +40,8 @@ export const MALFORMED_MAX = 100;
 export const MALFORMED_WINDOW_MS = 10_000;
 /**
  * Entries irc-framework may hold between lines (unfinished NAMES/WHO/ban lists, BATCHes, MOTD,
- * ISUPPORT tokens); checked every FRAMEWORK_CHECK_EVERY lines. A server that never ends a list
- * would otherwise grow the mouth's memory without bound.
+ * ISUPPORT tokens, capabilities); checked every FRAMEWORK_CHECK_EVERY lines. A server that never
+ * ends a list, or offers capabilities without end, would otherwise grow the mouth's memory.
  */
 export const FRAMEWORK_STATE_MAX = 200_000;
 /**
@@ -293,7 +293,7 @@ export class IrcNetwork implements Network {
     const text = bytes.toString('utf8');
     const p = parseLine(text);
     if (!p) { this.malformed(bytes, 'not an IRC line'); return; }
-    const problem = shapeProblem(p);
+    const problem = shapeProblem(p) ?? (p.command === 'CAP' && this.client ? capProblem(p, this.client.network.cap) : undefined);
     if (problem) { this.malformed(bytes, problem); return; }
     deliver(text);
     if (this.socket && this.socket.writableLength > WRITE_BUFFER_MAX) {
@@ -304,7 +304,7 @@ export class IrcNetwork implements Network {
       this.linesSinceCheck = 0;
       const size = this.client ? frameworkStateSize(this.client) : 0;
       if (size > FRAMEWORK_STATE_MAX) {
-        this.dropConnection(`StateTooLarge: the server left ${size} entries of unfinished lists, batches or ISUPPORT tokens (at most ${FRAMEWORK_STATE_MAX})`);
+        this.dropConnection(`StateTooLarge: the server left ${size} entries of unfinished lists, batches, ISUPPORT tokens or capabilities (at most ${FRAMEWORK_STATE_MAX})`);
         return;
       }
     }
@@ -434,9 +434,10 @@ export class IrcNetwork implements Network {
 
 /**
  * Roughly how many things irc-framework holds for lists and batches not yet ended: each array
- * element, each cache, each ISUPPORT token, and a long string (the MOTD) per 512 characters.
+ * element, each cache, each ISUPPORT token, each capability it was offered, enabled or requested
+ * (CAP LS/NEW add to them after registration too), and a long string (the MOTD) per 512 characters.
  */
-function frameworkStateSize(client: IrcClient): number {
+export function frameworkStateSize(client: IrcClient): number {
   const caches = (client as unknown as { command_handler?: { _caches?: Record<string, Record<string, unknown>> } }).command_handler?._caches ?? {};
   let n = 0;
   for (const cache of Object.values(caches)) {
@@ -448,5 +449,7 @@ function frameworkStateSize(client: IrcClient): number {
   }
   const options = (client.network as unknown as { options?: Record<string, unknown> }).options;
   if (options) n += Object.keys(options).length;
+  const cap = client.network.cap;
+  n += cap.available.size + cap.enabled.length + cap.requested.length;
   return n;
 }

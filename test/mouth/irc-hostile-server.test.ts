@@ -237,6 +237,34 @@ describe('a hostile server on one network', () => {
     await waitFor(() => logsOf(hive, 'mouth').find((l) => l.msg === 'disconnected; reconnecting' && String(l.reason).startsWith('WriteBlocked')), { what: 'WriteBlocked as the reason' });
   }, 60_000);
 
+  it('drops CAP lines irc-framework would keep without bound; capabilities offered without end count toward its state limit', async () => {
+    const c0 = await counters();
+    const names = (n: number, p: string) => Array.from({ length: n }, (_, j) => `${p}${j}`).join(' ');
+    // Over 64 names a line; ACKs of what the bot never requested (irc-framework would enable them).
+    fake.send(`:fake.test CAP hivebot NEW :${names(65, 'n')}`);
+    fake.send(':fake.test CAP hivebot ACK :never-requested');
+    fake.send(':fake.test CAP hivebot ACK :-sasl');
+    await fakeRoundTrip();
+    const c1 = await counters();
+    expect(c1['fake.malformed']! - c0['fake.malformed']!).toBe(3);
+    expect(c1['fake.connects']).toBe(c0['fake.connects']);
+
+    // Within 64 a line, but 3,200 lines of new names: irc-framework keeps each (limit 200,000
+    // entries; the PINGs after them make sure a check comes after all).
+    const conn = fake.current!;
+    const before = fake.connections.length;
+    const stateDrops = () => logsOf(hive, 'mouth').filter((l) => l.msg === 'disconnected; reconnecting' && String(l.reason).startsWith('StateTooLarge')).length;
+    const earlier = stateDrops();
+    fake.send([...Array.from({ length: 3200 }, (_, i) => `:fake.test CAP hivebot NEW :${names(64, `c${i}-`)}`), ...Array.from({ length: 300 }, (_, i) => `PING :p${i}`)].join('\r\n'));
+    await waitFor(() => (conn.closed ? true : undefined), { timeout: 30_000, what: 'the mouth to drop the connection' });
+    await fake.waitRegistered({ since: before });
+    await fakeRoundTrip();
+    const c2 = await counters();
+    expect(c2['fake.hostile_drops']).toBe(c1['fake.hostile_drops']! + 1);
+    expect(c2['fake.malformed']).toBe(c1['fake.malformed']);
+    await waitFor(() => (stateDrops() > earlier ? true : undefined), { what: 'StateTooLarge as the reason' });
+  }, 60_000);
+
   it('takes 10,000 numerics and a PING flood in stride', async () => {
     const c0 = await counters();
     const numerics = Array.from({ length: 10_000 }, (_, i) => [
