@@ -96,6 +96,12 @@ export class IrcNetwork implements Network {
   private lastDisconnect = '';
   private stableTimer: NodeJS.Timeout | undefined;
   private saslTimer: NodeJS.Timeout | undefined;
+  /**
+   * Why the services refused this connection's SASL login ('' if they did not): a wrong password
+   * (fail), nick_locked, unsupported_mechanism… Asking again would be refused the same way, every
+   * sasl.retry, forever (services notices, K-lines on some networks): no retry until the next connection.
+   */
+  private saslRefused = '';
   private transport: { stopReading(): void; socket: Socket | null } | undefined;
   private malformedWindow = { start: 0, count: 0 };
   private linesSinceCheck = 0;
@@ -140,6 +146,7 @@ export class IrcNetwork implements Network {
     const log = this.o.log;
     this.nickIndex = 0;
     this.account = '';
+    this.saslRefused = '';
     this.counters.connects++;
     this.malformedWindow = { start: 0, count: 0 };
     const network = this;
@@ -225,13 +232,24 @@ export class IrcNetwork implements Network {
     client.on('sasl failed', (e: { reason: string; message?: string }) => {
       // Before registering it may be why the server closes; after, the connection goes on.
       if (!this.registered) this.lastError = `SASL failed: ${e.reason}`;
-      if (this.registered && e.reason === 'capability_missing') log.warn({ retryMs: c.sasl?.retry }, 'SASL still not offered; asking again later');
-      else log.error({ reason: e.reason, message: e.message, registered: this.registered }, 'SASL login failed');
+      // SASL not offered (services away): worth asking again, every sasl.retry.
+      if (e.reason === 'capability_missing') {
+        if (this.registered) log.warn({ retryMs: c.sasl?.retry }, 'SASL still not offered; asking again later');
+        else log.error({ reason: e.reason, registered: this.registered }, 'SASL login failed');
+        return;
+      }
+      // Refused: the same credentials would be refused again.
+      const first = !this.saslRefused;
+      this.saslRefused = e.reason;
+      if (this.saslTimer) { clearInterval(this.saslTimer); this.saslTimer = undefined; }
+      // Logged once per connection: a server repeating the numeric must not fill the log.
+      if (first) log.error({ reason: e.reason, message: e.message, registered: this.registered, retry: 'next connection' }, 'SASL login failed');
+      else log.debug({ reason: e.reason }, 'SASL refused again');
     });
     // Services came back (cap-notify: CAP NEW sasl, which irc-framework requests and gets ACKed):
     // irc-framework authenticates only while registering, so log in here.
     const saslBack = (e: { capabilities?: Record<string, string> }) => {
-      if (!c.sasl || !this.registered || this.account || !e.capabilities || !('sasl' in e.capabilities)) return;
+      if (!c.sasl || !this.registered || this.account || this.saslRefused || !e.capabilities || !('sasl' in e.capabilities)) return;
       // While negotiating (after our CAP LS probe) irc-framework authenticates itself.
       if (!client.network.cap.isEnabled('sasl') || client.network.cap.negotiating) return;
       const offered = client.network.cap.available.get('sasl');
@@ -248,6 +266,8 @@ export class IrcNetwork implements Network {
       const now = typeof account === 'string' ? account : '';
       if (now === this.account) return;
       this.account = now;
+      // Logged in: the credentials work, so being logged out later is the services' doing: retry then.
+      if (now) this.saslRefused = '';
       if (now) log.info({ account: now }, 'identified');
       else log.warn('no longer identified');
       this.scheduleSaslRetry();
@@ -385,16 +405,17 @@ export class IrcNetwork implements Network {
    * While registered without an account although SASL is configured, ask the server every
    * sasl.retry whether SASL is offered (CAP LS): not every server says CAP NEW when its services
    * come back (InspIRCd 3 does not when their mechanisms are unchanged). irc-framework answers
-   * the listing with CAP REQ and, once sasl is ACKed, authenticates.
+   * the listing with CAP REQ and, once sasl is ACKed, authenticates. Not after the services
+   * refused the login on this connection (saslRefused).
    */
   private scheduleSaslRetry(): void {
     if (this.saslTimer) clearInterval(this.saslTimer);
     this.saslTimer = undefined;
     const sasl = this.o.config.sasl;
     const client = this.client;
-    if (!sasl || !client || !this.registered || this.account) return;
+    if (!sasl || !client || !this.registered || this.account || this.saslRefused) return;
     this.saslTimer = setInterval(() => {
-      if (this.registered && this.client === client && !this.account && !client.network.cap.negotiating) client.raw('CAP', 'LS', '302');
+      if (this.registered && this.client === client && !this.account && !this.saslRefused && !client.network.cap.negotiating) client.raw('CAP', 'LS', '302');
     }, sasl.retry);
   }
 

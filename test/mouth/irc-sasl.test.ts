@@ -9,7 +9,7 @@ import { findProgram, startInspircd, type Ircd } from '../helpers/ircd.js';
 import { capLs, connectClient, type IrcTestClient } from '../helpers/irc-client.js';
 import { startFakeIrcd } from '../helpers/fake-ircd.js';
 import { alive, startHive, type TestHive } from '../helpers/hive.js';
-import { waitFor } from '../helpers/wait.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 import { botJoined, exec, expectPrivmsg, ircNetwork, logsOf, waitForNodeLog } from './util.js';
 
 const BOT = { name: 'hiveacct', password: 'bot-secret-1' };
@@ -178,6 +178,47 @@ describe('SASL when the services come and go', () => {
       await waitForNodeLog(hive, 'mouth', 'no longer identified');
       expect((await hive.node('mouth')).counters['fake.identified']).toBe(0);
       expect(fake.connections).toEqual([c]);
+    } finally {
+      await hive?.stop();
+      hive = undefined;
+      await fake.close();
+    }
+  });
+
+  it('does not retry a login the services refused (904) until the next connection, and says so once', async () => {
+    const fake = await startFakeIrcd({ caps: ['sasl=PLAIN', 'cap-notify'] });
+    try {
+      hive = await startHive({
+        networks: { fake: ircNetwork(fake, { sasl: { mechanism: 'PLAIN', account: BOT.name, password: 'wrong', retry: '1s' } }) },
+        plugins: [{ name: 'ping', use: 'ping' }],
+      });
+      const refuse = async (since: number) => {
+        await fake.waitLine(/^AUTHENTICATE PLAIN$/, { since });
+        fake.send('AUTHENTICATE +');
+        await fake.waitLine(/^AUTHENTICATE [A-Za-z0-9+/=]{8,}$/, { since });
+        fake.send(':fake.test 904 hivebot :SASL authentication failed');
+      };
+      await refuse(0);
+      const c = await fake.waitRegistered();
+      const failed = await waitForNodeLog(hive, 'mouth', 'SASL login failed');
+      expect(failed.reason).toBe('fail');
+      const after = c.lines.length;
+      // Several retry intervals: no CAP LS probe, no AUTHENTICATE; not even on CAP NEW sasl.
+      fake.send(':fake.test CAP hivebot NEW :sasl=PLAIN');
+      await sleep(3_500);
+      expect(c.lines.slice(after).filter((l) => /^(AUTHENTICATE|CAP LS)/.test(l))).toEqual([]);
+      expect(failed.retry).toBe('next connection');
+      // A repeated refusal is not logged again.
+      fake.send(':fake.test 904 hivebot :SASL authentication failed');
+      await sleep(300);
+      expect(logsOf(hive, 'mouth').filter((l) => l.msg === 'SASL login failed')).toHaveLength(1);
+      // The next connection tries once more.
+      const before = fake.connections.length;
+      fake.dropClients();
+      await waitFor(() => (fake.connections.length > before ? true : undefined), { what: 'a new connection' });
+      await refuse(0);
+      await fake.waitRegistered({ since: before });
+      expect(fake.connections.length).toBe(before + 1);
     } finally {
       await hive?.stop();
       hive = undefined;
