@@ -122,8 +122,15 @@ describe('supervision', () => {
     await hive.waitForLog((l) => l.msg === 'node failed: too many restarts; not restarting' && l.child === 'crasher', 20_000);
     const starts = hive.logs.filter((l) => l.msg === 'node started' && l.child === 'crasher').map((l) => l.time as number);
     expect(starts).toHaveLength(4);
+    // Backoff: the delays the supervisor chose grow (100, 200, 400 ms ± 20 %), and each start came at
+    // least that long after the one before. (Comparing the gaps themselves failed on a loaded
+    // machine, where a start-up's own time outweighs 300 ms of backoff.)
+    const delays = hive.logs.filter((l) => l.msg === 'node died; restarting' && l.child === 'crasher').map((l) => l.delayMs as number);
+    expect(delays).toHaveLength(3);
+    expect(delays[1]!).toBeGreaterThan(delays[0]!);
+    expect(delays[2]!).toBeGreaterThan(delays[1]!);
     const gaps = starts.slice(1).map((t, i) => t - starts[i]!);
-    expect(gaps[2]!).toBeGreaterThan(gaps[0]!);
+    gaps.forEach((gap, i) => expect(gap).toBeGreaterThanOrEqual(delays[i]!));
     const node = await hive.node('crasher');
     expect(node.state).toBe('failed');
     expect(node.restarts).toBe(3);
