@@ -7,5 +7,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // Test files wait on servers and processes far more than they compute: two at a time even on
+    // two cores (vitest's default is one fewer than the cores, so 1 there, and the suite took 10 min).
+    maxWorkers: 2,
   },
 });

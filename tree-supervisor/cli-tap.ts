@@ -57,6 +57,8 @@ export async function tap(info: RuntimeInfo, opts: { json: boolean; count?: numb
     destination: DBUS.name, path: DBUS.path, interface: 'org.freedesktop.DBus.Monitoring', member: 'BecomeMonitor', signature: 'asu',
     body: [[`type='signal',interface='${NODE_INTERFACE}',member='Message'`, `type='method_call',interface='${NODE_INTERFACE}',member='Send'`, `type='method_call',interface='${NODE_INTERFACE}',member='SendAs'`], 0],
   }, 5000).catch((err) => { clearInterval(timer); throw err; });
+  // Said once it is watching (on stderr: stdout is the data), so a script or a test knows when to begin.
+  process.stderr.write(`hive tap: watching '${info.instance}'${opts.count ? ` for ${opts.count} messages` : ''}\n`);
   await done;
   clearInterval(timer);
   bus.disconnect();

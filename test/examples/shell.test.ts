@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startHive, alive, type TestHive } from '../helpers/hive.js';
+import { startHive, startTap, alive, type TestHive } from '../helpers/hive.js';
 import { ROOT } from '../helpers/paths.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { startNgircd, type Ircd } from '../helpers/ircd.js';
@@ -96,10 +96,9 @@ describe('a responder in bash with gdbus', () => {
     expect(alive(node.pid!)).toBe(true);
     expect(await monitors()).toHaveLength(1);
     // hive tap shows its SendAs going up, named by the node (never the key it sends with).
-    const tap = hive.cli('tap', '--json', '--count', '4', '--config', hive.configFile);
-    await sleep(700);
+    const tap = await startTap(hive, '--json', '--count', '4');
     await ask('!shping tapped', 'shpong tapped');
-    const tapped = await tap;
+    const tapped = await tap.proc;
     const up = String(tapped.stdout).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { direction: string; from: string; to: string; lines: string[] }).filter((e) => e.direction === 'up');
     expect(up.some((e) => e.from === 'shping' && e.to === 'relay' && e.lines.some((l) => l.endsWith(':shpong tapped')))).toBe(true);
   });

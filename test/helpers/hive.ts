@@ -107,3 +107,20 @@ export function alive(pid: number): boolean {
     return false;
   }
 }
+
+/**
+ * Starts `hive tap` on `hive` with `args` and resolves once it is watching (it says so on stderr).
+ * In an object: the process is itself a promise, which an async function would wait for.
+ */
+export async function startTap(hive: TestHive, ...args: string[]): Promise<{ proc: ResultPromise }> {
+  const tap = execa(HIVE_BIN, ['tap', ...args, '--config', hive.configFile], { env: hive.env, reject: false, timeout: 30_000 });
+  let err = '';
+  tap.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  try {
+    await waitFor(() => err.includes('hive tap: watching'), { timeout: 15_000, interval: 20, what: () => `hive tap to be watching (stderr: ${err})` });
+  } catch (e) {
+    tap.kill();
+    throw e;
+  }
+  return { proc: tap };
+}

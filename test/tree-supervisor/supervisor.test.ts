@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
-import { startHive, alive, HIVE_BIN, type TestHive } from '../helpers/hive.js';
+import { startHive, startTap, alive, HIVE_BIN, type TestHive } from '../helpers/hive.js';
 import { fixture } from '../helpers/paths.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
@@ -253,10 +253,9 @@ describe('the hive command', () => {
 
   it('hive tap shows the messages flowing down and up, decoded', async () => {
     hive = await startHive({ networks: console_, plugins: [{ name: 'echo', use: 'echo' }] });
-    const tap = execa(HIVE_BIN, ['tap', '--json', '--count', '2', '--config', hive.configFile], { env: hive.env, reject: false, timeout: 20_000 });
-    await sleep(700);
+    const tap = await startTap(hive, '--json', '--count', '2');
     hive.say('!echo tapped');
-    const r = await tap;
+    const r = await tap.proc;
     expect(r.exitCode, String(r.stderr)).toBe(0);
     const seen = String(r.stdout).trim().split('\n').map((l) => JSON.parse(l) as { direction: string; from: string; lines: string[]; meta: Record<string, unknown> });
     const down = seen.find((m) => m.direction === 'down')!;
