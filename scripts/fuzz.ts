@@ -236,10 +236,15 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
       // Probes: answered when the bot says the probe's token anywhere on the wire.
       for (const [token] of pending) if (conn.lines.some((l) => l.includes(token))) { pending.delete(token); report.probes.answered++; }
       if (Date.now() >= nextProbe) {
-        const token = `probe-${report.probes.sent++}`;
-        pending.set(token, Date.now());
-        fake.send(`:prober!p@probe.host PRIVMSG ${CHANNEL} :!echo ${token}`);
         nextProbe = Date.now() + 250;
+        const t = `probe-${report.probes.sent}`;
+        try {
+          fake.send(`:prober!p@probe.host PRIVMSG ${CHANNEL} :!echo ${t}`);
+        } catch {
+          continue; // the mouth just dropped the connection (the input before): probe the next one
+        }
+        report.probes.sent++;
+        pending.set(t, Date.now());
       }
       // A batch of server lines, sometimes in one write, sometimes cut across writes.
       // Phases (by batch count, so that the inputs follow from the seed): a storm (most lines mutated, which soon has the mouth drop the connection as
