@@ -139,7 +139,7 @@ describe('sanitizer on ngIRCd', () => {
 
     // On the wire: only the reports, in #one; nothing anywhere else, no MODE, no KICK.
     const last = `escape ${attempts.at(-1)}: ${REFUSED}`;
-    for (const c of [bob, carol]) await expectPrivmsg(c, 'hivebot', '#one', last, { since: marks.get(c) });
+    for (const c of [alice, bob, carol]) await expectPrivmsg(c, 'hivebot', '#one', last, { since: marks.get(c) });
     for (const [c, m] of marks) {
       const seen = fromBot(c, m);
       if (c === dave) expect(seen).toEqual([]);

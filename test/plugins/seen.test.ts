@@ -63,15 +63,23 @@ describe('seen on ngIRCd', () => {
     await botJoined(alice, 'hivebot', '#one');
     await botJoined(alice, 'hivebot', '#two');
 
+    // A line and bob's question come from two sockets, and the server may pass bob's first: before
+    // asking, wait until someone else in the channel got the line, so the bot has it too.
+    let relayed = dan.mark();
     alice.say('#two', 'first words');
+    await dan.waitFor((l) => l.command === 'PRIVMSG' && l.nick === 'alice' && l.params[1] === 'first words', { since: relayed });
     await ask(bob, '!seen alice', new RegExp(`^alice was last seen ${recent} in #two saying: first words$`));
 
+    relayed = bob.mark();
     alice.say('#one', '\x01ACTION waves\x01');
+    await bob.waitFor((l) => l.command === 'PRIVMSG' && l.nick === 'alice' && l.params[1] === '\x01ACTION waves\x01', { since: relayed });
     // Case-insensitive, and a trailing question mark is fine.
     await ask(bob, '!seen ALICE?', new RegExp(`^alice was last seen ${recent} in #one: \\* alice waves$`));
 
     // rfc1459 casefolding: [ ] fold to { }.
+    relayed = alice.mark();
     dan.say('#two', 'brackets');
+    await alice.waitFor((l) => l.command === 'PRIVMSG' && l.nick === '[Dan]' && l.params[1] === 'brackets', { since: relayed });
     await ask(bob, 'hivebot: seen {dAN}', new RegExp(`^\\[Dan\\] was last seen ${recent} in #two saying: brackets$`));
 
     // A private message to the bot: where, but never what.
