@@ -134,6 +134,7 @@ export class HiveNode {
   private readonly rules = new Set<string>();
   private stopping = false;
   private seqSaveTimer: NodeJS.Timeout | undefined;
+  private seqSaving: Promise<void> = Promise.resolve();
   private parentLeaving = false;
   /** Children without a connection, by their bus name and by their key. */
   private readonly joined = new Map<string, Joined>();
@@ -466,11 +467,17 @@ export class HiveNode {
   private scheduleSeqSave(): void {
     const file = this.seqFile;
     if (!file || this.seqSaveTimer) return;
-    this.seqSaveTimer = setTimeout(() => {
-      this.seqSaveTimer = undefined;
-      writeFileAtomic(file, JSON.stringify(Object.fromEntries(this.lastSeq))).catch((err) => this.log.warn({ err }, 'cannot save sequence numbers'));
-    }, SEQ_SAVE_MS);
+    this.seqSaveTimer = setTimeout(() => { this.seqSaveTimer = undefined; void this.saveSeq(); }, SEQ_SAVE_MS);
     this.seqSaveTimer.unref();
+  }
+
+  /** One save at a time; stop() awaits the last, so nothing writes into a state dir after it. */
+  private saveSeq(): Promise<void> {
+    const file = this.seqFile;
+    if (!file) return Promise.resolve();
+    this.seqSaving = this.seqSaving.then(() => writeFileAtomic(file, JSON.stringify(Object.fromEntries(this.lastSeq))))
+      .catch((err) => this.log.warn({ err }, 'cannot save sequence numbers'));
+    return this.seqSaving;
   }
 
 
@@ -889,6 +896,8 @@ export class HiveNode {
       while (this.joined.size !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     }
     if (this.leaseTimer) clearInterval(this.leaseTimer);
+    if (this.seqSaveTimer) { clearTimeout(this.seqSaveTimer); this.seqSaveTimer = undefined; await this.saveSeq(); }
+    else await this.seqSaving;
     if (this.parentUnique) await this.callParent('Detach', '', []).catch(() => undefined);
     // With a deadline: dbus-next never answers a call whose connection died meanwhile (the bus
     // going down with the supervisor), and a node that hangs here would outlive its hive.

@@ -260,6 +260,8 @@ describe('sequence numbers checked against the parent\'s numbering', () => {
     expect(a.heard).not.toContain('PRIVMSG #c :replayed overlap');
     expect(a.k.counters.seq_reset).toBe(1);
     await a.k.stop();
+    // stop() saves the last number and waits for the write: nothing lands in the dir after it.
+    expect(await readFile(seqFile(dir), 'utf8')).toBe('{"net":10}');
     // A file saved by an older version from a forged message: forgotten at start.
     await writeFile(seqFile(dir), JSON.stringify({ net: (Date.now() + 86_400_000) * 1000 }));
     const b = await listener(dir);
