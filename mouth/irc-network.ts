@@ -16,8 +16,8 @@ import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import irc, { type Client as IrcClient } from 'irc-framework';
 import type { Logger } from 'pino';
-import type { IrcNetworkConfig } from '../tree-supervisor/config.js';
-import { backoffDelay } from '../tree-supervisor/backoff.js';
+import type { IrcNetworkConfig } from './network-config.js';
+import { backoffDelay } from '../protocol/backoff.js';
 import { parseLine } from '../protocol/irc-line.js';
 import { LIMITS } from '../protocol/limits.js';
 import { createLogLimiter } from '../protocol/log-limit.js';
@@ -31,7 +31,7 @@ import type { CtcpRequest } from './ctcp.js';
 import { Outbound, speakerOf, type Sender } from './outbound.js';
 import { showBytes } from './outbound-error.js';
 import { trustCa } from './tls-trust.js';
-import { createTokenBucket } from './token-bucket.js';
+import { createTokenBucket } from '../protocol/token-bucket.js';
 
 const CRLF = Buffer.from('\r\n');
 

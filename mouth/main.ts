@@ -18,7 +18,7 @@ import { HiveNode } from '../protocol/sdk/node.js';
 import { callWithDeadline } from '../protocol/sdk/bus.js';
 import { SUPERVISOR_INTERFACE, SUPERVISOR_PATH, supervisorBusName } from '../protocol/names.js';
 import { EXIT, installShutdown } from '../protocol/sdk/run.js';
-import { networkSchema } from '../tree-supervisor/config.js';
+import { networkSchema } from './network-config.js';
 import { AnsweredSet } from './answered-set.js';
 import { IrcNetwork } from './irc-network.js';
 import type { MouthEvent, Network, NetworkSink } from './network.js';

@@ -5,7 +5,7 @@ import { createAllowList } from './allow-list.js';
 import { parseLine } from '../protocol/irc-line.js';
 import { AUTO_SHARE, Outbound, SPEAKERS_MAX, speakerOf, Speakers, type Sender } from './outbound.js';
 import { OutboundRefused } from './outbound-error.js';
-import { createTokenBucket } from './token-bucket.js';
+import { createTokenBucket } from '../protocol/token-bucket.js';
 
 const log = pino({ level: 'silent' });
 

@@ -17,7 +17,7 @@ import { checkEffect, parseOutbound } from './line-safety.js';
 import { fitLine } from './line-split.js';
 import { OUTBOUND_HIVE_ERROR, OutboundRefused, type OutboundRefusedCode } from './outbound-error.js';
 import { createSenderLimiter, type Rate, type SenderLimiter } from './sender-limiter.js';
-import type { TokenBucket } from './token-bucket.js';
+import type { TokenBucket } from '../protocol/token-bucket.js';
 
 /** The queue's key for the mouth's own automatic answers; no node name can look like it. */
 export const AUTO_SENDER = '(auto)';

@@ -5,7 +5,7 @@
  * forgotten (a fresh sender starts with a full bucket, but the overall bucket still holds, so
  * rotating names gains an attacker nothing beyond the overall rate).
  */
-import { createTokenBucket, type TokenBucket } from './token-bucket.js';
+import { createTokenBucket, type TokenBucket } from '../protocol/token-bucket.js';
 
 export interface Rate { burst: number; ratePerSec: number }
 

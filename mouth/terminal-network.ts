@@ -6,12 +6,12 @@
  */
 import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
-import type { TerminalNetworkConfig } from '../tree-supervisor/config.js';
+import type { TerminalNetworkConfig } from './network-config.js';
 import { parseLine } from '../protocol/irc-line.js';
 import { createAllowList } from './allow-list.js';
 import type { Network, NetworkSink } from './network.js';
 import { Outbound, type Sender } from './outbound.js';
-import { createTokenBucket } from './token-bucket.js';
+import { createTokenBucket } from '../protocol/token-bucket.js';
 
 /** How long to wait after end of input for lines that got no answer yet. */
 const ANSWER_WAIT_MS = 2000;

@@ -107,8 +107,7 @@ function expectedText(expected: string): string {
   return EXPECTED[expected] ?? `a ${expected}`;
 }
 
-/** Marks an issue (via `params: CROSS_FIELD`) whose message is about several keys together. */
-export const CROSS_FIELD = { crossField: true } as const;
+export { CROSS_FIELD } from '../protocol/cross-field.js';
 
 function crossField(issue: z.core.$ZodIssue): boolean {
   return issue.code === 'custom' && issue.params?.crossField === true;

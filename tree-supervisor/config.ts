@@ -13,9 +13,12 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Document, type YAMLMap, type YAMLSeq } from 'yaml';
 import { z } from 'zod';
 import { NAME_PATTERN } from '../protocol/names.js';
-import { CROSS_FIELD, ConfigError, describeValue, formatPath, quote, zodProblems, type ConfigProblem, type KeyPath } from './config-errors.js';
-import { durationSchema } from './duration.js';
+import { ConfigError, describeValue, formatPath, quote, zodProblems, type ConfigProblem, type KeyPath } from './config-errors.js';
+import { durationSchema } from '../protocol/duration.js';
 import { ROOT } from './reparent.js';
+import { networkSchema, type NetworkConfig } from '../mouth/network-config.js';
+
+export { IRC_FLOOD_DEFAULTS, channelSchema, ircNetworkSchema, networkSchema, nickSchema, saslSchema, terminalNetworkSchema, type ChannelConfig, type IrcNetworkConfig, type NetworkConfig, type TerminalNetworkConfig } from '../mouth/network-config.js';
 
 export { ConfigError } from './config-errors.js';
 
@@ -27,123 +30,6 @@ type Env = Record<string, string | undefined>;
 export const nameSchema = z.string().regex(NAME_PATTERN, {
   error: 'expected a name of letters, digits and _, starting with a letter, at most 64 characters',
 });
-
-/** RFC 2812 nick characters; servers allow longer nicks than the RFC's 9. */
-const NICK = /^[A-Za-z[\]\\`_^{|}][A-Za-z0-9[\]\\`_^{|}-]{0,31}$/;
-export const nickSchema = z.string().regex(NICK, {
-  error: 'expected an IRC nick (letters, digits and []\\`_^{|}-, not starting with a digit or -)',
-});
-
-const CHANNEL = /^[#&+!][^\s,\x07\0]{1,199}$/;
-const channelNameSchema = z.string().regex(CHANNEL, { error: 'expected a channel name like "#hive"' });
-
-/** "#chan" or { name, key }; always { name, key? } after parsing so the mouth sees one shape. */
-export const channelSchema = z.union([
-  channelNameSchema.transform((name): { name: string; key?: string } => ({ name })),
-  z
-    .object({
-      name: channelNameSchema,
-      key: z.string().regex(/^[^\s,]+$/, { error: 'expected a channel key without spaces or commas' }).optional(),
-    })
-    .strict(),
-]);
-
-export const saslSchema = z
-  .object({
-    mechanism: z.enum(['PLAIN', 'EXTERNAL']),
-    account: z.string().min(1).optional(),
-    password: z.string().min(1).optional(),
-    /** While registered without an account, how often to ask the server again whether SASL is offered (services may be back). */
-    retry: durationSchema.default(60_000),
-  })
-  .strict();
-
-/** Used when `flood` or one of its fields is omitted, or `rate` is 0: 5 lines at once, then one per 2 s. */
-export const IRC_FLOOD_DEFAULTS = { burst: 5, rate: 0.5 } as const;
-
-const floodSchema = z
-  .object({
-    burst: z.number().int().min(1).optional(),
-    /** Lines per second once the burst is spent; 0 means "the default". */
-    rate: z.number().min(0).optional(),
-  })
-  .strict()
-  .prefault({})
-  .transform((f) => ({ burst: f.burst ?? IRC_FLOOD_DEFAULTS.burst, rate: f.rate || IRC_FLOOD_DEFAULTS.rate }));
-
-const reconnectSchema = z
-  .object({
-    min_delay: durationSchema.default(1_000),
-    max_delay: durationSchema.default(120_000),
-    /** The backoff starts again from min_delay only after a connection stayed registered this long. */
-    stable_after: durationSchema.default(60_000),
-  })
-  .strict()
-  .refine((r) => r.min_delay <= r.max_delay, { error: 'min_delay must not be greater than max_delay', path: ['min_delay'], params: CROSS_FIELD })
-  .prefault({});
-
-const ircObjectSchema = z
-  .object({
-    type: z.literal('irc'),
-    host: z.string().min(1),
-    /** Default 6697 with TLS, else 6667. */
-    port: z.number().int().min(1).max(65535).optional(),
-    tls: z.boolean().default(false),
-    tls_verify: z.boolean().default(true),
-    /** A CA to trust (self-signed or own CA); resolved against the config directory. */
-    ca_file: z.string().min(1).optional(),
-    /** Client certificate and key, for SASL EXTERNAL (CertFP); resolved like ca_file. */
-    client_cert: z.string().min(1).optional(),
-    client_key: z.string().min(1).optional(),
-    /** Server password (PASS). */
-    password: z.string().optional(),
-    nick: nickSchema,
-    alt_nicks: z.array(nickSchema).default([]),
-    username: z.string().regex(/^[^\s@]+$/, { error: 'expected a username without spaces or @' }).optional(),
-    realname: z.string().optional(),
-    sasl: saslSchema.optional(),
-    channels: z.array(channelSchema).default([]),
-    /** Replaces the mouth's outbound command allow-list; upper-cased. */
-    allow_commands: z
-      .array(z.string().regex(/^[A-Za-z]+$|^\d{3}$/, { error: 'expected an IRC command like PRIVMSG' }).transform((c) => c.toUpperCase()))
-      .optional(),
-    flood: floodSchema,
-    queue_max: z.number().int().min(1).default(500),
-    reconnect: reconnectSchema,
-    rejoin_delay: durationSchema.default(5_000),
-    ping_timeout: durationSchema.default(120_000),
-    /** How often to try for the wanted nick while the bot has an alternate. */
-    nick_regain: durationSchema.default(30_000),
-  })
-  .strict()
-  // Combinations the server would reject later, less readably.
-  .superRefine((n, ctx) => {
-    if (n.sasl?.mechanism === 'PLAIN') {
-      for (const key of ['account', 'password'] as const) {
-        if (!n.sasl[key]) ctx.addIssue({ code: 'custom', path: ['sasl', key], message: `is required for SASL PLAIN`, params: CROSS_FIELD });
-      }
-    }
-    if (n.sasl?.mechanism === 'EXTERNAL') {
-      if (!n.tls) ctx.addIssue({ code: 'custom', path: ['tls'], message: 'must be true for SASL EXTERNAL (it authenticates by the TLS client certificate)', params: CROSS_FIELD });
-      if (!n.client_cert) ctx.addIssue({ code: 'custom', path: ['client_cert'], message: 'is required for SASL EXTERNAL', params: CROSS_FIELD });
-    }
-    if (n.client_key && !n.client_cert) ctx.addIssue({ code: 'custom', path: ['client_key'], message: 'is given without client_cert', params: CROSS_FIELD });
-  });
-
-export const ircNetworkSchema = ircObjectSchema.transform((n) => ({ ...n, port: n.port ?? (n.tls ? 6697 : 6667) }));
-
-export const terminalNetworkSchema = z
-  .object({
-    type: z.literal('terminal'),
-    channel: channelNameSchema.default('#console'),
-    user: nickSchema.default('you'),
-    nick: nickSchema.default('hive'),
-    /** How long output must be quiet before the prompt is redrawn. */
-    quiet_ms: durationSchema.default(300),
-  })
-  .strict();
-
-export const networkSchema = z.discriminatedUnion('type', [ircNetworkSchema, terminalNetworkSchema]);
 
 export const restartSchema = z
   .object({
@@ -213,10 +99,6 @@ export type HiveConfig = z.infer<typeof hiveConfigSchema> & { state_dir: string 
 /** What may be written in the file (before defaults). */
 export type HiveConfigInput = z.input<typeof hiveConfigSchema>;
 export type PluginSpec = z.infer<typeof pluginSchema>;
-export type NetworkConfig = z.infer<typeof networkSchema>;
-export type IrcNetworkConfig = z.infer<typeof ircNetworkSchema>;
-export type TerminalNetworkConfig = z.infer<typeof terminalNetworkSchema>;
-export type ChannelConfig = z.infer<typeof channelSchema>;
 
 export interface LoadedConfig {
   config: HiveConfig;

@@ -23,7 +23,7 @@ import { NODE_INTERFACE, NODE_PATH, SUPERVISOR_INTERFACE, SUPERVISOR_PATH, nodeB
 import { SUPERVISOR1 } from '../protocol/supervisor1.js';
 import { DBUS, Message, MessageType, addMatch, answerUnread, callWithDeadline, connectBus, nameOwner, sizeGate, type DBusMessage, type MessageBus } from '../protocol/sdk/bus.js';
 import { serveObject } from '../protocol/sdk/service.js';
-import { backoffDelay } from './backoff.js';
+import { backoffDelay } from '../protocol/backoff.js';
 import { YAML_LIMITS, checkPluginSpec, parseBoundedYaml, pluginSchema, type HiveConfig, type PluginSpec, treeOrder } from './config.js';
 import { formatProblem, zodProblems } from './config-errors.js';
 import { launchNode, nodeEnv, programProblem, type Exit, type Launched } from './node-process.js';

@@ -11,8 +11,7 @@
  */
 import { z } from 'zod';
 import type { Command, Incoming, Manifest, PluginContext } from '../../protocol/sdk/index.js';
-import { ircLower, isChannel, line, openStore, parseCommand, privmsg } from '../../protocol/sdk/index.js';
-import { durationSchema } from '../../tree-supervisor/duration.js';
+import { durationSchema, ircLower, isChannel, line, openStore, parseCommand, privmsg } from '../../protocol/sdk/index.js';
 import { Membership } from './members.js';
 
 const configSchema = z.object({

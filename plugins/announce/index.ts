@@ -9,8 +9,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
-import { HiveError, type Manifest, type PluginContext } from '../../protocol/sdk/index.js';
-import { createBucket } from './bucket.js';
+import { createTokenBucket, HiveError, type Manifest, type PluginContext } from '../../protocol/sdk/index.js';
 
 const Config = z.object({
   /** 0 picks a free port; the bound one is logged ('listening', {port}). */
@@ -71,7 +70,7 @@ const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 export default async function announce(hive: PluginContext): Promise<() => Promise<void>> {
   const config = hive.config as Config;
   const Body = bodySchema(config);
-  const bucket = createBucket(config.rate.burst, config.rate.per_s);
+  const bucket = createTokenBucket({ burst: config.rate.burst, ratePerSec: config.rate.per_s });
   // Compared as SHA-256 digests: equal lengths for timingSafeEqual, and the token's length leaks nothing.
   const tokenDigest = digest(config.token);
 
@@ -130,9 +129,8 @@ export default async function announce(hive: PluginContext): Promise<() => Promi
     if (!authorized(req)) return refuseEarly(req, res, 401, 'Unauthorized', 'missing or wrong bearer token', { 'www-authenticate': 'Bearer realm="hive"' });
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > config.max_body) return refuseEarly(req, res, 413, 'PayloadTooLarge', `the body may have at most ${config.max_body} bytes`);
-    const wait = bucket.take();
-    if (wait > 0) {
-      const s = Math.max(1, Math.ceil(wait / 1000));
+    if (!bucket.take()) {
+      const s = Math.max(1, Math.ceil(bucket.nextAvailableInMs() / 1000));
       return refuseEarly(req, res, 429, 'TooManyRequests', `too many requests; try again in ${s}s`, { 'retry-after': String(s) });
     }
 

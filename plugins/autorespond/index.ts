@@ -10,8 +10,7 @@
  */
 import { z } from 'zod';
 import type { Incoming, Manifest, PluginContext } from '../../protocol/sdk/index.js';
-import { hasCapability, ircLower, isChannel, openStore, parseCommand, privmsg } from '../../protocol/sdk/index.js';
-import { durationSchema } from '../../tree-supervisor/duration.js';
+import { durationSchema, hasCapability, ircLower, isChannel, openStore, parseCommand, privmsg } from '../../protocol/sdk/index.js';
 import { Matcher, type RuleSource } from './matcher.js';
 
 const configSchema = z.object({

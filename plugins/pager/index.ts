@@ -8,8 +8,7 @@
  */
 import { z } from 'zod';
 import type { IrcLine, Manifest, Meta, PluginContext } from '../../protocol/sdk/index.js';
-import { line, parseLine } from '../../protocol/sdk/index.js';
-import { durationSchema } from '../../tree-supervisor/duration.js';
+import { durationSchema, line, parseLine } from '../../protocol/sdk/index.js';
 import { hintText, pageKey, pagedTarget, Recent, splitPage } from './pages.js';
 
 const Config = z.object({

@@ -7,8 +7,7 @@
  * lines pass freely.
  */
 import { z } from 'zod';
-import { ircLower, parseCommand, type Manifest, type PluginContext } from '../../protocol/sdk/index.js';
-import { durationSchema } from '../../tree-supervisor/duration.js';
+import { durationSchema, ircLower, parseCommand, type Manifest, type PluginContext } from '../../protocol/sdk/index.js';
 import { Limiter } from './limiter.js';
 
 const Config = z.object({

@@ -9,10 +9,11 @@
  * in between (a few ms) repeats it rather than losing it.
  */
 import { z } from 'zod';
-import { HiveError, openStore, type Command, type Manifest, type PluginContext } from '../../protocol/sdk/index.js';
-import { formatClock, formatDuration, parseDuration, parseWhen } from './when.js';
+import { backoffDelay, HiveError, openStore, tryParseDuration, type Command, type Manifest, type PluginContext } from '../../protocol/sdk/index.js';
+import { formatClock, formatDuration, parseWhen } from './when.js';
 
-const duration = z.string().refine((s) => { const ms = parseDuration(s); return ms !== undefined && Number.isFinite(ms) && ms > 0; }, 'expected a delay such as 365d, 12h or 1h30m');
+// Kept as written (not turned into ms by durationSchema): replies quote the operator's own words.
+const duration = z.union([z.string(), z.number()]).refine((s) => (tryParseDuration(s) ?? 0) > 0, 'expected a delay such as 365d, 12h or 1h30m');
 
 const Config = z.object({
   /** How far ahead a reminder may be set. */
@@ -79,7 +80,7 @@ const owns = (r: Reminder, network: string, nick: string) => r.network === netwo
 
 export default async function remind(hive: PluginContext): Promise<() => void> {
   const config = hive.config as Config;
-  const maxDelay = parseDuration(config.max_delay)!;
+  const maxDelay = tryParseDuration(config.max_delay)!;
   const store = await openStore<State>({
     stateDir: hive.stateDir,
     file: 'reminders.json',
@@ -119,7 +120,7 @@ export default async function remind(hive: PluginContext): Promise<() => void> {
       if (!PERMANENT.has(code)) {
         const n = (retries.get(r.id) ?? 0) + 1;
         retries.set(r.id, n);
-        const wait = Math.min(1000 * 2 ** n, 5 * 60_000);
+        const wait = backoffDelay(n, { baseMs: 1000, maxMs: 5 * 60_000, jitter: 0 });
         retryAt.set(r.id, Date.now() + wait);
         hive.log.warn({ err, id: r.id, network: r.network, attempt: n, retryInMs: wait }, 'reminder not delivered; trying again later');
         return;

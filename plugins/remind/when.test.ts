@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatClock, formatDuration, parseDuration, parseWhen } from './when.js';
+import { formatClock, formatDuration, parseWhen } from './when.js';
 
 const S = 1000, M = 60 * S, H = 60 * M, D = 24 * H;
 // 2026-03-10 12:00:00 UTC
@@ -16,26 +16,7 @@ function error(args: string, now = NOW): string {
   return r.error;
 }
 
-describe('parseDuration', () => {
-  it('reads single units, compounds and long unit names', () => {
-    expect(parseDuration('30s')).toBe(30 * S);
-    expect(parseDuration('10m')).toBe(10 * M);
-    expect(parseDuration('2h')).toBe(2 * H);
-    expect(parseDuration('1d')).toBe(D);
-    expect(parseDuration('1w')).toBe(7 * D);
-    expect(parseDuration('1h30m')).toBe(90 * M);
-    expect(parseDuration('1d2h3m4s')).toBe(D + 2 * H + 3 * M + 4 * S);
-    expect(parseDuration('10min')).toBe(10 * M);
-    expect(parseDuration('2hours')).toBe(2 * H);
-    expect(parseDuration('1H30M')).toBe(90 * M);
-  });
-  it('refuses what is not a delay', () => {
-    for (const t of ['', '10', 'm', '10x', '1h30', 'h1', '10ms', '-5m', '1.5h', '10 m']) expect(parseDuration(t), t).toBeUndefined();
-  });
-  it('does not lose precision on absurd numbers', () => {
-    expect(parseDuration('99999999999999999999d')).toBe(Infinity);
-  });
-});
+// The delay grammar itself is Hive's one duration grammar, tested in protocol/duration.test.ts.
 
 describe('parseWhen', () => {
   it('splits a delay from the text', () => {
@@ -88,5 +69,13 @@ describe('formatting', () => {
     expect(formatClock(NOW + 5 * M, NOW)).toBe('12:05:00 UTC');
     expect(formatClock(NOW + 2 * H + 5 * S, NOW, true)).toBe('14:00:05 UTC');
     expect(formatClock(Date.UTC(2026, 11, 1, 9, 0), NOW)).toBe('2026-12-01 09:00 UTC');
+  });
+});
+
+describe('delays in the one duration grammar', () => {
+  it('takes fractions and long unit names, and refuses a delay under a second by name', () => {
+    expect(parseWhen('1.5h tea', NOW)).toEqual({ ok: true, due: NOW + 90 * M, text: 'tea' });
+    expect(parseWhen('10minutes tea', NOW)).toEqual({ ok: true, due: NOW + 10 * M, text: 'tea' });
+    expect(parseWhen('10ms tea', NOW)).toEqual({ ok: false, error: 'the delay must be at least 1s' });
   });
 });

@@ -1,43 +1,21 @@
 /**
- * Time expressions of `remind`: a delay (`30s`, `10m`, `2h`, `1d`, `1w`, compounds like `1h30m`),
+ * Time expressions of `remind`: a delay in Hive's one duration grammar (`30s`, `10m`, `2h`, `1w`,
+ * compounds like `1h30m`; docs/config.md#durations),
  * a clock time (`14:30`, `14:30:15`: the next such time, today or tomorrow) or an ISO date-time
  * (`2026-12-01T09:00`, `2026-12-01 09:00`, with an optional `Z` or `±HH:MM`). Clock times and
  * ISO times without an offset are UTC: the bot serves people in many zones, and UTC reads the same
  * for everyone and does not depend on the server's TZ setting. Pure, no I/O.
  */
+import { formatDuration as format, parseDurationText } from '../../protocol/sdk/index.js';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
-const WEEK = 7 * DAY;
 
-const UNITS: Record<string, number> = {
-  s: SECOND, sec: SECOND, secs: SECOND, second: SECOND, seconds: SECOND,
-  m: MINUTE, min: MINUTE, mins: MINUTE, minute: MINUTE, minutes: MINUTE,
-  h: HOUR, hr: HOUR, hrs: HOUR, hour: HOUR, hours: HOUR,
-  d: DAY, day: DAY, days: DAY,
-  w: WEEK, week: WEEK, weeks: WEEK,
-};
-
-// Longest unit names first, so that `10min` is not read as `10m` followed by garbage.
-const UNIT_ALT = Object.keys(UNITS).sort((a, b) => b.length - a.length).join('|');
-const DURATION = new RegExp(`^(?:\\d+(?:${UNIT_ALT}))+$`, 'i');
-const DURATION_PART = new RegExp(`(\\d+)(${UNIT_ALT})`, 'gi');
 const CLOCK = /^(\d{1,2}):(\d{2})(?::(\d{2}))?$/;
 const ISO = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{1,2}):(\d{2})(?::(\d{2}))?(Z|[+-]\d{2}:?\d{2})?$/i;
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
-
-/** Milliseconds of a delay like `1h30m`, or undefined when it is not one. */
-export function parseDuration(text: string): number | undefined {
-  if (!DURATION.test(text)) return undefined;
-  let ms = 0;
-  for (const m of text.matchAll(DURATION_PART)) {
-    const n = Number(m[1]);
-    ms += n * UNITS[m[2]!.toLowerCase()]!;
-  }
-  return Number.isSafeInteger(ms) ? ms : Infinity;
-}
 
 export type WhenResult =
   | { ok: true; due: number; text: string }
@@ -60,7 +38,7 @@ export function parseWhen(args: string, now: number): WhenResult {
   let consumed = 1;
   let due: number;
 
-  const delay = parseDuration(first);
+  const delay = parseDurationText(first);
   if (delay !== undefined) {
     if (delay < SECOND) return { ok: false, error: 'the delay must be at least 1s' };
     due = now + delay;
@@ -103,17 +81,9 @@ export function parseWhen(args: string, now: number): WhenResult {
   return { ok: true, due, text };
 }
 
-/** `1d2h`, `1h30m`, `2s`: every non-zero unit, to the second. */
+/** A delay for people: every non-zero unit, to the second (`1d2h`, `1h30m`, `2s`). */
 export function formatDuration(ms: number): string {
-  let s = Math.max(0, Math.round(ms / SECOND));
-  if (s === 0) return '0s';
-  const parts: string[] = [];
-  for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
-    const n = Math.floor(s / size);
-    if (n) parts.push(`${n}${unit}`);
-    s -= n * size;
-  }
-  return parts.join('');
+  return format(ms, { smallest: 's' });
 }
 
 const pad = (n: number) => String(n).padStart(2, '0');

@@ -14,8 +14,7 @@
  */
 import { z } from 'zod';
 import type { IrcLine, Manifest, PluginContext } from '../../protocol/sdk/index.js';
-import { ChannelMembers, HiveError, ircLower, isChannel, line, parseLine } from '../../protocol/sdk/index.js';
-import { durationSchema } from '../../tree-supervisor/duration.js';
+import { durationSchema, ChannelMembers, HiveError, ircLower, isChannel, line, parseLine } from '../../protocol/sdk/index.js';
 import { Recent } from '../pager/pages.js';
 import { channelsToCount, checkHighlights, checkStatic, stripLines, type Policy, type Refusal, type Rule, type Trigger } from './rules.js';
 

@@ -7,8 +7,7 @@
  * and published as the node's Details property.
  */
 import { z } from 'zod';
-import { hasCapability, ircLower, isChannel, openStore, parseCommand, type Manifest, type PluginContext } from '../../protocol/sdk/index.js';
-import { durationSchema } from '../../tree-supervisor/duration.js';
+import { durationSchema, hasCapability, ircLower, isChannel, openStore, parseCommand, type Manifest, type PluginContext } from '../../protocol/sdk/index.js';
 import { summary, Tally, top, type Counts } from './tally.js';
 
 export const RESET_CAPABILITY = 'stats.reset';

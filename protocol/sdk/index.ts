@@ -12,3 +12,6 @@ export { openStore, type Store } from './store.js';
 export { hasCapability, capabilitiesOf } from './capabilities.js';
 export { ChannelMembers } from './channel-members.js';
 export { parseCommand, type ParsedCommand } from './command.js';
+export { durationSchema, parseDuration, tryParseDuration, parseDurationText, formatDuration } from '../duration.js';
+export { backoffDelay, type BackoffOptions } from '../backoff.js';
+export { createTokenBucket, type TokenBucket, type TokenBucketOptions } from '../token-bucket.js';

@@ -4,6 +4,7 @@
  * With HIVE_RECONNECT=1 the process keeps the node running through losses of the bus (see keep()).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { backoffDelay } from '../backoff.js';
 import { createLogger, type Logger } from '../logger.js';
 import { readNodeEnv, EnvironmentError } from './environment.js';
 import { HiveNode, type Kind } from './node.js';
@@ -160,8 +161,7 @@ function keep(log: Logger): Promise<never> {
         log.info({ code }, 'the node ended; not starting it again');
         process.exit(code);
       }
-      const raw = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** attempt++);
-      const delayMs = Math.round(raw * (0.8 + 0.4 * Math.random()));
+      const delayMs = backoffDelay(attempt++, { baseMs: RECONNECT_MIN_MS, maxMs: RECONNECT_MAX_MS });
       log.warn({ code, signal, delayMs, attempt }, 'the node ended; starting it again');
       timer = setTimeout(run, delayMs);
     });

@@ -140,3 +140,22 @@ describe('createTokenBucket', () => {
     expect(() => createTokenBucket({ ratePerSec: NaN })).toThrow(RangeError);
   });
 });
+
+describe('the announce endpoint\'s use: say how long to wait', () => {
+  it('gives a burst, then one token per 1/rate seconds, and says how long to wait', () => {
+    let t = 0;
+    const b = createTokenBucket({ burst: 3, ratePerSec: 0.5, now: () => t });
+    expect([b.take(), b.take(), b.take()]).toEqual([true, true, true]);
+    expect(b.take()).toBe(false);
+    expect(b.nextAvailableInMs()).toBe(2000);
+    t = 1500;
+    expect(b.nextAvailableInMs()).toBe(500);
+    t = 2000;
+    expect(b.take()).toBe(true);
+    expect(b.nextAvailableInMs()).toBe(2000);
+    // A long pause refills only up to the burst.
+    t = 1_000_000;
+    expect([b.take(), b.take(), b.take()]).toEqual([true, true, true]);
+    expect(b.take()).toBe(false);
+  });
+});

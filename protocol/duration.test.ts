@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { DURATION_MESSAGE, durationSchema, formatDuration, parseDuration, tryParseDuration } from './duration.js';
+import { DURATION_MESSAGE, durationSchema, formatDuration, parseDuration, parseDurationText, tryParseDuration } from './duration.js';
 
 describe('parseDuration', () => {
   test.each([
@@ -68,5 +68,37 @@ describe('durationSchema', () => {
 
   test('can carry a default in ms', () => {
     expect(durationSchema.default(5_000).parse(undefined)).toBe(5_000);
+  });
+});
+
+describe('one grammar for the config and for what users type', () => {
+  const S = 1000, M = 60 * S, H = 60 * M, D = 24 * H;
+  test('units with long names, weeks, any case, and compounds', () => {
+    expect(parseDurationText('30s')).toBe(30 * S);
+    expect(parseDurationText('1w')).toBe(7 * D);
+    expect(parseDurationText('1d2h3m4s')).toBe(D + 2 * H + 3 * M + 4 * S);
+    expect(parseDurationText('10min')).toBe(10 * M);
+    expect(parseDurationText('2hours')).toBe(2 * H);
+    expect(parseDurationText('1H30M')).toBe(90 * M);
+    expect(parseDurationText('10ms')).toBe(10);
+    expect(parseDurationText('1.5h')).toBe(90 * M);
+    expect(parseDuration('1w')).toBe(7 * D);
+    expect(parseDuration('10min')).toBe(10 * M);
+  });
+  test('user text needs units; the config also takes a bare number of ms', () => {
+    for (const t of ['', '10', 'm', '10x', '1h30', 'h1', '-5m', '10 m', '5 mins']) expect(parseDurationText(t), t).toBeUndefined();
+    expect(parseDuration('10')).toBe(10);
+  });
+  test('a duration too large to count exactly is Infinity in text and refused in the config', () => {
+    expect(parseDurationText('99999999999999999999d')).toBe(Infinity);
+    expect(tryParseDuration('99999999999999999999d')).toBeUndefined();
+  });
+  test('text longer than any duration is refused before the regex runs', () => {
+    expect(parseDurationText('1s'.repeat(40))).toBeUndefined();
+  });
+  test('formats for people to the second', () => {
+    expect(formatDuration(0, { smallest: 's' })).toBe('0s');
+    expect(formatDuration(90 * M - 2, { smallest: 's' })).toBe('1h30m');
+    expect(formatDuration(D + 2 * H + 4 * S, { smallest: 's' })).toBe('1d2h4s');
   });
 });

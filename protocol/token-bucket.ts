@@ -1,6 +1,7 @@
 /**
- * Flood control for one IRC connection: a classic token bucket with continuous refill.
- * One token is one line. The bucket starts full, so a short reply goes out at once, and a long
+ * A classic token bucket with continuous refill: the flood control of each IRC connection and
+ * the rate limits of plugins (announce). Hive has this one.
+ * For IRC one token is one line. The bucket starts full, so a short reply goes out at once, and a long
  * one is paced at the sustained rate.
  *
  * Defaults: burst 5, 0.5 lines/s (one line every 2 s). Hybrid/ratbox/Solanum servers (Libera,
