@@ -149,7 +149,7 @@ export class IrcNetwork implements Network {
     this.saslRefused = '';
     this.counters.connects++;
     this.malformedWindow = { start: 0, count: 0 };
-    const network = this;
+    const adopt = (t: InstanceType<typeof Transport>) => { this.transport = t; };
     const Transport = boundedTransport({
       line: (bytes, deliver) => this.onLine(bytes, deliver),
       failed: (bytes, err) => this.malformed(bytes, err),
@@ -177,7 +177,7 @@ export class IrcNetwork implements Network {
       enable_echomessage: false,
       // Registers itself as this network's transport, so the network can stop it reading.
       transport: class extends Transport {
-        constructor(options: Record<string, unknown>) { super(options); network.transport = this; }
+        constructor(options: Record<string, unknown>) { super(options); adopt(this); }
       },
     };
     const client = new irc.Client(opts);

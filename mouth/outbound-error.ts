@@ -59,7 +59,6 @@ export class OutboundRefused extends Error {
 export function showBytes(value: Buffer | string, max = 64): string {
   const buf = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
   const shown = buf.subarray(0, max).toString('utf8');
-  // eslint-disable-next-line no-control-regex
   const escaped = shown.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   return buf.length > max ? `"${escaped}…" (${buf.length} bytes)` : `"${escaped}"`;
 }

@@ -2,25 +2,25 @@
  * The members of org.hive.Node1 as the runtime serves them; the introspection XML a running node
  * returns is generated from this table, and a test holds it equal to protocol/org.hive.Node1.xml.
  */
-import { NODE_INTERFACE } from './names.js';
+import { HIVE_MESSAGE_SIGNATURE, NODE_INTERFACE } from './names.js';
 import { interfaceXml, type InterfaceSpec } from './introspection.js';
 
 export const NODE1: InterfaceSpec = {
   name: NODE_INTERFACE,
   methods: {
-    Send: { in: [['message', '(aaya{sv})']], out: [] },
+    Send: { in: [['message', HIVE_MESSAGE_SIGNATURE]], out: [] },
     Attach: { in: [['name', 's'], ['token', 's']], out: [] },
     Detach: { in: [], out: [] },
     SetParent: { in: [['parent', 's'], ['token', 's']], out: [] },
-    Replay: { in: [['network', 's'], ['after', 't']], out: [['messages', 'a(aaya{sv})'], ['complete', 'b']] },
+    Replay: { in: [['network', 's'], ['after', 't']], out: [['messages', `a${HIVE_MESSAGE_SIGNATURE}`], ['complete', 'b']] },
     // A child without a connection of its own (gdbus, busctl: one connection per call), docs/protocol.md#a-node-without-a-connection.
     Join: { in: [['name', 's'], ['token', 's'], ['info', 'a{sv}']], out: [['key', 's'], ['lease', 'u']] },
     Renew: { in: [['key', 's']], out: [['lease', 'u']] },
-    SendAs: { in: [['key', 's'], ['message', '(aaya{sv})']], out: [] },
+    SendAs: { in: [['key', 's'], ['message', HIVE_MESSAGE_SIGNATURE]], out: [] },
     Leave: { in: [['key', 's']], out: [] },
   },
   signals: {
-    Message: [['message', '(aaya{sv})']],
+    Message: [['message', HIVE_MESSAGE_SIGNATURE]],
     Reparent: [['parent', 's']],
     MoveChild: [['name', 's'], ['parent', 's']],
   },

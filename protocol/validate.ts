@@ -12,6 +12,7 @@ import { LIMITS } from './limits.js';
 import { CUSTOM_KEY_PATTERN, META_KEYS, isKnownKey } from './metadata.js';
 import { isVariant, type WireMessage } from './codec.js';
 import type { META_SCHEMAS } from './metadata-schema.js';
+import { HIVE_MESSAGE_SIGNATURE } from './names.js';
 
 let schemas: typeof META_SCHEMAS | undefined;
 
@@ -45,7 +46,7 @@ export function checkLines(lines: unknown): asserts lines is Buffer[] {
 export function checkMeta(meta: WireMessage[1]): void {
   if (!meta || typeof meta !== 'object') throw invalid('metadata: expected a{sv}');
   let entries = 0;
-  for (const key in meta) {
+  for (const _key in meta) {
     // Before anything else is looked at: a dictionary of a million entries stops here.
     if (++entries > LIMITS.maxMetaEntries) throw invalid(`metadata: more than ${LIMITS.maxMetaEntries} entries`);
   }
@@ -124,8 +125,8 @@ export function metaCost(value: unknown, start: number, max: number): number {
 
 /** Validates the body of a call whose signature must be `(aaya{sv})`. */
 export function checkWireMessage(signature: string | undefined, body: unknown[]): WireMessage {
-  if (signature !== '(aaya{sv})') {
-    throw invalid(`signature '${signature ?? ''}'; expected '(aaya{sv})'`);
+  if (signature !== HIVE_MESSAGE_SIGNATURE) {
+    throw invalid(`signature '${signature ?? ''}'; expected '${HIVE_MESSAGE_SIGNATURE}'`);
   }
   const wire = body[0] as WireMessage;
   checkLines(wire[0]);

@@ -8,6 +8,7 @@
  * type returns undefined and the caller falls back to dbus-next.
  */
 import type { WireMessage } from './codec.js';
+import { HIVE_MESSAGE_SIGNATURE } from './names.js';
 
 const SIMPLE = new Set(['s', 'o', 'g', 'b', 'y', 'n', 'q', 'i', 'u', 'x', 't', 'd', 'as', 'ay', 'a{ss}']);
 
@@ -162,7 +163,7 @@ export function marshalMessage(h: Header, wire: WireMessage): Buffer {
     field(FIELD.interface, 's', h.interface);
     field(FIELD.member, 's', h.member);
     if (h.destination) field(FIELD.destination, 's', h.destination);
-    field(FIELD.signature, 'g', '(aaya{sv})');
+    field(FIELD.signature, 'g', HIVE_MESSAGE_SIGNATURE);
   });
   w.align(8);
   const out = Buffer.allocUnsafe(w.pos + body.pos);

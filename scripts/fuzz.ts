@@ -16,8 +16,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fetchTree, type TreeNodeInfo } from '../tree-supervisor/cli-client.js';
 import type { RuntimeInfo } from '../tree-supervisor/runtime-file.js';
-import { NODE_INTERFACE, NODE_PATH, nodeBusName } from '../protocol/names.js';
-import { Message, Variant, callWithDeadline, connectBus, type MessageBus } from '../protocol/sdk/bus.js';
+import { HIVE_MESSAGE_SIGNATURE, NODE_INTERFACE, NODE_PATH, nodeBusName } from '../protocol/names.js';
+import { Variant, callWithDeadline, connectBus, type MessageBus } from '../protocol/sdk/bus.js';
 import { startFakeIrcd, type FakeIrcd } from '../test/helpers/fake-ircd.js';
 import { startBenchHive, type BenchHive } from './bench/hive-process.js';
 import { prng } from '../test/helpers/prng.js';
@@ -211,9 +211,9 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
       report.inputs.dbus_calls++;
       const wire = randomWire(r);
       const member = r() < 0.9 ? 'Send' : pick(r, ['Replay', 'Attach', 'Join', 'SendAs', 'Renew', 'SetParent']);
-      const [signature, body] = member === 'Send' ? (r() < 0.9 ? ['(aaya{sv})', [wire]] : ['a{sv}', [wire[1]]])
+      const [signature, body] = member === 'Send' ? (r() < 0.9 ? [HIVE_MESSAGE_SIGNATURE, [wire]] : ['a{sv}', [wire[1]]])
         : member === 'Replay' ? ['st', [word(r), BigInt(Math.floor(r() * 2 ** 60))]]
-        : member === 'SendAs' ? ['s(aaya{sv})', [word(r), wire]]
+        : member === 'SendAs' ? [`s${HIVE_MESSAGE_SIGNATURE}`, [word(r), wire]]
         : member === 'Join' ? ['ssa{sv}', [word(r), word(r), wire[1]]]
         : ['ss', [word(r), word(r)]];
       try {

@@ -8,6 +8,7 @@ import { HiveError, fromDBusError } from '../errors.js';
 import type { WireMessage } from '../codec.js';
 import { canMarshal, marshalMessage } from '../wire.js';
 import { gateConnection, refusalOf, type BusGate, type Refusal } from './bus-gate.js';
+import { HIVE_MESSAGE_SIGNATURE } from '../names.js';
 
 export type MessageBus = dbus.MessageBus;
 export type DBusMessage = dbus.Message;
@@ -118,7 +119,7 @@ interface BusInternals {
 /** Emits a HiveMessage as a signal of `iface` at `path`, marshalled by protocol/wire.ts where it can. */
 export function emitHiveSignal(bus: MessageBus, path: string, iface: string, member: string, wire: WireMessage): void {
   if (!canMarshal(wire)) {
-    bus.send(Message.newSignal(path, iface, member, '(aaya{sv})', [wire]));
+    bus.send(Message.newSignal(path, iface, member, HIVE_MESSAGE_SIGNATURE, [wire]));
     return;
   }
   const b = bus as unknown as BusInternals;
@@ -127,7 +128,7 @@ export function emitHiveSignal(bus: MessageBus, path: string, iface: string, mem
 
 /** Calls a method taking one HiveMessage, with a deadline; marshalled by protocol/wire.ts where it can. */
 export function callHiveMethod(bus: MessageBus, spec: Omit<CallSpec, 'signature' | 'body'>, wire: WireMessage, timeoutMs: number): Promise<DBusMessage> {
-  if (!canMarshal(wire)) return callWithDeadline(bus, { ...spec, signature: '(aaya{sv})', body: [wire] }, timeoutMs);
+  if (!canMarshal(wire)) return callWithDeadline(bus, { ...spec, signature: HIVE_MESSAGE_SIGNATURE, body: [wire] }, timeoutMs);
   const b = bus as unknown as BusInternals;
   const serial = b.newSerial();
   return new Promise<DBusMessage>((resolve, reject) => {

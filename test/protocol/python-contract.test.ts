@@ -1,0 +1,41 @@
+/**
+ * The Python SDK (plugins/examples/python/hive_node.py) serves org.hive.Node1 from XML it embeds:
+ * that XML must say what protocol/org.hive.Node1.xml says, so that a change to the contract cannot
+ * leave the Python side behind unnoticed. The members a node may leave out are named in
+ * docs/protocol.md ("Optionally, children without a connection").
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { normaliseInterface } from '../../protocol/introspection.js';
+import { NODE_INTERFACE } from '../../protocol/names.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const OPTIONAL = ['Join', 'Renew', 'SendAs', 'Leave', 'MoveChild'];
+
+function embeddedXml(python: string): string {
+  const m = /^INTROSPECTION = """([\s\S]*?)"""/m.exec(python);
+  if (!m) throw new Error('hive_node.py has no INTROSPECTION = """…""" block');
+  return m[1]!;
+}
+
+function withoutMethods(normalised: string, names: string[]): string {
+  let out = normalised;
+  for (const n of names) out = out.replace(new RegExp(`<(method|signal) name="${n}">.*?</\\1>`), '');
+  return out;
+}
+
+describe('the Python SDK against the committed interface', () => {
+  it('embeds exactly org.hive.Node1.xml, less the optional members for children without a connection (Join, Renew, SendAs, Leave, MoveChild)', async () => {
+    const committed = normaliseInterface(await readFile(join(ROOT, 'protocol/org.hive.Node1.xml'), 'utf8'), NODE_INTERFACE);
+    const python = normaliseInterface(embeddedXml(await readFile(join(ROOT, 'plugins/examples/python/hive_node.py'), 'utf8')), NODE_INTERFACE);
+    expect(committed).toContain('<method name="Join">');
+    expect(python).not.toBe('');
+    expect(python).toBe(withoutMethods(committed, OPTIONAL));
+  });
+
+  it('would notice a drift: a changed argument type does not compare equal', async () => {
+    const committed = normaliseInterface(await readFile(join(ROOT, 'protocol/org.hive.Node1.xml'), 'utf8'), NODE_INTERFACE);
+    expect(withoutMethods(committed.replace('type="t"', 'type="u"'), OPTIONAL)).not.toBe(withoutMethods(committed, OPTIONAL));
+  });
+});
