@@ -7,6 +7,7 @@
  */
 import type { Logger } from 'pino';
 import { HiveError } from '../errors.js';
+import { createLogLimiter } from '../log-limit.js';
 import type { MessageBus } from './bus.js';
 
 export interface Counters { in: number; out: number; dropped: number; errors: number; [k: string]: number }
@@ -33,7 +34,38 @@ export interface NodeContext {
   checkToken(token: string): void;
 }
 
-/** The one BadToken check, for NodeContext.checkToken. */
-export function checkHiveToken(expected: string, token: string): void {
-  if (token !== expected) throw new HiveError('BadToken', 'the token does not match this hive');
+export interface ContextOptions {
+  name: string;
+  busName: string;
+  instance: string;
+  token: string;
+  log: Logger;
+  counters: Counters;
+  callTimeoutMs: number;
+  /** Read at each use: the connection comes later than the parts, and the node stops while they run. */
+  bus: () => MessageBus;
+  stopping: () => boolean;
+}
+
+/** The context a node gives its parts; refusals are logged at most a few times a minute per key (counted always). */
+export function createContext(o: ContextOptions): NodeContext {
+  const refusalLog = createLogLimiter();
+  return {
+    name: o.name,
+    busName: o.busName,
+    instance: o.instance,
+    log: o.log,
+    counters: o.counters,
+    callTimeoutMs: o.callTimeoutMs,
+    get bus() { return o.bus(); },
+    get uniqueName() { return (o.bus() as unknown as { name: string }).name; },
+    get stopping() { return o.stopping(); },
+    refused: (key, fields, text) => {
+      const suppressed = refusalLog.take(key);
+      if (suppressed !== undefined) o.log.warn({ ...fields, ...(suppressed ? { suppressed } : {}) }, text);
+    },
+    checkToken: (token) => {
+      if (token !== o.token) throw new HiveError('BadToken', 'the token does not match this hive');
+    },
+  };
 }

@@ -21,14 +21,13 @@ import { HiveError } from '../errors.js';
 import { newMessageId, type HiveMessage } from '../hive-message.js';
 import { NODE_INTERFACE, NODE_PATH, NAME_PATTERN, nodeBusName } from '../names.js';
 import { checkLines, checkMeta } from '../validate.js';
-import { createLogLimiter } from '../log-limit.js';
 import { DBUS, Message, MessageType, callBus, connectBus, emitHiveSignal, type DBusMessage, type MessageBus } from './bus.js';
 import { refusalOf } from './bus-gate.js';
 import { MatchRules, takeName } from './bus-names.js';
 import { ChildRegistry } from './child-registry.js';
 import { ConnectionlessChildren } from './connectionless.js';
 import type { DetailValue } from './details.js';
-import { checkHiveToken, type ChildInfo, type Counters, type NodeContext } from './node-context.js';
+import { createContext, type ChildInfo, type Counters } from './node-context.js';
 import { NodeService } from './node-service.js';
 import { ParentLink } from './parent-link.js';
 import { ReplayBuffer } from './replay-buffer.js';
@@ -100,7 +99,10 @@ export class HiveNode {
     this.busName = nodeBusName(opts.instance, opts.name);
     this.commands = opts.commands ?? [];
     this.replay = new ReplayBuffer(opts.replaySize ?? 512);
-    const ctx = this.context();
+    const ctx = createContext({
+      name: this.name, busName: this.busName, instance: opts.instance, token: opts.token, log: this.log, counters: this.counters,
+      callTimeoutMs: opts.callTimeoutMs ?? 10_000, bus: () => this.bus, stopping: () => this.stopping,
+    });
     const rules = new MatchRules(() => this.bus);
     const up = (wire: WireMessage, child: ChildInfo) => this.onUp(wire, child);
     this.seqs = new SequenceNumbers(ctx, opts.stateDir);
@@ -272,30 +274,5 @@ export class HiveNode {
 
   private sendReparent(): void {
     this.bus.send(Message.newSignal(NODE_PATH, NODE_INTERFACE, 'Reparent', 's', [this.reparentTarget()]));
-  }
-
-  /** What the parts share (node-context.ts). */
-  private context(): NodeContext {
-    const bus = () => this.bus;
-    const uniqueName = () => this.uniqueName;
-    const stopping = () => this.stopping;
-    const refusalLog = createLogLimiter();
-    return {
-      name: this.name,
-      busName: this.busName,
-      instance: this.opts.instance,
-      log: this.log,
-      counters: this.counters,
-      callTimeoutMs: this.opts.callTimeoutMs ?? 10_000,
-      get bus() { return bus(); },
-      get uniqueName() { return uniqueName(); },
-      get stopping() { return stopping(); },
-      // Refusals an attacker paces are logged at most a few times a minute per caller (counted always).
-      refused: (key, fields, text) => {
-        const suppressed = refusalLog.take(key);
-        if (suppressed !== undefined) this.log.warn({ ...fields, ...(suppressed ? { suppressed } : {}) }, text);
-      },
-      checkToken: (token) => checkHiveToken(this.opts.token, token),
-    };
   }
 }
