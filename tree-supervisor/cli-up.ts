@@ -12,10 +12,12 @@ import { ConfigError } from './config-errors.js';
 import { EXIT_CODES } from './exit-codes.js';
 import { startPrivateBus, type PrivateBus } from './private-bus.js';
 import { readRuntimeInfo, removeRuntimeInfo, runtimeDir, writeRuntimeInfo } from './runtime-file.js';
-import { Supervisor, builtinPluginExists, withDeadline } from './supervisor.js';
+import { Supervisor, builtinPluginExists } from './supervisor.js';
+import { stopWithDeadline } from './deadline.js';
 
-/** How long the private bus may take to end after SIGTERM before it is killed. */
+/** How long the private bus may take to end after SIGTERM before it is killed, and to be gone after that. */
 const BUS_STOP_DEADLINE_MS = 5000;
+const BUS_KILL_WAIT_MS = 2000;
 
 /** Passwords written in the file itself are not logged either. */
 function hideSecretKeys(value: unknown): unknown {
@@ -117,9 +119,14 @@ export async function up(opts: { config?: string }): Promise<number> {
     // Bounded: a bus daemon that does not end on SIGTERM (stopped, wedged) is killed.
     if (bus) {
       const b = bus;
-      await withDeadline(b.stop(), BUS_STOP_DEADLINE_MS, 'stopping the bus').catch((err) => {
-        log.error({ err, pid: b.pid }, 'stopping the bus failed; killing it');
-        try { process.kill(b.pid, 'SIGKILL'); } catch { /* already gone */ }
+      await stopWithDeadline({
+        gone: b.stop(),
+        force: () => {
+          log.error({ pid: b.pid }, `the bus did not stop within ${BUS_STOP_DEADLINE_MS} ms; killing it`);
+          process.kill(b.pid, 'SIGKILL');
+        },
+        graceMs: BUS_STOP_DEADLINE_MS,
+        forceWaitMs: BUS_KILL_WAIT_MS,
       });
     }
     await removeRuntimeInfo(config.instance);

@@ -3,9 +3,14 @@ import {
   chooseNewParent,
   descendants,
   effectiveParents,
+  liveStates,
+  planConvergence,
   reattachments,
+  startingParent,
+  stopWaves,
   treeFromPlugins,
   type NodeState,
+  type NodeView,
   type OnDeath,
 } from './reparent.js';
 
@@ -160,5 +165,82 @@ describe('descendants', () => {
     expect(descendants('auth', tree)).toEqual(['ping', 'dice']);
     expect(descendants('mouth', tree)).toEqual(['auth', 'log', 'far', 'ping', 'fmt', 'dice']);
     expect(descendants('dice', tree)).toEqual([]);
+  });
+});
+
+/** The supervisor's view: every node running and attached where configured, with `overrides`. */
+function views(overrides: Record<string, Partial<NodeView>> = {}): Map<string, NodeView> {
+  const all = new Map<string, NodeView>([['mouth', { state: 'running' }]]);
+  for (const p of plugins) all.set(p.name, { state: 'running', current: p.parent ?? 'mouth' });
+  for (const [n, o] of Object.entries(overrides)) all.set(n, { ...all.get(n)!, ...o });
+  return all;
+}
+
+describe('planConvergence', () => {
+  test('a tree in its configured shape needs no step', () => {
+    expect(planConvergence(tree, views())).toEqual([]);
+  });
+
+  test('the children of a dead bypass node are moved to the nearest running ancestor', () => {
+    expect(planConvergence(tree, views({ log: { state: 'restarting' } }))).toEqual([{ do: 'move', node: 'fmt', from: 'log', to: 'mouth' }]);
+  });
+
+  test('they are moved back once it runs again', () => {
+    expect(planConvergence(tree, views({ fmt: { current: 'mouth' } }))).toEqual([{ do: 'move', node: 'fmt', from: 'mouth', to: 'log' }]);
+  });
+
+  test('the subtree of a dead hold node is held, not moved', () => {
+    expect(planConvergence(tree, views({ auth: { state: 'restarting' } }))).toEqual([{ do: 'hold', node: 'ping', holder: 'auth' }]);
+  });
+
+  test('a node held already is not held again, and its children stay under it (a held node counts as running)', () => {
+    expect(planConvergence(tree, views({ auth: { state: 'failed' }, ping: { state: 'held' } }))).toEqual([]);
+    expect(liveStates(views({ ping: { state: 'held' } })).get('ping')).toBe('running');
+  });
+
+  test('a guard that is only starting up holds nothing yet', () => {
+    expect(planConvergence(tree, views({ auth: { state: 'starting' } }))).toEqual([]);
+  });
+
+  test('a held node whose guard is back is released (and moved when it is not where it should be)', () => {
+    expect(planConvergence(tree, views({ ping: { state: 'held' } }))).toEqual([{ do: 'release', node: 'ping' }]);
+    expect(planConvergence(tree, views({ ping: { state: 'held', current: 'mouth' } }))).toEqual([
+      { do: 'release', node: 'ping' },
+      { do: 'move', node: 'ping', from: 'mouth', to: 'auth' },
+    ]);
+  });
+
+  test('a node with a move in flight to its target is not moved again; one in flight elsewhere is', () => {
+    expect(planConvergence(tree, views({ log: { state: 'stopped' }, fmt: { pending: 'mouth' } }))).toEqual([]);
+    expect(planConvergence(tree, views({ fmt: { current: 'mouth', pending: 'mouth' } }))).toEqual([{ do: 'move', node: 'fmt', from: 'mouth', to: 'log' }]);
+  });
+
+  test('starting, stopped and failed nodes are left alone', () => {
+    expect(planConvergence(tree, views({ log: { state: 'stopped' }, fmt: { state: 'starting', current: 'log' } }))).toEqual([]);
+    expect(planConvergence(tree, views({ log: { state: 'stopped' }, fmt: { state: 'failed', current: 'log' } }))).toEqual([]);
+  });
+
+  test('a tree that is not one is an error, not a hang', () => {
+    const loop = treeFromPlugins([{ name: 'a', parent: 'b' }, { name: 'b', parent: 'a' }]);
+    expect(() => planConvergence(loop, new Map([['mouth', { state: 'running' }], ['a', { state: 'running' }]]))).toThrow(/cycle/);
+  });
+});
+
+describe('startingParent', () => {
+  test('a node starts under its nearest running ancestor, or, held, under its configured parent', () => {
+    expect(startingParent('fmt', tree, views())).toBe('log');
+    expect(startingParent('fmt', tree, views({ log: { state: 'restarting' } }))).toBe('mouth');
+    expect(startingParent('ping', tree, views({ auth: { state: 'failed' } }))).toBe('auth');
+  });
+});
+
+describe('stopWaves', () => {
+  test('the deepest nodes first, the mouth last', () => {
+    expect(stopWaves(tree)).toEqual([['dice'], ['ping', 'fmt'], ['auth', 'log', 'far'], ['mouth']]);
+  });
+
+  test('a node the root does not lead to is stopped first', () => {
+    const broken = treeFromPlugins([{ name: 'a' }, { name: 'b', parent: 'c' }, { name: 'c', parent: 'b' }]);
+    expect(stopWaves(broken)).toEqual([['b', 'c', 'a'], ['mouth']]);
   });
 });

@@ -27,7 +27,8 @@ import { backoffDelay } from '../protocol/backoff.js';
 import { YAML_LIMITS, checkPluginSpec, parseBoundedYaml, pluginSchema, type HiveConfig, type PluginSpec, treeOrder } from './config.js';
 import { formatProblem, zodProblems } from './config-errors.js';
 import { launchNode, nodeEnv, programProblem, type Exit, type Launched } from './node-process.js';
-import { chooseNewParent, ROOT, type NodeState, type Tree, type TreeNode } from './reparent.js';
+import { chooseNewParent, liveStates, planConvergence, ROOT, startingParent, stopWaves, type ConvergeStep, type NodeState, type NodeView, type TreeNode } from './reparent.js';
+import { stopWithDeadline, withDeadline } from './deadline.js';
 import { createRestartIntensity, type RestartIntensity } from './restart-intensity.js';
 
 const DIST = fileURLToPath(new URL('..', import.meta.url));
@@ -52,15 +53,6 @@ export const OPERATION_DEADLINE_MS = 20_000;
  */
 const PLACEMENT_CHECK_MS = 2000;
 const MISPLACED_RESTART_CHECKS = 4;
-
-/** Settles like `p`, or rejects with a named Timeout after `ms`. */
-export function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new HiveError('Timeout', `${what}: not done within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
-}
 
 export function builtinPluginExists(use: string): boolean {
   return /^[A-Za-z][A-Za-z0-9_-]*$/.test(use) && existsSync(join(DIST, 'plugins', use, 'index.js'));
@@ -275,9 +267,10 @@ export class Supervisor {
     return r;
   }
 
-  private states(): Map<string, NodeState> {
-    const m = new Map<string, NodeState>();
-    for (const r of this.nodes.values()) m.set(r.name, r.state === 'held' ? 'running' : r.state);
+  /** The nodes as the planner (reparent.ts) sees them. */
+  private views(): Map<string, NodeView> {
+    const m = new Map<string, NodeView>();
+    for (const r of this.nodes.values()) m.set(r.name, { state: r.state, current: r.currentParent, pending: r.pendingParent });
     return m;
   }
 
@@ -294,8 +287,7 @@ export class Supervisor {
     await mkdir(stateDir, { recursive: true, mode: 0o700 });
     let parent = '';
     if (r.spec) {
-      const choice = chooseNewParent(r.name, this.tree, this.states());
-      parent = 'parent' in choice ? choice.parent : r.spec.parent;
+      parent = startingParent(r.name, this.tree, this.views());
       r.currentParent = parent;
     }
     const config = r.spec ? (r.spec.config ?? {}) : { networks: this.o.config.networks };
@@ -405,11 +397,8 @@ export class Supervisor {
    */
   private async remoteAppeared(r: NodeRecord, owner: string): Promise<void> {
     let target = r.spec!.parent;
-    try {
-      const choice = chooseNewParent(r.name, this.tree, this.states());
-      // Held (a guard above it is down): it waits for its configured parent like any held node.
-      if ('parent' in choice) target = choice.parent;
-    } catch (err) { this.log.error({ err }, 'tree inconsistent'); }
+    // Held (a guard above it is down): it waits for its configured parent like any held node.
+    try { target = startingParent(r.name, this.tree, this.views()); } catch (err) { this.log.error({ err }, 'tree inconsistent'); }
     try {
       await this.callNode(r.name, NODE_INTERFACE, 'SetParent', 'ss', [nodeBusName(this.instance, target), this.o.token], 5000);
     } catch (err) {
@@ -516,23 +505,18 @@ export class Supervisor {
     if (this.bus) this.bus.send(Message.newSignal(SUPERVISOR_PATH, SUPERVISOR_INTERFACE, 'NodeStateChanged', 'ss', [r.name, state]));
   }
 
-  /** Moves every live node to where it should be attached now. */
+  /** Moves every live node to where it should be attached now: planned in reparent.ts, applied here. */
   private converge(): void {
     if (this.shuttingDown) return;
-    const states = this.states();
-    for (const r of this.nodes.values()) {
-      if (!r.spec || r.state !== 'running' && r.state !== 'held') continue;
-      let choice;
-      try { choice = chooseNewParent(r.name, this.tree, states); } catch (err) { this.log.error({ err }, 'tree inconsistent'); continue; }
-      if ('hold' in choice) {
-        // A guard that is only starting up holds nothing yet.
-        if (this.nodes.get(choice.holder)?.state === 'starting') continue;
-        if (r.state !== 'held') { this.setState(r, 'held'); this.log.warn({ child: r.name, holder: choice.holder }, 'node held: its guard is down'); }
-        continue;
-      }
-      if (r.state === 'held') this.setState(r, 'running');
-      if (choice.parent === r.currentParent || choice.parent === r.pendingParent) continue;
-      void this.moveNode(r, choice.parent);
+    let steps: ConvergeStep[];
+    try { steps = planConvergence(this.tree, this.views()); } catch (err) { this.log.error({ err }, 'tree inconsistent'); return; }
+    for (const step of steps) {
+      const r = this.nodes.get(step.node)!;
+      if (step.do === 'hold') {
+        this.setState(r, 'held');
+        this.log.warn({ child: r.name, holder: step.holder }, 'node held: its guard is down');
+      } else if (step.do === 'release') this.setState(r, 'running');
+      else void this.moveNode(r, step.to);
     }
   }
 
@@ -594,10 +578,9 @@ export class Supervisor {
    * process that never started or cannot die (D state), which is then logged and left.
    */
   private async terminate(r: NodeRecord, launched: Launched): Promise<void> {
-    launched.proc.kill('SIGTERM');
-    const kill = setTimeout(() => launched.proc.kill('SIGKILL'), STOP_GRACE_MS);
-    const gone = await withDeadline(launched.exited, STOP_GRACE_MS + KILL_WAIT_MS, `stopping ${r.name}`).then(() => true, () => false);
-    clearTimeout(kill);
+    const gone = await stopWithDeadline({
+      gone: launched.exited, ask: () => launched.proc.kill('SIGTERM'), force: () => launched.proc.kill('SIGKILL'), graceMs: STOP_GRACE_MS, forceWaitMs: KILL_WAIT_MS,
+    });
     if (!gone) {
       this.log.error({ child: r.name, pid: launched.pid }, `node did not exit within ${STOP_GRACE_MS + KILL_WAIT_MS} ms of SIGTERM and SIGKILL; giving up on it`);
       if (r.launched === launched) r.launched = undefined;
@@ -674,7 +657,7 @@ export class Supervisor {
   }
 
   async treeJson(): Promise<string> {
-    const states = this.states();
+    const states = liveStates(this.views());
     const shouldBe = new Map(this.placed().map(({ r, parent }) => [r.name, parent]));
     const lists = new Map<string, Promise<[string, string][] | undefined>>();
     for (const parent of shouldBe.values()) if (!lists.has(parent)) lists.set(parent, this.childrenEntries(parent));
@@ -758,19 +741,8 @@ export class Supervisor {
     this.shuttingDown = true;
     for (const r of this.nodes.values()) if (r.restartTimer) clearTimeout(r.restartTimer);
     clearInterval(this.placementTimer);
-    const depth = (name: string): number => {
-      let d = 0;
-      for (let n = name; n !== ROOT && this.tree.get(n); n = this.tree.get(n)!.parent) d++;
-      return d;
-    };
-    const byDepth = new Map<number, NodeRecord[]>();
-    for (const r of this.nodes.values()) {
-      const d = depth(r.name);
-      if (!byDepth.has(d)) byDepth.set(d, []);
-      byDepth.get(d)!.push(r);
-    }
-    for (const d of [...byDepth.keys()].sort((a, b) => b - a)) {
-      await Promise.all(byDepth.get(d)!.map(async (r) => {
+    for (const wave of stopWaves(this.tree)) {
+      await Promise.all(wave.map((name) => this.nodes.get(name)).filter((r) => r !== undefined).map(async (r) => {
         r.wantStopped = true;
         const l = r.launched;
         if (!l) return;
