@@ -10,8 +10,7 @@
  * Subscriptions are kept per network and nick in `subscriptions.json` in the node's state folder.
  */
 import { z } from 'zod';
-import type { Command, Incoming, Manifest, PluginContext } from '../../protocol/sdk/index.js';
-import { durationSchema, ircLower, isChannel, line, openStore, parseCommand, privmsg } from '../../protocol/sdk/index.js';
+import { definePlugin, durationSchema, ircLower, isChannel, line, openStore, parseCommand, privmsg, type Command, type Incoming, type Manifest } from '../../protocol/sdk/index.js';
 import { Membership } from './members.js';
 
 const configSchema = z.object({
@@ -35,22 +34,15 @@ const configSchema = z.object({
   resync_timeout: durationSchema.default(5_000),
 }).strict();
 
-type Config = z.infer<typeof configSchema>;
-
 const OWN_COMMANDS = new Set(['subscribe', 'unsubscribe', 'subscriptions']);
 const MAX_WAITING = 500;
 
-export const manifest: Manifest = {
+const manifest = {
   name: 'alerts',
   kind: 'responder',
   description: 'private alerts for subscribed words and for mentions of absent users',
-  commands: {
-    subscribe: { help: 'subscribe WORD — get a private message when someone says WORD in a channel with you and the bot', examples: [['!subscribe deploy', "subscribed to 'deploy'"]] },
-    unsubscribe: { help: 'unsubscribe WORD — stop the alerts for WORD', examples: [['!unsubscribe deploy', "unsubscribed from 'deploy'"]] },
-    subscriptions: { help: 'subscriptions — lists your subscribed words', examples: [['!subscriptions', 'your subscriptions: deploy']] },
-  },
   config: configSchema,
-};
+} satisfies Manifest;
 
 const stateSchema = z.object({
   version: z.literal(1),
@@ -66,8 +58,8 @@ function escapeRegExp(s: string): string {
 /** Characters a nick is made of; anything else separates words when looking for mentions. */
 const NICK_TOKEN = /[A-Za-z0-9[\]\\`^{}|_-]+/g;
 
-export default async function alerts(hive: PluginContext): Promise<() => void> {
-  const config = hive.config as Config;
+export default definePlugin(manifest, async function alerts(hive) {
+  const config = hive.config;
   const store = await openStore<State>({
     stateDir: hive.stateDir,
     file: 'subscriptions.json',
@@ -109,7 +101,7 @@ export default async function alerts(hive: PluginContext): Promise<() => void> {
     return { word: w.toLowerCase() };
   };
 
-  hive.command('subscribe', async (cmd) => {
+  hive.command('subscribe', { help: 'subscribe WORD — get a private message when someone says WORD in a channel with you and the bot', examples: [['!subscribe deploy', "subscribed to 'deploy'"]] }, async (cmd) => {
     const parsed = oneWord(cmd);
     if ('error' in parsed) return cmd.reply(parsed.error);
     const { word } = parsed;
@@ -129,7 +121,7 @@ export default async function alerts(hive: PluginContext): Promise<() => void> {
     return cmd.reply(`subscribed to '${word}'`);
   });
 
-  hive.command('unsubscribe', async (cmd) => {
+  hive.command('unsubscribe', { help: 'unsubscribe WORD — stop the alerts for WORD', examples: [['!unsubscribe deploy', "unsubscribed from 'deploy'"]] }, async (cmd) => {
     const parsed = oneWord(cmd);
     if ('error' in parsed) return cmd.reply(parsed.error);
     const { word } = parsed;
@@ -146,7 +138,7 @@ export default async function alerts(hive: PluginContext): Promise<() => void> {
     return cmd.reply(`unsubscribed from '${word}'`);
   });
 
-  hive.command('subscriptions', (cmd) => {
+  hive.command('subscriptions', { help: 'subscriptions — lists your subscribed words', examples: [['!subscriptions', 'your subscriptions: deploy']] }, (cmd) => {
     const words = wordsOf(cmd.network, cmd.nick);
     return cmd.reply(words.length ? `your subscriptions: ${words.join(', ')}` : `you have no subscriptions; ${p}subscribe WORD adds one`);
   });
@@ -206,7 +198,7 @@ export default async function alerts(hive: PluginContext): Promise<() => void> {
     for (const [folded, nick] of recipients) {
       if (allowed(network, folded)) lines.push(privmsg(nick, body));
       else {
-        hive.node.counters.dropped++;
+        hive.count('dropped');
         hive.log.warn({ network, to: nick }, 'alert cap per minute reached for this user; alert dropped');
       }
     }
@@ -224,7 +216,7 @@ export default async function alerts(hive: PluginContext): Promise<() => void> {
     const cmd = parseCommand(irc, msg.meta['hive.nick'], hive.commandPrefix);
     if (cmd && OWN_COMMANDS.has(cmd.name)) return; // `!subscribe deploy` is not someone saying deploy
     if (waiting >= MAX_WAITING) {
-      hive.node.counters.dropped++;
+      hive.count('dropped');
       hive.log.warn({ network }, 'too many lines waiting for alerts; line skipped');
       return;
     }
@@ -233,10 +225,10 @@ export default async function alerts(hive: PluginContext): Promise<() => void> {
     const next = (chains.get(network) ?? Promise.resolve())
       .then(() => members.whenReady(network))
       .then(() => evaluate(msg))
-      .catch((err: unknown) => { hive.node.counters.errors++; hive.log.error({ err }, 'alerting failed'); })
+      .catch((err: unknown) => { hive.count('errors'); hive.log.error({ err }, 'alerting failed'); })
       .finally(() => { waiting--; });
     chains.set(network, next);
   });
 
   return () => members.close();
-}
+});

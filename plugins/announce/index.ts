@@ -9,7 +9,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
-import { createTokenBucket, HiveError, type Manifest, type PluginContext } from '../../protocol/sdk/index.js';
+import { createTokenBucket, HiveError, type Manifest, definePlugin } from '../../protocol/sdk/index.js';
 
 const Config = z.object({
   /** 0 picks a free port; the bound one is logged ('listening', {port}). */
@@ -29,13 +29,12 @@ const Config = z.object({
 });
 type Config = z.infer<typeof Config>;
 
-export const manifest: Manifest = {
+const manifest = {
   name: 'announce',
   kind: 'automaton',
   description: 'HTTP endpoint: POST /announce {network, target, text} with a bearer token, and the bot says it',
-  commands: {},
   config: Config,
-};
+} satisfies Manifest;
 
 // A target is one nick or channel: no spaces, commas (several targets), or leading ':'.
 const TARGET = /^[^\s,:\0][^\s,\0]*$/;
@@ -67,8 +66,8 @@ const DRAIN_MAX = 1024 * 1024;
 
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 
-export default async function announce(hive: PluginContext): Promise<() => Promise<void>> {
-  const config = hive.config as Config;
+export default definePlugin(manifest, async function announce(hive) {
+  const config = hive.config;
   const Body = bodySchema(config);
   const bucket = createTokenBucket({ burst: config.rate.burst, ratePerSec: config.rate.per_s });
   // Compared as SHA-256 digests: equal lengths for timingSafeEqual, and the token's length leaks nothing.
@@ -194,4 +193,4 @@ export default async function announce(hive: PluginContext): Promise<() => Promi
     server.close(() => resolve());
     server.closeAllConnections();
   });
-}
+});

@@ -12,10 +12,9 @@
  * Run it with `on_death: hold`, so that its subtree is cut off rather than bypassed while it is down.
  */
 import { z } from 'zod';
-import { line, type Incoming, type Manifest, type Meta, type PluginContext } from '../../protocol/sdk/index.js';
+import { line, type Incoming, type Manifest, type Meta, createLogLimiter, definePlugin } from '../../protocol/sdk/index.js';
 import { describe, Identities, WHOX_TOKEN, type Identity } from './identity.js';
 import { WhoxQueue } from './whox-queue.js';
-import { createLogLimiter } from '../../protocol/log-limit.js';
 
 const Capability = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, 'a capability is a word like admin or notes.delete');
 const Mask = z.string().regex(/^[^!@\s]+![^!@\s]+@[^!@\s]+$/, 'a mask looks like nick!user@host (with * and ? as wildcards)');
@@ -32,21 +31,15 @@ const Config = z.object({
 }).strict();
 type Config = z.infer<typeof Config>;
 
-export const manifest: Manifest = {
+const manifest = {
   name: 'auth',
   kind: 'filter',
   description: 'Attaches the speaker\'s account and capabilities to every message for its subtree.',
-  commands: {
-    whoami: {
-      help: 'whoami — says who the bot takes you for: account, matching masks, capabilities',
-      examples: [['!whoami', 'alice (alice!~alice@example.org): account alice; matching masks: none; capabilities: admin']],
-    },
-  },
   config: Config,
-};
+} satisfies Manifest;
 
-export default function auth(hive: PluginContext): void {
-  const config = hive.config as Config;
+export default definePlugin(manifest, function auth(hive) {
+  const config = hive.config;
   const ids = new Identities(config);
   // What the down hook worked out for a message, for `whoami` (handled right after, same object).
   const seen = new WeakMap<Incoming, Identity>();
@@ -109,8 +102,11 @@ export default function auth(hive: PluginContext): void {
     },
   });
 
-  hive.command('whoami', (cmd) => {
+  hive.command('whoami', {
+    help: 'whoami — says who the bot takes you for: account, matching masks, capabilities',
+    examples: [['!whoami', 'alice (alice!~alice@example.org): account alice; matching masks: none; capabilities: admin']],
+  }, (cmd) => {
     const who = seen.get(cmd.message);
     return cmd.reply(who ? describe(who) : `${cmd.nick}: I cannot tell who you are`);
   });
-}
+});

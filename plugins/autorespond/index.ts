@@ -9,8 +9,7 @@
  * correspondent) and a cap per minute keep two bots from answering each other for ever.
  */
 import { z } from 'zod';
-import type { Incoming, Manifest, PluginContext } from '../../protocol/sdk/index.js';
-import { durationSchema, hasCapability, ircLower, isChannel, openStore, parseCommand, privmsg } from '../../protocol/sdk/index.js';
+import { definePlugin, durationSchema, hasCapability, ircLower, isChannel, openStore, parseCommand, privmsg, type Incoming, type Manifest } from '../../protocol/sdk/index.js';
 import { Matcher, type RuleSource } from './matcher.js';
 
 const configSchema = z.object({
@@ -32,20 +31,12 @@ const configSchema = z.object({
   page_size: z.number().int().min(1).max(50).default(10),
 }).strict();
 
-type Config = z.infer<typeof configSchema>;
-
-export const manifest: Manifest = {
+const manifest = {
   name: 'autorespond',
   kind: 'responder',
   description: 'answers messages that match a regex rule',
-  commands: {
-    ar: {
-      help: 'ar add /REGEX/flags RESPONSE | ar list [PAGE] | ar del N — automatic answers to messages matching a pattern (add and del need the autorespond.edit capability)',
-      examples: [['!ar add /\\bdeploy\\b/i deploys happen on Tuesdays', 'rule 1 added'], ['!ar list', '#1 /\\bdeploy\\b/i → deploys happen on Tuesdays'], ['!ar del 1', 'rule 1 deleted']],
-    },
-  },
   config: configSchema,
-};
+} satisfies Manifest;
 
 const ruleSchema = z.object({
   id: z.number().int().positive(),
@@ -110,8 +101,8 @@ function show(r: Rule, maxOverruns: number): string {
   return s;
 }
 
-export default async function autorespond(hive: PluginContext): Promise<() => Promise<void>> {
-  const config = hive.config as Config;
+export default definePlugin(manifest, async function autorespond(hive) {
+  const config = hive.config;
   const store = await openStore<State>({
     stateDir: hive.stateDir,
     file: 'rules.json',
@@ -127,7 +118,10 @@ export default async function autorespond(hive: PluginContext): Promise<() => Pr
 
   const rulesOf = (network: string): Rule[] => store.data.networks[network]?.rules ?? [];
 
-  hive.command('ar', async (cmd) => {
+  hive.command('ar', {
+    help: 'ar add /REGEX/flags RESPONSE | ar list [PAGE] | ar del N — automatic answers to messages matching a pattern (add and del need the autorespond.edit capability)',
+    examples: [['!ar add /\\bdeploy\\b/i deploys happen on Tuesdays', 'rule 1 added'], ['!ar list', '#1 /\\bdeploy\\b/i → deploys happen on Tuesdays'], ['!ar del 1', 'rule 1 deleted']],
+  }, async (cmd) => {
     const [sub = '', ...restWords] = cmd.args.split(/\s+/);
     const rest = cmd.args.slice(sub.length).trim();
     const network = cmd.network;
@@ -216,7 +210,7 @@ export default async function autorespond(hive: PluginContext): Promise<() => Pr
     const rules = rulesOf(network).filter((r) => !r.disabled);
     if (rules.length === 0) return;
     if (matcher.pending >= MAX_PENDING) {
-      hive.node.counters.dropped++;
+      hive.count('dropped');
       hive.log.warn({ network, pending: matcher.pending }, 'too many messages waiting for matching; message not matched');
       return;
     }
@@ -229,7 +223,7 @@ export default async function autorespond(hive: PluginContext): Promise<() => Pr
     if ((cooldownUntil.get(where) ?? 0) > t) return;
     while (answeredAt.length && answeredAt[0]! <= t - 60_000) answeredAt.shift();
     if (answeredAt.length >= config.max_answers_per_minute) {
-      hive.node.counters.dropped++;
+      hive.count('dropped');
       hive.log.warn({ network, rule: id }, 'answer cap per minute reached; not answering');
       return;
     }
@@ -246,4 +240,4 @@ export default async function autorespond(hive: PluginContext): Promise<() => Pr
   });
 
   return () => matcher.close();
-}
+});

@@ -5,8 +5,7 @@
  * config must say so by merging them.
  */
 import { z } from 'zod';
-import { NAME_PATTERN } from '../../protocol/names.js';
-import { ircLower } from '../../protocol/irc-line.js';
+import { ircLower, NAME_PATTERN } from '../../protocol/sdk/index.js';
 
 /** The network part follows the hive's network names, the channel part the config's channel names. */
 const ENDPOINT = /^([A-Za-z][A-Za-z0-9_]{0,63})\/([#&+!][^\s,\x07\0]{1,199})$/;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ircLower } from '../../protocol/irc-line.js';
+import { ircLower } from '../../protocol/sdk/index.js';
 import { classifyText, colourOf, eventText, NICK_COLOURS, plainText, showNick, speechHead, trailingBytes, ZWSP } from './format.js';
 
 const on = { colour: true, noHighlight: true };

@@ -4,7 +4,7 @@
  * (picked by a hash of the nick) and gets a zero-width space after its first character, so that
  * relaying someone's line does not highlight them (or their namesake) on the other side. Pure.
  */
-import { ircLower } from '../../protocol/irc-line.js';
+import { ircLower } from '../../protocol/sdk/index.js';
 
 /**
  * mIRC colours that read well on both light and dark backgrounds: 0 white, 1 black, 8 yellow,

@@ -2,9 +2,9 @@
 // in test/plugins/bridge.test.ts cannot produce (echo-message, bytes that are not UTF-8, NICK).
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { toIncoming, type Incoming, type PluginContext } from '../../protocol/sdk/plugin.js';
-import type { HiveMessage, Meta } from '../../protocol/sdk/index.js';
+import { toIncoming, type HiveMessage, type Incoming, type Meta } from '../../protocol/sdk/index.js';
 import bridge from './index.js';
+import { configSchema } from './config.js';
 import { plainText } from './format.js';
 
 function fakeHive(config: Record<string, unknown>, failOn: string[] = []) {
@@ -12,15 +12,18 @@ function fakeHive(config: Record<string, unknown>, failOn: string[] = []) {
   let handler: ((m: Incoming) => unknown) | undefined;
   const node = { counters: { in: 0, out: 0, dropped: 0, errors: 0 } as Record<string, number>, onAttached: undefined as undefined | ((p: string) => void) };
   const ctx = {
-    name: 'bridge', kind: 'automaton', config, stateDir: undefined, log: pino({ level: 'silent' }), node, commandPrefix: '!',
+    // The runtime hands the plugin its config parsed by the schema.
+    name: 'bridge', kind: 'automaton', config: configSchema.parse(config), stateDir: undefined, log: pino({ level: 'silent' }), commandPrefix: '!',
+    count: (name: string, by = 1) => { node.counters[name] = (node.counters[name] ?? 0) + by; },
+    onAttached: (fn: (p: string) => void) => { node.onAttached = fn; },
     onMessage: (h: (m: Incoming) => unknown) => { handler = h; },
     send: async (msg: HiveMessage) => {
       const network = String(msg.meta['hive.network']);
       if (failOn.includes(network)) throw new Error(`org.hive.Error.NetworkUnknown: no network '${network}'`);
       sent.push({ network, lines: msg.lines.map((l) => plainText(l.toString('utf8'))), bytes: msg.lines });
     },
-  } as unknown as PluginContext;
-  bridge(ctx);
+  } as unknown as Parameters<typeof bridge.setup>[0];
+  bridge.setup(ctx);
   const feed = async (network: string, line: string | Buffer, meta: Meta = {}) => {
     const msg = toIncoming({ lines: [typeof line === 'string' ? Buffer.from(line) : line], meta: { 'hive.network': network, 'hive.nick': 'hivebot', 'hive.event': 'line', 'hive.id': 'm1', ...meta } });
     await handler!(msg);

@@ -5,24 +5,23 @@
  * network), so two bridged channels on one network cannot feed each other. Long relays are left to
  * the mouth, which splits a long PRIVMSG into lines that fit.
  */
-import type { HiveMessage, Incoming, Manifest, Meta, PluginContext } from '../../protocol/sdk/index.js';
-import { ChannelMembers, ircLower } from '../../protocol/sdk/index.js';
+import { ChannelMembers, definePlugin, ircLower, type HiveMessage, type Incoming, type Manifest, type Meta } from '../../protocol/sdk/index.js';
 import { buildRoutes, configSchema, endpointKey, type Endpoint } from './config.js';
 import { classifyText, eventText, speechHead, trailingBytes, type NickStyle, type RelayEvent, type SpeechKind } from './format.js';
 import { RecentRelays } from './echo.js';
 
-export const manifest: Manifest = {
+const manifest = {
   name: 'bridge',
   kind: 'automaton',
   description: 'Relays messages (and optionally joins, parts, quits and nick changes) between the channels of a group across networks.',
   config: configSchema,
-};
+} satisfies Manifest;
 
 /** How long a relay is remembered to recognise it if it comes back through another of our connections. */
 const ECHO_MEMORY_MS = 30_000;
 
-export default function bridge(hive: PluginContext): void {
-  const cfg = configSchema.parse(hive.config);
+export default definePlugin(manifest, function bridge(hive) {
+  const cfg = hive.config;
   const routes = buildRoutes(cfg.groups);
   const plain = new Set(cfg.plain);
   const ignored = new Set(cfg.ignore.map(ircLower));
@@ -31,9 +30,9 @@ export default function bridge(hive: PluginContext): void {
   /** The bot's current nick on each network, from the hive.nick of what that network sends. */
   const ownNicks = new Map<string, string>();
   const recent = new RecentRelays(ECHO_MEMORY_MS);
-  const counters = hive.node.counters;
-  counters.relayed = 0;
-  counters.relay_failed = 0;
+  // Shown from the start in the Counters property, as 0.
+  hive.count('relayed', 0);
+  hive.count('relay_failed', 0);
   const log = hive.log;
 
   const keyOf = (e: Endpoint) => endpointKey(e.network, e.channel);
@@ -64,9 +63,9 @@ export default function bridge(hive: PluginContext): void {
       for (const i of items) recent.remember(network, i.line.toString('utf8'), now);
       try {
         await hive.send(msg);
-        counters.relayed += items.length;
+        hive.count('relayed', items.length);
       } catch (err) {
-        counters.relay_failed++;
+        hive.count('relay_failed');
         log.error({ err, network, channels: items.map((i) => i.to.channel) }, 'relay failed');
       }
     }));
@@ -192,9 +191,8 @@ export default function bridge(hive: PluginContext): void {
           .catch((err: unknown) => log.warn({ err, network }, 'NAMES request failed; quits and nick changes there are relayed once the bot sees who is in'));
       }
     };
-    const previous = hive.node.onAttached;
-    hive.node.onAttached = (parent) => { previous?.(parent); askNames(); };
+    hive.onAttached(askNames);
   }
 
   log.info({ groups: Object.keys(cfg.groups), channels: routes.all.length }, 'bridge ready');
-}
+});

@@ -11,8 +11,7 @@
  * Queries go down as the SDK's hive.ask (docs/protocol.md#aggregators).
  */
 import { z } from 'zod';
-import type { Incoming, Manifest, PluginContext } from '../../protocol/sdk/index.js';
-import { parseCommand, privmsg, type ParsedCommand } from '../../protocol/sdk/index.js';
+import { definePlugin, parseCommand, privmsg, type Incoming, type Manifest, type ParsedCommand } from '../../protocol/sdk/index.js';
 import { countGroups, hasBrackets, innerWords, parseBrackets, substitute, type Group } from './brackets.js';
 import { SubtreeCommands } from './commands.js';
 import { seconds, splitStages } from './stages.js';
@@ -23,20 +22,12 @@ const config = z.object({
   /** The most commands one request may ask the subtree (compose stages plus bracketed commands). */
   max_steps: z.number().int().min(1).max(50).default(10),
 }).strict();
-type Config = z.infer<typeof config>;
-
-export const manifest: Manifest = {
+const manifest = {
   name: 'compose',
   kind: 'aggregator',
   description: 'Composes the commands of the plugins under it; also answers nested [commands] in any of their commands.',
   config,
-  commands: {
-    compose: {
-      help: 'compose CMD [CMD...] TEXT — CMD(…(CMD(TEXT))) with the commands of the plugins under compose; [CMD ARGS] nests a command in any of theirs',
-      examples: [['!compose reverse rot13 hello', 'byyru'], ['!echo [upper [reverse abc]]', 'CBA']],
-    },
-  },
-};
+} satisfies Manifest;
 
 /** A failure to tell the user, as `compose: <message>`. */
 class ComposeError extends Error {}
@@ -47,8 +38,8 @@ const CHECK_CHILDREN_MS = 500;
 /** Grandchildren behind a filter child change without our children changing: read again now and then. */
 const REREAD_MS = 30_000;
 
-export default function compose(hive: PluginContext): () => void {
-  const c = hive.config as Config;
+export default definePlugin(manifest, function compose(hive) {
+  const c = hive.config;
   const commands = new SubtreeCommands(hive);
   const usage = `${hive.commandPrefix}compose CMD [CMD...] TEXT`;
   const stats = { requests: 0, asked: 0, timeouts: 0, errors: 0 };
@@ -159,6 +150,12 @@ export default function compose(hive: PluginContext): () => void {
       .catch((err: unknown) => hive.log.warn({ err }, 'compose reply failed'));
   };
 
+  // Answered in the filter below (compose must take the message before its children see it).
+  hive.command('compose', {
+    help: 'compose CMD [CMD...] TEXT — CMD(…(CMD(TEXT))) with the commands of the plugins under compose; [CMD ARGS] nests a command in any of theirs',
+    examples: [['!compose reverse rot13 hello', 'byyru'], ['!echo [upper [reverse abc]]', 'CBA']],
+  });
+
   hive.filter({
     // Synchronous on purpose: the SDK passes messages down in the order their hooks settle, and a
     // child drops a message whose sequence number is below one it has seen.
@@ -182,4 +179,4 @@ export default function compose(hive: PluginContext): () => void {
 
   void reread();
   return () => clearInterval(timer);
-}
+});

@@ -8,7 +8,7 @@
  * with the same number instead of adding the note again.
  */
 import { z } from 'zod';
-import { hasCapability, HiveError, ircLower, openStore, type Command, type Manifest, type PluginContext, type Store } from '../../protocol/sdk/index.js';
+import { hasCapability, HiveError, ircLower, openStore, type Command, type Manifest, definePlugin, type Store } from '../../protocol/sdk/index.js';
 
 const Config = z.object({
   /** Most notes one channel (or one user's private notes) may hold. */
@@ -22,18 +22,12 @@ type Config = z.infer<typeof Config>;
 
 export const DELETE_CAPABILITY = 'notes.delete';
 
-export const manifest: Manifest = {
+const manifest = {
   name: 'notes',
   kind: 'responder',
   description: 'Numbered notes per channel, persistent.',
-  commands: {
-    'note add': { help: 'note add TEXT — keeps TEXT as a note of this channel and says its number', examples: [['!note add deploy on friday', 'note 1 added']] },
-    note: { help: 'note N — shows note N with its author and date', examples: [['!note 1', 'note 1 by alice, 2025-01-31 14:05 UTC: deploy on friday']] },
-    'note del': { help: `note del N — deletes note N (its author, or someone with the ${DELETE_CAPABILITY} capability)`, examples: [['!note del 1', 'note 1 deleted']] },
-    notes: { help: 'notes — lists the newest notes of this channel and how many there are', examples: [['!notes', '1 note:\n#1 alice, 2025-01-31: deploy on friday']] },
-  },
   config: Config,
-};
+} satisfies Manifest;
 
 const Note = z.object({
   n: z.number().int().positive(),
@@ -77,8 +71,8 @@ function noteNumber(s: string): number | undefined {
   return n >= 1 ? n : undefined;
 }
 
-export default async function notes(hive: PluginContext): Promise<void> {
-  const config = hive.config as Config;
+export default definePlugin(manifest, async function notes(hive) {
+  const config = hive.config;
   const store: Store<State> = await openStore({ stateDir: hive.stateDir, file: 'notes.json', schema: State, initial: () => ({ version: 1, scopes: {} }), log: hive.log });
   const p = hive.commandPrefix;
 
@@ -160,7 +154,9 @@ export default async function notes(hive: PluginContext): Promise<void> {
     return cmd.reply(r ? `note ${n} deleted` : gone(scope, n));
   };
 
-  hive.command('note', async (cmd) => {
+  // `note add` and `note del` are words of `note`: listed by help on their own, answered by `note`.
+  hive.command('note add', { help: 'note add TEXT — keeps TEXT as a note of this channel and says its number', examples: [['!note add deploy on friday', 'note 1 added']] });
+  hive.command('note', { help: 'note N — shows note N with its author and date', examples: [['!note 1', 'note 1 by alice, 2025-01-31 14:05 UTC: deploy on friday']] }, async (cmd) => {
     if (await unusable(cmd)) return;
     const m = /^(\S*)\s*([\s\S]*)$/.exec(cmd.args)!;
     const word = m[1]!.toLowerCase();
@@ -173,7 +169,9 @@ export default async function notes(hive: PluginContext): Promise<void> {
     return show(cmd, n);
   });
 
-  hive.command('notes', async (cmd) => {
+  hive.command('note del', { help: `note del N — deletes note N (its author, or someone with the ${DELETE_CAPABILITY} capability)`, examples: [['!note del 1', 'note 1 deleted']] });
+
+  hive.command('notes', { help: 'notes — lists the newest notes of this channel and how many there are', examples: [['!notes', '1 note:\n#1 alice, 2025-01-31: deploy on friday']] }, async (cmd) => {
     if (await unusable(cmd)) return;
     const list = store.data.scopes[scopeOf(cmd)]?.notes ?? [];
     if (list.length === 0) return cmd.reply(`no notes here yet; add one with ${p}note add TEXT`);
@@ -181,4 +179,4 @@ export default async function notes(hive: PluginContext): Promise<void> {
     const head = list.length === 1 ? '1 note:' : list.length <= shown.length ? `${list.length} notes:` : `${list.length} notes; the newest ${shown.length}:`;
     return cmd.reply([head, ...shown.map((x) => `#${x.n} ${x.nick}, ${date(x.time, false)}: ${cut(x.text, 100)}`)]);
   });
-}
+});

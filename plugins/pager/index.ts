@@ -7,9 +7,8 @@
  * hive.id → speaker for the messages it passes down. Pages live in memory only.
  */
 import { z } from 'zod';
-import type { IrcLine, Manifest, Meta, PluginContext } from '../../protocol/sdk/index.js';
-import { durationSchema, line, parseLine } from '../../protocol/sdk/index.js';
-import { hintText, pageKey, pagedTarget, Recent, splitPage } from './pages.js';
+import { definePlugin, durationSchema, line, parseLine, Recent, type IrcLine, type Manifest, type Meta } from '../../protocol/sdk/index.js';
+import { hintText, pageKey, pagedTarget, splitPage } from './pages.js';
 
 const Config = z.object({
   /** Lines per page. */
@@ -18,15 +17,12 @@ const Config = z.object({
   expire: durationSchema.default(300_000),
 }).strict();
 
-export const manifest: Manifest = {
+const manifest = {
   name: 'pager',
   kind: 'filter',
   description: 'cuts replies longer than N lines into pages; more sends the next one',
-  commands: {
-    more: { help: 'more — the next part of a long answer that was cut short here', examples: [['!more', 'the next 4 lines, then (+2 more lines: say !more)']] },
-  },
   config: Config,
-};
+} satisfies Manifest;
 
 /** How many speakers and query ids are remembered, and for how long: replies come within seconds. */
 const SPEAKERS_MAX = 5000;
@@ -43,8 +39,8 @@ interface Kept {
   origin: string | undefined;
 }
 
-export default function pager(hive: PluginContext): () => void {
-  const config = Config.parse(hive.config);
+export default definePlugin(manifest, function pager(hive) {
+  const config = hive.config;
   const perPage = config.lines;
   const speakers = new Recent<string, string>(SPEAKERS_MAX, SPEAKERS_TTL_MS);
   // Answers to an aggregator's query are for the aggregator, not for people: never cut them.
@@ -85,7 +81,7 @@ export default function pager(hive: PluginContext): () => void {
     },
   });
 
-  hive.command('more', async (cmd) => {
+  hive.command('more', { help: 'more — the next part of a long answer that was cut short here', examples: [['!more', 'the next 4 lines, then (+2 more lines: say !more)']] }, async (cmd) => {
     if (cmd.message.meta['hive.query']) return;
     const now = Date.now();
     // The user's own page first; a page nobody asked for (an automaton's) is anyone's there.
@@ -127,4 +123,4 @@ export default function pager(hive: PluginContext): () => void {
   }, 60_000);
   sweeper.unref();
   return () => clearInterval(sweeper);
-}
+});

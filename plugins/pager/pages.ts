@@ -1,46 +1,8 @@
 /**
- * The pure parts of the pager: a bounded map whose entries expire, and the split of a long reply
- * into a first page and a kept rest. No I/O, no timers: the caller passes the time.
+ * The pure parts of the pager: where a page is kept, and the split of a long reply into a first
+ * page and a kept rest. No I/O, no timers. (Pages expire in the SDK's Recent.)
  */
-import { ircLower } from '../../protocol/irc-line.js';
-
-/**
- * A Map with a size bound and a lifetime per entry. Oldest entries go first when full; expired
- * ones are dropped when read or swept. Insertion order is age order because set() re-inserts.
- */
-export class Recent<K, V> {
-  private readonly entries = new Map<K, { value: V; expires: number }>();
-
-  constructor(private readonly max: number, private readonly ttlMs: number) {}
-
-  set(key: K, value: V, now: number, ttlMs = this.ttlMs): void {
-    this.entries.delete(key);
-    this.entries.set(key, { value, expires: now + ttlMs });
-    while (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value as K);
-  }
-
-  get(key: K, now: number): V | undefined {
-    const e = this.entries.get(key);
-    if (!e) return undefined;
-    if (e.expires <= now) { this.entries.delete(key); return undefined; }
-    return e.value;
-  }
-
-  delete(key: K): boolean {
-    return this.entries.delete(key);
-  }
-
-  /** Drops every expired entry; returns how many. */
-  sweep(now: number): number {
-    let n = 0;
-    for (const [k, e] of this.entries) if (e.expires <= now) { this.entries.delete(k); n++; }
-    return n;
-  }
-
-  get size(): number {
-    return this.entries.size;
-  }
-}
+import { ircLower } from '../../protocol/sdk/index.js';
 
 /** What a page is kept under: network, reply target and the user who asked ('*' when unknown). */
 export function pageKey(network: string, target: string, user: string | undefined): string {

@@ -7,7 +7,7 @@
  * lines pass freely.
  */
 import { z } from 'zod';
-import { durationSchema, ircLower, parseCommand, type Manifest, type PluginContext } from '../../protocol/sdk/index.js';
+import { durationSchema, ircLower, parseCommand, type Manifest, definePlugin } from '../../protocol/sdk/index.js';
 import { Limiter } from './limiter.js';
 
 const Config = z.object({
@@ -18,15 +18,15 @@ const Config = z.object({
 }).strict();
 type Config = z.infer<typeof Config>;
 
-export const manifest: Manifest = {
+const manifest = {
   name: 'ratelimit',
   kind: 'filter',
   description: 'At most N commands per window and user through it; one notice, then silence.',
   config: Config,
-};
+} satisfies Manifest;
 
-export default function ratelimit(hive: PluginContext): void {
-  const config = hive.config as Config;
+export default definePlugin(manifest, function ratelimit(hive) {
+  const config = hive.config;
   const limiter = new Limiter(config.commands, config.per);
   let dropped = 0;
   let notices = 0;
@@ -58,4 +58,4 @@ export default function ratelimit(hive: PluginContext): void {
   });
 
   hive.details(() => ({ commands: config.commands, per_ms: config.per, users_tracked: limiter.size, users_limited: limiter.limited(Date.now()), dropped, notices }));
-}
+});

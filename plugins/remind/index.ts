@@ -9,7 +9,7 @@
  * in between (a few ms) repeats it rather than losing it.
  */
 import { z } from 'zod';
-import { backoffDelay, HiveError, openStore, tryParseDuration, type Command, type Manifest, type PluginContext } from '../../protocol/sdk/index.js';
+import { backoffDelay, HiveError, openStore, tryParseDuration, type Command, type Manifest, definePlugin } from '../../protocol/sdk/index.js';
 import { formatClock, formatDuration, parseWhen } from './when.js';
 
 // Kept as written (not turned into ms by durationSchema): replies quote the operator's own words.
@@ -27,20 +27,12 @@ const Config = z.object({
 });
 type Config = z.infer<typeof Config>;
 
-export const manifest: Manifest = {
+const manifest = {
   name: 'remind',
   kind: 'automaton',
   description: 'reminders at a delay or a time (UTC), kept across restarts',
-  commands: {
-    remind: {
-      help: 'remind WHEN TEXT — says "nick: TEXT" here at WHEN: 30s, 10m, 1h30m, 2d, 14:30 (UTC, today or tomorrow), 2026-12-01T09:00 (UTC unless Z/±HH:MM)',
-      examples: [['!remind 10m tea', "ok, I'll remind you in 10m (at 14:40 UTC) [#1]"], ['!remind 14:30 standup', "ok, I'll remind you in 1h50m (at 14:30 UTC) [#2]"]],
-    },
-    reminders: { help: 'reminders — lists your pending reminders (those set elsewhere only in a private message)', examples: [['!reminders', '#1 in 9m (at 14:40 UTC): tea']] },
-    forget: { help: 'forget N — cancels your pending reminder #N (also: remind del N)', examples: [['!forget 1', 'forgot reminder #1 (tea)']] },
-  },
   config: Config,
-};
+} satisfies Manifest;
 
 const Reminder = z.object({
   id: z.number().int().positive(),
@@ -78,8 +70,8 @@ const PERMANENT = new Set(['NetworkUnknown', 'InvalidMessage', 'InvalidArgs', 'R
 const lower = (s: string) => s.toLowerCase();
 const owns = (r: Reminder, network: string, nick: string) => r.network === network && lower(r.nick) === lower(nick);
 
-export default async function remind(hive: PluginContext): Promise<() => void> {
-  const config = hive.config as Config;
+export default definePlugin(manifest, async function remind(hive) {
+  const config = hive.config;
   const maxDelay = tryParseDuration(config.max_delay)!;
   const store = await openStore<State>({
     stateDir: hive.stateDir,
@@ -237,7 +229,10 @@ export default async function remind(hive: PluginContext): Promise<() => void> {
     return cmd.reply(`forgot reminder #${id} (${text})`);
   }
 
-  hive.command('remind', (cmd) => {
+  hive.command('remind', {
+    help: 'remind WHEN TEXT — says "nick: TEXT" here at WHEN: 30s, 10m, 1h30m, 2d, 14:30 (UTC, today or tomorrow), 2026-12-01T09:00 (UTC unless Z/±HH:MM)',
+    examples: [['!remind 10m tea', "ok, I'll remind you in 10m (at 14:40 UTC) [#1]"], ['!remind 14:30 standup', "ok, I'll remind you in 1h50m (at 14:30 UTC) [#2]"]],
+  }, (cmd) => {
     const [word, ...rest] = cmd.args.split(/\s+/);
     const sub = lower(word ?? '');
     if (['del', 'delete', 'rm', 'forget', 'cancel'].includes(sub)) return forget(cmd, rest.join(' '));
@@ -245,8 +240,8 @@ export default async function remind(hive: PluginContext): Promise<() => void> {
     if (!cmd.args) return cmd.reply(usage);
     return add(cmd);
   });
-  hive.command('reminders', (cmd) => list(cmd));
-  hive.command('forget', (cmd) => forget(cmd, cmd.args));
+  hive.command('reminders', { help: 'reminders — lists your pending reminders (those set elsewhere only in a private message)', examples: [['!reminders', '#1 in 9m (at 14:40 UTC): tea']] }, (cmd) => list(cmd));
+  hive.command('forget', { help: 'forget N — cancels your pending reminder #N (also: remind del N)', examples: [['!forget 1', 'forgot reminder #1 (tea)']] }, (cmd) => forget(cmd, cmd.args));
 
   const overdue = store.data.reminders.filter((r) => r.due <= Date.now()).length;
   hive.log.info({ pending: store.data.reminders.length, overdue }, 'reminders loaded');
@@ -257,4 +252,4 @@ export default async function remind(hive: PluginContext): Promise<() => void> {
     stopped = true;
     if (timer) clearTimeout(timer);
   };
-}
+});

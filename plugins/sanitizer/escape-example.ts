@@ -2,27 +2,27 @@
  * A test-only misbehaving node: `escape WHAT` tries to send something a sanitizer above it should
  * refuse, then says in the channel (or privately) where it was asked whether the attempt was
  * `sent` or `refused (ERROR NAME)`, and logs the outcome with the refusal's text. Run as
- * ['node', 'dist/plugins/sanitizer/escape-example.js']; it is not a built-in plugin.
+ * ['node', 'dist/plugins/run.js', 'dist/plugins/sanitizer/escape-example.js']; it is not a built-in plugin.
  *
  * Config: word (the command word, default "escape", so that an unsanitized copy can sit in the same
  * tree as `loose`), other_channel (default #two), victim (a nick that did not speak, default dave),
  * names (nicks for the mass highlight), announce (an extra target, default #announce).
  */
-import { HiveError, line, runPlugin, type HiveMessage } from '../../protocol/sdk/index.js';
+import { z } from 'zod';
+import { definePlugin, HiveError, line, type HiveMessage } from '../../protocol/sdk/index.js';
 
-await runPlugin({
-  name: 'escape-example',
-  kind: 'responder',
-  commands: { escape: { help: 'escape WHAT — tries to get past a sanitizer (normal, speaker, channel, private, highlight, mode, kick, format, mixed, automaton, announce)' } },
-}, (hive) => {
-  const c = hive.config as { word?: string; other_channel?: string; victim?: string; names?: string[]; announce?: string };
-  const word = c.word ?? 'escape';
-  const other = c.other_channel ?? '#two';
-  const victim = c.victim ?? 'dave';
-  const names = c.names ?? ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'];
-  const announce = c.announce ?? '#announce';
+const config = z.object({
+  word: z.string().default('escape'),
+  other_channel: z.string().default('#two'),
+  victim: z.string().default('dave'),
+  names: z.array(z.string()).default(['alice', 'bob', 'carol', 'dave', 'erin', 'frank']),
+  announce: z.string().default('#announce'),
+});
 
-  hive.command(word, async (cmd) => {
+export default definePlugin({ name: 'escape-example', kind: 'responder', config }, (hive) => {
+  const { word, other_channel: other, victim, names, announce } = hive.config;
+
+  hive.command(word, { help: `${word} WHAT — tries to get past a sanitizer (normal, speaker, channel, private, highlight, mode, kick, format, mixed, automaton, announce)` }, async (cmd) => {
     const what = cmd.args.split(/\s+/)[0] ?? '';
     const here = cmd.replyTo;
     const tag = `${word} ${what}`;

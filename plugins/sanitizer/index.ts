@@ -13,9 +13,7 @@
  * seen a NAMES reply for is asked about with NAMES before a highlight check).
  */
 import { z } from 'zod';
-import type { IrcLine, Manifest, PluginContext } from '../../protocol/sdk/index.js';
-import { durationSchema, ChannelMembers, HiveError, ircLower, isChannel, line, parseLine } from '../../protocol/sdk/index.js';
-import { Recent } from '../pager/pages.js';
+import { ChannelMembers, definePlugin, durationSchema, HiveError, ircLower, isChannel, line, parseLine, Recent, type IrcLine, type Manifest } from '../../protocol/sdk/index.js';
 import { channelsToCount, checkHighlights, checkStatic, stripLines, type Policy, type Refusal, type Rule, type Trigger } from './rules.js';
 
 const Config = z.object({
@@ -31,20 +29,20 @@ const Config = z.object({
   reply_window: durationSchema.default(10 * 60_000),
 }).strict();
 
-export const manifest: Manifest = {
+const manifest = {
   name: 'sanitizer',
   kind: 'filter',
   description: 'limits what its subtree may send: commands, targets, mass highlights, formatting',
   config: Config,
-};
+} satisfies Manifest;
 
 const TRIGGERS_MAX = 20_000;
 /** How long a highlight check waits for the NAMES reply of a channel it knows nothing of. */
 const NAMES_WAIT_MS = 3000;
 const NAMES_RETRY_MS = 60_000;
 
-export default function sanitizer(hive: PluginContext): () => void {
-  const config = Config.parse(hive.config);
+export default definePlugin(manifest, function sanitizer(hive) {
+  const config = hive.config;
   const policy: Policy = {
     commands: new Set(config.commands.map((c) => c.toUpperCase())),
     extraTargets: new Set(config.extra_targets.map(ircLower)),
@@ -159,4 +157,4 @@ export default function sanitizer(hive: PluginContext): () => void {
   const sweeper = setInterval(() => triggers.sweep(Date.now()), 60_000);
   sweeper.unref();
   return () => clearInterval(sweeper);
-}
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseLine, type IrcLine } from '../../protocol/irc-line.js';
+import { parseLine, type IrcLine } from '../../protocol/sdk/index.js';
 import {
   channelsToCount, checkHighlights, checkStatic, hasFormatting, lineTargets, namedMembers, stripFormatting, stripLines, type Policy, type Trigger,
 } from './rules.js';

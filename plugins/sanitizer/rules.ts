@@ -3,8 +3,7 @@
  * Refusal (which rule, and a sentence saying why) or nothing. The plugin (index.ts) feeds them
  * what it learnt from the lines going down: the message a reply answers, and channel members.
  */
-import { ircLower } from '../../protocol/irc-line.js';
-import { isChannel, type IrcLine } from '../../protocol/irc-line.js';
+import { ircLower, isChannel, type IrcLine } from '../../protocol/sdk/index.js';
 
 export type Rule = 'invalid' | 'command' | 'target' | 'highlight' | 'formatting';
 

@@ -8,7 +8,7 @@
  * node's last messages on restart brings most of them back (see docs/protocol.md#replay).
  */
 import { z } from 'zod';
-import { ircLower, isChannel, openStore, type Incoming, type Manifest, type PluginContext, type Store } from '../../protocol/sdk/index.js';
+import { ircLower, isChannel, openStore, type Incoming, type Manifest, definePlugin, type Store } from '../../protocol/sdk/index.js';
 
 const Config = z.object({
   /** How many (network, nick) entries to keep; the one silent the longest goes first. */
@@ -20,15 +20,12 @@ const Config = z.object({
 }).strict();
 type Config = z.infer<typeof Config>;
 
-export const manifest: Manifest = {
+const manifest = {
   name: 'seen',
   kind: 'responder',
   description: 'When a nick last spoke, where, and what.',
-  commands: {
-    seen: { help: 'seen NICK — when NICK last spoke, where, and what', examples: [['!seen alice', 'alice was last seen 3m ago in #one saying: hello']] },
-  },
   config: Config,
-};
+} satisfies Manifest;
 
 const Entry = z.object({
   network: z.string(),
@@ -63,8 +60,8 @@ function cut(text: string, max: number): string {
 
 const key = (network: string, nick: string) => `${network} ${ircLower(nick)}`;
 
-export default async function seen(hive: PluginContext): Promise<() => Promise<void>> {
-  const config = hive.config as Config;
+export default definePlugin(manifest, async function seen(hive) {
+  const config = hive.config;
   const store: Store<State> = await openStore({ stateDir: hive.stateDir, file: 'seen.json', schema: State, initial: () => ({ version: 1, seen: [] }), log: hive.log });
 
   // In memory, insertion order is recency: the first entry is the one silent the longest.
@@ -132,7 +129,7 @@ export default async function seen(hive: PluginContext): Promise<() => Promise<v
     if (remember(e)) changed();
   });
 
-  hive.command('seen', (cmd) => {
+  hive.command('seen', { help: 'seen NICK — when NICK last spoke, where, and what', examples: [['!seen alice', 'alice was last seen 3m ago in #one saying: hello']] }, (cmd) => {
     const p = hive.commandPrefix;
     const who = cmd.args.replace(/[?!.]+$/, '').trim();
     if (!who || /\s/.test(who) || isChannel(who) || who.length > 64) return cmd.reply(`usage: ${p}seen NICK`);
@@ -159,4 +156,4 @@ export default async function seen(hive: PluginContext): Promise<() => Promise<v
       await flush();
     }
   };
-}
+});

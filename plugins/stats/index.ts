@@ -7,7 +7,7 @@
  * and published as the node's Details property.
  */
 import { z } from 'zod';
-import { durationSchema, hasCapability, ircLower, isChannel, openStore, parseCommand, type Manifest, type PluginContext } from '../../protocol/sdk/index.js';
+import { durationSchema, hasCapability, ircLower, isChannel, openStore, parseCommand, type Manifest, definePlugin } from '../../protocol/sdk/index.js';
 import { summary, Tally, top, type Counts } from './tally.js';
 
 export const RESET_CAPABILITY = 'stats.reset';
@@ -32,27 +32,18 @@ const State = z.object({
 });
 type State = z.infer<typeof State>;
 
-export const manifest: Manifest = {
+const manifest = {
   name: 'stats',
   kind: 'filter',
   description: 'Counts the commands answered below it, per plugin, user and channel.',
-  commands: {
-    stats: {
-      help: `stats [reset] — the most used plugins, the most active users and channels; reset clears the counts (needs ${RESET_CAPABILITY})`,
-      examples: [
-        ['!stats', '15 commands since 2025-01-31 · top plugins: ping 12, echo 3 · top users: alice 9, bob 6 · top channels: #one 15'],
-        ['!stats reset', 'stats reset: all counts cleared'],
-      ],
-    },
-  },
   config: Config,
-};
+} satisfies Manifest;
 
 /** At most this many entries of each kind in the Details property (the file keeps them all). */
 const DETAILS_MAX = 50;
 
-export default async function stats(hive: PluginContext): Promise<() => Promise<void>> {
-  const config = hive.config as Config;
+export default definePlugin(manifest, async function stats(hive) {
+  const config = hive.config;
   const store = await openStore<State>({
     stateDir: hive.stateDir,
     file: 'stats.json',
@@ -99,7 +90,13 @@ export default async function stats(hive: PluginContext): Promise<() => Promise<
     },
   });
 
-  hive.command('stats', async (cmd) => {
+  hive.command('stats', {
+    help: `stats [reset] — the most used plugins, the most active users and channels; reset clears the counts (needs ${RESET_CAPABILITY})`,
+    examples: [
+      ['!stats', '15 commands since 2025-01-31 · top plugins: ping 12, echo 3 · top users: alice 9, bob 6 · top channels: #one 15'],
+      ['!stats reset', 'stats reset: all counts cleared'],
+    ],
+  }, async (cmd) => {
     const arg = cmd.args.toLowerCase();
     if (arg === 'reset') {
       if (!hasCapability(cmd.message.meta, RESET_CAPABILITY)) return cmd.reply(`stats reset needs the ${RESET_CAPABILITY} capability`);
@@ -126,4 +123,4 @@ export default async function stats(hive: PluginContext): Promise<() => Promise<
   });
 
   return async () => { if (timer) await save(); };
-}
+});

@@ -4,18 +4,8 @@
  * next. They work on the bytes the user sent: runs of valid UTF-8 are transformed as text, and a
  * byte that is not UTF-8 stays as it was (a Latin-1 é is not turned into U+FFFD).
  */
-import type { Manifest, PluginContext } from '../../protocol/sdk/index.js';
+import { definePlugin, type CommandSpec } from '../../protocol/sdk/index.js';
 
-export const manifest: Manifest = {
-  name: 'text',
-  kind: 'responder',
-  description: 'Text helpers: reverse, rot13, upper.',
-  commands: {
-    reverse: { help: 'reverse TEXT — TEXT backwards (by character: emoji and accents stay whole)', examples: [['!reverse hello', 'olleh']] },
-    rot13: { help: 'rot13 TEXT — TEXT with each Latin letter moved 13 places (again to decode)', examples: [['!rot13 Hello', 'Uryyb']] },
-    upper: { help: 'upper TEXT — TEXT in capitals', examples: [['!upper hello', 'HELLO']] },
-  },
-};
 
 // mIRC formatting: bold, colour (with its digits), hex colour, reset, monospace, reverse,
 // italic, strike, underline. Reversed, a colour code would turn into stray digits.
@@ -81,15 +71,19 @@ export function reverseBytes(b: Buffer): Buffer {
 /** Applies a per-character transformation to the text runs only. */
 const mapText = (fn: (t: string) => string) => (b: Buffer): Buffer => toBytes(pieces(b).map((p) => (typeof p === 'string' ? fn(p) : p)));
 
-const TRANSFORMS: Record<string, (b: Buffer) => Buffer> = { reverse: reverseBytes, rot13: mapText(rot13), upper: mapText(upper) };
+const TRANSFORMS: Record<string, CommandSpec & { fn: (b: Buffer) => Buffer }> = {
+  reverse: { fn: reverseBytes, help: 'reverse TEXT — TEXT backwards (by character: emoji and accents stay whole)', examples: [['!reverse hello', 'olleh']] },
+  rot13: { fn: mapText(rot13), help: 'rot13 TEXT — TEXT with each Latin letter moved 13 places (again to decode)', examples: [['!rot13 Hello', 'Uryyb']] },
+  upper: { fn: mapText(upper), help: 'upper TEXT — TEXT in capitals', examples: [['!upper hello', 'HELLO']] },
+};
 
-export default function text(hive: PluginContext): void {
-  for (const [name, fn] of Object.entries(TRANSFORMS)) {
-    hive.command(name, (cmd) => {
+export default definePlugin({ name: 'text', kind: 'responder', description: 'Text helpers: reverse, rot13, upper.' }, (hive) => {
+  for (const [name, { fn, ...spec }] of Object.entries(TRANSFORMS)) {
+    hive.command(name, spec, (cmd) => {
       // An empty PRIVMSG cannot be sent, so no text gets the usage instead.
       if (!cmd.args) return cmd.reply(`usage: ${hive.commandPrefix}${name} TEXT`);
       const out = fn(cmd.argsBytes);
       return cmd.reply(out.toString('utf8').trim() ? out : `${name}: the result is empty`);
     });
   }
-}
+});

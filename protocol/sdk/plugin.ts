@@ -1,44 +1,50 @@
 /**
- * The TypeScript plugin API. A plugin is a manifest (name, kind, commands with help and examples)
- * and one default-exported function that receives a PluginContext, like a Hubot script:
- *
- *   export const manifest = { name: 'ping', kind: 'responder', commands: { ping: { help: 'answers pong' } } };
- *   export default function ping(hive: PluginContext) { hive.command('ping', (cmd) => cmd.reply('pong')); }
- *
- * The context turns the node runtime's raw messages into parsed ones once, and builds replies that
- * carry what docs/protocol.md#replies asks for (network, hive.reply_to).
+ * The TypeScript plugin API: the context a plugin's set-up function receives (define.ts makes the
+ * plugin, run.ts runs it). The context turns the node runtime's raw messages into parsed ones once,
+ * builds replies that carry what docs/protocol.md#replies asks for (network, hive.reply_to), and
+ * gives plugins the few runtime things they need (counters, the attached event, the commands of
+ * the tree) so that no plugin touches the node itself.
  */
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { decode, encode, type WireMessage } from '../codec.js';
 import { HiveError } from '../errors.js';
 import { line as toLine, newMessageId, type HiveMessage } from '../hive-message.js';
-import { parseLine, privmsg, type IrcLine } from '../irc-line.js';
+import { privmsg } from '../irc-line.js';
 import type { Meta } from '../metadata.js';
 import { argsBytesOf, parseCommand, type ParsedCommand } from './command.js';
+import { privmsgLines, textsOf, toIncoming, type Incoming } from './messages.js';
 import type { ChildInfo, DetailValue, HiveNode, Kind } from './node.js';
+import { hiveCommands, subtreeCommands, type TreeCommands } from './tree-commands.js';
+
+export type { Incoming } from './messages.js';
+
+export type PluginKind = Exclude<Kind, 'mouth'>;
 
 export interface CommandSpec {
   /** One line of help, shown by `help` and in the node's Commands property. */
   help: string;
-  /** Pairs of what a user says and what the bot answers; used by help and by tests. */
+  /** Pairs of what a user says and what the bot answers, for readers of the code and for tests. */
   examples?: [said: string, answer: string][];
 }
 
-export interface Manifest {
+/** What a plugin is: its name, kind and the shape of its `config:`. */
+export interface Manifest<S extends z.ZodType | undefined = z.ZodType | undefined> {
   name: string;
-  kind: Exclude<Kind, 'mouth'>;
+  kind: PluginKind;
   description?: string;
-  commands?: Record<string, CommandSpec>;
   /** The shape of the plugin's `config:`; checked before the plugin starts (a mismatch exits 2). */
-  config?: z.ZodType;
+  config?: S;
+  /**
+   * Commands declared apart from their handlers (the runtime's own test fixtures do this, handlers
+   * then come with `hive.command(name, handler)`). A plugin declares each command once, with its
+   * handler: `hive.command(name, { help, examples }, handler)`.
+   */
+  commands?: Record<string, CommandSpec>;
 }
 
-/** A message as plugin code sees it: the raw lines, the metadata, and the first line parsed. */
-export interface Incoming extends HiveMessage {
-  irc: IrcLine | undefined;
-  network: string | undefined;
-}
+/** The plugin's config as its schema gives it (an object of anything without a schema). */
+export type ConfigOf<S> = S extends z.ZodType ? z.output<S> : Record<string, unknown>;
 
 export interface Command extends ParsedCommand {
   network: string;
@@ -52,6 +58,8 @@ export interface Command extends ParsedCommand {
    */
   reply(text: string | Buffer | (string | Buffer)[]): Promise<void>;
 }
+
+export type CommandHandler = (cmd: Command) => unknown;
 
 export interface Answer extends HiveMessage {
   /** The text of each PRIVMSG/NOTICE line of the answer. */
@@ -67,15 +75,20 @@ export interface FilterHooks {
   up?: (msg: Incoming, child: ChildInfo) => FilterResult | Promise<FilterResult>;
 }
 
-export interface PluginContext {
+export interface PluginContext<C = Record<string, unknown>> {
   readonly name: string;
   readonly kind: Kind;
-  readonly config: Record<string, unknown>;
+  /** The plugin's `config:`, already checked and defaulted by its schema. */
+  readonly config: C;
   readonly stateDir: string | undefined;
   readonly log: Logger;
-  readonly node: HiveNode;
   readonly commandPrefix: string;
-  command(name: string, handler: (cmd: Command) => unknown): void;
+  /** A command with its help line (the Commands property, `help`) and its handler. */
+  command(name: string, spec: CommandSpec, handler: CommandHandler): void;
+  /** A line of help only: a word of another command (`note add`), or a command a filter answers itself. */
+  command(name: string, spec: CommandSpec): void;
+  /** A command `help` does not list, or one the manifest declared. */
+  command(name: string, handler: CommandHandler): void;
   onMessage(handler: (msg: Incoming) => unknown): void;
   /** Sends a message up towards the mouth (automata); `hive.network` must be set. */
   send(msg: HiveMessage): Promise<void>;
@@ -86,60 +99,36 @@ export interface PluginContext {
   filter(hooks: FilterHooks): void;
   /** Publishes the plugin's own figures as the node's Details property; `fn` runs on each read. */
   details(fn: () => Record<string, DetailValue>): void;
+  /** Adds `by` (1) to the node's counter `name` (the Counters property: dropped, errors, or the plugin's own). */
+  count(name: string, by?: number): void;
+  /** Runs `fn` each time the node has attached to a parent (again after a restart or a move). */
+  onAttached(fn: (parent: string) => void): void;
+  /** The children attached now. */
+  children(): ChildInfo[];
+  /** The commands of every node of the hive, or of the nodes under this one; checked entry by entry (tree-commands.ts). */
+  listCommands(scope: 'hive' | 'subtree'): Promise<TreeCommands>;
   /** Aggregators: asks the subtree a command as if the speaker of `about` had said it. */
   ask(about: Incoming, text: string, opts?: { timeoutMs?: number; max?: number }): Promise<Answer[]>;
-}
-
-export function toIncoming(msg: HiveMessage): Incoming {
-  const first = msg.lines[0];
-  return Object.assign(msg, {
-    irc: first ? parseLine(first) : undefined,
-    network: msg.meta['hive.network'],
-  });
-}
-
-const LF = 0x0a;
-
-/** `PRIVMSG target :text` per line of `text` (split at newlines); a Buffer's bytes are kept as they are. */
-export function privmsgLines(target: string, text: string | Buffer): Buffer[] {
-  if (typeof text === 'string') return text.split('\n').map((t) => toLine(privmsg(target, t)));
-  const head = Buffer.from(`PRIVMSG ${target} :`);
-  const out: Buffer[] = [];
-  for (let start = 0; ;) {
-    const nl = text.indexOf(LF, start);
-    out.push(Buffer.concat([head, text.subarray(start, nl === -1 ? text.length : nl)]));
-    if (nl === -1) return out;
-    start = nl + 1;
-  }
-}
-
-export function textsOf(lines: Buffer[]): string[] {
-  const out: string[] = [];
-  for (const l of lines) {
-    const p = parseLine(l);
-    if (p && (p.command === 'PRIVMSG' || p.command === 'NOTICE')) out.push(p.params[p.params.length - 1] ?? '');
-  }
-  return out;
 }
 
 interface PendingQuery { answers: Answer[]; max: number; resolve: (a: Answer[]) => void; timer: NodeJS.Timeout }
 
 /** Wires a plugin's handlers to a node. Returns the context handed to the plugin function. */
-export function createContext(node: HiveNode, opts: {
-  manifest: Manifest;
-  config: Record<string, unknown>;
+export function createContext<C>(node: HiveNode, opts: {
+  config: C;
   stateDir?: string;
   commandPrefix: string;
-}): PluginContext {
-  const commands = new Map<string, (cmd: Command) => unknown>();
+}): PluginContext<C> {
+  const commands = new Map<string, CommandHandler>();
   const listeners: ((msg: Incoming) => unknown)[] = [];
   let hooks: FilterHooks = {};
   const pending = new Map<string, PendingQuery>();
   const finished = new Set<string>();
   const log = node.log;
 
+  const count = (name: string, by = 1) => { node.counters[name] = (node.counters[name] ?? 0) + by; };
   const failed = (err: unknown, what: string) => {
-    node.counters.errors++;
+    count('errors');
     log.error({ err }, what);
   };
 
@@ -189,7 +178,7 @@ export function createContext(node: HiveNode, opts: {
 
   let downTail: Promise<void> | undefined;
   const finishDown = (msg: Incoming, wire: WireMessage, r: FilterResult) => {
-    if (r === null) { node.counters.dropped++; return; }
+    if (r === null) { count('dropped'); return; }
     node.passDown(r ? encode(r) : wire);
     handle(msg);
   };
@@ -220,7 +209,7 @@ export function createContext(node: HiveNode, opts: {
   node.onUp = async (wire: WireMessage, child: ChildInfo) => {
     const replyTo = wire[1]['hive.reply_to']?.value as string | undefined;
     if (replyTo !== undefined && finished.has(replyTo)) {
-      node.counters.dropped++;
+      count('dropped');
       log.warn({ child: child.name, replyTo }, 'late answer to a finished query dropped');
       return;
     }
@@ -233,7 +222,7 @@ export function createContext(node: HiveNode, opts: {
     }
     if (!hooks.up) return node.passUp(wire);
     const r = await hooks.up(toIncoming(decode(wire)), child);
-    if (r === null) { node.counters.dropped++; return; }
+    if (r === null) { count('dropped'); return; }
     return node.passUp(r ? encode(r) : wire);
   };
 
@@ -248,21 +237,43 @@ export function createContext(node: HiveNode, opts: {
     q.resolve(q.answers);
   };
 
+  const command = (name: string, specOrHandler: CommandSpec | CommandHandler, handler?: CommandHandler) => {
+    const key = name.toLowerCase();
+    if (typeof specOrHandler === 'function') { commands.set(key, specOrHandler); return; }
+    if (handler) commands.set(key, handler);
+    // The Commands property is read on each Get, so a command added now is listed at once.
+    if (!node.commands.some(([c]) => c.toLowerCase() === key)) node.commands.push([name, specOrHandler.help]);
+  };
+
   return {
     name: node.name,
     kind: node.kind,
     config: opts.config,
     stateDir: opts.stateDir,
     log,
-    node,
     commandPrefix: opts.commandPrefix,
-    command(name, handler) { commands.set(name.toLowerCase(), handler); },
+    command,
     onMessage(handler) { listeners.push(handler); },
     send: (msg) => node.send(msg),
     say: (network, target, text) => node.send({ lines: text.split('\n').map((t) => toLine(privmsg(target, t))), meta: { 'hive.network': network } }),
     replyWith,
     filter(h) { hooks = h; },
     details(fn) { node.details = fn; },
+    count,
+    onAttached(fn) {
+      const previous = node.onAttached;
+      node.onAttached = (parent) => {
+        previous?.(parent);
+        try { fn(parent); } catch (err) { failed(err, 'attached handler failed'); }
+      };
+    },
+    children: () => [...node.children.values()],
+    listCommands(scope) {
+      // The bus is connected once the node has started; until then there is nothing to ask.
+      const r = { bus: node.bus, debug: (fields: Record<string, unknown>, msg: string) => log.debug(fields, msg) };
+      if (scope === 'subtree') return subtreeCommands(r, [...node.children.values()].map((c) => ({ name: c.name, unique: c.unique })));
+      return hiveCommands(r, node.busName.slice(0, node.busName.length - node.name.length));
+    },
     ask(about, text, { timeoutMs = 5000, max = 1 } = {}) {
       const irc = about.irc;
       if (!irc || irc.command !== 'PRIVMSG') return Promise.reject(new HiveError('InvalidArgs', 'ask: the message asked about must be a PRIVMSG'));

@@ -5,10 +5,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { backoffDelay } from '../backoff.js';
+import { HiveError } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
 import { readNodeEnv, EnvironmentError } from './environment.js';
 import { HiveNode, type Kind } from './node.js';
-import { createContext, type Manifest, type PluginContext } from './plugin.js';
+import type { z } from 'zod';
+import type { Plugin } from './define.js';
+import { createContext, type ConfigOf, type Manifest, type PluginContext } from './plugin.js';
 
 /** Exit codes of a node process (docs/protocol.md#exit-codes). */
 export const EXIT = { ok: 0, fatal: 1, badEnvironment: 2, lostPlace: 3 } as const;
@@ -71,8 +74,26 @@ export function installShutdown(node: HiveNode, cleanup?: () => Promise<void> | 
   process.on('unhandledRejection', fatal);
 }
 
-export async function runPlugin(manifest: Manifest, fn: (ctx: PluginContext) => unknown): Promise<HiveNode> {
-  let env;
+const nodes = new WeakMap<object, HiveNode>();
+
+/**
+ * The node behind a plugin's context. Not part of the plugin API (no plugin needs it): for the
+ * runtime's own hostile test fixtures, which call the parent by hand.
+ */
+export function nodeOf(ctx: PluginContext<unknown>): HiveNode {
+  const node = nodes.get(ctx);
+  if (!node) throw new HiveError('InvalidArgs', 'nodeOf: not a context made by runPlugin');
+  return node;
+}
+
+/** Runs a plugin made by definePlugin (what plugins/run.ts does with the module it is given). */
+export function run<C>(plugin: Plugin<C>): Promise<HiveNode> {
+  return runPlugin(plugin.manifest, plugin.setup as (ctx: PluginContext<unknown>) => unknown);
+}
+
+/** Runs a plugin given as its manifest and set-up function (the runtime's test fixtures, benches). */
+export async function runPlugin<S extends z.ZodType | undefined = undefined>(manifest: Manifest<S>, fn: (ctx: PluginContext<ConfigOf<S>>) => unknown): Promise<HiveNode> {
+  let env: ReturnType<typeof readNodeEnv>;
   try {
     env = readNodeEnv();
   } catch (err) {
@@ -96,6 +117,7 @@ export async function runPlugin(manifest: Manifest, fn: (ctx: PluginContext) => 
       process.stderr.write(`${env.node}: bad plugin config: ${why}\n`);
       process.exit(EXIT.badEnvironment);
     }
+    // The parsed value, with the schema's defaults: what the plugin gets as hive.config.
     env.config = r.data as Record<string, unknown>;
   }
   // The environment and the config are good (checked above, once): from here a node can only fail in ways worth retrying.
@@ -112,7 +134,8 @@ export async function runPlugin(manifest: Manifest, fn: (ctx: PluginContext) => 
     stateDir: env.stateDir,
     commands: Object.entries(manifest.commands ?? {}).map(([c, s]) => [c, s.help]),
   });
-  const ctx = createContext(node, { manifest, config: env.config, stateDir: env.stateDir, commandPrefix: env.commandPrefix });
+  const ctx = createContext(node, { config: env.config as ConfigOf<S>, stateDir: env.stateDir, commandPrefix: env.commandPrefix });
+  nodes.set(ctx, node);
   let cleanup: unknown;
   try {
     cleanup = await fn(ctx);

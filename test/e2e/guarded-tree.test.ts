@@ -56,7 +56,7 @@ beforeAll(async () => {
       { name: 'text', use: 'text', parent: 'compose' },
       { name: 'echo', use: 'echo', parent: 'compose' },
       { name: 'notes', use: 'notes', parent: 'compose' },
-      { name: 'escape', exec: ['node', join(DIST, 'plugins/sanitizer/escape-example.js')], parent: 'compose', config: { other_channel: '#two', victim: 'carol' } },
+      { name: 'escape', exec: ['node', join(DIST, 'plugins/run.js'), join(DIST, 'plugins/sanitizer/escape-example.js')], parent: 'compose', config: { other_channel: '#two', victim: 'carol' } },
     ],
   });
   await Promise.all([botJoined(alice, 'hivebot', '#one'), botJoined(carol, 'hivebot', '#two')]);

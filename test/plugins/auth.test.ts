@@ -14,7 +14,7 @@ import { startFakeIrcd, type FakeIrcd } from '../helpers/fake-ircd.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { botJoined, exec, expectPrivmsg, ircNetwork, privmsgsFrom } from '../mouth/util.js';
 
-const GUARDED = ['node', join(DIST, 'plugins/auth/guarded-example.js')];
+const GUARDED = ['node', join(DIST, 'plugins/run.js'), join(DIST, 'plugins/auth/guarded-example.js')];
 const SECRET = 'the secret';
 const REFUSED = 'not allowed: secret needs the admin capability';
 

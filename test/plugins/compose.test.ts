@@ -10,7 +10,7 @@ import { startNgircd, type Ircd } from '../helpers/ircd.js';
 import { connectClient, type IrcTestClient } from '../helpers/irc-client.js';
 import { botJoined, exec, expectPrivmsg, ircNetwork, privmsgsFrom } from '../mouth/util.js';
 
-const slowExample = ['node', join(DIST, 'plugins/compose/slow-example.js')];
+const slowExample = ['node', join(DIST, 'plugins/run.js'), join(DIST, 'plugins/compose/slow-example.js')];
 const SLOW_DELAY_MS = 4500; // longer than compose's default timeout of 3 s
 
 /** compose's log line listing what its subtree answers, once it lists all of `want`. */

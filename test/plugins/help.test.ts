@@ -10,7 +10,7 @@ import { NODE_INTERFACE, NODE_PATH, nodeBusName } from '../../protocol/names.js'
 import { NODE1 } from '../../protocol/node1.js';
 import { callWithDeadline, connectBus } from '../../protocol/sdk/bus.js';
 import { serveObject } from '../../protocol/sdk/service.js';
-import { HELP_LIMITS, checkCommands } from '../../plugins/help/commands.js';
+import { HELP_LIMITS, checkCommands } from '../../protocol/sdk/tree-commands.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { exec } from '../mouth/util.js';
 

@@ -16,7 +16,7 @@ import { expectPrivmsg, ircNetwork, logsOf, privmsgsFrom } from '../mouth/util.j
 import { callWithDeadline, connectBus } from '../../protocol/sdk/bus.js';
 import { NODE_INTERFACE, NODE_PATH, nodeBusName } from '../../protocol/names.js';
 
-const ESCAPE = ['node', join(DIST, 'plugins/sanitizer/escape-example.js')];
+const ESCAPE = ['node', join(DIST, 'plugins/run.js'), join(DIST, 'plugins/sanitizer/escape-example.js')];
 const REFUSED = 'refused (org.hive.Error.Refused)';
 
 let ircd: Ircd;

@@ -8,7 +8,7 @@ hive() { node bin/hive "$@"; }
 # --8<-- [start:reload]
 # After changing and compiling dice.ts: replace the running plugin without restarting the hive.
 hive unload dice --instance dev
-hive load --instance dev --name dice --exec "node $PWD/dist/plugins/examples/typescript/dice.js" --plugin-config '{"max_dice": 5}'
+hive load --instance dev --name dice --exec "node $PWD/dist/plugins/run.js $PWD/dist/plugins/examples/typescript/dice.js" --plugin-config '{"max_dice": 5}'
 # --8<-- [end:reload]
 
 # --8<-- [start:tree]
