@@ -1,0 +1,49 @@
+/**
+ * The optional sandbox of one node (docs/security.md): `bwrap` (Debian's bubblewrap, the sandbox
+ * under Flatpak) runs the node with the system read-only, its own state directory the only
+ * writable place, an empty home and /tmp, no other node's state, the operator's runtime files
+ * (the control plane's credential) out of sight, no network unless its config asks for it, in new
+ * namespaces, and dying with the supervisor. The node reaches the hive only through its filtered
+ * bus socket (tree-supervisor/bus-proxy.ts), whose directory is bound in.
+ *
+ * `sandboxArgs` is pure: the bwrap arguments to put before the node's command.
+ */
+
+export interface SandboxSpec {
+  /** The node's own state directory: the one writable place. */
+  stateDir: string;
+  /** Directories to hide behind an empty tmpfs: home, the hive's runtime dir, the state root. */
+  hide: string[];
+  /** Directories to show again, read-only, inside hidden ones: the program, its cwd, Hive itself. */
+  readOnly: string[];
+  /** Directories to show again read-write besides the state dir: the proxy socket's. */
+  writable: string[];
+  /** The node's network: false (default) gives it a network namespace with nothing in it. */
+  network?: boolean;
+  cwd?: string;
+}
+
+export function sandboxArgs(s: SandboxSpec): string[] {
+  const args = [
+    '--ro-bind', '/', '/',
+    '--dev', '/dev',
+    '--proc', '/proc',
+    '--tmpfs', '/tmp',
+    '--unshare-all',
+    ...(s.network ? ['--share-net'] : []),
+    '--die-with-parent',
+    // A new session: a sandboxed program cannot push keystrokes into the operator's terminal (TIOCSTI).
+    '--new-session',
+  ];
+  // Longer paths after shorter ones, so a directory shown again inside a hidden one wins.
+  const byDepth = (a: string, b: string) => a.length - b.length;
+  for (const d of [...new Set(s.hide)].sort(byDepth)) args.push('--tmpfs', d);
+  const shown: [string, string][] = [
+    ...s.readOnly.map((d): [string, string] => ['--ro-bind-try', d]),
+    ...[s.stateDir, ...s.writable].map((d): [string, string] => ['--bind', d]),
+  ];
+  for (const [flag, d] of shown.sort((a, b) => byDepth(a[1], b[1]))) args.push(flag, d, d);
+  if (s.cwd) args.push('--chdir', s.cwd);
+  args.push('--');
+  return args;
+}
