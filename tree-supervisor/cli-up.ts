@@ -12,7 +12,8 @@ import { ConfigError } from './config-errors.js';
 import { EXIT_CODES } from './exit-codes.js';
 import { startPrivateBus, type PrivateBus } from './private-bus.js';
 import { readRuntimeInfo, removeRuntimeInfo, runtimeDir, writeRuntimeInfo } from './runtime-file.js';
-import { Supervisor, builtinPluginExists } from './supervisor.js';
+import { Supervisor } from './supervisor.js';
+import { builtinPluginExists } from './node-process.js';
 import { stopWithDeadline } from './deadline.js';
 
 /** How long the private bus may take to end after SIGTERM before it is killed, and to be gone after that. */

@@ -3,7 +3,7 @@ import { describe, expect, test } from 'vitest';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { HiveError } from '../protocol/errors.js';
-import { OPERATION_DEADLINE_MS } from './supervisor.js';
+import { OPERATION_DEADLINE_MS } from './supervisor-service.js';
 import { stopWithDeadline, withDeadline } from './deadline.js';
 
 describe('withDeadline', () => {

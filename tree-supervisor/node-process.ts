@@ -8,12 +8,29 @@
  * exists, each node runs under `setpriv --pdeathsig KILL`: the kernel kills it when the
  * supervisor dies, even a kill -9 of the supervisor while the node is stopped (SIGSTOP).
  */
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import type { Logger } from 'pino';
 import { ENV } from '../protocol/names.js';
+
+const DIST = fileURLToPath(new URL('..', import.meta.url));
+const MOUTH_ENTRY = join(DIST, 'mouth/main.js');
+const PLUGIN_RUNNER = join(DIST, 'plugins/run.js');
+
+/** Whether `use` names a built-in plugin of this build (its compiled entry exists). */
+export function builtinPluginExists(use: string): boolean {
+  return /^[A-Za-z][A-Za-z0-9_-]*$/.test(use) && existsSync(join(DIST, 'plugins', use, 'index.js'));
+}
+
+/** The program a node runs: the mouth (no spec), a built-in plugin through the plugin runner, or its `exec:` argv in its cwd. */
+export function nodeCommand(spec: { use?: string; exec?: string[]; cwd?: string } | undefined, configDir: string): { command: string[]; cwd?: string } {
+  if (!spec) return { command: [process.execPath, MOUTH_ENTRY] };
+  if (spec.use) return { command: [process.execPath, PLUGIN_RUNNER, spec.use] };
+  return { command: spec.exec!, cwd: spec.cwd ?? configDir };
+}
 
 export interface NodeLaunch {
   name: string;

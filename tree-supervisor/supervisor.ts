@@ -11,87 +11,44 @@
  *   place with SetParent, which also checks its token) and to vanish, like a node that died.
  *
  * Every move is a SetParent call on the child (with the hive token); a node follows its parent's
- * well-known name, so a restarted parent is re-joined by its children on their own.
+ * well-known name, so a restarted parent is re-joined by its children on their own. Where nodes
+ * should be is planned in reparent.ts and applied here; what to do about a death is decided in
+ * restart-policy.ts; the D-Bus service is supervisor-service.ts, `hive tree`'s view tree-view.ts,
+ * the misplacement checks placement.ts, remote nodes remote-node.ts.
+ *
+ * Longer than most modules (~520 lines) for the reason OTP's supervisor.erl is: it is one state
+ * machine over the node records, and every event it handles (a process exit, NameOwnerChanged, an
+ * operator's call) changes the same records; the pure decisions and the side jobs are elsewhere.
  */
 import { mkdir } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { HiveError } from '../protocol/errors.js';
 import { NODE_INTERFACE, NODE_PATH, SUPERVISOR_INTERFACE, SUPERVISOR_PATH, nodeBusName, supervisorBusName, PREFIX } from '../protocol/names.js';
-import { SUPERVISOR1 } from '../protocol/supervisor1.js';
-import { DBUS, Message, MessageType, addMatch, answerUnread, callWithDeadline, connectBus, nameOwner, sizeGate, type DBusMessage, type MessageBus } from '../protocol/sdk/bus.js';
-import { serveObject } from '../protocol/sdk/service.js';
+import { DBUS, Message, MessageType, addMatch, callWithDeadline, connectBus, sizeGate, type DBusMessage, type MessageBus } from '../protocol/sdk/bus.js';
 import { backoffDelay } from '../protocol/backoff.js';
-import { YAML_LIMITS, checkPluginSpec, parseBoundedYaml, pluginSchema, type HiveConfig, type PluginSpec, treeOrder } from './config.js';
-import { formatProblem, zodProblems } from './config-errors.js';
-import { launchNode, nodeEnv, programProblem, type Exit, type Launched } from './node-process.js';
-import { chooseNewParent, liveStates, planConvergence, ROOT, startingParent, stopWaves, type ConvergeStep, type NodeState, type NodeView, type TreeNode } from './reparent.js';
+import { type HiveConfig, type PluginSpec, treeOrder } from './config.js';
+import { parseLoadSpec } from './load-spec.js';
+import { launchNode, nodeCommand, nodeEnv, programProblem, type Exit, type Launched } from './node-process.js';
+import { planConvergence, ROOT, startingParent, stopWaves, type ConvergeStep, type NodeState, type TreeNode } from './reparent.js';
 import { stopWithDeadline, withDeadline } from './deadline.js';
-import { createRestartIntensity, type RestartIntensity } from './restart-intensity.js';
+import { newRecord, viewsOf, type NodeRecord } from './node-record.js';
+import { decideOnDeath } from './restart-policy.js';
+import { PLACEMENT_CHECK_MS, placementChecker, type ChildEntries } from './placement.js';
+import { serveSupervisor, SUPERVISOR_BODY_MAX } from './supervisor-service.js';
+import { treeView } from './tree-view.js';
+import { RemoteNodes } from './remote-node.js';
 
-const DIST = fileURLToPath(new URL('..', import.meta.url));
-const MOUTH_ENTRY = join(DIST, 'mouth/main.js');
-const PLUGIN_RUNNER = join(DIST, 'plugins/run.js');
+export { OPERATION_DEADLINE_MS } from './supervisor-service.js';
+export { builtinPluginExists } from './node-process.js';
+export { withDeadline } from './deadline.js';
+
 /** SIGTERM, then SIGKILL after this long. */
 const STOP_GRACE_MS = 5000;
 /** After SIGKILL, how long to wait for the exit before the node is given up as stopped (a process in D state). */
 const KILL_WAIT_MS = 2000;
-/** The largest body the supervisor decodes: twice the largest Load spec, so that a spec just too big is refused by the YAML bound, which says so. */
-const SUPERVISOR_BODY_MAX = 2 * YAML_LIMITS.maxBytes;
-/**
- * The longest any Supervisor1 method may take before it answers Timeout (the operation may go on
- * in the background). Below the CLI's own 30 s, so `hive` prints the named error, not its own.
- */
-export const OPERATION_DEADLINE_MS = 20_000;
-/**
- * How often the supervisor checks that every running node is listed in its parent's Children
- * (one Properties.Get per parent). A node seen out of place twice in a row is put back with
- * SetParent; one still out of place MISPLACED_RESTART_CHECKS checks after it was first seen is
- * restarted (a remote node only gets SetParent again).
- */
-const PLACEMENT_CHECK_MS = 2000;
-const MISPLACED_RESTART_CHECKS = 4;
-
-export function builtinPluginExists(use: string): boolean {
-  return /^[A-Za-z][A-Za-z0-9_-]*$/.test(use) && existsSync(join(DIST, 'plugins', use, 'index.js'));
-}
-
-interface NodeRecord {
-  name: string;
-  spec: PluginSpec | undefined;
-  kind: string;
-  state: NodeState;
-  launched: Launched | undefined;
-  generation: number;
-  unique: string | undefined;
-  restarts: number;
-  attempt: number;
-  startedAt: number | undefined;
-  intensity: RestartIntensity;
-  /** The node it is attached to, as the supervisor arranged it. */
-  currentParent: string | undefined;
-  pendingParent: string | undefined;
-  /** SetParent failures in a row, for the backoff of the retry. */
-  moveFailures?: number;
-  restartTimer: NodeJS.Timeout | undefined;
-  wantStopped: boolean;
-  diedAt: number | undefined;
-  /** The generation (start) whose end was already dealt with. */
-  decided: number;
-  /** Why it is failed (the OS error of a spawn, an exit 2, too many restarts); cleared when it runs. */
-  error: string | undefined;
-  /**
-   * Running but not where the supervisor put it: its parent's Children does not list it (another
-   * connection attached under its name, or it was moved by someone else). Since when, or undefined.
-   */
-  misplacedSince: number | undefined;
-  /** Checks in a row that found it out of place. */
-  misplacedChecks: number;
-  /** How many times it was found out of place (shown by `hive tree`). */
-  misplacements: number;
-}
+/** The longest a bus call of the start-up may take: a bus that went away must not hold `hive up` (docs/cli.md#deadlines). */
+export const START_CALL_MS = 5000;
 
 export interface SupervisorOptions {
   config: HiveConfig;
@@ -106,17 +63,24 @@ export interface SupervisorOptions {
 }
 
 export class Supervisor {
-  private bus!: MessageBus;
+  private bus: MessageBus | undefined;
   private readonly nodes = new Map<string, NodeRecord>();
   private readonly tree = new Map<string, TreeNode>();
   private ready = false;
   private shuttingDown = false;
   private readonly instance: string;
   private readonly terminal: boolean;
+  private placementTimer: NodeJS.Timeout | undefined;
+  private stdinConnected = false;
+  private readonly remotes: RemoteNodes;
 
   constructor(private readonly o: SupervisorOptions) {
     this.instance = o.config.instance;
     this.terminal = Object.values(o.config.networks).some((n) => n.type === 'terminal');
+    this.remotes = new RemoteNodes({
+      nodes: this.nodes, tree: this.tree, instance: this.instance, log: o.log, token: o.token,
+      bus: () => this.bus!, callNode: (...a) => this.callNode(...a), setState: (r, s) => this.setState(r, s), converge: () => this.converge(),
+    });
   }
 
   get log(): Logger { return this.o.log; }
@@ -124,20 +88,36 @@ export class Supervisor {
   async start(): Promise<void> {
     // Bodies are read header first: none the supervisor takes (a Load spec is the largest) is
     // bigger than SUPERVISOR_BODY_MAX, and a larger one from any caller is skipped unread.
-    this.bus = await connectBus(this.o.busAddress, undefined, sizeGate(SUPERVISOR_BODY_MAX));
-    this.bus.on('error', (err: unknown) => this.log.error({ err }, 'bus connection error'));
-    this.bus.on('message', (msg: DBusMessage) => this.onBusMessage(msg));
-    await addMatch(this.bus, `type='signal',sender='${DBUS.name}',interface='${DBUS.iface}',member='NameOwnerChanged',arg0namespace='${PREFIX}.${this.instance}'`);
-    this.serve();
-    const reply = await this.bus.requestName(supervisorBusName(this.instance), 0x4);
+    const bus = await connectBus(this.o.busAddress, START_CALL_MS, sizeGate(SUPERVISOR_BODY_MAX));
+    this.bus = bus;
+    this.notShuttingDown();
+    bus.on('error', (err: unknown) => this.log.error({ err }, 'bus connection error'));
+    bus.on('message', (msg: DBusMessage) => this.onBusMessage(msg));
+    await addMatch(bus, `type='signal',sender='${DBUS.name}',interface='${DBUS.iface}',member='NameOwnerChanged',arg0namespace='${PREFIX}.${this.instance}'`);
+    serveSupervisor(bus, {
+      instance: this.instance, log: this.log, ready: () => this.ready,
+      ops: {
+        treeJson: async () => JSON.stringify(await this.treeView()),
+        startNode: (n) => this.startNode(n), stopNode: (n) => this.stopNode(n), restartNode: (n) => this.restartNode(n),
+        load: (spec) => this.load(spec), unload: (n) => this.unload(n), shutdown: () => this.o.onShutdown(0),
+      },
+    });
+    // dbus-next never settles a call whose connection closed: without a deadline, a bus lost here held `hive up` for ever.
+    const reply = await withDeadline(bus.requestName(supervisorBusName(this.instance), 0x4), START_CALL_MS, 'requesting the supervisor\'s bus name');
     if (reply !== 1 && reply !== 4) throw new HiveError('Failed', `another hive named '${this.instance}' is running on this bus`);
 
-    this.addRecord(ROOT, undefined, 'mouth');
-    for (const spec of treeOrder(this.o.config)) this.addRecord(spec.name, spec, spec.use ? 'plugin' : spec.remote ? 'remote' : 'exec');
+    this.addRecord(ROOT, undefined);
+    for (const spec of treeOrder(this.o.config)) this.addRecord(spec.name, spec);
     for (const r of this.nodes.values()) {
-      if (r.spec?.remote) { r.state = 'stopped'; void this.lookForRemote(r); continue; }
+      this.notShuttingDown();
+      if (r.spec?.remote) { r.state = 'stopped'; void this.remotes.lookFor(r); continue; }
       await this.launch(r);
     }
+  }
+
+  /** A shutdown that came during start-up ends the start-up: nothing is launched after it. */
+  private notShuttingDown(): void {
+    if (this.shuttingDown) throw new HiveError('Failed', 'the hive was shut down during start-up');
   }
 
   /** Resolves once every started node runs and is attached where it should be. */
@@ -155,76 +135,17 @@ export class Supervisor {
     }
     this.ready = true;
     this.log.info({ nodes: this.nodes.size }, 'tree ready');
-    this.placementTimer = setInterval(() => void this.checkPlacement().catch((err) => this.log.error({ err }, 'placement check failed')), PLACEMENT_CHECK_MS);
+    const check = placementChecker({
+      nodes: this.nodes, instance: this.instance, log: this.log, stopping: () => this.shuttingDown,
+      childrenEntries: (n) => this.childrenEntries(n), putBack: (r, parent) => this.setParent(r.name, parent),
+    });
+    this.placementTimer = setInterval(() => void check().catch((err) => this.log.error({ err }, 'placement check failed')), PLACEMENT_CHECK_MS);
   }
 
-  private placementTimer: NodeJS.Timeout | undefined;
-  private checkingPlacement = false;
-
-  /** Whether `r` is in `children` (its parent's Children) as itself: by its own connection, or by its bus name (a child without a connection). */
-  private listed(r: NodeRecord, children: [string, string][]): boolean {
-    return children.some(([n, u]) => n === r.name && (u === r.unique || u === nodeBusName(this.instance, r.name)));
-  }
-
-  /** The running nodes whose parent is up, each with the parent it should be attached to. */
-  private placed(): { r: NodeRecord; parent: string }[] {
-    const out: { r: NodeRecord; parent: string }[] = [];
-    for (const r of this.nodes.values()) {
-      if (!r.spec || r.state !== 'running' || !r.unique || !r.currentParent || r.pendingParent) continue;
-      const p = this.nodes.get(r.currentParent);
-      if (p && (p.state === 'running' || p.state === 'held') && p.unique) out.push({ r, parent: r.currentParent });
-    }
-    return out;
-  }
-
-  /**
-   * A node that lost its place (another connection attached under its name, someone else's
-   * SetParent moved it) gets `NotChild` on every Send while it looks `running`: find it, say so
-   * in `hive tree`, put it back, restart it if that does not help.
-   */
-  private async checkPlacement(): Promise<void> {
-    if (this.shuttingDown || this.checkingPlacement) return;
-    this.checkingPlacement = true;
-    try {
-      const wanted = this.placed();
-      const lists = new Map<string, Promise<[string, string][] | undefined>>();
-      for (const { parent } of wanted) if (!lists.has(parent)) lists.set(parent, this.childrenEntries(parent));
-      for (const { r, parent } of wanted) {
-        const children = await lists.get(parent)!;
-        if (children === undefined || this.shuttingDown) continue;
-        // The tree may have moved on while we asked.
-        if (r.currentParent !== parent || r.state !== 'running' || r.pendingParent) continue;
-        if (this.listed(r, children)) {
-          if (r.misplacedSince !== undefined) this.log.info({ child: r.name, parent, ms: Date.now() - r.misplacedSince }, 'node back in place');
-          r.misplacedSince = undefined;
-          r.misplacedChecks = 0;
-          continue;
-        }
-        r.misplacedChecks++;
-        if (r.misplacedChecks === 1) continue; // maybe a move in flight: judged at the next check
-        if (r.misplacedChecks === 2) {
-          r.misplacedSince = Date.now();
-          r.misplacements++;
-          this.log.warn({ child: r.name, parent, listed: children.filter(([n]) => n === r.name) }, 'node is not attached where it should be (misplaced); putting it back');
-        }
-        if (r.misplacedChecks >= MISPLACED_RESTART_CHECKS && !r.spec?.remote && r.launched) {
-          this.log.error({ child: r.name, parent }, 'misplaced node did not come back in place; restarting it');
-          r.misplacedChecks = 0;
-          r.launched.proc.kill('SIGTERM');
-          continue;
-        }
-        void this.callNode(r.name, NODE_INTERFACE, 'SetParent', 'ss', [nodeBusName(this.instance, parent), this.o.token], 5000)
-          .catch((err) => this.log.warn({ err, child: r.name, parent }, 'putting a misplaced node back failed'));
-      }
-    } finally {
-      this.checkingPlacement = false;
-    }
-  }
-
-  private async childrenEntries(node: string): Promise<[string, string][] | undefined> {
+  private async childrenEntries(node: string): Promise<ChildEntries | undefined> {
     try {
       const reply = await this.callNode(node, 'org.freedesktop.DBus.Properties', 'Get', 'ss', [NODE_INTERFACE, 'Children'], 1000);
-      return reply.body[0].value as [string, string][];
+      return reply.body[0].value as ChildEntries;
     } catch {
       return undefined;
     }
@@ -239,59 +160,31 @@ export class Supervisor {
       if (r.state !== 'running') { out.push(r.name); continue; }
       if (r.name === ROOT) continue;
       const parent = r.currentParent!;
-      if (!children.has(parent)) children.set(parent, new Set(await this.childrenOf(parent)));
+      if (!children.has(parent)) children.set(parent, new Set(((await this.childrenEntries(parent)) ?? []).map(([n]) => n)));
       if (!children.get(parent)!.has(r.name)) out.push(r.name);
     }
     return out;
   }
 
-  private async childrenOf(node: string): Promise<string[]> {
-    try {
-      const reply = await this.callNode(node, 'org.freedesktop.DBus.Properties', 'Get', 'ss', [NODE_INTERFACE, 'Children'], 1000);
-      return (reply.body[0].value as [string, string][]).map(([n]) => n);
-    } catch {
-      return [];
-    }
-  }
-
-  private addRecord(name: string, spec: PluginSpec | undefined, kind: string): NodeRecord {
-    const r: NodeRecord = {
-      name, spec, kind, state: 'stopped', launched: undefined, generation: 0, unique: undefined,
-      restarts: 0, attempt: 0, startedAt: undefined,
-      intensity: createRestartIntensity({ max: spec?.restart.max ?? 5, withinMs: spec?.restart.within ?? 60_000 }),
-      currentParent: undefined, pendingParent: undefined, restartTimer: undefined, wantStopped: false, diedAt: undefined, decided: 0,
-      error: undefined, misplacedSince: undefined, misplacedChecks: 0, misplacements: 0,
-    };
+  private addRecord(name: string, spec: PluginSpec | undefined): NodeRecord {
+    const r = newRecord(name, spec);
     this.nodes.set(name, r);
     if (spec) this.tree.set(name, { parent: spec.parent, onDeath: spec.on_death });
     return r;
   }
 
-  /** The nodes as the planner (reparent.ts) sees them. */
-  private views(): Map<string, NodeView> {
-    const m = new Map<string, NodeView>();
-    for (const r of this.nodes.values()) m.set(r.name, { state: r.state, current: r.currentParent, pending: r.pendingParent });
-    return m;
-  }
-
   // ---- launching -------------------------------------------------------------------------
-
-  private commandOf(r: NodeRecord): { command: string[]; cwd?: string } {
-    if (!r.spec) return { command: [process.execPath, MOUTH_ENTRY] };
-    if (r.spec.use) return { command: [process.execPath, PLUGIN_RUNNER, r.spec.use] };
-    return { command: r.spec.exec!, cwd: r.spec.cwd ?? this.o.configDir };
-  }
 
   private async launch(r: NodeRecord): Promise<void> {
     const stateDir = join(this.o.config.state_dir, r.name);
     await mkdir(stateDir, { recursive: true, mode: 0o700 });
     let parent = '';
     if (r.spec) {
-      parent = startingParent(r.name, this.tree, this.views());
+      parent = startingParent(r.name, this.tree, viewsOf(this.nodes.values()));
       r.currentParent = parent;
     }
     const config = r.spec ? (r.spec.config ?? {}) : { networks: this.o.config.networks };
-    const { command, cwd } = this.commandOf(r);
+    const { command, cwd } = nodeCommand(r.spec, this.o.configDir);
     const env = nodeEnv({
       bus: this.o.busAddress, instance: this.instance, name: r.name, parent: parent ? nodeBusName(this.instance, parent) : '',
       token: this.o.token, stateDir, config, commandPrefix: this.o.config.command_prefix, logLevel: this.o.config.log_level,
@@ -333,8 +226,6 @@ export class Supervisor {
     this.converge();
   }
 
-  private stdinConnected = false;
-
   /** Gives the mouth the user's input once the tree is up, so that no line reaches an empty tree. */
   connectTerminal(): void {
     const mouth = this.nodes.get(ROOT)!;
@@ -358,8 +249,9 @@ export class Supervisor {
     if (owner) {
       const known = r.unique === owner;
       r.unique = owner;
+      if (!known) void this.learnKind(r, owner);
       if (r.spec?.remote) {
-        if (!known) this.remoteSeen(r, owner);
+        if (!known) this.remotes.seen(r, owner);
         return;
       }
       r.startedAt = Date.now();
@@ -375,55 +267,12 @@ export class Supervisor {
     }
   }
 
-  /** A remote node may be on the bus before the supervisor looks (`hive load`, a shared bus). */
-  private async lookForRemote(r: NodeRecord): Promise<void> {
-    const owner = await nameOwner(this.bus, nodeBusName(this.instance, r.name));
-    if (owner && !r.unique && this.nodes.get(r.name) === r) {
-      r.unique = owner;
-      this.remoteSeen(r, owner);
-    }
-  }
-
-  private remoteSeen(r: NodeRecord, owner: string): void {
-    r.startedAt = Date.now();
-    void this.remoteAppeared(r, owner);
-  }
-
-  /**
-   * A remote node took its name. It was started by hand, with a token and a parent of the
-   * operator's choosing: SetParent puts it where the tree wants it, and proves that it holds this
-   * hive's token. One started with the token of an earlier `hive up` could attach to nothing and
-   * would refuse the children moved under it, so it gets none.
-   */
-  private async remoteAppeared(r: NodeRecord, owner: string): Promise<void> {
-    let target = r.spec!.parent;
-    // Held (a guard above it is down): it waits for its configured parent like any held node.
-    try { target = startingParent(r.name, this.tree, this.views()); } catch (err) { this.log.error({ err }, 'tree inconsistent'); }
+  /** The node's kind, as it says (Node1.Kind): kept on the record, so `hive tree` shows it while the node is down too. */
+  private async learnKind(r: NodeRecord, owner: string): Promise<void> {
     try {
-      await this.callNode(r.name, NODE_INTERFACE, 'SetParent', 'ss', [nodeBusName(this.instance, target), this.o.token], 5000);
-    } catch (err) {
-      if (r.unique !== owner) return;
-      if (err instanceof HiveError && err.code === 'BadToken') {
-        this.log.error({ child: r.name }, 'remote node does not hold this hive\'s token (made anew at every `hive up` unless HIVE_TOKEN_FILE keeps it): it gets no children; start it again with the token from the runtime file');
-        this.setState(r, 'failed');
-        this.converge();
-        return;
-      }
-      // A refusal other than BadToken comes after the token check: the parent may just be
-      // restarting, and the node follows it (or the node is slow to answer).
-      this.log.info({ child: r.name, to: target, reason: (err as Error).message }, 'remote node not attached yet; it waits for its parent');
-    }
-    if (r.unique !== owner) return;
-    r.currentParent = target;
-    this.log.info({ child: r.name, parent: target, unique: owner }, 'remote node attached');
-    this.setState(r, 'running');
-    if (r.diedAt !== undefined) {
-      // For a remote node, `restarts` counts its comebacks (a flaky tunnel shows there).
-      r.restarts++;
-      this.log.info({ child: r.name, downMs: Date.now() - r.diedAt }, 'node back');
-    }
-    r.diedAt = undefined;
-    this.converge();
+      const reply = await this.callNode(r.name, 'org.freedesktop.DBus.Properties', 'Get', 'ss', [NODE_INTERFACE, 'Kind'], 2000);
+      if (r.unique === owner) r.kind = String(reply.body[0].value);
+    } catch { /* a node that does not answer keeps what was known; the next start asks again */ }
   }
 
   /**
@@ -432,13 +281,7 @@ export class Supervisor {
    * name is killed.
    */
   private nameLost(r: NodeRecord): void {
-    if (r.spec?.remote) {
-      this.log.warn({ child: r.name }, 'remote node vanished; waiting for it to come back');
-      r.diedAt = Date.now();
-      this.setState(r, 'stopped');
-      this.converge();
-      return;
-    }
+    if (r.spec?.remote) { this.remotes.vanished(r); return; }
     const launched = r.launched;
     if (!launched) { this.nodeDown(r, 'left the bus', null); return; }
     if (r.state === 'running' || r.state === 'held' || r.state === 'starting') {
@@ -452,49 +295,42 @@ export class Supervisor {
     void launched.exited.then(() => clearTimeout(t));
   }
 
-  /** Decides, once per start, what to do about a node that is gone: stop, restart or give up. */
+  /** Decides, once per start, what to do about a node that is gone (restart-policy.ts), and does it. */
   private nodeDown(r: NodeRecord, why: string, code: number | null): void {
     if (r.decided === r.generation || r.state === 'failed' || r.state === 'stopped') return;
     r.decided = r.generation;
     r.diedAt ??= Date.now();
     r.unique = undefined;
-    if (this.shuttingDown || r.wantStopped) {
-      this.setState(r, 'stopped');
-      this.converge();
-      return;
+    const decision = decideOnDeath({ stopping: this.shuttingDown || r.wantStopped, terminalMouth: !r.spec && this.terminal, code, why, attempt: r.attempt, now: Date.now() }, r.intensity);
+    switch (decision.do) {
+      case 'stop':
+        this.setState(r, 'stopped');
+        this.converge();
+        return;
+      case 'end-hive':
+        this.log.info('the mouth finished (end of terminal input); shutting down');
+        this.setState(r, 'stopped');
+        this.o.onShutdown(0);
+        return;
+      case 'fail':
+        if (decision.because === 'refused-config') this.log.error({ child: r.name, why }, 'node refused its configuration (exit 2); not restarting until the config is fixed');
+        else this.log.error({ child: r.name, why, restarts: r.restarts }, 'node failed: too many restarts; not restarting');
+        r.error = decision.error;
+        this.setState(r, 'failed');
+        this.converge();
+        return;
+      case 'restart': {
+        r.attempt++;
+        this.log.warn({ child: r.name, why, delayMs: decision.delayMs, attempt: r.attempt }, 'node died; restarting');
+        this.setState(r, 'restarting');
+        this.converge();
+        r.restartTimer = setTimeout(() => {
+          r.restartTimer = undefined;
+          r.restarts++;
+          void this.launch(r).catch((err) => this.log.error({ err, child: r.name }, 'restart failed'));
+        }, decision.delayMs);
+      }
     }
-    if (!r.spec && this.terminal && code === 0) {
-      this.log.info('the mouth finished (end of terminal input); shutting down');
-      this.setState(r, 'stopped');
-      this.o.onShutdown(0);
-      return;
-    }
-    if (code === 2) {
-      // Exit 2 is a node refusing its environment or its plugin config (docs/protocol.md#exit-codes):
-      // starting it again would fail the same way.
-      this.log.error({ child: r.name, why }, 'node refused its configuration (exit 2); not restarting until the config is fixed');
-      r.error = 'refused its configuration (exit 2); see the log';
-      this.setState(r, 'failed');
-      this.converge();
-      return;
-    }
-    const decision = r.intensity.record(Date.now());
-    if (decision === 'give-up') {
-      this.log.error({ child: r.name, why, restarts: r.restarts }, 'node failed: too many restarts; not restarting');
-      r.error = `too many restarts (last: ${why})`;
-      this.setState(r, 'failed');
-      this.converge();
-      return;
-    }
-    const delayMs = backoffDelay(r.attempt++, { baseMs: 100, maxMs: 30_000 });
-    this.log.warn({ child: r.name, why, delayMs, attempt: r.attempt }, 'node died; restarting');
-    this.setState(r, 'restarting');
-    this.converge();
-    r.restartTimer = setTimeout(() => {
-      r.restartTimer = undefined;
-      r.restarts++;
-      void this.launch(r).catch((err) => this.log.error({ err, child: r.name }, 'restart failed'));
-    }, delayMs);
   }
 
   private setState(r: NodeRecord, state: NodeState): void {
@@ -509,7 +345,7 @@ export class Supervisor {
   private converge(): void {
     if (this.shuttingDown) return;
     let steps: ConvergeStep[];
-    try { steps = planConvergence(this.tree, this.views()); } catch (err) { this.log.error({ err }, 'tree inconsistent'); return; }
+    try { steps = planConvergence(this.tree, viewsOf(this.nodes.values())); } catch (err) { this.log.error({ err }, 'tree inconsistent'); return; }
     for (const step of steps) {
       const r = this.nodes.get(step.node)!;
       if (step.do === 'hold') {
@@ -525,13 +361,13 @@ export class Supervisor {
     const t0 = performance.now();
     r.pendingParent = to;
     try {
-      await this.callNode(r.name, NODE_INTERFACE, 'SetParent', 'ss', [nodeBusName(this.instance, to), this.o.token], 5000);
+      await this.setParent(r.name, to);
       r.currentParent = to;
       r.moveFailures = 0;
       this.log.info({ child: r.name, from, to, ms: Math.round((performance.now() - t0) * 10) / 10 }, 'node re-parented');
     } catch (err) {
       // Try again, but not at once: a SetParent that fails at once would otherwise loop as fast as the bus answers.
-      r.moveFailures = (r.moveFailures ?? 0) + 1;
+      r.moveFailures++;
       const delayMs = backoffDelay(r.moveFailures - 1, { baseMs: 100, maxMs: 5_000 });
       this.log.warn({ err, child: r.name, to, retryInMs: delayMs }, 're-parent failed');
       if (r.pendingParent === to) r.pendingParent = undefined;
@@ -544,11 +380,15 @@ export class Supervisor {
     this.converge();
   }
 
-  private callNode(node: string, iface: string, member: string, signature: string, body: unknown[], timeoutMs: number) {
-    return callWithDeadline(this.bus, { destination: nodeBusName(this.instance, node), path: NODE_PATH, interface: iface, member, signature, body }, timeoutMs);
+  private setParent(node: string, parent: string) {
+    return this.callNode(node, NODE_INTERFACE, 'SetParent', 'ss', [nodeBusName(this.instance, parent), this.o.token], 5000);
   }
 
-  // ---- control ---------------------------------------------------------------------------
+  private callNode(node: string, iface: string, member: string, signature: string, body: unknown[], timeoutMs: number) {
+    return callWithDeadline(this.bus!, { destination: nodeBusName(this.instance, node), path: NODE_PATH, interface: iface, member, signature, body }, timeoutMs);
+  }
+
+  // ---- control (Supervisor1's methods) -----------------------------------------------------
 
   private record(name: string): NodeRecord {
     const r = this.nodes.get(name);
@@ -567,8 +407,7 @@ export class Supervisor {
     r.wantStopped = true;
     if (r.restartTimer) { clearTimeout(r.restartTimer); r.restartTimer = undefined; }
     const launched = r.launched;
-    if (!launched) { this.setState(r, 'stopped'); this.converge(); return; }
-    await this.terminate(r, launched);
+    if (launched) await this.terminate(r, launched);
     this.setState(r, 'stopped');
     this.converge();
   }
@@ -605,10 +444,7 @@ export class Supervisor {
     await this.startNode(name);
   }
 
-  /**
-   * Supervisor1.Load: the same bounds (YAML_LIMITS) and the same per-entry checks
-   * (checkPluginSpec: reserved names, one of use/exec/remote, …) as a plugin in the config file.
-   */
+  /** Supervisor1.Load: a spec checked as the config file's entries are (load-spec.ts), then started. */
   async load(text: string): Promise<string> {
     try {
       return await this.loadChecked(text);
@@ -619,21 +455,10 @@ export class Supervisor {
   }
 
   private async loadChecked(text: string): Promise<string> {
-    const parsed = parseBoundedYaml(text, 'the plugin spec');
-    if ('problems' in parsed) throw new HiveError('InvalidArgs', parsed.problems.map(formatProblem).join('\n'));
-    const raw = parsed.value;
-    const entry = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? raw as Record<string, unknown> : {};
-    const checked = checkPluginSpec(entry).map(formatProblem);
-    const r = pluginSchema.safeParse(raw);
-    if (!r.success) throw new HiveError('InvalidArgs', [...zodProblems(r.error.issues, raw).map(formatProblem), ...checked].join('\n'));
-    const spec = r.data;
-    const problems: string[] = [...checked];
-    if (this.nodes.has(spec.name)) problems.push(`\`name\`: '${spec.name}' is already a node`);
-    if (!this.nodes.has(spec.parent)) problems.push(`\`parent\`: '${spec.parent}' is not a node; expected one of: ${[...this.nodes.keys()].join(', ')}`);
-    if (problems.length) throw new HiveError('InvalidArgs', problems.join('\n'));
-    const rec = this.addRecord(spec.name, spec, spec.use ? 'plugin' : spec.remote ? 'remote' : 'exec');
+    const spec = parseLoadSpec(text, [...this.nodes.keys()]);
+    const rec = this.addRecord(spec.name, spec);
     this.log.info({ child: spec.name, parent: spec.parent }, 'node loaded');
-    if (spec.remote) void this.lookForRemote(rec);
+    if (spec.remote) void this.remotes.lookFor(rec);
     else await this.launch(rec);
     return spec.name;
   }
@@ -656,86 +481,17 @@ export class Supervisor {
     this.converge();
   }
 
-  async treeJson(): Promise<string> {
-    const states = liveStates(this.views());
-    const shouldBe = new Map(this.placed().map(({ r, parent }) => [r.name, parent]));
-    const lists = new Map<string, Promise<[string, string][] | undefined>>();
-    for (const parent of shouldBe.values()) if (!lists.has(parent)) lists.set(parent, this.childrenEntries(parent));
-    const nodes = await Promise.all([...this.nodes.values()].map(async (r) => {
-      let counters: Record<string, number> = {};
-      let kind = r.spec ? r.kind : 'mouth';
-      if (r.state === 'running' || r.state === 'held') {
-        try {
-          const reply = await this.callNode(r.name, 'org.freedesktop.DBus.Properties', 'GetAll', 's', [NODE_INTERFACE], 1000);
-          const props = reply.body[0] as Record<string, { value: unknown }>;
-          kind = String(props.Kind?.value ?? kind);
-          counters = Object.fromEntries(Object.entries((props.Counters?.value ?? {}) as Record<string, bigint>).map(([k, v]) => [k, Number(v)]));
-        } catch { /* the node may be going down just now */ }
-      }
-      let parent: string | null = null;
-      if (r.spec) {
-        try {
-          const c = chooseNewParent(r.name, this.tree, states);
-          parent = 'parent' in c ? c.parent : r.currentParent ?? r.spec.parent;
-        } catch { parent = r.currentParent ?? null; }
-      }
-      const expected = shouldBe.get(r.name);
-      const children = expected ? await lists.get(expected)! : undefined;
-      // Seen now, or by the last check (a check that could not ask the parent keeps the flag).
-      // A node that just took its name attaches a moment later: not judged within its first check period.
-      const settled = r.misplacedChecks > 0 || Date.now() - (r.startedAt ?? 0) > PLACEMENT_CHECK_MS;
-      const misplaced = children ? settled && !this.listed(r, children) && r.pendingParent === undefined : r.misplacedSince !== undefined;
-      return {
-        name: r.name,
-        kind,
-        pid: r.launched?.pid ?? null,
-        remote: r.spec?.remote === true,
-        bus_name: nodeBusName(this.instance, r.name),
-        unique_name: r.unique ?? null,
-        parent,
-        configured_parent: r.spec ? r.spec.parent : null,
-        state: r.state,
-        restarts: r.restarts,
-        uptime_ms: r.state === 'running' && r.startedAt ? Date.now() - r.startedAt : 0,
-        counters,
-        misplaced,
-        misplacements: r.misplacements,
-        error: r.error ?? null,
-      };
-    }));
-    return JSON.stringify({ instance: this.instance, nodes });
-  }
-
-  /** Every operation answers within OPERATION_DEADLINE_MS: Timeout (logged) if it is not done by then. */
-  private bounded<T>(what: string, p: Promise<T>): Promise<T> {
-    return withDeadline(p, OPERATION_DEADLINE_MS, what).catch((err: unknown) => {
-      if (err instanceof HiveError && err.code === 'Timeout') this.log.error({ operation: what }, err.message);
-      throw err;
-    });
-  }
-
-  private serve(): void {
-    this.bus.addMethodHandler((msg: DBusMessage) => answerUnread(this.bus, msg, SUPERVISOR_BODY_MAX, 'Supervisor') !== undefined);
-    serveObject(this.bus, {
-      path: SUPERVISOR_PATH,
-      spec: SUPERVISOR1,
-      log: this.log,
-      properties: () => ({ Instance: this.instance, Ready: this.ready }),
-      methods: {
-        Tree: async () => [await this.bounded('Tree', this.treeJson())],
-        Start: async (m) => { await this.bounded('Start', this.startNode(m.body[0] as string)); },
-        Stop: async (m) => { await this.bounded('Stop', this.stopNode(m.body[0] as string)); },
-        Restart: async (m) => { await this.bounded('Restart', this.restartNode(m.body[0] as string)); },
-        Load: async (m) => [await this.bounded('Load', this.load(m.body[0] as string))],
-        Unload: async (m) => { await this.bounded('Unload', this.unload(m.body[0] as string)); },
-        Shutdown: () => { setImmediate(() => this.o.onShutdown(0)); },
-      },
+  treeView() {
+    return treeView({
+      nodes: this.nodes, tree: this.tree, instance: this.instance,
+      childrenEntries: (n) => this.childrenEntries(n),
+      properties: async (n) => (await this.callNode(n, 'org.freedesktop.DBus.Properties', 'GetAll', 's', [NODE_INTERFACE], 1000)).body[0] as Record<string, { value: unknown }>,
     });
   }
 
   // ---- shutdown --------------------------------------------------------------------------
 
-  /** Stops the leaves first, then their parents, the mouth last. */
+  /** Stops the leaves first, then their parents, the mouth last (reparent.ts: stopWaves). */
   async shutdown(): Promise<void> {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
@@ -750,11 +506,12 @@ export class Supervisor {
       }));
     }
     this.log.info('all nodes stopped');
-    try { this.bus.disconnect(); } catch { /* already gone */ }
+    try { this.bus?.disconnect(); } catch { /* already gone */ }
   }
 
   /** The second signal: no more waiting. */
   forceKill(): void {
+    this.shuttingDown = true;
     for (const r of this.nodes.values()) r.launched?.proc.kill('SIGKILL');
   }
 }

@@ -1,0 +1,58 @@
+/**
+ * org.hive.Supervisor1 on the bus (protocol/org.hive.Supervisor1.xml): the operator's methods,
+ * each bounded by OPERATION_DEADLINE_MS, and bodies read header first so that no call larger
+ * than any the supervisor takes is decoded. What the methods do is the Supervisor's; this module
+ * only serves them.
+ */
+import type { Logger } from 'pino';
+import { HiveError } from '../protocol/errors.js';
+import { SUPERVISOR_PATH } from '../protocol/names.js';
+import { SUPERVISOR1 } from '../protocol/supervisor1.js';
+import { answerUnread, type DBusMessage, type MessageBus } from '../protocol/sdk/bus.js';
+import { serveObject } from '../protocol/sdk/service.js';
+import { YAML_LIMITS } from './yaml-bounds.js';
+import { withDeadline } from './deadline.js';
+
+/** The largest body the supervisor decodes: twice the largest Load spec, so that a spec just too big is refused by the YAML bound, which says so. */
+export const SUPERVISOR_BODY_MAX = 2 * YAML_LIMITS.maxBytes;
+/**
+ * The longest any Supervisor1 method may take before it answers Timeout (the operation may go on
+ * in the background). Below the CLI's own 30 s, so `hive` prints the named error, not its own.
+ */
+export const OPERATION_DEADLINE_MS = 20_000;
+
+export interface SupervisorOps {
+  treeJson(): Promise<string>;
+  startNode(name: string): Promise<void>;
+  stopNode(name: string): Promise<void>;
+  restartNode(name: string): Promise<void>;
+  load(spec: string): Promise<string>;
+  unload(name: string): Promise<void>;
+  /** Asks the hive to end; answered at once. */
+  shutdown(): void;
+}
+
+export function serveSupervisor(bus: MessageBus, o: { instance: string; log: Logger; ready: () => boolean; ops: SupervisorOps }): void {
+  // Every operation answers within OPERATION_DEADLINE_MS: Timeout (logged) if it is not done by then.
+  const bounded = <T>(what: string, p: Promise<T>): Promise<T> => withDeadline(p, OPERATION_DEADLINE_MS, what).catch((err: unknown) => {
+    if (err instanceof HiveError && err.code === 'Timeout') o.log.error({ operation: what }, err.message);
+    throw err;
+  });
+  const { ops } = o;
+  bus.addMethodHandler((msg: DBusMessage) => answerUnread(bus, msg, SUPERVISOR_BODY_MAX, 'Supervisor') !== undefined);
+  serveObject(bus, {
+    path: SUPERVISOR_PATH,
+    spec: SUPERVISOR1,
+    log: o.log,
+    properties: () => ({ Instance: o.instance, Ready: o.ready() }),
+    methods: {
+      Tree: async () => [await bounded('Tree', ops.treeJson())],
+      Start: async (m) => { await bounded('Start', ops.startNode(m.body[0] as string)); },
+      Stop: async (m) => { await bounded('Stop', ops.stopNode(m.body[0] as string)); },
+      Restart: async (m) => { await bounded('Restart', ops.restartNode(m.body[0] as string)); },
+      Load: async (m) => [await bounded('Load', ops.load(m.body[0] as string))],
+      Unload: async (m) => { await bounded('Unload', ops.unload(m.body[0] as string)); },
+      Shutdown: () => { setImmediate(() => ops.shutdown()); },
+    },
+  });
+}
