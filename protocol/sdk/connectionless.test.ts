@@ -8,7 +8,7 @@ import { decode, encode, type WireMessage } from '../codec.js';
 import { line } from '../hive-message.js';
 import { createLogger } from '../logger.js';
 import { NODE1 } from '../node1.js';
-import { NODE_INTERFACE, NODE_PATH, nodeBusName } from '../names.js';
+import { HIVE_MESSAGE_SIGNATURE, NODE_INTERFACE, NODE_PATH, nodeBusName } from '../names.js';
 import { DBUS, MessageType, Variant, addMatch, callWithDeadline, connectBus, nameOwner, type DBusMessage, type MessageBus } from './bus.js';
 import { MatchRules, takeName } from './bus-names.js';
 import { ChildRegistry } from './child-registry.js';
@@ -86,7 +86,7 @@ describe('ConnectionlessChildren', () => {
     const props = await oneShot(busName('shell'), 'GetAll', 's', [NODE_INTERFACE], 'org.freedesktop.DBus.Properties');
     const all = props.body[0] as Record<string, InstanceType<typeof Variant>>;
     expect([all.Name!.value, all.Kind!.value, all.Parent!.value, all.Commands!.value]).toEqual(['shell', 'responder', busName('mouth'), [['shping', 'answers']]]);
-    await oneShot(busName('mouth'), 'SendAs', 's(aaya{sv})', [key, encode({ lines: [line('PRIVMSG #a :shpong')], meta: { 'hive.id': 's1' } })]);
+    await oneShot(busName('mouth'), 'SendAs', `s${HIVE_MESSAGE_SIGNATURE}`, [key, encode({ lines: [line('PRIVMSG #a :shpong')], meta: { 'hive.id': 's1' } })]);
     expect(p.up.map((u) => [u.child.name, decode(u.wire).meta['hive.path']])).toEqual([['shell', ['shell']]]);
     expect((await oneShot(busName('mouth'), 'Renew', 's', [key])).body).toEqual([30]);
     expect(await join('mouth', 'shell')).toEqual([key, 30]); // the same run again: a repeat
