@@ -38,7 +38,7 @@ export async function withSupervisor<T>(info: RuntimeInfo, fn: (call: (member: s
 }
 
 export interface TreeNodeInfo {
-  name: string; kind: string; pid: number | null; remote?: boolean; bus_name: string; unique_name: string | null; parent: string | null;
+  name: string; kind: string; run?: string; pid: number | null; remote?: boolean; bus_name: string; unique_name: string | null; parent: string | null;
   configured_parent: string | null; state: string; restarts: number; uptime_ms: number; counters: Record<string, number>;
   /** Running, but not listed in its parent's Children (the supervisor puts it back, or restarts it). */
   misplaced?: boolean;
@@ -116,7 +116,7 @@ export async function loadSpec(args: { file?: string; name?: string; use?: strin
   if (args.parent) spec.parent = args.parent;
   if (args.on_death) spec.on_death = args.on_death;
   if (args.config) {
-    try { spec.config = JSON.parse(args.config); } catch { throw new CliError('hive load: --config must be JSON', EXIT_CODES.usage); }
+    try { spec.config = JSON.parse(args.config); } catch { throw new CliError(`hive load: --plugin-config must be JSON; got ${JSON.stringify(args.config.slice(0, 60))}`, EXIT_CODES.usage); }
   }
   return toYaml(spec);
 }

@@ -1,17 +1,21 @@
 /**
  * `hive up`: runs a hive in the foreground. Loads the config (or the embedded default), starts or
  * finds the bus, starts the supervisor and the tree, and on SIGINT/SIGTERM stops the leaves first,
- * then the mouth, then the bus. A second signal forces.
+ * then the mouth, then the bus. A second signal forces: every node and the private bus get SIGKILL
+ * and `hive up` exits at once with 128 + the signal's number (docs/cli.md#exit-codes), whatever it
+ * was waiting for.
  */
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { lstat, readFile, writeFile } from 'node:fs/promises';
+import { constants } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createRootLogger } from '../protocol/logger.js';
 import { defaultConfig, loadConfig, redactSecrets, type HiveConfig } from './config.js';
 import { ConfigError } from './config-errors.js';
 import { EXIT_CODES } from './exit-codes.js';
 import { startPrivateBus, type PrivateBus } from './private-bus.js';
-import { readRuntimeInfo, removeRuntimeInfo, runtimeDir, writeRuntimeInfo } from './runtime-file.js';
+import { readRuntimeInfo, removeRuntimeInfo, runtimeDir, runtimeFile, writeRuntimeInfo } from './runtime-file.js';
 import { Supervisor } from './supervisor.js';
 import { builtinPluginExists } from './node-process.js';
 import { stopWithDeadline } from './deadline.js';
@@ -113,37 +117,44 @@ export async function up(opts: { config?: string }): Promise<number> {
   const supervisor = new Supervisor({ config, configDir, busAddress, token, log, nodeLog: root, onShutdown: (code) => void stop(code) });
 
   let stopping = false;
-  async function stop(code: number): Promise<void> {
-    if (stopping) return;
+  let stopped: Promise<void> | undefined;
+  /** Stops the tree, then the bus; once, whoever asks (a signal, Shutdown, a failed start-up). */
+  function stop(code: number): Promise<void> {
     stopping = true;
-    await supervisor.shutdown().catch((err) => log.error({ err }, 'shutdown failed'));
-    // Bounded: a bus daemon that does not end on SIGTERM (stopped, wedged) is killed.
-    if (bus) {
-      const b = bus;
-      await stopWithDeadline({
-        gone: b.stop(),
-        force: () => {
-          log.error({ pid: b.pid }, `the bus did not stop within ${BUS_STOP_DEADLINE_MS} ms; killing it`);
-          process.kill(b.pid, 'SIGKILL');
-        },
-        graceMs: BUS_STOP_DEADLINE_MS,
-        forceWaitMs: BUS_KILL_WAIT_MS,
-      });
-    }
-    await removeRuntimeInfo(config.instance);
-    log.info('hive stopped');
-    finished(code);
+    stopped ??= (async () => {
+      await supervisor.shutdown().catch((err) => log.error({ err }, 'shutdown failed'));
+      // Bounded: a bus daemon that does not end on SIGTERM (stopped, wedged) is killed.
+      if (bus) {
+        const b = bus;
+        await stopWithDeadline({
+          gone: b.stop(),
+          force: () => {
+            log.error({ pid: b.pid }, `the bus did not stop within ${BUS_STOP_DEADLINE_MS} ms; killing it`);
+            process.kill(b.pid, 'SIGKILL');
+          },
+          graceMs: BUS_STOP_DEADLINE_MS,
+          forceWaitMs: BUS_KILL_WAIT_MS,
+        });
+      }
+      await removeRuntimeInfo(config.instance);
+      log.info('hive stopped');
+      finished(code);
+    })();
+    return stopped;
   }
   let signals = 0;
-  const onSignal = (signal: string) => {
+  const onSignal = (signal: NodeJS.Signals) => {
     signals++;
     if (signals > 1) {
+      // No more waiting on anything (a bus call, a node, the bus): kill what is ours and leave.
       log.warn({ signal }, 'second signal: forcing');
       supervisor.forceKill();
-      void bus?.stop();
-      void removeRuntimeInfo(config.instance);
-      finished(EXIT_CODES.error);
-      return;
+      if (bus) {
+        try { process.kill(bus.pid, 'SIGKILL'); } catch { /* already gone */ }
+        rmSync(bus.dir, { recursive: true, force: true });
+      }
+      rmSync(runtimeFile(config.instance), { force: true });
+      process.exit(128 + (constants.signals[signal] ?? 0));
     }
     log.info({ signal }, 'shutting down');
     void stop(EXIT_CODES.ok);
@@ -151,18 +162,23 @@ export async function up(opts: { config?: string }): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  try {
+  // Raced with `done`: a signal during start-up ends `hive up` once the stop is done, even while a
+  // start-up step still waits (each is bounded too: START_CALL_MS, waitReady's 30 s).
+  const started = (async () => {
     await supervisor.start();
+    if (stopping) return;
     await writeRuntimeInfo({ instance: config.instance, pid: process.pid, bus_address: busAddress, supervisor: `org.hive.${config.instance}.Supervisor`, token, private_bus: bus !== undefined });
     await supervisor.waitReady();
+    if (stopping) return;
     if (Object.values(config.networks).some((n) => n.type === 'terminal')) {
       if (process.stdin.isTTY) process.stderr.write(`hive '${config.instance}' is up: talk to it here (try !help); Ctrl-D or Ctrl-C ends it.\n`);
       supervisor.connectTerminal();
     }
-  } catch (err) {
-    log.error({ err }, 'the hive could not start');
+  })();
+  const failed = await Promise.race([started.then(() => undefined, (err: unknown) => ({ err })), done.then(() => undefined)]);
+  if (failed) {
+    if (!stopping) log.error({ err: failed.err }, 'the hive could not start');
     await stop(EXIT_CODES.error);
-    return EXIT_CODES.error;
   }
   return done;
 }

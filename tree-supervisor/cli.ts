@@ -33,7 +33,8 @@ exit codes: 0 ok, 1 error, 2 bad usage or config, 3 no running hive, 4 refused b
 Runs a hive in the foreground: the bus (private unless configured), the mouth and the plugins.
 Without --config it runs the embedded default: a private bus, the terminal network (type to
 the bot; end input with Ctrl-D) and the ping, echo and help plugins.
-Ctrl-C (or SIGTERM) stops the plugins, the mouth and the bus, in that order; a second one forces.
+Ctrl-C (or SIGTERM) stops the plugins, the mouth and the bus, in that order; a second one forces
+(everything is killed; exit 130 for SIGINT, 143 for SIGTERM).
 The hive token is new at every start, unless HIVE_TOKEN_FILE names a file (mode 600) to keep it
 in: made when missing, read otherwise. Remote nodes need that to survive a restart (docs/deploy.md).
 
