@@ -16,7 +16,7 @@ import { ROOT } from './reparent.js';
 import { networkSchema } from '../mouth/network-config.js';
 import { crossFieldProblems } from './config-checks.js';
 import { substituteSecrets } from './config-secrets.js';
-import { defaultStateDir, resolvePaths } from './config-paths.js';
+import { resolvePaths } from './config-paths.js';
 import { locate, lineOf, parseBoundedYaml, readBounded } from './yaml-bounds.js';
 
 export { IRC_FLOOD_DEFAULTS, channelSchema, ircNetworkSchema, networkSchema, nickSchema, saslSchema, terminalNetworkSchema, type ChannelConfig, type IrcNetworkConfig, type NetworkConfig, type TerminalNetworkConfig } from '../mouth/network-config.js';

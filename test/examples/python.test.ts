@@ -101,7 +101,7 @@ describe('a responder in Python', () => {
 
   it('replies carry hive.network, hive.reply_to, hive.origin and hive.path (seen with `hive tap`)', async () => {
     const tap: ResultPromise = execa(join(ROOT, 'bin/hive'), ['tap', '--json', '--config', hive.configFile], { env: hive.env, reject: false, buffer: false });
-    const seen: Record<string, any>[] = [];
+    const seen: Record<string, any>[] = []; // eslint-disable-line @typescript-eslint/no-explicit-any -- hive tap --json lines, read field by field
     let buf = '';
     tap.stdout!.on('data', (d: Buffer) => {
       buf += d.toString();

@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startHive, startTap, alive, type TestHive } from '../helpers/hive.js';
 import { ROOT } from '../helpers/paths.js';
-import { sleep, waitFor } from '../helpers/wait.js';
+import { waitFor } from '../helpers/wait.js';
 import { startNgircd, type Ircd } from '../helpers/ircd.js';
 import { connectClient, type IrcTestClient } from '../helpers/irc-client.js';
 import { botJoined, exec, expectPrivmsg, ircNetwork, privmsgsFrom, waitForNodeLog } from '../mouth/util.js';
