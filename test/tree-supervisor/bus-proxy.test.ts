@@ -89,7 +89,8 @@ describe('a node behind its proxy', () => {
     await waitFor(() => [...auth.node.children.values()].some((c) => c.name === 'dice'), { what: 'dice under auth' });
     await auth.node.setParent(busName('mouth')).catch(() => undefined);
     await auth.stop();
-    await waitFor(() => dice.parent === busName('mouth') && dice.attached, { what: 'dice re-parented to the mouth through its proxy', timeout: 15_000 });
+    // Attached as the mouth sees it (the child counts itself attached a moment before the mouth has it listed).
+    await waitFor(() => dice.parent === busName('mouth') && [...mouth.node.children.values()].some((c) => c.name === 'dice'), { what: 'dice re-parented to the mouth through its proxy', timeout: 15_000 });
     const heard: string[] = [];
     dice.onDown = (w) => { heard.push(w[0][0]!.toString()); };
     mouth.node.emit({ lines: [line('PRIVMSG #c :after')], meta: { 'hive.network': 'net' } });
