@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPrivateBus, type PrivateBus } from '../../tree-supervisor/private-bus.js';
 import { waitFor } from '../../test/helpers/wait.js';
 import { connectBus, nameOwner, type DBusMessage, type MessageBus } from './bus.js';
-import { MatchRules, ownerRule, takeName } from './bus-names.js';
+import { MatchRules, ownerRule, takeName, takeOwnName } from './bus-names.js';
 
 let bus: PrivateBus;
 const conns: MessageBus[] = [];
@@ -27,6 +27,27 @@ describe('takeName', () => {
     await holder.requestName('org.hive.t.held', 0x4); // DO_NOT_QUEUE, no ALLOW_REPLACEMENT
     expect((await takeName(other, 'org.hive.t.held')).owned).toBe(false);
     expect(await nameOwner(other, 'org.hive.t.held')).toBe(unique(holder));
+  });
+});
+
+describe('takeOwnName', () => {
+  it('takes a free name, and no other connection can take it while its owner lives, either way', async () => {
+    const [node, squatter] = [await conn(), await conn()];
+    expect(await takeOwnName(node, 'org.hive.t.own')).toEqual({ owned: true, reply: 1 });
+    expect(await takeOwnName(squatter, 'org.hive.t.own', 300)).toEqual({ owned: false, reply: 3 });
+    expect((await takeName(squatter, 'org.hive.t.own')).owned).toBe(false);
+    expect(await squatter.requestName('org.hive.t.own', 0x1 | 0x2 | 0x4)).toBe(3);
+    expect(await nameOwner(squatter, 'org.hive.t.own')).toBe(unique(node));
+  });
+
+  it('takes its name from a last run that goes within the wait, and from a holder that allowed replacement', async () => {
+    const [last, next, holder] = [await conn(), await conn(), await conn()];
+    expect((await takeOwnName(last, 'org.hive.t.restarted')).owned).toBe(true);
+    setTimeout(() => last.disconnect(), 300);
+    expect((await takeOwnName(next, 'org.hive.t.restarted')).owned).toBe(true);
+    expect(await nameOwner(next, 'org.hive.t.restarted')).toBe(unique(next));
+    expect((await takeName(holder, 'org.hive.t.held2')).owned).toBe(true); // a child's name held for it
+    expect((await takeOwnName(next, 'org.hive.t.held2')).owned).toBe(true);
   });
 });
 

@@ -1,6 +1,6 @@
 /**
  * A node's children (docs/protocol.md#attaching): who may Send and Replay. A child with a connection
- * of its own attaches with the hive token under its unique name, which the bus daemon puts in every
+ * of its own attaches with its credential (checked by node-context.ts) under its unique name, which the bus daemon puts in every
  * header and nobody can forge; the node watches that name and forgets the child when it vanishes or
  * detaches. A second attach under the same node name replaces the first (a restarted child). Send
  * is accepted only from a child, checked at the edge (validate.ts), stamped with the verified sender
@@ -46,11 +46,14 @@ export class ChildRegistry {
     for (const [unique, c] of this.children) if (c.name === name && unique !== keep) this.remove(unique);
   }
 
-  /** Attach: lists the caller as a child once its name is watched and known to be still there. */
-  attach(msg: DBusMessage): Promise<unknown[]> {
+  /**
+   * Attach: lists the caller as a child once its credential was checked (node-context.ts; in vouch
+   * mode the caller must own the name's bus name), its name is watched and it is still there.
+   */
+  async attach(msg: DBusMessage): Promise<unknown[]> {
     const [name, token] = msg.body as [string, string];
-    this.ctx.checkToken(token);
     if (!NAME_PATTERN.test(name)) throw new HiveError('InvalidArgs', `Attach: node name '${name}' is not valid`);
+    await this.ctx.checkAttach(name, token, msg.sender);
     this.replaceNamed(name, msg.sender);
     this.add(msg.sender, name);
     this.o.attached(name);

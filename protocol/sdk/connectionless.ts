@@ -1,7 +1,7 @@
 /**
  * Children without a connection of their own (docs/protocol.md#a-node-without-a-connection): a
- * shell script whose every `gdbus call` is a new connection joins with the hive token instead of
- * attaching, and sends, renews and leaves with the key Join gave it. The node then holds the
+ * shell script whose every `gdbus call` is a new connection joins with its credential (checked by
+ * node-context.ts: in vouch mode the supervisor vouches for it) instead of attaching, and sends, renews and leaves with the key Join gave it. The node then holds the
  * child's well-known bus name and answers for it (its properties, SetParent), lists it among its
  * children, and forgets it when its lease runs out without news (Join, Renew, SendAs), when it
  * leaves, when another connection takes its name (it joined its new parent) or when a child of
@@ -33,7 +33,7 @@ const SEND_AS_SIGNATURE = `s${HIVE_MESSAGE_SIGNATURE}`;
 interface Joined {
   name: string;
   busName: string;
-  /** The secret SendAs, Renew and Leave carry, new at every Join: the hive token is needed only to join. */
+  /** The secret SendAs, Renew and Leave carry, new at every Join: the credential is needed only to join. */
   key: string;
   /** The child's id of its own run: the same run joining again is a repeat, another one a restart. */
   run: string;
@@ -78,8 +78,14 @@ export class ConnectionlessChildren {
     if (this.joined.size !== 0) for (const j of this.joined.values()) j.counters.in++;
   }
 
-  /** Join, one at a time: a Join may give up and take again a bus name, which another must not interleave. */
-  join(msg: DBusMessage): Promise<unknown[]> {
+  /**
+   * Join, one at a time: a Join may give up and take again a bus name, which another must not
+   * interleave. The credential is checked before the queue, so that refused Joins never hold it up.
+   */
+  async join(msg: DBusMessage): Promise<unknown[]> {
+    const [name, token] = msg.body as [string, string];
+    if (!NAME_PATTERN.test(name)) throw new HiveError('InvalidArgs', `Join: node name '${name}' is not valid`);
+    await this.ctx.checkJoin(name, token, msg.sender);
     const done = this.joinChain.then(() => this.handleJoin(msg));
     this.joinChain = done.catch(() => undefined);
     return done;
@@ -168,11 +174,9 @@ export class ConnectionlessChildren {
   private extendLease(j: Joined): void { j.expires = Date.now() + this.leaseSeconds * 1000; }
 
   private async handleJoin(msg: DBusMessage): Promise<unknown[]> {
-    const [name, token, info] = msg.body as [string, string, Record<string, InstanceType<typeof Variant>>];
-    this.ctx.checkToken(token);
+    const [name, , info] = msg.body as [string, string, Record<string, InstanceType<typeof Variant>>];
     // A stopping node would let the name go with its connection right after: join the next parent.
     if (this.ctx.stopping) throw new HiveError('Failed', `Join: '${this.ctx.name}' is stopping`);
-    if (!NAME_PATTERN.test(name)) throw new HiveError('InvalidArgs', `Join: node name '${name}' is not valid`);
     if (name === this.ctx.name) throw new HiveError('InvalidArgs', `Join: '${name}' is the name of this node itself`);
     const { run, kind, commands } = joinInfo(info);
     const busName = nodeBusName(this.ctx.instance, name);
@@ -254,7 +258,7 @@ export class ConnectionlessChildren {
    */
   private async move(j: Joined, msg: DBusMessage): Promise<void> {
     const [parent, token] = msg.body as [string, string];
-    this.ctx.checkToken(token);
+    await this.ctx.checkSetParent(token, msg.sender);
     if (!parent) throw new HiveError('InvalidArgs', `SetParent: '${j.name}' has no connection of its own and needs a parent to answer for it`);
     if (parent === this.ctx.busName || parent === this.ctx.uniqueName) return;
     this.ctx.log.info({ child: j.name, to: parent }, 'asking a child without a connection to move');

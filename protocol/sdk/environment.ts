@@ -17,6 +17,8 @@ export interface NodeEnv {
   config: Record<string, unknown>;
   commandPrefix: string;
   holdOnDeath: boolean;
+  /** HIVE_VOUCH=1: `token` is this node's own credential, and its children's are checked by the supervisor. */
+  vouch: boolean;
 }
 
 export class EnvironmentError extends Error {
@@ -36,7 +38,9 @@ export function readNodeEnv(env: NodeJS.ProcessEnv = process.env): NodeEnv {
   const node = name(ENV.node);
   const instance = name(ENV.instance, 'default');
   const token = env[ENV.token] ?? '';
-  if (token.length === 0) problems.push(`${ENV.token}: the hive token is required`);
+  if (token.length === 0) problems.push(`${ENV.token}: the node's credential is required`);
+  const vouch = env[ENV.vouch] ?? '';
+  if (!['', '0', '1'].includes(vouch)) problems.push(`${ENV.vouch}: expected 1 (the supervisor vouches for credentials) or 0`);
   let config: Record<string, unknown> = {};
   const rawConfig = env[ENV.config] ?? '{}';
   try {
@@ -59,5 +63,6 @@ export function readNodeEnv(env: NodeJS.ProcessEnv = process.env): NodeEnv {
     config,
     commandPrefix: env.HIVE_COMMAND_PREFIX ?? '!',
     holdOnDeath: onDeath === 'hold',
+    vouch: vouch === '1',
   };
 }

@@ -27,7 +27,7 @@ export interface NodeServiceOptions {
   /** The parent followed (a bus name, '' for none) and its unique name while attached. */
   parentName: () => string;
   parentUnique: () => string | undefined;
-  /** SetParent, after the token was checked. */
+  /** SetParent, after the caller was checked (node-context.ts: the token, or in vouch mode the supervisor's connection). */
   setParent: (parent: string) => Promise<void>;
   /** The node's current commands and own figures (HiveNode.commands, HiveNode.details). */
   commands: () => [string, string][];
@@ -70,7 +70,7 @@ export class NodeService {
         Detach: (msg) => registry.detach(msg),
         SetParent: async (msg) => {
           const [parent, token] = msg.body as [string, string];
-          this.ctx.checkToken(token);
+          await this.ctx.checkSetParent(token, msg.sender);
           this.ctx.log.info({ from: this.o.parentName(), to: parent }, 'SetParent');
           await this.o.setParent(parent);
         },

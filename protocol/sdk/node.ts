@@ -3,7 +3,7 @@
  * dbus-next's low-level API.
  *
  * Contract (docs/protocol.md): a node follows one parent (a bus name), subscribes to that parent's
- * signals only (match rule on its unique name), attaches with the hive token, and sends up by
+ * signals only (match rule on its unique name), attaches with its credential, and sends up by
  * calling the parent's Send. It accepts Send only from attached children, refuses malformed input
  * with named errors and keeps serving. When the parent's name gets a new owner, the node attaches
  * to it again and asks for what it missed (Replay). On shutdown it tells its children where to go
@@ -23,7 +23,7 @@ import { NODE_INTERFACE, NODE_PATH, NAME_PATTERN, nodeBusName } from '../names.j
 import { checkLines, checkMeta } from '../validate.js';
 import { DBUS, Message, MessageType, callBus, connectBus, emitHiveSignal, type DBusMessage, type MessageBus } from './bus.js';
 import { refusalOf } from './bus-gate.js';
-import { MatchRules, takeName } from './bus-names.js';
+import { MatchRules, takeOwnName } from './bus-names.js';
 import { ChildRegistry } from './child-registry.js';
 import { ConnectionlessChildren } from './connectionless.js';
 import type { DetailValue } from './details.js';
@@ -57,6 +57,11 @@ export interface NodeOptions {
   stateDir?: string;
   /** The lease of a child without a connection, in seconds (default 30): it renews within that time or is forgotten. */
   leaseSeconds?: number;
+  /**
+   * Vouch mode (HIVE_VOUCH=1): `token` is this node's own credential, and those of its children are
+   * checked by asking the supervisor (credential-check.ts); SetParent only from the supervisor.
+   */
+  vouch?: boolean;
 }
 
 export class HiveNode {
@@ -101,7 +106,7 @@ export class HiveNode {
     this.replay = new ReplayBuffer(opts.replaySize ?? 512);
     const ctx = createContext({
       name: this.name, busName: this.busName, instance: opts.instance, token: opts.token, log: this.log, counters: this.counters,
-      callTimeoutMs: opts.callTimeoutMs ?? 10_000, bus: () => this.bus, stopping: () => this.stopping,
+      callTimeoutMs: opts.callTimeoutMs ?? 10_000, bus: () => this.bus, stopping: () => this.stopping, vouch: opts.vouch,
     });
     const rules = new MatchRules(() => this.bus);
     const up = (wire: WireMessage, child: ChildInfo) => this.onUp(wire, child);
@@ -147,9 +152,10 @@ export class HiveNode {
     conn.stream.on('close', onLost);
     this.bus.on('message', (msg: DBusMessage) => this.dispatch(msg));
     this.service.serve();
-    // Replace a stale owner of our name (a previous run of this node that has not gone yet).
-    const { owned, reply } = await takeName(this.bus, this.busName);
-    if (!owned) throw new HiveError('Failed', `cannot own the bus name ${this.busName} (reply ${reply})`);
+    // Our own name, which nobody can take from us while we live (a last run of this node that is
+    // still going is waited for a moment; a live owner keeps it, and we fail).
+    const { owned, reply } = await takeOwnName(this.bus, this.busName);
+    if (!owned) throw new HiveError('Failed', `cannot own the bus name ${this.busName} (reply ${reply}${reply === 3 ? ': another live connection owns it' : ''})`);
     this.log.info({ busName: this.busName, unique: this.uniqueName }, 'node on the bus');
     if (this.opts.parent) await this.setParent(this.opts.parent).catch((err: Error) => this.log.info({ reason: err.message }, 'parent not reachable yet; waiting for it'));
   }

@@ -1,7 +1,7 @@
 /**
  * A node's link to its parent (docs/protocol.md#attaching): it follows one parent by bus name,
  * hears the Node1 signals of that name's current owner only (match rule on its unique name),
- * attaches with the hive token and asks for what it missed (Replay after the last sequence numbers).
+ * attaches with its credential (HIVE_TOKEN) and asks for what it missed (Replay after the last sequence numbers).
  * When the name gets a new owner it attaches again; when the owner goes it waits for the next; the
  * parent's Reparent signal sends it to the parent named (or, empty, keeps it waiting).
  *
