@@ -188,7 +188,6 @@ export class ConnectionlessChildren {
       return [previous.key, this.leaseSeconds];
     }
     await loadMetaSchemas();
-    this.o.registry.replaceNamed(name, busName);
     if (previous) {
       // Another run (the child was restarted): give the name up and take it again, so that the
       // supervisor, which counts a node as up when its name gets an owner, sees the new run come up.
@@ -200,6 +199,9 @@ export class ConnectionlessChildren {
       await this.o.rules.drop(ownerRule(busName));
       throw new HiveError('Failed', `Join: cannot hold the bus name ${busName} for '${name}': its owner does not let it go`);
     }
+    // Only now, holding the name: a Join under the name of a live node (which does not let its name
+    // go) must not evict that node from this one's children.
+    this.o.registry.replaceNamed(name, busName);
     const j: Joined = {
       name, busName, key: randomBytes(16).toString('hex'), run, kind, commands,
       expires: 0, counters: { in: 0, out: 0, dropped: 0, errors: 0 },

@@ -15,7 +15,7 @@ Read it top to bottom; the sections follow docs/protocol.md:
   5. the node             one connection: own the name, follow the parent, attach, replay
   6. down and up          messages from the parent; replies and Send to the parent
   7. having children      Attach, Detach, Send, Replay, and passing messages down
-  8. serving calls        SetParent, the properties, Introspect
+  8. serving calls        SetParent, the properties, Introspect; who is let in (credentials)
   9. leaving              Reparent, Detach, exit 0; exit 1 when the bus is lost
 """
 import asyncio
@@ -52,10 +52,14 @@ MAX_REATTACH = 3        # refused as a child (NotChild) more often than this wit
 PLACE_WINDOW = 60.0
 REATTACH_BACKOFF = 0.5  # seconds before the second re-attach, doubling
 EXIT_LOST_PLACE = 3     # docs/protocol.md#exit-codes
+VOUCH_TIMEOUT = 3.0     # seconds the supervisor's Vouch may take (docs/protocol.md#credentials)
+VOUCH_CACHE = 64        # (name, credential) pairs the supervisor vouched for, kept for VOUCH_TTL
+VOUCH_TTL = 60.0
+OWN_NAME_WAIT = 2.0     # seconds to wait for a last run of this node to leave the bus with our name
 
 # ---- 1. logging ------------------------------------------------------------------------------
 # One JSON object per line on stderr, in pino's shape: the supervisor re-logs it with its level
-# and fields under the node's name. Never log HIVE_TOKEN.
+# and fields under the node's name. Never log HIVE_TOKEN (this node's credential) nor another's.
 LEVELS = {'trace': 10, 'debug': 20, 'info': 30, 'warn': 40, 'error': 50, 'fatal': 60, 'silent': 100}
 _min_level = LEVELS.get(os.environ.get('HIVE_LOG_LEVEL', 'info'), 30)
 
@@ -78,9 +82,13 @@ class Environment:
         for key, value in (('HIVE_NODE', self.node), ('HIVE_INSTANCE', self.instance)):
             if not NAME_PATTERN.fullmatch(value):
                 problems.append(f'{key}: expected letters, digits and _ starting with a letter')
-        self.token = env.get('HIVE_TOKEN', '')
+        self.token = env.get('HIVE_TOKEN', '')      # this node's own credential
         if not self.token:
-            problems.append('HIVE_TOKEN: the hive token is required')
+            problems.append("HIVE_TOKEN: the node's credential is required")
+        # HIVE_VOUCH=1 (the supervisor sets it): a caller's credential is checked by asking the supervisor.
+        self.vouch = env.get('HIVE_VOUCH', '') == '1'
+        if env.get('HIVE_VOUCH', '') not in ('', '0', '1'):
+            problems.append('HIVE_VOUCH: expected 1 (the supervisor vouches for credentials) or 0')
         self.bus_address = env.get('HIVE_BUS_ADDRESS') or env.get('DBUS_SESSION_BUS_ADDRESS', '')
         if not self.bus_address:
             problems.append('HIVE_BUS_ADDRESS: required (or DBUS_SESSION_BUS_ADDRESS)')
@@ -302,6 +310,7 @@ class HiveNode:
         self.name, self.kind = self.env.node, kind
         self.config = self.env.config
         self.bus_name = f'org.hive.{self.env.instance}.{self.name}'
+        self.supervisor = f'org.hive.{self.env.instance}.Supervisor'   # who vouches and moves nodes
         # Hooks a plugin sets (section 6 and 7 call them):
         self.commands = []                          # (command, one line of help): the Commands property
         self.handlers = {}                          # command -> async function(Command)
@@ -325,6 +334,8 @@ class HiveNode:
         self._id_prefix = f'{self.name}-{secrets.token_hex(4)}'
         self._stopping = False
         self._refusals = []                         # times the parent refused us as a child (NotChild)
+        self._vouched = {}                          # (name, credential) -> until when the supervisor's word holds
+        self._refusal_log = {}                      # refusal key -> (window start, lines logged): a few a minute
 
     def command(self, name):
         """Decorator: `@node.command('pyping')` on `async def pyping(cmd)`."""
@@ -368,10 +379,13 @@ class HiveNode:
         # --8<-- [start:connect]
         self.bus = await MessageBus(bus_address=self.env.bus_address).connect()
         self.bus.add_message_handler(self._on_bus_message)  # every message we receive goes there
-        # Flags 7: take the name over from a previous run of this node that has not gone yet.
-        reply = await self.bus.request_name(self.bus_name, 7)
+        # Flags 6 (REPLACE_EXISTING | DO_NOT_QUEUE, not ALLOW_REPLACEMENT): nobody can take our name
+        # while we live. A last run of this node that is still leaving is waited for a moment.
+        deadline = time.monotonic() + OWN_NAME_WAIT
+        while (reply := await self.bus.request_name(self.bus_name, 6)).value == 3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)             # 3: EXISTS, a live owner
         if reply.value not in (1, 4):            # primary owner, or already the owner
-            raise HiveError('Failed', f'cannot own {self.bus_name} (reply {reply})')
+            raise HiveError('Failed', f'cannot own {self.bus_name} (reply {reply}): another live connection owns it')
         log('info', 'node on the bus', busName=self.bus_name, unique=self.bus.unique_name)
         if self.env.parent and not await self.set_parent(self.env.parent):
             log('info', 'parent not on the bus yet; waiting for it', parent=self.env.parent)
@@ -725,9 +739,9 @@ class HiveNode:
     # --8<-- [end:pass_down]
 
     async def _attach_child(self, msg, name, token):
-        self._check_token(token)
         if not NAME_PATTERN.fullmatch(name):
             raise HiveError('InvalidArgs', f"Attach: node name '{name}' is not valid")
+        await self._check_attach(msg.sender, name, token)
         for unique, child in list(self.children.items()):
             if child == name and unique != msg.sender:
                 del self.children[unique]             # the same node again, on a new connection
@@ -811,7 +825,7 @@ class HiveNode:
         # --8<-- [start:setparent]
         if call == (NODE_IFACE, 'SetParent', 'ss'):
             parent, token = msg.body
-            self._check_token(token)
+            await self._check_set_parent(msg.sender, token)
             log('info', 'SetParent', to=parent)
             if not await self.set_parent(parent):
                 raise HiveError('NoParent', f'{parent} is not on the bus; attaching when it comes')
@@ -825,9 +839,55 @@ class HiveNode:
             return 's', [INTROSPECTION]
         raise HiveError('InvalidArgs', f'{msg.interface}.{msg.member}({msg.signature}) is not served here')
 
-    def _check_token(self, token):
+    # -- credentials (docs/protocol.md#credentials) -----------------------------------------------
+    # Without HIVE_VOUCH (nodes started by hand with one shared token): the token must be ours.
+    # With HIVE_VOUCH=1 (every node the supervisor starts holds a credential of its own): Attach
+    # only from the connection that owns the name's bus name AND with a credential the supervisor
+    # vouches for (Supervisor1.Vouch); SetParent only from the supervisor's connection.
+    async def _check_attach(self, sender, name, token):
+        if not self.env.vouch:
+            return self._check_token(sender, 'Attach', token)
+        if await self.name_owner(f'org.hive.{self.env.instance}.{name}') != sender:
+            self._refuse('bad_token', sender, 'Attach', f"Attach: the caller {sender} does not own the bus name of '{name}'")
+        now = time.monotonic()
+        if self._vouched.get((name, token), 0) > now:
+            return
+        try:
+            ok, = await self.call(self.supervisor, 'Vouch', 'ss', (name, token), path='/org/hive/Supervisor',
+                                  interface='org.hive.Supervisor1', timeout=VOUCH_TIMEOUT)
+        except HiveError as err:
+            if err.dbus_name == 'org.hive.Error.Timeout':
+                raise HiveError('Timeout', f"Attach: the supervisor did not vouch for '{name}' in time; try again") from None
+            ok = False
+        if ok is not True:
+            self._refuse('bad_token', sender, 'Attach', f"Attach: the supervisor does not vouch for this credential as '{name}'s")
+        if len(self._vouched) >= VOUCH_CACHE:       # bounded: the oldest pair goes
+            del self._vouched[next(iter(self._vouched))]
+        self._vouched[(name, token)] = now + VOUCH_TTL
+
+    async def _check_set_parent(self, sender, token):
+        if not self.env.vouch:
+            return self._check_token(sender, 'SetParent', token)
+        if await self.name_owner(self.supervisor) != sender:     # the token is not looked at
+            self._refuse('not_authorized', sender, 'SetParent', f'SetParent: only the supervisor ({self.supervisor}) moves a node')
+
+    def _check_token(self, sender, member, token):
         if token != self.env.token:
-            raise HiveError('BadToken', 'the token does not match this hive')
+            self._refuse('bad_token', sender, member, 'the token does not match this hive')
+
+    def _refuse(self, counter, sender, member, text):
+        """Counts a refused caller, logs it at most 5 times a minute per caller, raises the named error."""
+        self.counters[counter] = self.counters.get(counter, 0) + 1
+        key, now = f'{counter}:{sender}', time.monotonic()
+        start, logged = self._refusal_log.get(key, (now, 0))
+        if now - start >= 60:
+            start, logged = now, 0
+        if logged < 5:
+            if len(self._refusal_log) >= 1024:      # bounded: forget the oldest caller
+                del self._refusal_log[next(iter(self._refusal_log))]
+            log('warn', f'{member} refused', caller=sender, reason=text)
+        self._refusal_log[key] = (start, logged + 1)
+        raise HiveError('BadToken' if counter == 'bad_token' else 'NotAuthorized', text)
 
     # --8<-- [start:properties]
     def properties(self):

@@ -23,7 +23,9 @@
 #     loop every 2 seconds, and the lease is renewed when a third of it is over.
 #
 # Environment (docs/protocol.md#environment): HIVE_BUS_ADDRESS (or DBUS_SESSION_BUS_ADDRESS),
-# HIVE_NODE, HIVE_PARENT, HIVE_TOKEN; HIVE_COMMAND_PREFIX and HIVE_LOG_LEVEL are optional.
+# HIVE_NODE, HIVE_PARENT, HIVE_TOKEN (this node's own credential, which Join presents; the parent
+# has the supervisor vouch for it); HIVE_COMMAND_PREFIX and HIVE_LOG_LEVEL are optional. This node
+# serves nothing itself (its parent answers for it), so HIVE_VOUCH changes nothing here.
 # Exit codes: 0 stopped (SIGTERM, SIGINT), 1 the bus connection lost, 2 bad environment.
 #
 # Not done here: Replay (after a restart it misses what was said while it was down), and answering
@@ -60,7 +62,7 @@ TOKEN=${HIVE_TOKEN:-}
 PREFIX=${HIVE_COMMAND_PREFIX-!} # may be empty: then only `nick: shping` and private messages
 [[ -n $BUS ]] || bad_env 'HIVE_BUS_ADDRESS: no bus address (nor DBUS_SESSION_BUS_ADDRESS)'
 [[ $NODE =~ ^[A-Za-z][A-Za-z0-9_]{0,63}$ ]] || bad_env "HIVE_NODE: '$NODE': expected letters, digits and _, starting with a letter"
-[[ -n $TOKEN ]] || bad_env 'HIVE_TOKEN: the hive token is required'
+[[ -n $TOKEN ]] || bad_env "HIVE_TOKEN: this node's credential is required"
 [[ -n ${HIVE_PARENT:-} ]] || bad_env 'HIVE_PARENT: a node without a connection needs a parent to join'
 command -v gdbus >/dev/null || bad_env 'gdbus: not installed (Debian: apt-get install libglib2.0-bin)'
 RUN="$MAIN_PID-$EPOCHSECONDS" # this run of the node: a Join with another run is a restart
