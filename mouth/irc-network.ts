@@ -8,9 +8,10 @@
  *
  * The server is not trusted: a line that irc-framework or a handler here cannot take is dropped,
  * counted (`malformed`) and logged (rate-limited), and the connection goes on; a line longer than
- * LIMITS.maxLineBytes, more than MALFORMED_MAX malformed lines within MALFORMED_WINDOW_MS,
- * irc-framework's buffered state growing past FRAMEWORK_STATE_MAX, or more than WRITE_BUFFER_MAX
- * bytes the server does not read, drop the connection with a named reason, and the reconnect backoff starts over only after `reconnect.stable_after`.
+ * LIMITS.maxLineBytes, and what mouth/server-guard.ts watches (a flood of malformed lines,
+ * irc-framework's state growing, a server that does not read), drop the connection with a named
+ * reason, and the reconnect backoff starts over only after `reconnect.stable_after`. SASL after
+ * registration is mouth/sasl-login.ts.
  */
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
@@ -26,6 +27,8 @@ import { createAllowList } from './allow-list.js';
 import { relayPrefixLength } from './line-split.js';
 import { boundedTransport } from './irc-transport.js';
 import { capProblem, shapeProblem } from './server-line-shape.js';
+import { ServerGuard } from './server-guard.js';
+import { SaslLogin } from './sasl-login.js';
 import type { Network, NetworkSink } from './network.js';
 import type { CtcpRequest } from './ctcp.js';
 import { Outbound, speakerOf, type Sender } from './outbound.js';
@@ -34,22 +37,6 @@ import { trustCa } from './tls-trust.js';
 import { createTokenBucket } from '../protocol/token-bucket.js';
 
 const CRLF = Buffer.from('\r\n');
-
-/** More malformed lines than this within the window: the server is broken or hostile; drop the connection. */
-export const MALFORMED_MAX = 100;
-export const MALFORMED_WINDOW_MS = 10_000;
-/**
- * Entries irc-framework may hold between lines (unfinished NAMES/WHO/ban lists, BATCHes, MOTD,
- * ISUPPORT tokens, capabilities); checked every FRAMEWORK_CHECK_EVERY lines. A server that never
- * ends a list, or offers capabilities without end, would otherwise grow the mouth's memory.
- */
-export const FRAMEWORK_STATE_MAX = 200_000;
-/**
- * Bytes waiting to be written to the server. irc-framework answers every PING itself, bypassing
- * the flood control: a server that sends PINGs and does not read would grow this without bound.
- */
-export const WRITE_BUFFER_MAX = 1 << 20;
-const FRAMEWORK_CHECK_EVERY = 256;
 
 /** Per network, what `hive tree` and the Details property show. */
 export interface IrcNetworkStatus {
@@ -92,19 +79,11 @@ export class IrcNetwork implements Network {
   private readonly outbound: Outbound;
   /** malformed: lines dropped; connects: connection attempts; hostileDrops: connections the mouth dropped for the server's input. */
   readonly counters = { malformed: 0, connects: 0, hostileDrops: 0 };
-  private account = '';
   private lastDisconnect = '';
   private stableTimer: NodeJS.Timeout | undefined;
-  private saslTimer: NodeJS.Timeout | undefined;
-  /**
-   * Why the services refused this connection's SASL login ('' if they did not): a wrong password
-   * (fail), nick_locked, unsupported_mechanism… Asking again would be refused the same way, every
-   * sasl.retry, forever (services notices, K-lines on some networks): no retry until the next connection.
-   */
-  private saslRefused = '';
   private transport: { stopReading(): void; socket: Socket | null } | undefined;
-  private malformedWindow = { start: 0, count: 0 };
-  private linesSinceCheck = 0;
+  private readonly guard = new ServerGuard();
+  private readonly sasl: SaslLogin;
   private readonly logLimit = createLogLimiter({ max: 5, windowMs: 60_000 });
 
   constructor(private readonly o: IrcNetworkOptions) {
@@ -119,6 +98,13 @@ export class IrcNetwork implements Network {
       log: o.log,
     });
     if (c.ca_file) trustCa(c.host, c.port, readFileSync(c.ca_file));
+    this.sasl = new SaslLogin({
+      config: c,
+      log: o.log,
+      registered: () => this.registered,
+      nick: () => this.nick,
+      failedBeforeRegistering: (reason) => { this.lastError = reason; },
+    });
   }
 
   /** Our own record of the nick: irc-framework updates its own only after our handlers run. */
@@ -145,10 +131,8 @@ export class IrcNetwork implements Network {
     const c = this.o.config;
     const log = this.o.log;
     this.nickIndex = 0;
-    this.account = '';
-    this.saslRefused = '';
     this.counters.connects++;
-    this.malformedWindow = { start: 0, count: 0 };
+    this.guard.reset();
     const adopt = (t: InstanceType<typeof Transport>) => { this.transport = t; };
     const Transport = boundedTransport({
       line: (bytes, deliver) => this.onLine(bytes, deliver),
@@ -182,6 +166,7 @@ export class IrcNetwork implements Network {
     };
     const client = new irc.Client(opts);
     this.client = client;
+    this.sasl.connecting(client);
     this.o.sink.event(this.name, 'connecting', { 'hive.nick': c.nick });
     log.info({ host: c.host, port: c.port, tls: c.tls, attempt: this.attempt }, 'connecting');
 
@@ -196,8 +181,8 @@ export class IrcNetwork implements Network {
       // The backoff starts over only once this connection proved stable, not at every registration.
       if (this.stableTimer) clearTimeout(this.stableTimer);
       this.stableTimer = setTimeout(() => { this.stableTimer = undefined; this.attempt = 0; }, c.reconnect.stable_after);
-      log.info({ nick: this.nick, account: this.account || null }, 'registered');
-      this.scheduleSaslRetry();
+      log.info({ nick: this.nick, account: this.sasl.account || null }, 'registered');
+      this.sasl.scheduleRetry();
       this.o.sink.event(this.name, 'registered', { 'hive.nick': this.nick });
       for (const ch of c.channels) client.join(ch.name, ch.key);
       this.outbound.setOpen(true);
@@ -229,55 +214,6 @@ export class IrcNetwork implements Network {
     });
     // Answered within per-requester and overall limits, as a small source of its own (mouth/ctcp.ts).
     client.on('ctcp request', (e: CtcpRequest) => this.outbound.ctcp.request(e));
-    client.on('sasl failed', (e: { reason: string; message?: string }) => {
-      // Before registering it may be why the server closes; after, the connection goes on.
-      if (!this.registered) this.lastError = `SASL failed: ${e.reason}`;
-      // SASL not offered (services away): worth asking again, every sasl.retry.
-      if (e.reason === 'capability_missing') {
-        if (this.registered) log.warn({ retryMs: c.sasl?.retry }, 'SASL still not offered; asking again later');
-        else log.error({ reason: e.reason, registered: this.registered }, 'SASL login failed');
-        return;
-      }
-      // Refused: the same credentials would be refused again.
-      const first = !this.saslRefused;
-      this.saslRefused = e.reason;
-      if (this.saslTimer) { clearInterval(this.saslTimer); this.saslTimer = undefined; }
-      // Logged once per connection: a server repeating the numeric must not fill the log.
-      if (first) log.error({ reason: e.reason, message: e.message, registered: this.registered, retry: 'next connection' }, 'SASL login failed');
-      else log.debug({ reason: e.reason }, 'SASL refused again');
-    });
-    // Services came back (cap-notify: CAP NEW sasl, which irc-framework requests and gets ACKed):
-    // irc-framework authenticates only while registering, so log in here.
-    const saslBack = (e: { capabilities?: Record<string, string> }) => {
-      if (!c.sasl || !this.registered || this.account || this.saslRefused || !e.capabilities || !('sasl' in e.capabilities)) return;
-      // While negotiating (after our CAP LS probe) irc-framework authenticates itself.
-      if (!client.network.cap.isEnabled('sasl') || client.network.cap.negotiating) return;
-      const offered = client.network.cap.available.get('sasl');
-      if (offered && !offered.toUpperCase().split(',').includes(c.sasl.mechanism)) {
-        log.error({ mechanism: c.sasl.mechanism, offered }, 'SASL available again, but not with our mechanism');
-        return;
-      }
-      log.info({ mechanism: c.sasl.mechanism }, 'SASL available again; logging in');
-      client.raw('AUTHENTICATE', c.sasl.mechanism);
-    };
-    client.on('cap ack', saslBack);
-    client.on('cap new', saslBack);
-    const identified = (account: unknown) => {
-      const now = typeof account === 'string' ? account : '';
-      if (now === this.account) return;
-      this.account = now;
-      // Logged in: the credentials work, so being logged out later is the services' doing: retry then.
-      if (now) this.saslRefused = '';
-      if (now) log.info({ account: now }, 'identified');
-      else log.warn('no longer identified');
-      this.scheduleSaslRetry();
-    };
-    // 900/901 are about us; ACCOUNT (account-notify) about whoever it names.
-    client.on('loggedin', (e: { account?: unknown }) => identified(e.account));
-    client.on('loggedout', () => identified(''));
-    client.on('account', (e: { nick?: unknown; account?: unknown }) => {
-      if (this.registered && typeof e.nick === 'string' && e.nick.toLowerCase() === this.nick.toLowerCase()) identified(e.account);
-    });
     client.on('irc error', (e: { error: string; reason?: string; channel?: string; nick?: string }) => {
       // The server's ERROR line (e.g. a refused PASS) says why it is about to close: that is the disconnect reason.
       if (e.error === 'irc' && e.reason) this.lastError = e.reason;
@@ -297,11 +233,7 @@ export class IrcNetwork implements Network {
     if (c.client_cert) {
       opts.client_certificate = { certificate: readFileSync(c.client_cert, 'utf8'), private_key: readFileSync(c.client_key ?? c.client_cert, 'utf8') };
     }
-    // Always an account object: without one irc-framework would try SASL PLAIN as <nick> with the
-    // server password, sending that password to the services and logging a bogus SASL failure.
-    opts.account = c.sasl?.mechanism === 'PLAIN' ? { account: c.sasl.account, password: c.sasl.password } : {};
-    if (c.sasl?.mechanism === 'EXTERNAL') opts.sasl_mechanism = 'EXTERNAL';
-    client.connect(opts);
+    client.connect({ ...opts, ...this.sasl.clientOptions() });
   }
 
   /**
@@ -316,18 +248,8 @@ export class IrcNetwork implements Network {
     const problem = shapeProblem(p) ?? (p.command === 'CAP' && this.client ? capProblem(p, this.client.network.cap) : undefined);
     if (problem) { this.malformed(bytes, problem); return; }
     deliver(text);
-    if (this.socket && this.socket.writableLength > WRITE_BUFFER_MAX) {
-      this.dropConnection(`WriteBlocked: the server does not read what the bot sends (${this.socket.writableLength} bytes waiting, at most ${WRITE_BUFFER_MAX})`);
-      return;
-    }
-    if (++this.linesSinceCheck >= FRAMEWORK_CHECK_EVERY) {
-      this.linesSinceCheck = 0;
-      const size = this.client ? frameworkStateSize(this.client) : 0;
-      if (size > FRAMEWORK_STATE_MAX) {
-        this.dropConnection(`StateTooLarge: the server left ${size} entries of unfinished lists, batches, ISUPPORT tokens or capabilities (at most ${FRAMEWORK_STATE_MAX})`);
-        return;
-      }
-    }
+    const drop = this.guard.afterLine(this.socket, this.client);
+    if (drop) { this.dropConnection(drop); return; }
     this.inbound(Buffer.from(bytes), p);
   }
 
@@ -337,12 +259,8 @@ export class IrcNetwork implements Network {
     const suppressed = this.logLimit.take('malformed');
     const why = typeof err === 'string' ? err : err instanceof Error ? err.message : String(err);
     if (suppressed !== undefined) this.o.log.warn({ line: showBytes(bytes, 200), why, suppressed }, 'malformed line from the server dropped');
-    const now = Date.now();
-    const w = this.malformedWindow;
-    if (now - w.start > MALFORMED_WINDOW_MS) { w.start = now; w.count = 0; }
-    if (++w.count > MALFORMED_MAX) {
-      this.dropConnection(`MalformedFlood: more than ${MALFORMED_MAX} malformed lines from the server within ${MALFORMED_WINDOW_MS / 1000} s`);
-    }
+    const drop = this.guard.malformed();
+    if (drop) this.dropConnection(drop);
   }
 
   /** The server's input is not acceptable: stop reading, close, and reconnect with backoff. */
@@ -373,7 +291,7 @@ export class IrcNetwork implements Network {
 
   /** What this network looks like now (for `hive tree` and the Details property). */
   status(): IrcNetworkStatus {
-    return { connected: this.socket !== undefined, registered: this.registered, account: this.account, lastDisconnect: this.lastDisconnect };
+    return { connected: this.socket !== undefined, registered: this.registered, account: this.sasl.account, lastDisconnect: this.lastDisconnect };
   }
 
   private write(line: Buffer): void {
@@ -390,8 +308,7 @@ export class IrcNetwork implements Network {
     this.outbound.setOpen(false);
     if (this.regainTimer) { clearInterval(this.regainTimer); this.regainTimer = undefined; }
     if (this.stableTimer) { clearTimeout(this.stableTimer); this.stableTimer = undefined; }
-    if (this.saslTimer) { clearInterval(this.saslTimer); this.saslTimer = undefined; }
-    this.account = '';
+    this.sasl.disconnected();
     this.lastDisconnect = this.lastError || 'connection closed';
     this.o.sink.event(this.name, 'disconnected', { 'hive.nick': this.nick, 'hive.reason': this.lastDisconnect });
     if (this.stopping) return;
@@ -399,24 +316,6 @@ export class IrcNetwork implements Network {
     this.o.log.warn({ wasRegistered, reason: this.lastError || 'connection closed', delayMs, attempt: this.attempt }, 'disconnected; reconnecting');
     this.lastError = '';
     this.reconnectTimer = setTimeout(() => { this.reconnectTimer = undefined; client.removeAllListeners(); this.connect(); }, delayMs);
-  }
-
-  /**
-   * While registered without an account although SASL is configured, ask the server every
-   * sasl.retry whether SASL is offered (CAP LS): not every server says CAP NEW when its services
-   * come back (InspIRCd 3 does not when their mechanisms are unchanged). irc-framework answers
-   * the listing with CAP REQ and, once sasl is ACKed, authenticates. Not after the services
-   * refused the login on this connection (saslRefused).
-   */
-  private scheduleSaslRetry(): void {
-    if (this.saslTimer) clearInterval(this.saslTimer);
-    this.saslTimer = undefined;
-    const sasl = this.o.config.sasl;
-    const client = this.client;
-    if (!sasl || !client || !this.registered || this.account || this.saslRefused) return;
-    this.saslTimer = setInterval(() => {
-      if (this.registered && this.client === client && !this.account && !this.saslRefused && !client.network.cap.negotiating) client.raw('CAP', 'LS', '302');
-    }, sasl.retry);
   }
 
   private scheduleRegain(): void {
@@ -440,7 +339,7 @@ export class IrcNetwork implements Network {
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.regainTimer) clearInterval(this.regainTimer);
     if (this.stableTimer) clearTimeout(this.stableTimer);
-    if (this.saslTimer) clearInterval(this.saslTimer);
+    this.sasl.stopRetry();
     for (const t of this.timers) clearTimeout(t);
     this.outbound.close();
     const client = this.client;
@@ -451,26 +350,4 @@ export class IrcNetwork implements Network {
       client.quit(reason);
     });
   }
-}
-
-/**
- * Roughly how many things irc-framework holds for lists and batches not yet ended: each array
- * element, each cache, each ISUPPORT token, each capability it was offered, enabled or requested
- * (CAP LS/NEW add to them after registration too), and a long string (the MOTD) per 512 characters.
- */
-export function frameworkStateSize(client: IrcClient): number {
-  const caches = (client as unknown as { command_handler?: { _caches?: Record<string, Record<string, unknown>> } }).command_handler?._caches ?? {};
-  let n = 0;
-  for (const cache of Object.values(caches)) {
-    n++;
-    for (const v of Object.values(cache)) {
-      if (Array.isArray(v)) n += v.length;
-      else if (typeof v === 'string') n += Math.floor(v.length / 512);
-    }
-  }
-  const options = (client.network as unknown as { options?: Record<string, unknown> }).options;
-  if (options) n += Object.keys(options).length;
-  const cap = client.network.cap;
-  n += cap.available.size + cap.enabled.length + cap.requested.length;
-  return n;
 }
