@@ -16,6 +16,7 @@ export const ERRORS = {
   Timeout: 'A call the node made did not get an answer in time.',
   NoSuchNode: 'The supervisor has no node of that name.',
   Failed: 'The operation failed; the text says why.',
+  NotAuthorized: 'The caller may not do this: only the operator may change the hive, only the supervisor may move a node.',
 } as const;
 
 export type ErrorName = keyof typeof ERRORS;

@@ -36,4 +36,6 @@ export const ENV = {
   stateDir: 'HIVE_STATE_DIR',
   config: 'HIVE_CONFIG',
   logLevel: 'HIVE_LOG_LEVEL',
+  /** "1": check a caller's credential by asking the supervisor (Supervisor1.Vouch), not against the node's own token. */
+  vouch: 'HIVE_VOUCH',
 } as const;

@@ -15,6 +15,9 @@ export const SUPERVISOR1: InterfaceSpec = {
     Load: { in: [['spec', 's']], out: [['name', 's']] },
     Unload: { in: [['node', 's']], out: [] },
     Shutdown: { in: [], out: [] },
+    Authenticate: { in: [['credential', 's']], out: [] },
+    Vouch: { in: [['name', 's'], ['credential', 's']], out: [['ok', 'b']] },
+    RemoteAccess: { in: [['node', 's']], out: [['address', 's'], ['credential', 's']] },
   },
   signals: {
     NodeStateChanged: [['node', 's'], ['state', 's']],
@@ -22,6 +25,7 @@ export const SUPERVISOR1: InterfaceSpec = {
   properties: {
     Instance: 's',
     Ready: 'b',
+    Counters: 'a{st}',
   },
 };
 

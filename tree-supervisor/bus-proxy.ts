@@ -5,7 +5,8 @@
  * own only its own name (and those of its configured descendants, which it holds for children
  * without a connection), call only `org.hive.Node1` on the nodes that can be its parent (its
  * configured ancestors: re-parenting only ever moves a node up that chain), and hear only their
- * broadcasts. No other names, no Supervisor1, no monitoring or eavesdropping. Calls *to* the node
+ * broadcasts, and ask the supervisor one thing: Supervisor1.Vouch (a parent checks a child's
+ * credential). No other names, no other Supervisor1 method, no monitoring or eavesdropping. Calls *to* the node
  * (from its children and the supervisor) pass, as they do into a Flatpak app.
  *
  * The policy is a pure function (`proxyArgs`), the process is started like a node (under
@@ -13,7 +14,7 @@
  */
 import { access, rm } from 'node:fs/promises';
 import { execa, type ResultPromise } from 'execa';
-import { NODE_INTERFACE, NODE_PATH, nodeBusName } from '../protocol/names.js';
+import { NODE_INTERFACE, NODE_PATH, SUPERVISOR_INTERFACE, SUPERVISOR_PATH, nodeBusName, supervisorBusName } from '../protocol/names.js';
 import which from './which.js';
 
 export interface ProxyPolicy {
@@ -41,6 +42,7 @@ export function proxyArgs(p: ProxyPolicy): string[] {
     `--own=${node(p.name)}`,
     ...(p.descendants ?? []).map((d) => `--own=${node(d)}`),
     ...p.ancestors.flatMap((a) => [`--call=${node(a)}=${rule}`, `--broadcast=${node(a)}=${rule}`]),
+    `--call=${supervisorBusName(p.instance)}=${SUPERVISOR_INTERFACE}.Vouch@${SUPERVISOR_PATH}`,
   ];
 }
 

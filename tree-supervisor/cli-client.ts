@@ -1,4 +1,8 @@
-/** The `hive` subcommands that talk to a running hive's supervisor over org.hive.Supervisor1. */
+/**
+ * The `hive` subcommands that talk to a running hive's supervisor over org.hive.Supervisor1. A
+ * call that changes the hive is made after Authenticate with the runtime file's credential, on
+ * the same connection (docs/security.md).
+ */
 import { readFile } from 'node:fs/promises';
 import { stringify as toYaml } from 'yaml';
 import { SUPERVISOR_INTERFACE, SUPERVISOR_PATH } from '../protocol/names.js';
@@ -20,10 +24,19 @@ export async function findHive(opts: { config?: string; instance?: string }): Pr
   return info;
 }
 
+/** The members only the operator may call: the connection authenticates before the first of them. */
+const OPERATOR_ONLY = new Set(['Start', 'Stop', 'Restart', 'Load', 'Unload', 'Shutdown', 'RemoteAccess']);
+
 export async function withSupervisor<T>(info: RuntimeInfo, fn: (call: (member: string, signature?: string, body?: unknown[], timeoutMs?: number) => Promise<unknown[]>, bus: MessageBus) => Promise<T>): Promise<T> {
   const bus = await connectBus(info.bus_address);
+  let authenticated = false;
   try {
     return await fn(async (member, signature = '', body = [], timeoutMs = 30_000) => {
+      if (OPERATOR_ONLY.has(member) && !authenticated) {
+        await callWithDeadline(bus, { destination: info.supervisor, path: SUPERVISOR_PATH, interface: SUPERVISOR_INTERFACE, member: 'Authenticate', signature: 's', body: [info.token] }, timeoutMs)
+          .catch((err: unknown) => { throw new CliError(`the hive refused this runtime file's credential: ${(err as Error).message}`, EXIT_CODES.refused); });
+        authenticated = true;
+      }
       try {
         const reply = await callWithDeadline(bus, { destination: info.supervisor, path: SUPERVISOR_PATH, interface: SUPERVISOR_INTERFACE, member, signature, body }, timeoutMs);
         return reply.body;
@@ -38,7 +51,7 @@ export async function withSupervisor<T>(info: RuntimeInfo, fn: (call: (member: s
 }
 
 export interface TreeNodeInfo {
-  name: string; kind: string; run?: string; pid: number | null; remote?: boolean; bus_name: string; unique_name: string | null; parent: string | null;
+  name: string; kind: string; run?: string; trust?: string; pid: number | null; remote?: boolean; bus_name: string; unique_name: string | null; parent: string | null;
   configured_parent: string | null; state: string; restarts: number; uptime_ms: number; counters: Record<string, number>;
   /** Running, but not listed in its parent's Children (the supervisor puts it back, or restarts it). */
   misplaced?: boolean;
@@ -77,7 +90,7 @@ export function renderTree(tree: { nodes: TreeNodeInfo[] }): string {
     if (!byParent.has(p)) byParent.set(p, []);
     byParent.get(p)!.push(n);
   }
-  const rows: string[][] = [['NODE', 'KIND', 'STATE', 'PID', 'RESTARTS', 'UPTIME', 'IN', 'OUT', 'DROPPED', 'ERRORS']];
+  const rows: string[][] = [['NODE', 'KIND', 'STATE', 'PID', 'TRUST', 'RESTARTS', 'UPTIME', 'IN', 'OUT', 'DROPPED', 'ERRORS']];
   const seen = new Set<string>();
   const walk = (parent: string | null, depth: number) => {
     for (const n of byParent.get(parent) ?? []) {
@@ -85,12 +98,12 @@ export function renderTree(tree: { nodes: TreeNodeInfo[] }): string {
       seen.add(n.name);
       const moved = n.configured_parent && n.parent !== n.configured_parent ? ` (configured under ${n.configured_parent})` : '';
       const c = n.counters;
-      rows.push([`${'  '.repeat(depth)}${n.name}${moved}`, n.kind, stateText(n), pidText(n), String(n.restarts), formatUptime(n.uptime_ms), String(c.in ?? '-'), String(c.out ?? '-'), String(c.dropped ?? '-'), String(c.errors ?? '-')]);
+      rows.push([`${'  '.repeat(depth)}${n.name}${moved}`, n.kind, stateText(n), pidText(n), n.trust ?? '-', String(n.restarts), formatUptime(n.uptime_ms), String(c.in ?? '-'), String(c.out ?? '-'), String(c.dropped ?? '-'), String(c.errors ?? '-')]);
       walk(n.name, depth + 1);
     }
   };
   walk(null, 0);
-  for (const n of tree.nodes) if (!seen.has(n.name)) rows.push([`${n.name} (detached)`, n.kind, stateText(n), pidText(n), String(n.restarts), formatUptime(n.uptime_ms), '-', '-', '-', '-']);
+  for (const n of tree.nodes) if (!seen.has(n.name)) rows.push([`${n.name} (detached)`, n.kind, stateText(n), pidText(n), n.trust ?? '-', String(n.restarts), formatUptime(n.uptime_ms), '-', '-', '-', '-']);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const table = rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
   // The reasons go below the table: an OS error is too long for a column.

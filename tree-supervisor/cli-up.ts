@@ -5,7 +5,6 @@
  * and `hive up` exits at once with 128 + the signal's number (docs/cli.md#exit-codes), whatever it
  * was waiting for.
  */
-import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { lstat, readFile, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
@@ -19,6 +18,7 @@ import { readRuntimeInfo, removeRuntimeInfo, runtimeDir, runtimeFile, writeRunti
 import { Supervisor } from './supervisor.js';
 import { builtinPluginExists } from './node-process.js';
 import { stopWithDeadline } from './deadline.js';
+import { newSecret } from './credentials.js';
 
 /** How long the private bus may take to end after SIGTERM before it is killed, and to be gone after that. */
 const BUS_STOP_DEADLINE_MS = 5000;
@@ -34,13 +34,14 @@ function hideSecretKeys(value: unknown): unknown {
 class TokenFileError extends Error {}
 
 /**
- * The hive token: new at every `hive up`, or kept in HIVE_TOKEN_FILE so that remote nodes
- * (docs/deploy.md), which were handed it once, still hold it after the hive restarts. The file is
- * made (mode 600) when it does not exist, and refused when others may read it.
+ * The hive secret (the runtime file's `token`): the operator's credential, from which every node's
+ * is derived (credentials.ts). New at every `hive up`, or kept in HIVE_TOKEN_FILE so that remote
+ * nodes (docs/deploy.md), which were handed their credential once, still hold it after the hive
+ * restarts. The file is made (mode 600) when it does not exist, and refused when others may read it.
  */
 async function hiveToken(file: string | undefined): Promise<string> {
-  if (!file) return randomBytes(24).toString('hex');
-  const fresh = randomBytes(24).toString('hex');
+  if (!file) return newSecret();
+  const fresh = newSecret();
   try {
     await writeFile(file, fresh + '\n', { mode: 0o600, flag: 'wx' });
     return fresh;
@@ -114,7 +115,7 @@ export async function up(opts: { config?: string }): Promise<number> {
 
   let finished: (code: number) => void = () => undefined;
   const done = new Promise<number>((r) => { finished = r; });
-  const supervisor = new Supervisor({ config, configDir, busAddress, token, log, nodeLog: root, onShutdown: (code) => void stop(code) });
+  const supervisor = new Supervisor({ config, configDir, busAddress, secret: token, runtimeDir: runtimeDir(), log, nodeLog: root, onShutdown: (code) => void stop(code) });
 
   let stopping = false;
   let stopped: Promise<void> | undefined;

@@ -23,6 +23,7 @@ commands:
   load      add a plugin at runtime
   unload    remove a plugin at runtime
   tap       show every message flowing in the tree
+  remote    what a remote node is started with: its socket and credential
   down      stop a running hive
 
 Run \`hive COMMAND --help\` for a command's options.
@@ -44,10 +45,11 @@ in: made when missing, read otherwise. Remote nodes need that to survive a resta
 
 Every node with its kind, state (starting, running, restarting, held, failed, stopped;
 misplaced: running but not attached where it should be), pid ("remote" for a node that runs
-elsewhere), restarts, uptime and counters, indented under its current parent; below the table,
+elsewhere), trust (direct: on the bus; filtered: through its own proxy; sandboxed: filtered and
+under bwrap), restarts, uptime and counters, indented under its current parent; below the table,
 why each failed node failed.
 
-      --json            {"nodes":[{"name","kind","pid","parent","state","restarts","misplaced","error",…}]}
+      --json            {"nodes":[{"name","kind","pid","trust","parent","state","restarts","misplaced","error",…}]}
 ${FIND}`,
   start: `usage: hive start NODE [--config FILE | --instance NAME]\n\nStarts a stopped or failed node (its restart count starts again).\n${REMOTE}\n${FIND}`,
   stop: `usage: hive stop NODE [--config FILE | --instance NAME]\n\nStops a node and keeps it stopped; its children move to the nearest live ancestor,\nor wait if the node is on_death: hold.\n${REMOTE}\n${FIND}`,
@@ -66,6 +68,14 @@ Prints every message flowing in the tree, decoded: down (Message signals) and up
 
       --json            one JSON object per message: {time, direction, from, to, lines, meta}
       --count N         stop after N messages
+${FIND}`,
+  remote: `usage: hive remote NODE [--json] [--config FILE | --instance NAME]
+
+What the operator of a remote node (remote: true) starts it with (docs/deploy.md): the socket to
+forward to its host (its own filtering proxy's, in the runtime dir; the bus's only for trust:
+direct) and its credential (its HIVE_TOKEN). Keep the output secret. Operator only.
+
+      --json            {"node","socket","address","credential","instance","parent"}
 ${FIND}`,
   down: `usage: hive down [--config FILE | --instance NAME]\n\nStops a running hive and waits until it is gone.\n\n      --json            print {"stopped": true}\n${FIND}`,
 };
@@ -159,6 +169,16 @@ export async function main(argv: string[]): Promise<number> {
         const spec = await loadSpec({ file: node, name: v.name, use: v.use, exec: v.exec, parent: v.parent, on_death: v['on-death'], config: v['plugin-config'] });
         const [name] = await withSupervisor(info, (call) => call('Load', 's', [spec]));
         print(v.json, { name }, `loaded: ${String(name)}\n`);
+        return EXIT_CODES.ok;
+      }
+      case 'remote': {
+        const n = needNode();
+        const [address, credential] = await withSupervisor(info, (call) => call('RemoteAccess', 's', [n])) as [string, string];
+        const socket = /^unix:path=([^,;]+)/.exec(address)?.[1] ?? address;
+        const configured = (await fetchTree(info)).nodes.find((x) => x.name === n)?.configured_parent ?? 'mouth';
+        const parent = `org.hive.${info.instance}.${configured}`;
+        const out = { node: n, socket, address, credential, instance: info.instance, parent };
+        print(v.json, out, `socket:     ${socket}\ncredential: ${credential}\n\nOn the node's host, with that socket forwarded to SOCK (docs/deploy.md):\n  HIVE_BUS_ADDRESS=unix:path=SOCK HIVE_INSTANCE=${info.instance} HIVE_NODE=${n} HIVE_PARENT=${parent} HIVE_TOKEN=${credential} HIVE_VOUCH=1 PROGRAM\n`);
         return EXIT_CODES.ok;
       }
       case 'tap': {

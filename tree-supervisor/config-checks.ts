@@ -28,7 +28,7 @@ const RESERVED: Record<string, string> = {
 /**
  * The checks of one plugin entry that need no other entry, for the config file and for a spec
  * given to `hive load` (Supervisor1.Load) alike: exactly one of use/exec/remote, nothing a remote
- * node would ignore, a built-in that exists, no reserved name. Reads the raw entry (before zod's
+ * node would ignore, a built-in that exists, no reserved name, no sandbox with `trust: direct`. Reads the raw entry (before zod's
  * defaults, so that a `restart:` written on a remote node is seen). Key paths are relative to the entry.
  */
 export function checkPluginSpec(p: Record<string, unknown>, show: (path: KeyPath, value: string) => string = (_, v) => quote(v)): ConfigProblem[] {
@@ -45,6 +45,13 @@ export function checkPluginSpec(p: Record<string, unknown>, show: (path: KeyPath
     for (const key of ['config', 'cwd', 'restart'] as const) {
       if (p[key] !== undefined) problems.push({ keyPath: [key], message: `has no effect on a remote node: it is started where it runs (docs/deploy.md)${key === 'config' ? ', with its config in HIVE_CONFIG there' : ''}` });
     }
+  }
+  const sandboxed = p.sandbox !== undefined && p.sandbox !== false;
+  if (sandboxed && p.trust === 'direct') {
+    problems.push({ keyPath: ['sandbox'], message: 'a sandboxed node reaches the bus through its own filter; `trust: direct` contradicts it (remove one of them)' });
+  }
+  if (sandboxed && p.remote === true) {
+    problems.push({ keyPath: ['sandbox'], message: 'has no effect on a remote node: it runs on another host, in whatever sandbox that host gives it (docs/deploy.md)' });
   }
   if (typeof p.use === 'string' && !BUILT_IN_PLUGINS.includes(p.use)) {
     problems.push({ keyPath: ['use'], message: `${show(['use'], p.use)} is not a built-in plugin; they are: ${BUILT_IN_PLUGINS.join(', ')}` });

@@ -49,6 +49,9 @@ export function resolvePaths(data: ParsedConfig, baseDir: string, env: Env): Hiv
     ...data,
     state_dir: data.state_dir ? resolve(base, data.state_dir) : defaultStateDir(data.instance, env),
     networks,
-    plugins: data.plugins.map((p) => (p.exec ? { ...p, cwd: resolve(base, p.cwd ?? '.') } : p)),
+    plugins: data.plugins.map((p) => {
+      const q = p.exec ? { ...p, cwd: resolve(base, p.cwd ?? '.') } : p;
+      return typeof q.sandbox === 'object' ? { ...q, sandbox: { ...q.sandbox, read_only: q.sandbox.read_only.map((d) => resolve(base, d)) } } : q;
+    }),
   };
 }

@@ -46,6 +46,15 @@ export const restartSchema = z
   .strict()
   .prefault({});
 
+/** A sandbox's settings (docs/config.md#sandbox). */
+export const sandboxSchema = z
+  .object({
+    network: z.boolean().default(false),
+    /** Directories it may read besides its program's, its cwd and Hive's; relative to the config file. */
+    read_only: z.array(z.string().min(1)).max(64).default([]),
+  })
+  .strict();
+
 /**
  * One plugin node. Exactly one of use/exec/remote is checked after parsing (with the other
  * cross-field checks) so that it is reported even when the entry has other errors too.
@@ -66,6 +75,10 @@ export const pluginSchema = z
     cwd: z.string().min(1).optional(),
     /** Handed to the plugin as is. */
     config: z.unknown().optional(),
+    /** On the bus itself, or through its own filtering proxy (trust.ts; default by how it is run). */
+    trust: z.enum(['direct', 'filtered']).optional(),
+    /** Run under bwrap (implies filtered): true, or its settings. */
+    sandbox: z.union([z.boolean(), sandboxSchema]).optional(),
   })
   .strict();
 

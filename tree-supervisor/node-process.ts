@@ -178,7 +178,9 @@ export function nodeEnv(o: {
     [ENV.instance]: o.instance,
     [ENV.node]: o.name,
     [ENV.parent]: o.parent,
+    // The node's own credential; HIVE_VOUCH: it checks its children's with the supervisor (Supervisor1.Vouch).
     [ENV.token]: o.token,
+    [ENV.vouch]: '1',
     [ENV.stateDir]: o.stateDir,
     [ENV.config]: JSON.stringify(o.config ?? {}),
     HIVE_COMMAND_PREFIX: o.commandPrefix,

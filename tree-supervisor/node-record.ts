@@ -6,6 +6,8 @@ import type { PluginSpec } from './config.js';
 import type { Launched } from './node-process.js';
 import type { NodeState, NodeView } from './reparent.js';
 import { createRestartIntensity, type RestartIntensity } from './restart-intensity.js';
+import type { BusProxy } from './bus-proxy.js';
+import { trustOf, type Trust } from './trust.js';
 
 /** How a node is run: the mouth, a built-in plugin (`use:`), a program (`exec:`), or started elsewhere (`remote: true`). */
 export type RunMode = 'mouth' | 'plugin' | 'exec' | 'remote';
@@ -15,6 +17,10 @@ export interface NodeRecord {
   /** Undefined for the mouth. */
   spec: PluginSpec | undefined;
   run: RunMode;
+  /** How far it is trusted (trust.ts): on the bus, through its proxy, or sandboxed too. */
+  trust: Trust;
+  /** Its filtering proxy while it has one (a local node's lives with its process, a remote node's with the hive). */
+  proxy: BusProxy | undefined;
   /** The kind the node last reported (Node1.Kind), kept while it is down; undefined until it has. */
   kind: string | undefined;
   state: NodeState;
@@ -54,7 +60,7 @@ export function runModeOf(spec: PluginSpec | undefined): RunMode {
 
 export function newRecord(name: string, spec: PluginSpec | undefined): NodeRecord {
   return {
-    name, spec, run: runModeOf(spec), kind: spec ? undefined : 'mouth', state: 'stopped', launched: undefined, generation: 0, unique: undefined,
+    name, spec, run: runModeOf(spec), trust: trustOf(spec), proxy: undefined, kind: spec ? undefined : 'mouth', state: 'stopped', launched: undefined, generation: 0, unique: undefined,
     restarts: 0, attempt: 0, startedAt: undefined,
     intensity: createRestartIntensity({ max: spec?.restart.max ?? 5, withinMs: spec?.restart.within ?? 60_000 }),
     currentParent: undefined, pendingParent: undefined, moveFailures: 0, restartTimer: undefined, wantStopped: false, diedAt: undefined, decided: 0,

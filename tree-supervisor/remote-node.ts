@@ -1,8 +1,12 @@
 /**
- * Remote nodes (docs/deploy.md): started by hand elsewhere, with a token and a parent of the
- * operator's choosing. The supervisor never starts or stops one; it looks for it on the bus, puts
- * it where the tree wants it with SetParent (which also proves it holds this hive's token), and
- * treats its vanishing like a death whose restart is someone else's.
+ * Remote nodes (docs/deploy.md): started by hand elsewhere, with their credential and a parent of
+ * the operator's choosing (`hive remote NAME` gives both, and the address). A filtered remote
+ * node (the default) reaches the hive only through its own proxy, whose socket is at a stable
+ * place in the runtime dir for the hive's life (node-isolation.ts): that socket, never the bus's,
+ * is what the operator forwards over ssh. The supervisor never starts or stops the node; it looks
+ * for it on the bus, puts it where the tree wants it with SetParent, and treats its vanishing like
+ * a death whose restart is someone else's. A node holding a stale credential is found out by the
+ * refusal: SetParent's BadToken, or a Vouch its own ancestor asked and was told no.
  */
 import type { Logger } from 'pino';
 import { HiveError } from '../protocol/errors.js';
@@ -10,13 +14,17 @@ import { NODE_INTERFACE, nodeBusName } from '../protocol/names.js';
 import { nameOwner, type DBusMessage, type MessageBus } from '../protocol/sdk/bus.js';
 import { viewsOf, type NodeRecord } from './node-record.js';
 import { startingParent, type NodeState, type Tree } from './reparent.js';
+import { startNodeProxy } from './node-isolation.js';
+import { ancestorsOf } from './trust.js';
 
 export interface RemoteHost {
   readonly nodes: ReadonlyMap<string, NodeRecord>;
   readonly tree: Tree;
   readonly instance: string;
-  readonly token: string;
+  readonly busAddress: string;
+  readonly runtimeDir: string;
   readonly log: Logger;
+  credentialOf(node: string): string;
   bus(): MessageBus;
   callNode(node: string, iface: string, member: string, signature: string, body: unknown[], timeoutMs: number): Promise<DBusMessage>;
   setState(r: NodeRecord, state: NodeState): void;
@@ -25,6 +33,53 @@ export interface RemoteHost {
 
 export class RemoteNodes {
   constructor(private readonly h: RemoteHost) {}
+
+  /** A remote node of the config or of `hive load`: its proxy (unless trust: direct), then look for it. */
+  async open(r: NodeRecord): Promise<void> {
+    if (r.trust !== 'direct' && !r.proxy) {
+      try {
+        r.proxy = await startNodeProxy({ busAddress: this.h.busAddress, runtimeDir: this.h.runtimeDir, instance: this.h.instance, name: r.name, tree: this.h.tree });
+      } catch (err) {
+        r.error = `its filtered socket: ${(err as Error).message}`;
+        this.h.log.error({ child: r.name, err }, 'remote node\'s proxy could not be started; it cannot attach');
+        this.h.setState(r, 'failed');
+        return;
+      }
+    }
+    await this.lookFor(r);
+  }
+
+  /** Unloaded: its socket goes. */
+  async close(r: NodeRecord): Promise<void> {
+    const p = r.proxy;
+    r.proxy = undefined;
+    await p?.stop().catch(() => undefined);
+  }
+
+  /** `hive remote NAME`: the address to forward to the node's host, and its credential. */
+  access(r: NodeRecord): [string, string] {
+    if (!r.spec?.remote) throw new HiveError('InvalidArgs', `'${r.name}' is not a remote node (remote: true): the supervisor starts it itself`);
+    if (r.trust !== 'direct' && !r.proxy) throw new HiveError('Failed', `'${r.name}' has no filtered socket: ${r.error ?? 'its proxy is not running'}`);
+    return [r.proxy?.address ?? this.h.busAddress, this.h.credentialOf(r.name)];
+  }
+
+  /**
+   * A Vouch for this remote node was refused. Asked by one of its configured ancestors, that is
+   * the node's own Attach (or Join) with a credential that is not its own: it gets no children.
+   * Anyone else asking is ignored, so that nobody can mark a remote node failed by asking.
+   */
+  refusedBy(r: NodeRecord, caller: string): void {
+    const asker = ancestorsOf(r.name, this.h.tree).some((a) => this.h.nodes.get(a)?.unique === caller);
+    if (!asker || !r.unique || r.state === 'failed') return;
+    this.stale(r);
+  }
+
+  private stale(r: NodeRecord): void {
+    this.h.log.error({ child: r.name }, 'remote node does not hold this hive\'s token (made anew at every `hive up` unless HIVE_TOKEN_FILE keeps it): it gets no children; start it again with the credential `hive remote` gives');
+    r.error = 'its credential is not this hive\'s (see `hive remote`)';
+    this.h.setState(r, 'failed');
+    this.h.converge();
+  }
 
   /** A remote node may be on the bus before the supervisor looks (`hive load`, a shared bus). */
   async lookFor(r: NodeRecord): Promise<void> {
@@ -52,20 +107,19 @@ export class RemoteNodes {
     // Held (a guard above it is down): it waits for its configured parent like any held node.
     try { target = startingParent(r.name, h.tree, viewsOf(h.nodes.values())); } catch (err) { h.log.error({ err }, 'tree inconsistent'); }
     try {
-      await h.callNode(r.name, NODE_INTERFACE, 'SetParent', 'ss', [nodeBusName(h.instance, target), h.token], 5000);
+      await h.callNode(r.name, NODE_INTERFACE, 'SetParent', 'ss', [nodeBusName(h.instance, target), h.credentialOf(r.name)], 5000);
     } catch (err) {
       if (r.unique !== owner) return;
       if (err instanceof HiveError && err.code === 'BadToken') {
-        h.log.error({ child: r.name }, 'remote node does not hold this hive\'s token (made anew at every `hive up` unless HIVE_TOKEN_FILE keeps it): it gets no children; start it again with the token from the runtime file');
-        h.setState(r, 'failed');
-        h.converge();
+        this.stale(r);
         return;
       }
       // A refusal other than BadToken comes after the token check: the parent may just be
       // restarting, and the node follows it (or the node is slow to answer).
       h.log.info({ child: r.name, to: target, reason: (err as Error).message }, 'remote node not attached yet; it waits for its parent');
     }
-    if (r.unique !== owner) return;
+    // Found out meanwhile (a Vouch refused at its Attach): it stays failed until it comes again.
+    if (r.unique !== owner || r.state === 'failed') return;
     r.currentParent = target;
     h.log.info({ child: r.name, parent: target, unique: owner }, 'remote node attached');
     h.setState(r, 'running');

@@ -1,8 +1,9 @@
 /**
  * org.hive.Supervisor1 on the bus (protocol/org.hive.Supervisor1.xml): the operator's methods,
- * each bounded by OPERATION_DEADLINE_MS, and bodies read header first so that no call larger
- * than any the supervisor takes is decoded. What the methods do is the Supervisor's; this module
- * only serves them.
+ * each bounded by OPERATION_DEADLINE_MS and refused (NotAuthorized) to a connection that did not
+ * Authenticate (operators.ts); Vouch for any caller; bodies read header first so that no call
+ * larger than any the supervisor takes is decoded. What the methods do is the Supervisor's; this
+ * module only serves them and keeps the gate.
  */
 import type { Logger } from 'pino';
 import { HiveError } from '../protocol/errors.js';
@@ -12,6 +13,8 @@ import { answerUnread, type DBusMessage, type MessageBus } from '../protocol/sdk
 import { serveObject } from '../protocol/sdk/service.js';
 import { YAML_LIMITS } from './yaml-bounds.js';
 import { withDeadline } from './deadline.js';
+import { Operators } from './operators.js';
+import { createLogLimiter } from '../protocol/log-limit.js';
 
 /** The largest body the supervisor decodes: twice the largest Load spec, so that a spec just too big is refused by the YAML bound, which says so. */
 export const SUPERVISOR_BODY_MAX = 2 * YAML_LIMITS.maxBytes;
@@ -30,29 +33,53 @@ export interface SupervisorOps {
   unload(name: string): Promise<void>;
   /** Asks the hive to end; answered at once. */
   shutdown(): void;
+  /** Whether `credential` is node `name`'s (credentials.ts); `caller` is the asking connection. */
+  vouch(name: string, credential: string, caller: string | undefined): boolean;
+  /** A remote node's address and credential. */
+  remoteAccess(name: string): [string, string];
 }
 
-export function serveSupervisor(bus: MessageBus, o: { instance: string; log: Logger; ready: () => boolean; ops: SupervisorOps }): void {
+export function serveSupervisor(bus: MessageBus, o: { instance: string; log: Logger; secret: string; ready: () => boolean; ops: SupervisorOps }): void {
   // Every operation answers within OPERATION_DEADLINE_MS: Timeout (logged) if it is not done by then.
   const bounded = <T>(what: string, p: Promise<T>): Promise<T> => withDeadline(p, OPERATION_DEADLINE_MS, what).catch((err: unknown) => {
     if (err instanceof HiveError && err.code === 'Timeout') o.log.error({ operation: what }, err.message);
     throw err;
   });
   const { ops } = o;
+  const operators = new Operators({ bus, secret: o.secret, log: o.log });
+  // The operator's methods: the gate first, then the operation.
+  const op = (member: string, run: (m: DBusMessage) => Promise<unknown[] | void> | unknown[] | void) => (m: DBusMessage) => {
+    operators.require(m.sender, member);
+    return run(m);
+  };
+  let vouchRefused = 0;
+  const vouchLog = createLogLimiter();
   bus.addMethodHandler((msg: DBusMessage) => answerUnread(bus, msg, SUPERVISOR_BODY_MAX, 'Supervisor') !== undefined);
   serveObject(bus, {
     path: SUPERVISOR_PATH,
     spec: SUPERVISOR1,
     log: o.log,
-    properties: () => ({ Instance: o.instance, Ready: o.ready() }),
+    properties: () => ({ Instance: o.instance, Ready: o.ready(), Counters: { vouch_refused: BigInt(vouchRefused), not_authorized: BigInt(operators.notAuthorized) } }),
     methods: {
       Tree: async () => [await bounded('Tree', ops.treeJson())],
-      Start: async (m) => { await bounded('Start', ops.startNode(m.body[0] as string)); },
-      Stop: async (m) => { await bounded('Stop', ops.stopNode(m.body[0] as string)); },
-      Restart: async (m) => { await bounded('Restart', ops.restartNode(m.body[0] as string)); },
-      Load: async (m) => [await bounded('Load', ops.load(m.body[0] as string))],
-      Unload: async (m) => { await bounded('Unload', ops.unload(m.body[0] as string)); },
-      Shutdown: () => { setImmediate(() => ops.shutdown()); },
+      Start: op('Start', async (m) => { await bounded('Start', ops.startNode(m.body[0] as string)); }),
+      Stop: op('Stop', async (m) => { await bounded('Stop', ops.stopNode(m.body[0] as string)); }),
+      Restart: op('Restart', async (m) => { await bounded('Restart', ops.restartNode(m.body[0] as string)); }),
+      Load: op('Load', async (m) => [await bounded('Load', ops.load(m.body[0] as string))]),
+      Unload: op('Unload', async (m) => { await bounded('Unload', ops.unload(m.body[0] as string)); }),
+      Shutdown: op('Shutdown', () => { setImmediate(() => ops.shutdown()); }),
+      RemoteAccess: op('RemoteAccess', (m) => ops.remoteAccess(m.body[0] as string)),
+      Authenticate: async (m) => { await operators.authenticate(m.sender ?? '', m.body[0] as string); },
+      Vouch: (m) => {
+        const [name, credential] = m.body as [string, string];
+        const ok = ops.vouch(name, credential, m.sender);
+        if (!ok) {
+          vouchRefused++;
+          const suppressed = vouchLog.take('vouch');
+          if (suppressed !== undefined) o.log.error({ name: name.slice(0, 80), caller: m.sender, suppressed }, 'vouch refused: not that node\'s credential');
+        }
+        return [ok];
+      },
     },
   });
 }

@@ -10,11 +10,13 @@
  * - a `remote` node (docs/deploy.md) is never started or stopped: it is seen to attach (and put in
  *   place with SetParent, which also checks its token) and to vanish, like a node that died.
  *
- * Every move is a SetParent call on the child (with the hive token); a node follows its parent's
- * well-known name, so a restarted parent is re-joined by its children on their own. Where nodes
+ * Every move is a SetParent call on the child (from the supervisor's connection, with the child's
+ * credential); a node follows its parent's well-known name, so a restarted parent is re-joined by
+ * its children on their own. Each node runs at its trust level (node-isolation.ts: direct, through
+ * its own proxy, or sandboxed too) with its own credential (credentials.ts). Where nodes
  * should be is planned in reparent.ts and applied here; what to do about a death is decided in
  * restart-policy.ts; the D-Bus service is supervisor-service.ts, `hive tree`'s view tree-view.ts,
- * the misplacement checks placement.ts, remote nodes remote-node.ts.
+ * the misplacement checks placement.ts, remote nodes remote-node.ts, the operator's gate operators.ts.
  *
  * Longer than most modules (~520 lines) for the reason OTP's supervisor.erl is: it is one state
  * machine over the node records, and every event it handles (a process exit, NameOwnerChanged, an
@@ -24,7 +26,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { HiveError } from '../protocol/errors.js';
-import { NODE_INTERFACE, NODE_PATH, SUPERVISOR_INTERFACE, SUPERVISOR_PATH, nodeBusName, supervisorBusName, PREFIX } from '../protocol/names.js';
+import { ENV, NODE_INTERFACE, NODE_PATH, SUPERVISOR_INTERFACE, SUPERVISOR_PATH, nodeBusName, supervisorBusName, PREFIX } from '../protocol/names.js';
 import { DBUS, Message, MessageType, addMatch, callWithDeadline, connectBus, sizeGate, type DBusMessage, type MessageBus } from '../protocol/sdk/bus.js';
 import { backoffDelay } from '../protocol/backoff.js';
 import { type HiveConfig, type PluginSpec, treeOrder } from './config.js';
@@ -38,6 +40,9 @@ import { PLACEMENT_CHECK_MS, placementChecker, type ChildEntries } from './place
 import { serveSupervisor, SUPERVISOR_BODY_MAX } from './supervisor-service.js';
 import { treeView } from './tree-view.js';
 import { RemoteNodes } from './remote-node.js';
+import { credentialMatches, nodeCredential } from './credentials.js';
+import { isolate } from './node-isolation.js';
+import { sandboxOf } from './trust.js';
 
 export { OPERATION_DEADLINE_MS } from './supervisor-service.js';
 export { builtinPluginExists } from './node-process.js';
@@ -54,7 +59,10 @@ export interface SupervisorOptions {
   config: HiveConfig;
   configDir: string;
   busAddress: string;
-  token: string;
+  /** The hive secret: the operator's credential, from which each node's is derived (credentials.ts). */
+  secret: string;
+  /** Where the nodes' proxy sockets go (runtime-file.ts's runtimeDir). */
+  runtimeDir: string;
   log: Logger;
   /** The logger the nodes' own log lines go to, with each node's name bound. */
   nodeLog: Logger;
@@ -78,8 +86,8 @@ export class Supervisor {
     this.instance = o.config.instance;
     this.terminal = Object.values(o.config.networks).some((n) => n.type === 'terminal');
     this.remotes = new RemoteNodes({
-      nodes: this.nodes, tree: this.tree, instance: this.instance, log: o.log, token: o.token,
-      bus: () => this.bus!, callNode: (...a) => this.callNode(...a), setState: (r, s) => this.setState(r, s), converge: () => this.converge(),
+      nodes: this.nodes, tree: this.tree, instance: this.instance, log: o.log, busAddress: o.busAddress, runtimeDir: o.runtimeDir,
+      credentialOf: (n) => this.credentialOf(n), bus: () => this.bus!, callNode: (...a) => this.callNode(...a), setState: (r, s) => this.setState(r, s), converge: () => this.converge(),
     });
   }
 
@@ -95,8 +103,10 @@ export class Supervisor {
     bus.on('message', (msg: DBusMessage) => this.onBusMessage(msg));
     await addMatch(bus, `type='signal',sender='${DBUS.name}',interface='${DBUS.iface}',member='NameOwnerChanged',arg0namespace='${PREFIX}.${this.instance}'`);
     serveSupervisor(bus, {
-      instance: this.instance, log: this.log, ready: () => this.ready,
+      instance: this.instance, log: this.log, secret: this.o.secret, ready: () => this.ready,
       ops: {
+        vouch: (name, credential, caller) => this.vouch(name, credential, caller),
+        remoteAccess: (n) => this.remotes.access(this.record(n)),
         treeJson: async () => JSON.stringify(await this.treeView()),
         startNode: (n) => this.startNode(n), stopNode: (n) => this.stopNode(n), restartNode: (n) => this.restartNode(n),
         load: (spec) => this.load(spec), unload: (n) => this.unload(n), shutdown: () => this.o.onShutdown(0),
@@ -110,7 +120,7 @@ export class Supervisor {
     for (const spec of treeOrder(this.o.config)) this.addRecord(spec.name, spec);
     for (const r of this.nodes.values()) {
       this.notShuttingDown();
-      if (r.spec?.remote) { r.state = 'stopped'; void this.remotes.lookFor(r); continue; }
+      if (r.spec?.remote) { r.state = 'stopped'; await this.remotes.open(r); continue; }
       await this.launch(r);
     }
   }
@@ -184,31 +194,52 @@ export class Supervisor {
       r.currentParent = parent;
     }
     const config = r.spec ? (r.spec.config ?? {}) : { networks: this.o.config.networks };
-    const { command, cwd } = nodeCommand(r.spec, this.o.configDir);
+    const { command: program, cwd } = nodeCommand(r.spec, this.o.configDir);
     const env = nodeEnv({
       bus: this.o.busAddress, instance: this.instance, name: r.name, parent: parent ? nodeBusName(this.instance, parent) : '',
-      token: this.o.token, stateDir, config, commandPrefix: this.o.config.command_prefix, logLevel: this.o.config.log_level,
+      token: this.credentialOf(r.name), stateDir, config, commandPrefix: this.o.config.command_prefix, logLevel: this.o.config.log_level,
     });
     if (r.spec?.on_death === 'hold') env.HIVE_ON_DEATH = 'hold';
     r.generation++;
     r.wantStopped = false;
     r.unique = undefined;
     // A program that is not there will not appear by retrying: failed at once, with the OS's reason.
-    const problem = programProblem(command[0]!, cwd, env.PATH);
+    const problem = programProblem(program[0]!, cwd, env.PATH);
     if (problem) {
       r.decided = r.generation;
       this.spawnFailed(r, problem);
       return;
     }
     this.setState(r, 'starting');
+    const generation = r.generation;
+    // Its proxy (and sandbox) come new with each start: a proxy left from an earlier start is stopped first.
+    await r.proxy?.stop();
+    let command: string[];
+    try {
+      const isolated = await isolate({
+        trust: r.trust, sandbox: r.spec && sandboxOf(r.spec), name: r.name, instance: this.instance, busAddress: this.o.busAddress, runtimeDir: this.o.runtimeDir,
+        stateRoot: this.o.config.state_dir, stateDir, command: program, cwd, configDir: this.o.configDir, tree: this.tree,
+      });
+      r.proxy = isolated.proxy;
+      command = isolated.command;
+      env[ENV.busAddress] = env.DBUS_SESSION_BUS_ADDRESS = isolated.busAddress;
+    } catch (err) {
+      r.decided = r.generation;
+      this.spawnFailed(r, `its ${r.trust} connection: ${(err as Error).message}`);
+      return;
+    }
+    if (r.generation !== generation || r.wantStopped || this.shuttingDown) { await r.proxy?.stop(); r.proxy = undefined; return; }
     const launched = launchNode({ name: r.name, command, cwd, env, terminal: !r.spec && this.terminal }, this.o.nodeLog);
     r.launched = launched;
-    const generation = r.generation;
-    this.log.info({ child: r.name, pid: launched.pid, attempt: r.attempt }, 'node started');
+    this.log.info({ child: r.name, pid: launched.pid, attempt: r.attempt, trust: r.trust }, 'node started');
     if (!r.spec && this.terminal && this.ready) this.connectTerminal();
     void launched.exited.then(({ code, signal, spawnError }: Exit) => {
       if (r.generation !== generation) return;
       r.launched = undefined;
+      // The proxy lives and dies with its node.
+      const proxy = r.proxy;
+      r.proxy = undefined;
+      void proxy?.stop().catch((err: unknown) => this.log.warn({ err, child: r.name }, 'proxy did not stop'));
       if (spawnError && r.decided !== generation && !r.wantStopped && !this.shuttingDown) {
         r.decided = generation;
         this.spawnFailed(r, spawnError);
@@ -381,7 +412,23 @@ export class Supervisor {
   }
 
   private setParent(node: string, parent: string) {
-    return this.callNode(node, NODE_INTERFACE, 'SetParent', 'ss', [nodeBusName(this.instance, parent), this.o.token], 5000);
+    return this.callNode(node, NODE_INTERFACE, 'SetParent', 'ss', [nodeBusName(this.instance, parent), this.credentialOf(node)], 5000);
+  }
+
+  /** A node's own credential: its HIVE_TOKEN, the same across its restarts (credentials.ts). */
+  private credentialOf(node: string): string {
+    return nodeCredential(this.o.secret, node);
+  }
+
+  /**
+   * Supervisor1.Vouch: true iff `credential` is the credential of node `name` of this hive. A
+   * refusal asked by an ancestor of a remote node means that node holds a stale credential.
+   */
+  private vouch(name: string, credential: string, caller: string | undefined): boolean {
+    const r = this.nodes.get(name);
+    const ok = r !== undefined && credentialMatches(this.o.secret, name, credential);
+    if (!ok && r?.spec?.remote && caller) this.remotes.refusedBy(r, caller);
+    return ok;
   }
 
   private callNode(node: string, iface: string, member: string, signature: string, body: unknown[], timeoutMs: number) {
@@ -457,8 +504,8 @@ export class Supervisor {
   private async loadChecked(text: string): Promise<string> {
     const spec = parseLoadSpec(text, [...this.nodes.keys()]);
     const rec = this.addRecord(spec.name, spec);
-    this.log.info({ child: spec.name, parent: spec.parent }, 'node loaded');
-    if (spec.remote) void this.remotes.lookFor(rec);
+    this.log.info({ child: spec.name, parent: spec.parent, trust: rec.trust }, 'node loaded');
+    if (spec.remote) await this.remotes.open(rec);
     else await this.launch(rec);
     return spec.name;
   }
@@ -467,6 +514,7 @@ export class Supervisor {
     const r = this.record(name);
     if (!r.spec) throw new HiveError('Failed', 'the mouth cannot be unloaded');
     if (!r.spec.remote) await this.stopNode(name);
+    else await this.remotes.close(r);
     const parent = r.spec.parent;
     for (const [child, t] of this.tree) {
       if (t.parent === name) {
@@ -505,6 +553,7 @@ export class Supervisor {
         await this.terminate(r, l);
       }));
     }
+    await Promise.all([...this.nodes.values()].map((r) => r.proxy?.stop().catch(() => undefined)));
     this.log.info('all nodes stopped');
     try { this.bus?.disconnect(); } catch { /* already gone */ }
   }

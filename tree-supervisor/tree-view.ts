@@ -1,6 +1,6 @@
 /**
  * The live tree as `hive tree --json` prints it (docs/cli.md): one entry per node with its kind,
- * how it is run, state, process, current and configured parent, counters and whether it is
+ * how it is run, how far it is trusted, state, process, current and configured parent, counters and whether it is
  * misplaced. Read-only: asks the running nodes for their properties, changes nothing.
  */
 import { nodeBusName } from '../protocol/names.js';
@@ -8,6 +8,7 @@ import type { NodeRecord, RunMode } from './node-record.js';
 import { isListed, placedNodes, PLACEMENT_CHECK_MS, type ChildEntries } from './placement.js';
 import { chooseNewParent, liveStates, type Tree } from './reparent.js';
 import { viewsOf } from './node-record.js';
+import type { Trust } from './trust.js';
 
 export interface TreeViewHost {
   readonly nodes: ReadonlyMap<string, NodeRecord>;
@@ -23,6 +24,8 @@ export interface TreeEntry {
   /** The node's kind (mouth, responder, automaton, filter, aggregator) once known, else how it is run. */
   kind: string;
   run: RunMode;
+  /** direct (on the bus), filtered (through its own proxy) or sandboxed (filtered, under bwrap). */
+  trust: Trust;
   pid: number | null;
   remote: boolean;
   bus_name: string;
@@ -70,6 +73,7 @@ export async function treeView(host: TreeViewHost): Promise<{ instance: string; 
       name: r.name,
       kind: r.kind ?? r.run,
       run: r.run,
+      trust: r.trust,
       pid: r.launched?.pid ?? null,
       remote: r.spec?.remote === true,
       bus_name: nodeBusName(host.instance, r.name),

@@ -59,6 +59,7 @@ describe('the policy', () => {
       '--filter', '--sloppy-names', '--own=org.hive.i.dice', '--own=org.hive.i.sh',
       '--call=org.hive.i.auth=org.hive.Node1.*@/org/hive/Node', '--broadcast=org.hive.i.auth=org.hive.Node1.*@/org/hive/Node',
       '--call=org.hive.i.mouth=org.hive.Node1.*@/org/hive/Node', '--broadcast=org.hive.i.mouth=org.hive.Node1.*@/org/hive/Node',
+      '--call=org.hive.i.Supervisor=org.hive.Supervisor1.Vouch@/org/hive/Supervisor',
     ]);
   });
 });
@@ -116,7 +117,11 @@ describe('what the proxy refuses', () => {
     const call = (destination: string, iface = NODE_INTERFACE, member = 'Detach', path = NODE_PATH) =>
       errorName(callWithDeadline(evil, { destination, path, interface: iface, member }, 3000));
     const NOT_THERE = /ServiceUnknown|NameHasNoOwner/;
-    expect(await call(busName('Supervisor'), 'org.hive.Supervisor1', 'Shutdown', '/org/hive/Supervisor')).toMatch(NOT_THERE);
+    // The supervisor is there for Vouch only (a parent checks a child's credential): every other member is refused.
+    for (const member of ['Shutdown', 'Load', 'Authenticate', 'Tree']) {
+      expect(await call(busName('Supervisor'), 'org.hive.Supervisor1', member, '/org/hive/Supervisor'), member).toMatch(/AccessDenied/);
+    }
+    expect(await call(busName('Supervisor'), 'org.hive.Supervisor1', 'Vouch', '/org/hive/Supervisor'), 'Vouch passes the proxy').not.toMatch(/AccessDenied|ServiceUnknown/);
     expect(await call(sibling.node.uniqueName)).toMatch(NOT_THERE);
     expect(await call(busName('sibling'))).toMatch(NOT_THERE);
     // The same sibling straight on the bus is there (it answers, with its own refusal).
@@ -126,7 +131,7 @@ describe('what the proxy refuses', () => {
     // No monitor, no eavesdropping, and the bus's list of names shows only what it may see.
     expect(await errorName(callWithDeadline(evil, { destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus.Monitoring', member: 'BecomeMonitor', signature: 'asu', body: [[], 0] }, 3000))).toMatch(/AccessDenied/);
     const names = (await callBus(evil, 'ListNames', '', [])).body[0] as string[];
-    expect(names.filter((n) => !n.startsWith(':')).sort()).toEqual(['org.freedesktop.DBus', busName('evil'), busName('mouth')].sort());
+    expect(names.filter((n) => !n.startsWith(':')).sort()).toEqual(['org.freedesktop.DBus', busName('evil'), busName('mouth'), busName('Supervisor')].sort());
     const heard: string[] = [];
     const control: string[] = [];
     const listen = (b: MessageBus, into: string[]) => b.on('message', (m: dbus.Message) => { if (m.member === 'Message' || m.member === 'Ping') into.push(`${m.sender}:${m.member}`); });

@@ -1,0 +1,80 @@
+/**
+ * Putting a node at its trust level when it is started (docs/security.md): a filtered or
+ * sandboxed node gets its own xdg-dbus-proxy (bus-proxy.ts), whose socket is in its own folder of
+ * the runtime dir, `<runtime>/<instance>.nodes/<node>/bus.sock`, and whose address it gets instead
+ * of the bus's; a sandboxed node's command is put under bwrap (sandbox.ts) with home, the runtime
+ * dir and the state root hidden, its program's folders, its cwd and Hive itself shown read-only,
+ * and only its own state dir and socket folder writable. A remote node's proxy lives at the same
+ * place for the hive's life (remote-node.ts); a local node's proxy lives and dies with its process.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startBusProxy, type BusProxy } from './bus-proxy.js';
+import { sandboxArgs } from './sandbox.js';
+import { ancestorsOf, descendantsOf, type SandboxSettings, type Trust } from './trust.js';
+import type { Tree } from './reparent.js';
+import which from './which.js';
+
+/** Hive's own files (dist/ and node_modules/): a sandboxed built-in runs from there. */
+const PACKAGE_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface Isolated {
+  /** The address the node connects to. */
+  busAddress: string;
+  /** Its command, under bwrap when sandboxed. */
+  command: string[];
+  proxy: BusProxy | undefined;
+}
+
+/** The folder of a node's proxy socket: the one place of the runtime dir it may see. */
+export function nodeSocketDir(runtimeDir: string, instance: string, node: string): string {
+  return join(runtimeDir, `${instance}.nodes`, node);
+}
+
+/** Starts a node's proxy at its place in the runtime dir. */
+export async function startNodeProxy(o: { busAddress: string; runtimeDir: string; instance: string; name: string; tree: Tree }): Promise<BusProxy> {
+  const dir = nodeSocketDir(o.runtimeDir, o.instance, o.name);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  return startBusProxy(o.busAddress, join(dir, 'bus.sock'), {
+    instance: o.instance, name: o.name, ancestors: ancestorsOf(o.name, o.tree), descendants: descendantsOf(o.name, o.tree),
+  });
+}
+
+/** The folders a program needs to be read: where its file and every existing path argument are. */
+function programDirs(command: string[], cwd: string | undefined): string[] {
+  const dirs: string[] = [];
+  for (const arg of command) {
+    if (!arg.includes('/')) continue;
+    const p = isAbsolute(arg) ? arg : resolve(cwd ?? process.cwd(), arg);
+    try { dirs.push(statSync(p).isDirectory() ? p : dirname(p)); } catch { /* not a path */ }
+  }
+  return dirs;
+}
+
+export async function isolate(o: {
+  trust: Trust; sandbox: SandboxSettings | undefined; name: string; instance: string; busAddress: string; runtimeDir: string;
+  stateRoot: string; stateDir: string; command: string[]; cwd: string | undefined; configDir: string; tree: Tree;
+}): Promise<Isolated> {
+  if (o.trust === 'direct') return { busAddress: o.busAddress, command: o.command, proxy: undefined };
+  const proxy = await startNodeProxy(o);
+  if (o.trust !== 'sandboxed') return { busAddress: proxy.address, command: o.command, proxy };
+  const bwrap = await which('bwrap');
+  if (!bwrap) {
+    await proxy.stop();
+    throw new Error('bwrap not found: run scripts/install-system-deps (or: sudo apt-get install -y bubblewrap)');
+  }
+  // The program itself, as execvp would find it: bwrap looks it up inside, where the same PATH is visible.
+  const exe = o.command[0]!.includes('/') ? [] : [await which(o.command[0]!)].filter((p): p is string => !!p);
+  let home: string | undefined;
+  try { home = homedir(); } catch { home = undefined; }
+  const hide = [o.runtimeDir, o.stateRoot, ...(home && home !== '/' ? [home] : [])];
+  const readOnly = [PACKAGE_ROOT, ...programDirs([...exe, ...o.command], o.cwd), ...(o.cwd ? [o.cwd] : []), ...(o.sandbox?.read_only ?? []).map((d) => resolve(o.configDir, d))]
+    .filter((d) => existsSync(d));
+  const args = sandboxArgs({
+    stateDir: o.stateDir, hide, readOnly, writable: [nodeSocketDir(o.runtimeDir, o.instance, o.name)], network: o.sandbox?.network ?? false, cwd: o.cwd,
+  });
+  return { busAddress: proxy.address, command: [bwrap, ...args, ...o.command], proxy };
+}
