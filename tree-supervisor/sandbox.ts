@@ -35,14 +35,19 @@ export function sandboxArgs(s: SandboxSpec): string[] {
     // A new session: a sandboxed program cannot push keystrokes into the operator's terminal (TIOCSTI).
     '--new-session',
   ];
-  // Longer paths after shorter ones, so a directory shown again inside a hidden one wins.
-  const byDepth = (a: string, b: string) => a.length - b.length;
-  for (const d of [...new Set(s.hide)].sort(byDepth)) args.push('--tmpfs', d);
-  const shown: [string, string][] = [
-    ...s.readOnly.map((d): [string, string] => ['--ro-bind-try', d]),
-    ...[s.stateDir, ...s.writable].map((d): [string, string] => ['--bind', d]),
+  // Every mount in one order, shorter paths first: a directory shown again inside a hidden one
+  // wins, and so does a directory hidden inside a shown one (a cwd that holds the state root).
+  // At the same path, hiding comes first and showing wins.
+  const clean = (d: string) => (d.length > 1 ? d.replace(/\/+$/, '') : d);
+  const mounts: [string, string][] = [
+    ...[...new Set(s.hide)].map((d): [string, string] => ['--tmpfs', clean(d)]),
+    ...s.readOnly.map((d): [string, string] => ['--ro-bind-try', clean(d)]),
+    ...[s.stateDir, ...s.writable].map((d): [string, string] => ['--bind', clean(d)]),
   ];
-  for (const [flag, d] of shown.sort((a, b) => byDepth(a[1], b[1]))) args.push(flag, d, d);
+  for (const [flag, d] of mounts.sort((a, b) => a[1].length - b[1].length)) {
+    if (flag === '--tmpfs') args.push(flag, d);
+    else args.push(flag, d, d);
+  }
   if (s.cwd) args.push('--chdir', s.cwd);
   args.push('--');
   return args;

@@ -48,6 +48,11 @@ describe('a sandboxed node', () => {
     expect((await execa('sh', ['-c', script])).stdout).toContain('secret notes');
   });
 
+  it('keeps another node\'s state and the runtime files hidden when a directory that holds them is shown (its cwd)', async () => {
+    const script = `cat ${root}/state/notes/notes.json 2>/dev/null || echo none; cat ${root}/run/runtime.json 2>/dev/null || echo none; ls ${root} >/dev/null && echo cwd`;
+    expect((await inside(script, spec({ readOnly: [root, join(root, 'home', 'plugins')], cwd: root }))).stdout.split('\n')).toEqual(['none', 'none', 'cwd']);
+  });
+
   it('has no network unless its config says so', async () => {
     const connect = `exec 3<>/dev/tcp/127.0.0.1/${port} && head -1 <&3 || echo unreachable`;
     const bash = (s: SandboxSpec) => execa('bwrap', [...sandboxArgs(s), 'bash', '-c', connect], { reject: false });

@@ -1,0 +1,112 @@
+// Plugins you did not write (issue 16), through a real `hive up`: exec plugins run filtered by
+// default (each behind its own xdg-dbus-proxy) and still answer; a hostile plugin run filtered
+// tries to take the hive and is refused each time, the hive answering on; a sandboxed one cannot
+// read another node's state nor open a TCP socket, where the same plugin unsandboxed can (the
+// control, so that each check can fail).
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { startHive, alive, type TestHive } from '../helpers/hive.js';
+import { fixture, ROOT } from '../helpers/paths.js';
+import { waitFor } from '../helpers/wait.js';
+
+const TERMINAL = { console: { type: 'terminal', quiet_ms: 200 } };
+const DICE = join(ROOT, 'plugins/examples/typescript');
+const PYTHON_RESPONDER = join(ROOT, 'plugins/examples/python/responder.py');
+
+let hive: TestHive | undefined;
+let server: Server;
+let port: number;
+beforeAll(async () => {
+  server = createServer((c) => c.end('hello\n'));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  port = (server.address() as { port: number }).port;
+});
+afterAll(() => { server?.close(); });
+afterEach(async () => { await hive?.stop(); hive = undefined; });
+
+async function ask(h: TestHive, text: string, expected: string | RegExp, timeout = 15_000): Promise<string> {
+  const since = h.stdout.length;
+  h.say(text);
+  return h.expectOutput(expected, { since, timeout });
+}
+
+type Trusted = { name: string; trust?: string; state: string; pid: number | null; unique_name: string | null };
+
+describe('trust levels in a real hive', () => {
+  it('the TypeScript and Python examples run filtered by default and answer; built-ins stay direct; hive tree shows it', { timeout: 120_000 }, async () => {
+    hive = await startHive({
+      networks: TERMINAL,
+      plugins: [
+        { name: 'ping', use: 'ping' },
+        { name: 'dice', exec: ['node', '../../../dist/plugins/run.js', '../../../dist/plugins/examples/typescript/dice.js'], cwd: DICE, config: { max_dice: 5 } },
+        { name: 'pyresp', exec: ['/usr/bin/python3', PYTHON_RESPONDER] },
+        { name: 'echo', use: 'echo', trust: 'filtered' },
+      ],
+    });
+    const nodes = (await hive.tree()) as Trusted[];
+    const trust = Object.fromEntries(nodes.map((n) => [n.name, n.trust]));
+    expect(trust).toEqual({ mouth: 'direct', ping: 'direct', dice: 'filtered', pyresp: 'filtered', echo: 'filtered' });
+    expect((await hive.cli('tree', '--config', hive.configFile)).stdout).toMatch(/^ {2}dice\s+\S+\s+running\s+\d+\s+filtered\s/m);
+
+    await ask(hive, '!roll 2d6', /^you rolled \d+ \(\d \+ \d\)$/);
+    await ask(hive, '!pyping', 'pong from python');
+    await ask(hive, '!echo through the filter', 'through the filter');
+    await ask(hive, '!ping', 'pong');
+
+    // kill -9: restarted with a new proxy of its own, and answers again.
+    const dice = nodes.find((n) => n.name === 'dice')!;
+    process.kill(dice.pid!, 'SIGKILL');
+    await waitFor(async () => { const n = await hive!.node('dice'); return n.state === 'running' && n.pid !== dice.pid; }, { timeout: 30_000, what: 'dice restarted' });
+    await ask(hive, '!roll 1d6', /^you rolled \d+$/);
+  });
+
+  it('a hostile plugin run filtered is refused every way it tries, and the hive keeps answering; sandboxed, it cannot read another node\'s state nor open a TCP socket', { timeout: 120_000 }, async () => {
+    const marker = join(ROOT, 'dist', `hostile-marker-${process.pid}`);
+    const attacker = (name: string, extra: Record<string, unknown> = {}) => ({
+      name, exec: ['node', fixture('hostile')], config: { marker, victim: 'ping', steal: '../ping/secret.txt', port }, ...extra,
+    });
+    hive = await startHive({
+      networks: TERMINAL,
+      plugins: [{ name: 'ping', use: 'ping' }, attacker('hostile'), attacker('jail', { sandbox: true })],
+    });
+    const before = (await hive.tree()) as Trusted[];
+    expect(before.find((n) => n.name === 'jail')?.trust).toBe('sandboxed');
+    expect(before.find((n) => n.name === 'hostile')?.trust).toBe('filtered');
+    await writeFile(join(hive.dir, 'state', 'ping', 'secret.txt'), 'ping\'s secret');
+    const pingBefore = before.find((n) => n.name === 'ping')!;
+
+    const results = async (node: string) => {
+      await hive!.waitForLog((l) => l.node === node && l.msg === 'attacks done', 30_000);
+      return Object.fromEntries(hive!.logs.filter((l) => l.node === node && l.msg === 'attack').map((l) => [l.attack, l.result]));
+    };
+    await ask(hive, '!attack', /^attacked: hostile$/, 30_000);
+    const filtered = await results('hostile');
+    expect(filtered).toMatchObject({
+      // The supervisor is there for Vouch only: its proxy refuses every other member.
+      load: expect.stringMatching(/AccessDenied/),
+      authenticate: expect.stringMatching(/AccessDenied/),
+      stop: expect.stringMatching(/AccessDenied/),
+      shutdown: expect.stringMatching(/AccessDenied/),
+      own: expect.stringMatching(/AccessDenied|ServiceUnknown/),
+      monitor: expect.stringMatching(/AccessDenied/),
+      // Filtered is not sandboxed: the same user's files and the network are its (the control).
+      read: 'ok',
+      tcp: 'ok',
+    });
+    await ask(hive, '!attack', /^attacked: jail$/, 30_000);
+    const sandboxed = await results('jail');
+    expect(sandboxed).toMatchObject({ load: expect.stringMatching(/AccessDenied/), own: expect.stringMatching(/AccessDenied|ServiceUnknown/), monitor: expect.stringMatching(/AccessDenied/), read: expect.stringMatching(/ENOENT/) });
+    expect(sandboxed.tcp).toMatch(/ENETUNREACH|ECONNREFUSED|EACCES|EPERM/);
+
+    // Nothing changed: Load's command never ran, ping kept its name and its process, the hive answers.
+    expect(existsSync(marker)).toBe(false);
+    const ping = (await hive.node('ping')) as Trusted;
+    expect(ping).toMatchObject({ state: 'running', pid: pingBefore.pid, unique_name: pingBefore.unique_name });
+    expect(alive(hive.proc.pid!)).toBe(true);
+    await ask(hive, '!ping', 'pong');
+    await ask(hive, '!hostile', /^still here: /);
+  });
+});
