@@ -9,13 +9,13 @@ import { spawnNode, stopAllNodes, TEST_INSTANCE } from '../helpers/node-process.
 import { ROOT } from '../helpers/paths.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { startPrivateBus, type PrivateBus } from '../../tree-supervisor/private-bus.js';
-import { decode, encode, type WireMessage } from '../../protocol/codec.js';
+import { decode, encode } from '../../protocol/codec.js';
 import { line, type HiveMessage } from '../../protocol/hive-message.js';
 import { createLogger } from '../../protocol/logger.js';
 import { NODE1 } from '../../protocol/node1.js';
 import { NODE_INTERFACE, NODE_PATH, SUPERVISOR_PATH, nodeBusName, supervisorBusName } from '../../protocol/names.js';
 import { SUPERVISOR1 } from '../../protocol/supervisor1.js';
-import { Message, Variant, callWithDeadline, connectBus, nameOwner, type DBusMessage, type MessageBus } from '../../protocol/sdk/bus.js';
+import { Message, Variant, callWithDeadline, connectBus, nameOwner, type MessageBus } from '../../protocol/sdk/bus.js';
 import { takeOwnName } from '../../protocol/sdk/bus-names.js';
 import { HiveNode, type Kind } from '../../protocol/sdk/node.js';
 import { serveObject } from '../../protocol/sdk/service.js';
