@@ -1,7 +1,8 @@
 // A node on another machine (issue 9, "Beyond one machine"; docs/deploy.md): a `remote: true` node
 // of the config that the test starts itself, as an operator would on the other host, talking to
-// the hive's bus through a forwarded socket: socat between two unix sockets stands in for
-// `ssh -L`. Killing the tunnel cuts the node off: the hive notices and re-parents its child; when
+// the hive through a forwarded socket: its own filtering proxy's (issue 16; `hive remote far`
+// gives the socket and the node's credential), never the bus's. socat between two unix sockets
+// stands in for `ssh -L`. Through it the node cannot reach the supervisor. Killing the tunnel cuts the node off: the hive notices and re-parents its child; when
 // the tunnel is back the node (HIVE_RECONNECT=1) comes back on its own and the tree heals.
 import { afterEach, describe, expect, it } from 'vitest';
 import { execa, type ResultPromise } from 'execa';
@@ -10,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { HIVE_BIN, alive, startHive, type TestHive, type TreeNodeJson } from '../helpers/hive.js';
+import { callWithDeadline, connectBus } from '../../protocol/sdk/bus.js';
 import { pluginRunner } from '../helpers/paths.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -91,9 +93,17 @@ describe('a remote node through a forwarded bus socket', () => {
     expect((await hive.node('echo')).parent).toBe('mouth');
     expect((await hive.cli('tree', '--config', hive.configFile)).stdout).toMatch(/^ +far +remote +stopped +remote +/m);
 
-    // What the operator copies from the hive's host: the runtime file (mode 600) has the bus and the token.
+    // What the operator copies from the hive's host: `hive remote far` (operator only) gives the
+    // node's own socket (its proxy's, in the runtime dir) and its credential.
+    const access = await hive.cli('remote', 'far', '--json', '--config', hive.configFile);
+    expect(access.exitCode, access.stderr).toBe(0);
+    const remoteAccess = JSON.parse(access.stdout) as { socket: string; credential: string; parent: string };
     const runtime = JSON.parse(await readFile(join(hive.dir, 'run', `${hive.instance}.json`), 'utf8')) as { bus_address: string; token: string };
-    const busSocket = /unix:path=([^,]+)/.exec(runtime.bus_address)![1]!;
+    expect(remoteAccess.socket).toContain(join(hive.dir, 'run'));
+    expect(runtime.bus_address).not.toContain(remoteAccess.socket);
+    expect(remoteAccess.credential).not.toBe(runtime.token);
+    expect(remoteAccess.parent).toBe(`org.hive.${hive.instance}.mouth`);
+    const busSocket = remoteAccess.socket;
     const other = join(hive.dir, 'other-host');
     await mkdir(other, { mode: 0o700 });
     const fwd = join(other, 'hive.sock');
@@ -103,9 +113,21 @@ describe('a remote node through a forwarded bus socket', () => {
       HIVE_BUS_ADDRESS: `unix:path=${fwd}`,
       HIVE_NODE: 'far',
       HIVE_PARENT: `org.hive.${hive.instance}.mouth`,
-      HIVE_TOKEN: runtime.token,
+      HIVE_TOKEN: remoteAccess.credential,
       HIVE_INSTANCE: hive.instance,
+      HIVE_VOUCH: '1',
     };
+
+    // Through the forwarded socket, the supervisor is out of reach: only Vouch passes its proxy.
+    const prying = await connectBus(`unix:path=${fwd}`);
+    try {
+      for (const member of ['Load', 'Shutdown', 'Authenticate']) {
+        const err = await callWithDeadline(prying, { destination: `org.hive.${hive.instance}.Supervisor`, path: '/org/hive/Supervisor', interface: 'org.hive.Supervisor1', member, signature: member === 'Shutdown' ? '' : 's', body: member === 'Shutdown' ? [] : ['name: x\nexec: [/bin/true]'] }, 5000).then(() => 'accepted', (e: Error) => e.message);
+        expect(err, member).toMatch(/AccessDenied/);
+      }
+    } finally {
+      prying.disconnect();
+    }
 
     // A node with a token of another hive (or of an earlier `hive up`) is seen but gets no children.
     const staleLog: Record<string, unknown>[] = [];
