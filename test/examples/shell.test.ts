@@ -55,7 +55,8 @@ async function under(node: string, parent: string, timeout = 20_000) {
 /** The `gdbus monitor` processes on this hive's bus (each shell node has exactly one). */
 async function monitors(): Promise<string[]> {
   const { stdout } = await execa('pgrep', ['-af', 'gdbus monitor'], { reject: false });
-  return stdout.split('\n').filter((l) => l.includes(busAddress));
+  // A filtered node (issue 16) watches through its own proxy's socket, not the bus's.
+  return stdout.split('\n').filter((l) => l.includes(busAddress) || l.includes(`/${hive.instance}.nodes/shping/bus.sock`));
 }
 
 describe('a responder in bash with gdbus', () => {
