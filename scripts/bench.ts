@@ -64,6 +64,16 @@ async function privateMb(pid: number): Promise<number> {
   const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? NaN);
   return (kb('Private_Clean') + kb('Private_Dirty')) / 1024;
 }
+/** Proportional set size: shared pages counted once across the processes that share them. */
+async function pssMb(pid: number): Promise<number> {
+  const s = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8');
+  return Number(/^Pss:\s+(\d+)/m.exec(s)?.[1] ?? NaN) / 1024;
+}
+/** The xdg-dbus-proxy processes of one bench hive (their sockets live under its runtime dir). */
+async function proxyPids(h: BenchHive): Promise<number[]> {
+  const r = await execa('pgrep', ['-f', `xdg-dbus-proxy .*${h.instance}\\.nodes/`], { reject: false });
+  return String(r.stdout).trim().split('\n').filter(Boolean).map(Number);
+}
 async function busPid(h: BenchHive): Promise<number> {
   const r = await execa('pgrep', ['-f', `${h.instance}.bus/bus.conf`], { reject: false });
   return Number(String(r.stdout).trim().split('\n')[0]);
@@ -127,18 +137,19 @@ async function bareBot(ircd: Ircd, client: RawIrc) {
   return { latency: lat, throughput: { replies_per_s: spread(tp.map((x) => x.replies_per_s), 0), lost: Math.max(...tp.map((x) => x.lost)) } };
 }
 
-async function hiveLatency(ircd: Ircd, client: RawIrc, nick: string, plugins: unknown[], withThroughput: boolean) {
+async function hiveLatency(ircd: Ircd, client: RawIrc, nick: string, plugins: unknown[], withThroughput: boolean, probe?: (h: BenchHive) => Promise<unknown>) {
   const h = await startBenchHive({ networks: ircNetwork(ircd, nick, NO_FLOOD), plugins, log_level: 'warn' });
   try {
     await waitJoined(client, nick);
     const lat = await latencyRuns(client, nick);
+    const probed = probe ? await probe(h) : undefined;
     let tp;
     if (withThroughput) {
       const runs = [];
       for (let r = 0; r < RUNS; r++) runs.push(await throughput(client, nick, N.pipelined));
       tp = { replies_per_s: spread(runs.map((x) => x.replies_per_s), 0), lost: Math.max(...runs.map((x) => x.lost)) };
     }
-    return { lat, tp };
+    return { lat, tp, probed };
   } finally {
     await h.stop();
   }
@@ -350,9 +361,17 @@ async function main() {
     const baseline = await bareBot(ircd, client);
     say('hive, depth 1');
     const d1 = await hiveLatency(ircd, client, 'hive1', [{ name: 'ping', use: 'ping' }], true);
+    say('hive, depth 1, ping filtered (an exec: plugin behind its xdg-dbus-proxy)');
+    const d1f = await hiveLatency(ircd, client, 'hive1f', [{ name: 'ping', exec: [process.execPath, join(DIST, 'plugins/run.js'), 'ping'] }], false, async (h) => {
+      const pids = await proxyPids(h);
+      if (pids.length !== 1) throw new Error(`expected one proxy for the filtered ping, found ${pids.length}`);
+      return { proxy_pss_mb: round(await pssMb(pids[0]!), 1), proxy_rss_mb: round(await rssMb(pids[0]!), 1) };
+    }) as Awaited<ReturnType<typeof hiveLatency>> & { probed: { proxy_pss_mb: number; proxy_rss_mb: number } };
     say('hive, depth 4');
+    // Direct, as before issue 16, so that depth 4 stays comparable across versions: the cost of the
+    // filter is measured on its own above.
     const d4 = await hiveLatency(ircd, client, 'hive4', [
-      { name: 'f1', exec: passthrough }, { name: 'f2', exec: passthrough, parent: 'f1' }, { name: 'f3', exec: passthrough, parent: 'f2' }, { name: 'ping', use: 'ping', parent: 'f3' },
+      { name: 'f1', exec: passthrough, trust: 'direct' }, { name: 'f2', exec: passthrough, parent: 'f1', trust: 'direct' }, { name: 'f3', exec: passthrough, parent: 'f2', trust: 'direct' }, { name: 'ping', use: 'ping', parent: 'f3' },
     ], false);
     say('raw dbus-next chains of 1 and 4 links (the floor)');
     const raw1 = await rawChain(1);
@@ -376,6 +395,9 @@ async function main() {
       baseline: { latency: { p50: base50, p90: baseline.latency.p90.median, p99: baseline.latency.p99.median, p50_min: baseline.latency.p50.min, p50_max: baseline.latency.p50.max }, throughput: { replies_per_s: baseline.throughput.replies_per_s.median, lost: baseline.throughput.lost } },
       latency: {
         depth1: flat(d1.lat), depth4: flat(d4.lat),
+        // The same ping as an exec: plugin behind its proxy; filter_ratio is its p50 over depth 1's.
+        depth1_filtered: { ...flat(d1f.lat), filter_ratio: round(d1f.lat.p50.median / d1.lat.p50.median) },
+        proxy: d1f.probed,
         // Signal down and Send up through k plain dbus-next processes, no IRC: the part of the
         // depth figures that is the daemon and the process hops. floor_ratio4 is what depth 4
         // would be if each of the three extra hops cost only what a raw link costs.
@@ -409,6 +431,7 @@ function printTable(r: Record<string, any>): void {
   const rows: [string, string, string][] = [
     ['baseline p50 / p99 (bare irc-framework bot)', `${r.baseline.latency.p50} / ${r.baseline.latency.p99} ms`, ''],
     ['latency depth 1 p50 / p90 / p99', `${r.latency.depth1.p50} / ${r.latency.depth1.p90} / ${r.latency.depth1.p99} ms`, `ratio ${r.latency.depth1.ratio} (target ≤ 4)`],
+    ['latency depth 1 filtered p50 / p99', `${r.latency.depth1_filtered.p50} / ${r.latency.depth1_filtered.p99} ms`, `×${r.latency.depth1_filtered.filter_ratio} of direct (target ≤ 1.25); proxy PSS ${r.latency.proxy.proxy_pss_mb} MB`],
     ['latency depth 4 p50 / p90 / p99', `${r.latency.depth4.p50} / ${r.latency.depth4.p90} / ${r.latency.depth4.p99} ms`, `ratio ${r.latency.depth4.ratio} (target ≤ 8)`],
     ['throughput depth 1', `${r.throughput.replies_per_s} replies/s, ${r.throughput.lost} lost`, `bare bot ${r.baseline.throughput.replies_per_s}/s (target ≥ 5000, 0 lost)`],
     ['fan-out 1 subscriber (hive / raw dbus-next)', `${r.fanout.subs1.per_s} / ${r.fanout.raw1.per_s} per s`, `ratio ${r.fanout.ratio1}`],

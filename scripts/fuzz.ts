@@ -16,8 +16,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fetchTree, type TreeNodeInfo } from '../tree-supervisor/cli-client.js';
 import type { RuntimeInfo } from '../tree-supervisor/runtime-file.js';
+import { nodeCredential } from '../tree-supervisor/credentials.js';
 import { HIVE_MESSAGE_SIGNATURE, NODE_INTERFACE, NODE_PATH, nodeBusName } from '../protocol/names.js';
-import { Variant, callWithDeadline, connectBus, type MessageBus } from '../protocol/sdk/bus.js';
+import { Variant, callBus, callWithDeadline, connectBus, type MessageBus } from '../protocol/sdk/bus.js';
 import { startFakeIrcd, type FakeIrcd } from '../test/helpers/fake-ircd.js';
 import { startBenchHive, type BenchHive } from './bench/hive-process.js';
 import { prng } from '../test/helpers/prng.js';
@@ -181,6 +182,8 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
     plugins: [
       { name: 'ping', use: 'ping' }, { name: 'echo', use: 'echo' }, { name: 'help', use: 'help' }, { name: 'seen', use: 'seen' },
       { name: 'auth', use: 'auth' }, { name: 'notes', use: 'notes', parent: 'auth' },
+      // The fuzzer's own child connection: a node of the config, so the supervisor vouches for it.
+      { name: 'fuzzer', remote: true },
     ],
   });
   const report: FuzzReport = {
@@ -195,11 +198,14 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
     const before = await fetchTree(info);
     const mouthPid = before.nodes.find((n) => n.name === 'mouth')?.pid;
     // Wait for the whole tree, so restarts counted later are crashes, not start-up.
-    for (let i = 0; i < 100 && (await fetchTree(info)).nodes.some((n) => n.state !== 'running'); i++) await new Promise((res) => setTimeout(res, 100));
+    for (let i = 0; i < 100 && (await fetchTree(info)).nodes.some((n) => n.name !== 'fuzzer' && n.state !== 'running'); i++) await new Promise((res) => setTimeout(res, 100));
     const mouthBus = nodeBusName(info.instance, 'mouth');
     stranger = await connectBus(info.bus_address);
     child = await connectBus(info.bus_address);
-    await callWithDeadline(child, { destination: mouthBus, path: NODE_PATH, interface: NODE_INTERFACE, member: 'Attach', signature: 'ss', body: ['fuzzer', info.token] }, 5000);
+    // A child as the supervisor would make one: owning its node name, with that name's credential
+    // (derived from the hive secret, which this operator-side tool reads from the runtime file).
+    await callBus(child, 'RequestName', 'su', [nodeBusName(info.instance, 'fuzzer'), 4]);
+    await callWithDeadline(child, { destination: mouthBus, path: NODE_PATH, interface: NODE_INTERFACE, member: 'Attach', signature: 'ss', body: ['fuzzer', nodeCredential(info.token, 'fuzzer')] }, 5000);
 
     say('fuzz: attached as a child of the mouth; fuzzing');
     const deadline = Date.now() + o.seconds * 1000;
