@@ -27,18 +27,19 @@ export default tseslint.config(
     files: ['tree-supervisor/**/*.ts'], ignores: ['**/*.test.ts'],
     rules: restrict(NO_PLUGINS, never('(^|/)mouth/(?!network-config\\.js$)', 'the supervisor imports only the mouth\'s network config schema (mouth/network-config.ts)')),
   },
-  // A plugin sees the SDK's public API (protocol/sdk/index.ts, what `hive/sdk` exports) and its own files.
+  // A plugin sees the SDK's public API (protocol/sdk/index.ts, what `hive/sdk` exports; config.ts,
+  // `hive/sdk/config`, for config schemas, apart so that a plugin without one does not load zod) and its own files.
   {
     files: ['plugins/*/*.ts'], ignores: ['**/*.test.ts'],
     rules: restrict(
-      never('^\\.\\./\\.\\./(?!protocol/sdk/index\\.js$)', 'a plugin imports only the SDK\'s public API, ../../protocol/sdk/index.js'),
+      never('^\\.\\./\\.\\./(?!protocol/sdk/(index|config)\\.js$)', 'a plugin imports only the SDK\'s public API, ../../protocol/sdk/index.js (and config.js)'),
       never('^\\.\\./(?!\\.\\./)', 'a plugin does not import another plugin\'s files: move what is shared into the SDK'),
     ),
   },
   {
     files: ['plugins/*/*/*.ts'], ignores: ['**/*.test.ts'],
     rules: restrict(
-      never('^\\.\\./\\.\\./\\.\\./(?!protocol/sdk/index\\.js$)', 'a plugin imports only the SDK\'s public API, ../../../protocol/sdk/index.js'),
+      never('^\\.\\./\\.\\./\\.\\./(?!protocol/sdk/(index|config)\\.js$)', 'a plugin imports only the SDK\'s public API, ../../../protocol/sdk/index.js (and config.js)'),
       never('^\\.\\./(?!\\.\\./\\.\\./)', 'a plugin does not import another plugin\'s files: move what is shared into the SDK'),
     ),
   },

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { CROSS_FIELD } from '../protocol/cross-field.js';
-import { durationSchema } from '../protocol/duration.js';
+import { durationSchema } from '../protocol/duration-schema.js';
 
 /** RFC 2812 nick characters; servers allow longer nicks than the RFC's 9. */
 const NICK = /^[A-Za-z[\]\\`_^{|}][A-Za-z0-9[\]\\`_^{|}-]{0,31}$/;

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { DURATION_MESSAGE, durationSchema, formatDuration, parseDuration, parseDurationText, tryParseDuration } from './duration.js';
+import { DURATION_MESSAGE, formatDuration, parseDuration, parseDurationText, tryParseDuration } from './duration.js';
+import { durationSchema } from './duration-schema.js';
 
 describe('parseDuration', () => {
   test.each([

@@ -7,8 +7,6 @@
  * user text does not, since `remind 10 …` is more likely a slip than ten milliseconds.
  * Everything inside Hive works in milliseconds. Pure, no I/O.
  */
-import { z } from 'zod';
-
 export const DURATION_MESSAGE = 'expected a duration like 30s, 5m or a number of ms';
 
 const SECOND = 1_000, MINUTE = 60 * SECOND, HOUR = 60 * MINUTE, DAY = 24 * HOUR, WEEK = 7 * DAY;
@@ -81,11 +79,3 @@ export function formatDuration(ms: number, { smallest = 'ms' }: { smallest?: 'ms
   }
   return out;
 }
-
-/**
- * Accepts a duration (config form) and yields ms. One custom issue for every bad input (instead of
- * a union's two) so that the config error reads as a single sentence.
- */
-export const durationSchema = z
-  .custom<string | number>((value) => tryParseDuration(value) !== undefined, { error: DURATION_MESSAGE })
-  .transform((value) => tryParseDuration(value) as number);

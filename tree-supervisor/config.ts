@@ -11,7 +11,7 @@ import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { NAME_PATTERN } from '../protocol/names.js';
 import { ConfigError, formatPath, zodProblems } from './config-errors.js';
-import { durationSchema } from '../protocol/duration.js';
+import { durationSchema } from '../protocol/duration-schema.js';
 import { ROOT } from './reparent.js';
 import { networkSchema } from '../mouth/network-config.js';
 import { crossFieldProblems } from './config-checks.js';

@@ -10,7 +10,8 @@
  * Subscriptions are kept per network and nick in `subscriptions.json` in the node's state folder.
  */
 import { z } from 'zod';
-import { definePlugin, durationSchema, ircLower, isChannel, line, openStore, parseCommand, privmsg, type Command, type Incoming, type Manifest } from '../../protocol/sdk/index.js';
+import { definePlugin, ircLower, isChannel, line, openStore, parseCommand, privmsg, type Command, type Incoming, type Manifest } from '../../protocol/sdk/index.js';
+import { durationSchema } from '../../protocol/sdk/config.js';
 import { Membership } from './members.js';
 
 const configSchema = z.object({

@@ -9,7 +9,8 @@
  * correspondent) and a cap per minute keep two bots from answering each other for ever.
  */
 import { z } from 'zod';
-import { definePlugin, durationSchema, hasCapability, ircLower, isChannel, openStore, parseCommand, privmsg, type Incoming, type Manifest } from '../../protocol/sdk/index.js';
+import { definePlugin, hasCapability, ircLower, isChannel, openStore, parseCommand, privmsg, type Incoming, type Manifest } from '../../protocol/sdk/index.js';
+import { durationSchema } from '../../protocol/sdk/config.js';
 import { Matcher, type RuleSource } from './matcher.js';
 
 const configSchema = z.object({

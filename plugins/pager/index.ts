@@ -7,7 +7,8 @@
  * hive.id → speaker for the messages it passes down. Pages live in memory only.
  */
 import { z } from 'zod';
-import { definePlugin, durationSchema, line, parseLine, Recent, type IrcLine, type Manifest, type Meta } from '../../protocol/sdk/index.js';
+import { definePlugin, line, parseLine, Recent, type IrcLine, type Manifest, type Meta } from '../../protocol/sdk/index.js';
+import { durationSchema } from '../../protocol/sdk/config.js';
 import { hintText, pageKey, pagedTarget, splitPage } from './pages.js';
 
 const Config = z.object({

@@ -7,7 +7,8 @@
  * lines pass freely.
  */
 import { z } from 'zod';
-import { durationSchema, ircLower, parseCommand, type Manifest, definePlugin } from '../../protocol/sdk/index.js';
+import { ircLower, parseCommand, type Manifest, definePlugin } from '../../protocol/sdk/index.js';
+import { durationSchema } from '../../protocol/sdk/config.js';
 import { Limiter } from './limiter.js';
 
 const Config = z.object({

@@ -13,7 +13,8 @@
  * seen a NAMES reply for is asked about with NAMES before a highlight check).
  */
 import { z } from 'zod';
-import { ChannelMembers, definePlugin, durationSchema, HiveError, ircLower, isChannel, line, parseLine, Recent, type IrcLine, type Manifest } from '../../protocol/sdk/index.js';
+import { ChannelMembers, definePlugin, HiveError, ircLower, isChannel, line, parseLine, Recent, type IrcLine, type Manifest } from '../../protocol/sdk/index.js';
+import { durationSchema } from '../../protocol/sdk/config.js';
 import { channelsToCount, checkHighlights, checkStatic, stripLines, type Policy, type Refusal, type Rule, type Trigger } from './rules.js';
 
 const Config = z.object({

@@ -7,7 +7,8 @@
  * and published as the node's Details property.
  */
 import { z } from 'zod';
-import { durationSchema, hasCapability, ircLower, isChannel, openStore, parseCommand, type Manifest, definePlugin } from '../../protocol/sdk/index.js';
+import { hasCapability, ircLower, isChannel, openStore, parseCommand, type Manifest, definePlugin } from '../../protocol/sdk/index.js';
+import { durationSchema } from '../../protocol/sdk/config.js';
 import { summary, Tally, top, type Counts } from './tally.js';
 
 export const RESET_CAPABILITY = 'stats.reset';

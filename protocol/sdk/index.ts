@@ -20,6 +20,6 @@ export { parseLine, privmsg, notice, isChannel, ircLower, type IrcLine } from '.
 export type { Meta } from '../metadata.js';
 export { NAME_PATTERN } from '../names.js';
 export { createLogLimiter, type LogLimiter } from '../log-limit.js';
-export { durationSchema, parseDuration, tryParseDuration, parseDurationText, formatDuration } from '../duration.js';
+export { parseDuration, tryParseDuration, parseDurationText, formatDuration } from '../duration.js';
 export { backoffDelay, type BackoffOptions } from '../backoff.js';
 export { createTokenBucket, type TokenBucket, type TokenBucketOptions } from '../token-bucket.js';

@@ -14,6 +14,7 @@
  * until the replayed ones went first; a number already seen (sequence-numbers.ts) is dropped.
  */
 import type { WireMessage } from '../codec.js';
+import { backoffDelay } from '../backoff.js';
 import { HiveError } from '../errors.js';
 import { HIVE_MESSAGE_SIGNATURE, NODE_INTERFACE, NODE_PATH } from '../names.js';
 import { Variant, callHiveMethod, callWithDeadline, nameOwner, type DBusMessage } from './bus.js';
@@ -40,7 +41,8 @@ export function parentGone(err: unknown): boolean {
 
 /** Exponential backoff of the n-th re-attach within the window: at once, then 500 ms, 1 s, … */
 export function reattachDelay(n: number): number {
-  return n === 1 ? 0 : REATTACH_BACKOFF_MS * 2 ** (n - 2);
+  // Without jitter: the window allows only MAX_REATTACH tries, so there is nothing to spread.
+  return n === 1 ? 0 : backoffDelay(n - 2, { baseMs: REATTACH_BACKOFF_MS, maxMs: Number.MAX_SAFE_INTEGER, jitter: 0 });
 }
 
 export interface ParentLinkOptions {

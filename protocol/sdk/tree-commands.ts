@@ -8,7 +8,6 @@
  * checked on its own (a pair of strings, bounded, without control characters); bad entries are
  * skipped and counted, a node's good ones are still listed. At most `maxNodes` nodes are asked.
  */
-import { z } from 'zod';
 import { NODE_INTERFACE, NODE_PATH } from '../names.js';
 import { callBus, callWithDeadline, type MessageBus } from './bus.js';
 
@@ -29,10 +28,13 @@ const PROPERTY_TIMEOUT_MS = 1000;
 /** C0 controls (CR, LF, NUL, IRC formatting), DEL and C1 controls. */
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
-const nameSchema = z.string().min(1).max(HELP_LIMITS.maxNameChars).refine((s) => !CONTROL.test(s) && s.trim() === s);
-const helpSchema = z.string().min(1).max(HELP_LIMITS.maxHelpChars).refine((s) => !CONTROL.test(s));
-const entrySchema = z.tuple([nameSchema, helpSchema]);
-const childSchema = z.tuple([z.string().max(255), z.string().max(255)]);
+// Plain predicates, not zod: this module is in every plugin process, and zod would cost each one
+// ~4 MB of heap for two tuple checks (docs/performance.md).
+const text = (v: unknown, max: number): v is string => typeof v === 'string' && v.length >= 1 && v.length <= max && !CONTROL.test(v);
+const isEntry = (e: unknown): e is [string, string] =>
+  Array.isArray(e) && e.length === 2 && text(e[0], HELP_LIMITS.maxNameChars) && e[0].trim() === e[0] && text(e[1], HELP_LIMITS.maxHelpChars);
+const isChild = (c: unknown): c is [string, string] =>
+  Array.isArray(c) && c.length === 2 && typeof c[0] === 'string' && c[0].length <= 255 && typeof c[1] === 'string' && c[1].length <= 255;
 
 export interface CheckedCommands {
   commands: [string, string][];
@@ -46,9 +48,8 @@ export function checkCommands(value: unknown): CheckedCommands {
   const commands: [string, string][] = [];
   let refused = 0;
   for (const entry of value) {
-    const r = entrySchema.safeParse(entry);
-    if (!r.success || commands.length >= HELP_LIMITS.maxCommandsPerNode) { refused++; continue; }
-    commands.push(r.data);
+    if (!isEntry(entry) || commands.length >= HELP_LIMITS.maxCommandsPerNode) { refused++; continue; }
+    commands.push([entry[0], entry[1]]);
   }
   return { commands, refused };
 }
@@ -108,7 +109,7 @@ export async function subtreeCommands(r: TreeReader, children: { name: string; u
         const props = (await getProperty(r, unique, 'GetAll', [NODE_INTERFACE])).body[0] as { Commands?: { value?: unknown }; Children?: { value?: unknown } };
         const kids = props?.Children?.value;
         // A loop the bus showed (a node naming an ancestor) ends at `seen`.
-        if (Array.isArray(kids)) for (const k of kids) { const c = childSchema.safeParse(k); if (c.success) next.push({ name: c.data[0], unique: c.data[1] }); }
+        if (Array.isArray(kids)) for (const k of kids) { if (isChild(k)) next.push({ name: k[0], unique: k[1] }); }
         return { node: name, ...checkCommands(props?.Commands?.value ?? []) };
       } catch (err) {
         // A node that serves no properties (a minimal leaf in another language) is still asked; we just cannot know its commands.
