@@ -109,4 +109,24 @@ describe('trust levels in a real hive', () => {
     await ask(hive, '!ping', 'pong');
     await ask(hive, '!hostile', /^still here: /);
   });
+
+  it('the three examples (TypeScript, Python, shell) run sandboxed without a change and answer, also after kill -9', { timeout: 120_000 }, async () => {
+    hive = await startHive({
+      networks: TERMINAL,
+      plugins: [
+        { name: 'dice', exec: ['node', '../../../dist/plugins/run.js', '../../../dist/plugins/examples/typescript/dice.js'], cwd: DICE, sandbox: true },
+        { name: 'pyresp', exec: ['/usr/bin/python3', PYTHON_RESPONDER], sandbox: true },
+        { name: 'shping', exec: ['bash', join(ROOT, 'plugins/examples/shell/responder.sh')], sandbox: true },
+      ],
+    });
+    const nodes = (await hive.tree()) as Trusted[];
+    expect(Object.fromEntries(nodes.map((n) => [n.name, n.trust]))).toEqual({ mouth: 'direct', dice: 'sandboxed', pyresp: 'sandboxed', shping: 'sandboxed' });
+    await ask(hive, '!roll 2d6', /^you rolled \d+ \(\d \+ \d\)$/);
+    await ask(hive, '!pyping', 'pong from python');
+    await ask(hive, '!shping boxed', 'shpong boxed');
+    const py = nodes.find((n) => n.name === 'pyresp')!;
+    process.kill(py.pid!, 'SIGKILL');
+    await waitFor(async () => { const n = await hive!.node('pyresp'); return n.state === 'running' && n.pid !== py.pid; }, { timeout: 30_000, what: 'pyresp restarted' });
+    await ask(hive, '!pyping', 'pong from python');
+  });
 });
