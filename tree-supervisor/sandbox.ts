@@ -8,6 +8,7 @@
  *
  * `sandboxArgs` is pure: the bwrap arguments to put before the node's command.
  */
+import { readFileSync } from 'node:fs';
 
 export interface SandboxSpec {
   /** The node's own state directory: the one writable place. */
@@ -51,4 +52,28 @@ export function sandboxArgs(s: SandboxSpec): string[] {
   if (s.cwd) args.push('--chdir', s.cwd);
   args.push('--');
   return args;
+}
+
+/**
+ * The node's own process inside a sandbox started as `bwrap … CMD` at `pid`: bwrap's last
+ * descendant (bwrap → its init in the new pid namespace → CMD). Stopping goes there: SIGTERM to
+ * bwrap would only end the namespace, killing the node without a chance to save its state.
+ * Undefined when there is no descendant (not started yet, or gone).
+ */
+export function sandboxedProcess(pid: number, children = readChildren): number | undefined {
+  let current = pid;
+  for (let depth = 0; depth < 4; depth++) {
+    const next = children(current)[0];
+    if (next === undefined) return current === pid ? undefined : current;
+    current = next;
+  }
+  return current;
+}
+
+function readChildren(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
 }

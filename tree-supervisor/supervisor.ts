@@ -43,6 +43,7 @@ import { RemoteNodes } from './remote-node.js';
 import { credentialMatches, nodeCredential } from './credentials.js';
 import { isolate } from './node-isolation.js';
 import { sandboxOf } from './trust.js';
+import { sandboxedProcess } from './sandbox.js';
 
 export { OPERATION_DEADLINE_MS } from './supervisor-service.js';
 export { builtinPluginExists } from './node-process.js';
@@ -465,12 +466,19 @@ export class Supervisor {
    */
   private async terminate(r: NodeRecord, launched: Launched): Promise<void> {
     const gone = await stopWithDeadline({
-      gone: launched.exited, ask: () => launched.proc.kill('SIGTERM'), force: () => launched.proc.kill('SIGKILL'), graceMs: STOP_GRACE_MS, forceWaitMs: KILL_WAIT_MS,
+      gone: launched.exited, ask: () => this.askToStop(r, launched), force: () => launched.proc.kill('SIGKILL'), graceMs: STOP_GRACE_MS, forceWaitMs: KILL_WAIT_MS,
     });
     if (!gone) {
       this.log.error({ child: r.name, pid: launched.pid }, `node did not exit within ${STOP_GRACE_MS + KILL_WAIT_MS} ms of SIGTERM and SIGKILL; giving up on it`);
       if (r.launched === launched) r.launched = undefined;
     }
+  }
+
+  /** SIGTERM to the node itself: inside a sandbox that is bwrap's last descendant, not bwrap. */
+  private askToStop(r: NodeRecord, launched: Launched): void {
+    const inner = r.trust === 'sandboxed' ? sandboxedProcess(launched.pid) : undefined;
+    if (inner === undefined) { launched.proc.kill('SIGTERM'); return; }
+    try { process.kill(inner, 'SIGTERM'); } catch { launched.proc.kill('SIGTERM'); }
   }
 
   async startNode(name: string): Promise<void> {

@@ -110,6 +110,17 @@ describe('trust levels in a real hive', () => {
     await ask(hive, '!hostile', /^still here: /);
   });
 
+  it('a sandboxed node is asked to stop (SIGTERM to the node inside bwrap, not to bwrap) and ends cleanly', { timeout: 60_000 }, async () => {
+    hive = await startHive({ networks: TERMINAL, plugins: [{ name: 'ping', use: 'ping', trust: 'filtered', sandbox: true }] });
+    await ask(hive, '!ping', 'pong');
+    const stopped = (l: Record<string, unknown>) => l.msg === 'node stopped' && (l.node === 'ping' || l.child === 'ping');
+    expect(hive.logs.some(stopped)).toBe(false);
+    expect((await hive.cli('stop', 'ping', '--config', hive.configFile)).exitCode).toBe(0);
+    // Its own shutdown ran: it logged it (SIGTERM to bwrap ends the namespace and kills it mid-way, silently).
+    await hive.waitForLog(stopped, 10_000);
+    expect((await hive.node('ping')).state).toBe('stopped');
+  });
+
   it('the three examples (TypeScript, Python, shell) run sandboxed without a change and answer, also after kill -9', { timeout: 120_000 }, async () => {
     hive = await startHive({
       networks: TERMINAL,
