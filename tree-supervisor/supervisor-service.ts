@@ -33,6 +33,8 @@ export interface SupervisorOps {
   unload(name: string): Promise<void>;
   /** Asks the hive to end; answered at once. */
   shutdown(): void;
+  /** Whether `caller` is the mouth of a hive with a terminal network, which ends the hive at the end of its input. */
+  isTerminalMouth(caller: string | undefined): boolean;
   /** Whether `credential` is node `name`'s (credentials.ts); `caller` is the asking connection. */
   vouch(name: string, credential: string, caller: string | undefined): boolean;
   /** A remote node's address and credential. */
@@ -67,7 +69,11 @@ export function serveSupervisor(bus: MessageBus, o: { instance: string; log: Log
       Restart: op('Restart', async (m) => { await bounded('Restart', ops.restartNode(m.body[0] as string)); }),
       Load: op('Load', async (m) => [await bounded('Load', ops.load(m.body[0] as string))]),
       Unload: op('Unload', async (m) => { await bounded('Unload', ops.unload(m.body[0] as string)); }),
-      Shutdown: op('Shutdown', () => { setImmediate(() => ops.shutdown()); }),
+      // The operator's, and the terminal mouth's own at the end of its input (`echo '!ping' | hive up`).
+      Shutdown: (m) => {
+        if (!ops.isTerminalMouth(m.sender)) operators.require(m.sender, 'Shutdown');
+        setImmediate(() => ops.shutdown());
+      },
       RemoteAccess: op('RemoteAccess', (m) => ops.remoteAccess(m.body[0] as string)),
       Authenticate: async (m) => { await operators.authenticate(m.sender ?? '', m.body[0] as string); },
       Vouch: (m) => {

@@ -111,6 +111,7 @@ export class Supervisor {
         treeJson: async () => JSON.stringify(await this.treeView()),
         startNode: (n) => this.startNode(n), stopNode: (n) => this.stopNode(n), restartNode: (n) => this.restartNode(n),
         load: (spec) => this.load(spec), unload: (n) => this.unload(n), shutdown: () => this.o.onShutdown(0),
+        isTerminalMouth: (caller) => this.terminal && caller !== undefined && [...this.nodes.values()].some((r) => !r.spec && r.unique === caller),
       },
     });
     // dbus-next never settles a call whose connection closed: without a deadline, a bus lost here held `hive up` for ever.

@@ -87,6 +87,9 @@ describe('terminal network', () => {
       });
       expect(r.exitCode, String(r.stderr).split('\n').slice(-5).join('\n')).toBe(0);
       expect(String(r.stdout).split('\n').filter(Boolean).sort()).toEqual(['hello there', 'pong']);
+      // It ended in order: the mouth's Shutdown at the end of its input was taken (the control plane
+      // is the operator's, and the terminal mouth's own for this), so nothing was held or refused.
+      expect(String(r.stderr)).not.toMatch(/not the operator|node held/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
