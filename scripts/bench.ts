@@ -9,10 +9,11 @@ import { execa } from 'execa';
 import irc from 'irc-framework';
 import { startNgircd, type Ircd } from '../test/helpers/ircd.js';
 import { startPrivateBus } from '../tree-supervisor/private-bus.js';
-import { fetchTree } from '../tree-supervisor/cli-client.js';
-import type { RuntimeInfo } from '../tree-supervisor/runtime-file.js';
 import { RawIrc } from './bench/raw-irc.js';
-import { DIST, REPO, startBenchHive, type BenchHive } from './bench/hive-process.js';
+import { DIST, REPO, startBenchHive, treePids, type BenchHive } from './bench/hive-process.js';
+import { CHANNEL, NO_FLOOD, ircNetwork, latencyRuns as measureLatency, pct, round, sleep, spread, throughputRuns, waitJoined, type LatencyRuns } from './bench/irc-measure.js';
+import { pssMb } from './bench/pss.js';
+import { hive10 } from './bench/hive10.js';
 
 const args = new Set(process.argv.slice(2));
 const QUICK = args.has('--quick');
@@ -26,34 +27,11 @@ const N = {
   floodLines: QUICK ? 10 : 14,
   startups: QUICK ? 2 : 3,
 };
-const CHANNEL = '#bench';
 const passthrough = [process.execPath, join(DIST, 'test/fixtures/passthrough.js')];
 const now = () => performance.timeOrigin + performance.now();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 const say = (msg: string) => { if (!JSON_OUT) process.stderr.write(`bench: ${msg}\n`); };
+const latencyRuns = (client: RawIrc, nick: string) => measureLatency(client, nick, RUNS, N.pings);
 
-function quantile(sorted: number[], q: number): number {
-  if (!sorted.length) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
-function pct(values: number[]) {
-  const s = [...values].sort((a, b) => a - b);
-  return { p50: round(quantile(s, 0.5)), p90: round(quantile(s, 0.9)), p99: round(quantile(s, 0.99)) };
-}
-/** The median of several runs, with min and max. */
-function spread(values: number[], d = 2) {
-  const s = [...values].sort((a, b) => a - b);
-  return { median: round(s[Math.floor((s.length - 1) / 2)]!, d), min: round(s[0]!, d), max: round(s[s.length - 1]!, d) };
-}
-
-async function runtimeInfo(h: BenchHive): Promise<RuntimeInfo> {
-  return JSON.parse(await readFile(join(h.dir, 'run', `${h.instance}.json`), 'utf8')) as RuntimeInfo;
-}
-async function treePids(h: BenchHive): Promise<Map<string, number>> {
-  const t = await fetchTree(await runtimeInfo(h));
-  return new Map(t.nodes.filter((n) => n.pid).map((n) => [n.name, n.pid!]));
-}
 async function rssMb(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
@@ -63,11 +41,6 @@ async function privateMb(pid: number): Promise<number> {
   const s = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8');
   const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? NaN);
   return (kb('Private_Clean') + kb('Private_Dirty')) / 1024;
-}
-/** Proportional set size: shared pages counted once across the processes that share them. */
-async function pssMb(pid: number): Promise<number> {
-  const s = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8');
-  return Number(/^Pss:\s+(\d+)/m.exec(s)?.[1] ?? NaN) / 1024;
 }
 /** The xdg-dbus-proxy processes of one bench hive (their sockets live under its runtime dir). */
 async function proxyPids(h: BenchHive): Promise<number[]> {
@@ -79,51 +52,6 @@ async function busPid(h: BenchHive): Promise<number> {
   return Number(String(r.stdout).trim().split('\n')[0]);
 }
 
-function ircNetwork(ircd: Ircd, nick: string, flood?: { burst: number; rate: number }) {
-  return { bench: { type: 'irc', host: ircd.host, port: ircd.port, nick, channels: [CHANNEL], ...(flood ? { flood } : {}), reconnect: { min_delay: '50ms', max_delay: '1s' } } };
-}
-const NO_FLOOD = { burst: 1_000_000, rate: 1_000_000 };
-
-async function waitJoined(client: RawIrc, nick: string, timeoutMs = 20_000): Promise<void> {
-  if (client.lines.some((s) => s.line.startsWith(`:${nick}!`) && s.line.includes(` JOIN `))) return;
-  await client.waitFor((l) => l.startsWith(`:${nick}!`) && l.includes(' JOIN '), timeoutMs);
-}
-
-/** Sequential !ping → pong round trips, measured on the wire. */
-async function latency(client: RawIrc, nick: string, count: number): Promise<number[]> {
-  const out: number[] = [];
-  const isPong = (l: string) => l.startsWith(`:${nick}!`) && l.endsWith(`PRIVMSG ${CHANNEL} :pong`);
-  for (let i = 0; i < 20; i++) { const w = client.waitFor(isPong, 10_000); client.send(`PRIVMSG ${CHANNEL} :!ping`); await w; }
-  for (let i = 0; i < count; i++) {
-    const w = client.waitFor(isPong, 10_000);
-    const t0 = performance.now();
-    client.send(`PRIVMSG ${CHANNEL} :!ping`);
-    out.push((await w).at - t0);
-  }
-  return out;
-}
-
-async function latencyRuns(client: RawIrc, nick: string) {
-  const runs = [];
-  for (let r = 0; r < RUNS; r++) runs.push(pct(await latency(client, nick, N.pings)));
-  return { p50: spread(runs.map((x) => x.p50)), p90: spread(runs.map((x) => x.p90)), p99: spread(runs.map((x) => x.p99)) };
-}
-
-/** M pipelined !ping lines in one write; replies per second and replies lost. */
-async function throughput(client: RawIrc, nick: string, m: number) {
-  const prefix = `:${nick}!`;
-  const start = client.lines.length;
-  const t0 = performance.now();
-  client.send(...Array.from({ length: m }, () => `PRIVMSG ${CHANNEL} :!ping`));
-  let last = t0, got = 0, idleSince = performance.now();
-  while (got < m && performance.now() - idleSince < 3000) {
-    await sleep(20);
-    const now2 = client.lines.slice(start).filter((s) => s.line.startsWith(prefix) && s.line.endsWith(':pong'));
-    if (now2.length > got) { got = now2.length; last = now2[now2.length - 1]!.at; idleSince = performance.now(); }
-  }
-  return { replies_per_s: Math.round((got / (last - t0)) * 1000), lost: m - got };
-}
-
 async function bareBot(ircd: Ircd, client: RawIrc) {
   const bot = new irc.Client({ nick: 'barebot', auto_reconnect: false });
   bot.on('registered', () => bot.join(CHANNEL));
@@ -131,10 +59,9 @@ async function bareBot(ircd: Ircd, client: RawIrc) {
   bot.connect({ host: ircd.host, port: ircd.port, nick: 'barebot', auto_reconnect: false });
   await waitJoined(client, 'barebot');
   const lat = await latencyRuns(client, 'barebot');
-  const tp = [];
-  for (let r = 0; r < RUNS; r++) tp.push(await throughput(client, 'barebot', N.pipelined));
+  const tp = await throughputRuns(client, 'barebot', RUNS, N.pipelined);
   bot.quit('done');
-  return { latency: lat, throughput: { replies_per_s: spread(tp.map((x) => x.replies_per_s), 0), lost: Math.max(...tp.map((x) => x.lost)) } };
+  return { latency: lat, throughput: tp };
 }
 
 async function hiveLatency(ircd: Ircd, client: RawIrc, nick: string, plugins: unknown[], withThroughput: boolean, probe?: (h: BenchHive) => Promise<unknown>) {
@@ -143,12 +70,7 @@ async function hiveLatency(ircd: Ircd, client: RawIrc, nick: string, plugins: un
     await waitJoined(client, nick);
     const lat = await latencyRuns(client, nick);
     const probed = probe ? await probe(h) : undefined;
-    let tp;
-    if (withThroughput) {
-      const runs = [];
-      for (let r = 0; r < RUNS; r++) runs.push(await throughput(client, nick, N.pipelined));
-      tp = { replies_per_s: spread(runs.map((x) => x.replies_per_s), 0), lost: Math.max(...runs.map((x) => x.lost)) };
-    }
+    const tp = withThroughput ? await throughputRuns(client, nick, RUNS, N.pipelined) : undefined;
     return { lat, tp, probed };
   } finally {
     await h.stop();
@@ -314,7 +236,7 @@ async function startupAndMemory(ircd: Ircd, client: RawIrc) {
         await sleep(1000);
         const pids = await treePids(h);
         const bus = await busPid(h);
-        const parts = { bus: await rssMb(bus), mouth: await rssMb(pids.get('mouth')!), plugin_idle: await rssMb(pids.get('ping')!), plugin_idle_private: await privateMb(pids.get('ping')!), python_plugin: await rssMb(pids.get('pyresp')!), python_plugin_private: await privateMb(pids.get('pyresp')!), supervisor: await rssMb(h.proc.pid!) };
+        const parts = { bus: await rssMb(bus), mouth: await rssMb(pids.get('mouth')!), plugin_idle: await rssMb(pids.get('ping')!), plugin_idle_private: await privateMb(pids.get('ping')!), python_plugin: await rssMb(pids.get('pyresp')!), python_plugin_private: await privateMb(pids.get('pyresp')!), python_plugin_pss: await pssMb(pids.get('pyresp')!), supervisor: await rssMb(h.proc.pid!) };
         const nodes = await Promise.all([...pids].filter(([n]) => n !== 'pyresp' && n !== 'extra').map(([, pid]) => rssMb(pid)));
         rss = { ...parts, hive_total: parts.bus + parts.supervisor + nodes.reduce((a, b) => a + b, 0) };
       }
@@ -361,6 +283,8 @@ async function main() {
     const baseline = await bareBot(ircd, client);
     say('hive, depth 1');
     const d1 = await hiveLatency(ircd, client, 'hive1', [{ name: 'ping', use: 'ping' }], true);
+    say('hive, ten built-ins under the mouth, and its PSS floor');
+    const ten = await hive10(ircd, client, { runs: RUNS, pings: N.pings, pipelined: N.pipelined }, { p50: d1.lat.p50.median, replies_per_s: d1.tp!.replies_per_s.median });
     say('hive, depth 1, ping filtered (an exec: plugin behind its xdg-dbus-proxy)');
     const d1f = await hiveLatency(ircd, client, 'hive1f', [{ name: 'ping', exec: [process.execPath, join(DIST, 'plugins/run.js'), 'ping'] }], false, async (h) => {
       const pids = await proxyPids(h);
@@ -387,14 +311,15 @@ async function main() {
     const sm = await startupAndMemory(ircd, client);
 
     const base50 = baseline.latency.p50.median;
-    const flat = (l: Awaited<ReturnType<typeof latencyRuns>>) => ({
+    const flat = (l: LatencyRuns) => ({
       p50: l.p50.median, p90: l.p90.median, p99: l.p99.median, p50_min: l.p50.min, p50_max: l.p50.max, ratio: round(l.p50.median / base50),
     });
     const result = {
       machine: { cpus: (await import('node:os')).cpus().length, node: process.version, quick: QUICK },
       baseline: { latency: { p50: base50, p90: baseline.latency.p90.median, p99: baseline.latency.p99.median, p50_min: baseline.latency.p50.min, p50_max: baseline.latency.p50.max }, throughput: { replies_per_s: baseline.throughput.replies_per_s.median, lost: baseline.throughput.lost } },
       latency: {
-        depth1: flat(d1.lat), depth4: flat(d4.lat),
+        // ratio_to_raw: depth 4 against the raw dbus-next chain of 4 links of this run (issue 17).
+        depth1: flat(d1.lat), depth4: { ...flat(d4.lat), ratio_to_raw: round(d4.lat.p50.median / raw4.p50) },
         // The same ping as an exec: plugin behind its proxy; filter_ratio is its p50 over depth 1's.
         depth1_filtered: { ...flat(d1f.lat), filter_ratio: round(d1f.lat.p50.median / d1.lat.p50.median) },
         proxy: d1f.probed,
@@ -414,7 +339,10 @@ async function main() {
       reparent: rec.reparent,
       heal: rec.heal,
       mouth_restart: { ms: rec.mouth_restart.median, min: rec.mouth_restart.min, max: rec.mouth_restart.max },
-      rss: sm.rss,
+      // plugin_pss: the ten-plugin hive's PSS with one more idle plugin (ping) minus without it;
+      // plugin_pss_process: that plugin process's own PSS (scripts/bench/hive10.ts).
+      rss: { ...sm.rss, plugin_pss: ten.extra_plugin.delta_mb, plugin_pss_process: ten.extra_plugin.process_mb },
+      hive10: ten,
       startup: { first_pong: sm.startup.first_pong.median, first_pong_min: sm.startup.first_pong.min, first_pong_max: sm.startup.first_pong.max, plugin: sm.startup.plugin.median },
       seconds: Math.round((Date.now() - t0) / 1000),
     };
@@ -432,7 +360,7 @@ function printTable(r: Record<string, any>): void {
     ['baseline p50 / p99 (bare irc-framework bot)', `${r.baseline.latency.p50} / ${r.baseline.latency.p99} ms`, ''],
     ['latency depth 1 p50 / p90 / p99', `${r.latency.depth1.p50} / ${r.latency.depth1.p90} / ${r.latency.depth1.p99} ms`, `ratio ${r.latency.depth1.ratio} (target ≤ 4)`],
     ['latency depth 1 filtered p50 / p99', `${r.latency.depth1_filtered.p50} / ${r.latency.depth1_filtered.p99} ms`, `×${r.latency.depth1_filtered.filter_ratio} of direct (target ≤ 1.25); proxy PSS ${r.latency.proxy.proxy_pss_mb} MB`],
-    ['latency depth 4 p50 / p90 / p99', `${r.latency.depth4.p50} / ${r.latency.depth4.p90} / ${r.latency.depth4.p99} ms`, `ratio ${r.latency.depth4.ratio} (target ≤ 8)`],
+    ['latency depth 4 p50 / p90 / p99', `${r.latency.depth4.p50} / ${r.latency.depth4.p90} / ${r.latency.depth4.p99} ms`, `×${r.latency.depth4.ratio_to_raw} of the raw chain of 4 (target ≤ 1.1); ratio ${r.latency.depth4.ratio} to the bare bot`],
     ['throughput depth 1', `${r.throughput.replies_per_s} replies/s, ${r.throughput.lost} lost`, `bare bot ${r.baseline.throughput.replies_per_s}/s (target ≥ 5000, 0 lost)`],
     ['fan-out 1 subscriber (hive / raw dbus-next)', `${r.fanout.subs1.per_s} / ${r.fanout.raw1.per_s} per s`, `ratio ${r.fanout.ratio1}`],
     ['fan-out 10 subscribers (hive / raw dbus-next)', `${r.fanout.subs10.per_s} / ${r.fanout.raw10.per_s} per s, lost ${r.fanout.subs10.lost}`, `ratio ${r.fanout.ratio10} (target ≥ 0.9)`],
@@ -446,6 +374,12 @@ function printTable(r: Record<string, any>): void {
     ['private memory: idle plugin / bare node', `${r.rss.plugin_idle_private} / ${r.rss.node_bare_private} MB`, 'what one more plugin costs (node\'s code pages are shared)'],
     ['RSS whole default hive', `${r.rss.hive_total} MB`, ''],
     ['start-up: hive up → first pong', `${r.startup.first_pong} ms`, `(target ≤ 1000); one plugin spawn → attached ${r.startup.plugin} ms`],
+    ['hive10: PSS idle / floor', `${r.hive10.pss_idle} / ${r.hive10.pss_floor} MB`, `×${r.hive10.ratio_idle} (target ≤ 1.3); ${r.hive10.node_processes} node processes, floor ${r.hive10.floor_per_process} MB each`],
+    ['hive10: PSS after its traffic / floor', `${r.hive10.pss_after} / ${r.hive10.pss_floor} MB`, `×${r.hive10.ratio_after} (target ≤ 1.6)`],
+    ['hive10: one more idle plugin (PSS 11 − 10 / its own)', `${r.rss.plugin_pss} / ${r.rss.plugin_pss_process} MB`, `(target ≤ 14); Python example ${r.rss.python_plugin_pss} MB PSS (target ≤ 15)`],
+    ['hive10: latency p50 / p90 / p99', `${r.hive10.latency.p50} / ${r.hive10.latency.p90} / ${r.hive10.latency.p99} ms`, `×${r.hive10.latency.ratio_to_one} of one plugin (target ≤ 1.25)`],
+    ['hive10: throughput', `${r.hive10.throughput.replies_per_s} replies/s, ${r.hive10.throughput.lost} lost`, `×${r.hive10.throughput.ratio_to_one} of one plugin (target ≥ 0.8)`],
+    ['hive10: hive up → all ten attached', `${r.hive10.startup_ms} ms`, '(target ≤ 2000)'],
   ];
   const w0 = Math.max(...rows.map((x) => x[0].length)), w1 = Math.max(...rows.map((x) => x[1].length));
   process.stdout.write(rows.map(([a, b, c]) => `${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}`).join('\n') + `\n(${r.seconds} s, ${r.machine.cpus} cores, node ${r.machine.node}${r.machine.quick ? ', --quick' : ''})\n`);

@@ -1,10 +1,12 @@
 /** Starting `hive up --config` for the benchmark, with its log lines parsed. */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import { stringify } from 'yaml';
+import { fetchTree } from '../../tree-supervisor/cli-client.js';
+import type { RuntimeInfo } from '../../tree-supervisor/runtime-file.js';
 
 export const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 export const DIST = join(REPO, 'dist');
@@ -59,4 +61,18 @@ export async function startBenchHive(config: Record<string, unknown>): Promise<B
       clearTimeout(t);
     },
   };
+}
+
+export async function runtimeInfo(h: BenchHive): Promise<RuntimeInfo> {
+  return JSON.parse(await readFile(join(h.dir, 'run', `${h.instance}.json`), 'utf8')) as RuntimeInfo;
+}
+/** The pid of each node of the tree, by node name, as the supervisor reports it. */
+export async function treePids(h: BenchHive): Promise<Map<string, number>> {
+  const t = await fetchTree(await runtimeInfo(h));
+  return new Map(t.nodes.filter((n) => n.pid).map((n) => [n.name, n.pid!]));
+}
+/** `hive load|unload …` against a bench hive; throws with its stderr if it fails. */
+export async function hiveCli(h: BenchHive, args: string[]): Promise<void> {
+  const r = await execa(HIVE, [...args, '--instance', h.instance], { env: h.env, reject: false });
+  if (r.exitCode !== 0) throw new Error(`hive ${args.join(' ')} failed: ${String(r.stderr)}`);
 }
