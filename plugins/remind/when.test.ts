@@ -79,3 +79,11 @@ describe('delays in the one duration grammar', () => {
     expect(parseWhen('10ms tea', NOW)).toEqual({ ok: false, error: 'the delay must be at least 1s' });
   });
 });
+
+describe('a delay written in parts', () => {
+  it('reads `1h 30m` as one delay, and stops at the first word that is not part of it', () => {
+    expect(parseWhen('1h 30m tea', NOW)).toEqual({ ok: true, due: NOW + 90 * M, text: 'tea' });
+    expect(parseWhen('in 1d 2h 3m 4s x', NOW)).toEqual({ ok: true, due: NOW + D + 2 * H + 3 * M + 4 * S, text: 'x' });
+    expect(parseWhen('10m 5 apples', NOW)).toEqual({ ok: true, due: NOW + 10 * M, text: '5 apples' });
+  });
+});

@@ -38,7 +38,14 @@ export function parseWhen(args: string, now: number): WhenResult {
   let consumed = 1;
   let due: number;
 
-  const delay = parseDurationText(first);
+  let delay = parseDurationText(first);
+  // A delay written in parts (`1h 30m`) is one duration: take as many words as still read as one.
+  for (let k = 2; delay !== undefined && k <= Math.min(words.length, 6); k++) {
+    const longer = parseDurationText(words.slice(0, k).join(' '));
+    if (longer === undefined) break;
+    delay = longer;
+    consumed = k;
+  }
   if (delay !== undefined) {
     if (delay < SECOND) return { ok: false, error: 'the delay must be at least 1s' };
     due = now + delay;
