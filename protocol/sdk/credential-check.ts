@@ -1,5 +1,6 @@
 /**
- * Who a node lets in (docs/protocol.md#credentials): the checks behind Attach, Join and SetParent.
+ * Who a node lets in (docs/protocol.md#credentials): the checks behind Attach, Join and SetParent;
+ * and whom it follows: the check before attaching to a parent the supervisor did not name itself.
  *
  * Two rules, chosen once per node:
  * - token (no HIVE_VOUCH; nodes started by hand with one shared token, as tests do): the token
@@ -11,10 +12,14 @@
  *   answers cached, vouch-cache.ts); Join(name, token) when the supervisor vouches; SetParent only
  *   from the connection that owns org.hive.<instance>.Supervisor (its token is not looked at).
  *   A node that took a dead parent's name thus learns only the child's own credential, which is
- *   worth nothing to it: it does not own the child's name.
+ *   worth nothing to it: it does not own the child's name. And a node attaches to no parent the
+ *   supervisor did not name (a Reparent's target, a new owner of its parent's name) unless the
+ *   supervisor says that connection is one of its configured ancestors (Supervisor1.CheckParent):
+ *   a squatter on a dead parent's name, or a parent sending it elsewhere, gets no Attach at all.
  *
  * A refusal throws the named HiveError (BadToken, NotAuthorized, Timeout when the supervisor does
- * not answer in time); counting and logging it is node-context.ts's job.
+ * not answer in time); `parent` answers false instead (no answer is a no). Counting and logging
+ * either is node-context.ts's job.
  */
 import { HiveError } from '../errors.js';
 import { SUPERVISOR_INTERFACE, SUPERVISOR_PATH, nodeBusName, supervisorBusName } from '../names.js';
@@ -23,6 +28,8 @@ import { VouchCache } from './vouch-cache.js';
 
 /** How long a node waits for the supervisor's Vouch before it refuses with Timeout. */
 export const VOUCH_TIMEOUT_MS = 3000;
+/** How long a node waits for the supervisor's CheckParent before it takes the silence as a no. */
+export const CHECK_PARENT_TIMEOUT_MS = 2500;
 
 export interface CredentialCheck {
   readonly mode: 'token' | 'vouch';
@@ -32,6 +39,11 @@ export interface CredentialCheck {
   join(name: string, token: string): Promise<void>;
   /** SetParent(…, token) from the connection `sender`. */
   setParent(token: string, sender: string): Promise<void>;
+  /**
+   * Whether node `child` may attach to the connection `parentUnique` (a unique name), one the
+   * supervisor did not name itself; rejects with the reason when not.
+   */
+  parent(child: string, parentUnique: string): Promise<void>;
 }
 
 /** The rule without a supervisor to ask: every token given must be this node's own. */
@@ -39,7 +51,8 @@ export function tokenCheck(own: string): CredentialCheck {
   const check = async (token: string) => {
     if (token !== own) throw new HiveError('BadToken', 'the token does not match this hive');
   };
-  return { mode: 'token', attach: (_n, token) => check(token), join: (_n, token) => check(token), setParent: (token) => check(token) };
+  // Nobody to ask who a parent is: followed as before (nodes started by hand, in tests).
+  return { mode: 'token', attach: (_n, token) => check(token), join: (_n, token) => check(token), setParent: (token) => check(token), parent: async () => undefined };
 }
 
 export interface VouchCheckOptions {
@@ -47,6 +60,7 @@ export interface VouchCheckOptions {
   /** The node's connection, read at each use. */
   bus: () => MessageBus;
   timeoutMs?: number;
+  checkParentTimeoutMs?: number;
   cache?: VouchCache;
 }
 
@@ -84,6 +98,20 @@ export function vouchCheck(o: VouchCheckOptions): CredentialCheck {
     async setParent(_token, sender) {
       const owner = await nameOwner(o.bus(), supervisor);
       if (!owner || owner !== sender) throw new HiveError('NotAuthorized', `SetParent: only the supervisor (${supervisor}) moves a node; ${sender} is not it`);
+    },
+    async parent(child, parentUnique) {
+      const deadline = o.checkParentTimeoutMs ?? CHECK_PARENT_TIMEOUT_MS;
+      let ok: unknown;
+      try {
+        const reply = await callWithDeadline(o.bus(), {
+          destination: supervisor, path: SUPERVISOR_PATH, interface: SUPERVISOR_INTERFACE, member: 'CheckParent', signature: 'ss', body: [child, parentUnique],
+        }, deadline);
+        ok = reply.body[0];
+      } catch (err) {
+        // No answer (or an error: a supervisor without CheckParent) is a no: the supervisor's SetParent still moves us.
+        throw new HiveError('NotAuthorized', `the supervisor did not approve ${parentUnique} as a parent of '${child}' (${(err as Error).message})`, { cause: err });
+      }
+      if (ok !== true) throw new HiveError('NotAuthorized', `the supervisor does not know ${parentUnique} as an ancestor of '${child}'`);
     },
   };
 }

@@ -4,7 +4,8 @@
  * the bus connection once it is up, whether it is stopping, and two small duties written once —
  * logging a refusal an attacker may pace, and checking a caller's credential (credential-check.ts:
  * the node's own token, or the supervisor's word in vouch mode), refusals counted as `bad_token`
- * and `not_authorized`. Read-only to the parts: each keeps its own state; only HiveNode changes these.
+ * and `not_authorized`; and asking whether a parent the supervisor did not name may be followed
+ * (`parent_refused`). Read-only to the parts: each keeps its own state; only HiveNode changes these.
  */
 import type { Logger } from 'pino';
 import { HiveError } from '../errors.js';
@@ -38,6 +39,8 @@ export interface NodeContext {
   checkJoin(name: string, token: string, sender: string): Promise<void>;
   /** SetParent(…, token) from `sender`: resolves when let in, else BadToken or NotAuthorized, counted and logged. */
   checkSetParent(token: string, sender: string): Promise<void>;
+  /** Whether to attach to `parentUnique`, a parent the supervisor did not name; a no is counted (`parent_refused`) and logged. */
+  approveParent(parentUnique: string, via: string): Promise<boolean>;
 }
 
 export interface ContextOptions {
@@ -87,5 +90,10 @@ export function createContext(o: ContextOptions): NodeContext {
     checkAttach: (name, token, sender) => checked('Attach', sender, name, credentials.attach(name, token, sender)),
     checkJoin: (name, token, sender) => checked('Join', sender, name, credentials.join(name, token)),
     checkSetParent: (token, sender) => checked('SetParent', sender, undefined, credentials.setParent(token, sender)),
+    approveParent: (parentUnique, via) => credentials.parent(o.name, parentUnique).then(() => true, (err: unknown) => {
+      o.counters.parent_refused = (o.counters.parent_refused ?? 0) + 1;
+      refused(`parent_refused:${parentUnique}`, { parent: parentUnique, via, reason: (err as Error).message }, 'not following this parent: the supervisor did not approve it; waiting for its SetParent');
+      return false;
+    }),
   };
 }

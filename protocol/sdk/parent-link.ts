@@ -4,6 +4,9 @@
  * attaches with its credential (HIVE_TOKEN) and asks for what it missed (Replay after the last sequence numbers).
  * When the name gets a new owner it attaches again; when the owner goes it waits for the next; the
  * parent's Reparent signal sends it to the parent named (or, empty, keeps it waiting).
+ * A parent the supervisor did not name itself (a Reparent's target, a new owner of the name) is
+ * attached to only when the supervisor approves it in vouch mode (ctx.approveParent,
+ * docs/protocol.md#credentials); refused, the node stays without a parent until SetParent.
  *
  * The up path: Send on the parent. When the parent is gone mid-call (or there is none right now) it
  * waits for the next and tries once more, marked hive.replayed; when the parent says it does not know
@@ -69,6 +72,8 @@ export class ParentLink {
   private readonly attachWaiters = new Set<() => void>();
   private placeRefusals: number[] = [];
   private regaining: Promise<void> | undefined;
+  /** The last parent connection the supervisor named or approved: re-attaching to it needs no new check. */
+  private approved: string | undefined;
 
   constructor(private readonly ctx: NodeContext, private readonly o: ParentLinkOptions) {}
 
@@ -76,8 +81,11 @@ export class ParentLink {
   /** The unique name of the parent attached to, if any. */
   get parentUnique(): string | undefined { return this.unique; }
 
-  /** Follows a new parent (a bus name; '' for none) and attaches to it if it is on the bus. */
-  async setParent(parent: string): Promise<void> {
+  /**
+   * Follows a new parent (a bus name; '' for none) and attaches to it if it is on the bus.
+   * `named`: the supervisor named it (SetParent, the start), so its owner is not checked.
+   */
+  async setParent(parent: string, named = true): Promise<void> {
     const oldName = this.name;
     const oldUnique = this.unique;
     this.generation++;
@@ -93,7 +101,7 @@ export class ParentLink {
     if (oldName && oldName !== parent) await this.o.rules.drop(ownerRule(oldName));
     if (!parent) return;
     if (oldName !== parent) await this.o.rules.add(ownerRule(parent));
-    await this.attach();
+    await this.attach(named ? 'named' : 'Reparent');
   }
 
   /** Resolves once attached to a parent (and caught up); fails with NoParent after `timeoutMs`. */
@@ -148,7 +156,7 @@ export class ParentLink {
       // An empty parent: there is nowhere to go (the mouth, or a guard that holds its subtree); keep waiting for this one.
       if (!to) { this.leaving = true; log.info({ parent: this.name }, 'parent going away; waiting for it'); return; }
       log.info({ from: this.name, to }, 'parent asked us to re-parent');
-      this.setParent(to).catch((err) => log.warn({ err, parent: to }, 'attach after Reparent failed; waiting'));
+      this.setParent(to, false).catch((err) => log.warn({ err, parent: to }, 'attach after Reparent failed; waiting'));
     }
   }
 
@@ -169,7 +177,7 @@ export class ParentLink {
     } else if (newOwner !== this.unique) {
       this.generation++;
       this.unique = undefined;
-      this.attach().catch((err) => log.warn({ err }, 'attach to parent failed'));
+      this.attach('NameOwnerChanged').catch((err) => log.warn({ err }, 'attach to parent failed'));
     }
   }
 
@@ -195,11 +203,18 @@ export class ParentLink {
     return callWithDeadline(this.ctx.bus, { destination: parent, path: NODE_PATH, interface: NODE_INTERFACE, member, signature, body }, this.ctx.callTimeoutMs);
   }
 
-  private async attach(): Promise<void> {
+  /** `how`: 'named' by the supervisor, or what else led here (then the owner must be approved). */
+  private async attach(how: 'named' | 'Reparent' | 'NameOwnerChanged' | 'NotChild'): Promise<void> {
     const generation = this.generation;
     const unique = await nameOwner(this.ctx.bus, this.name);
     if (generation !== this.generation) return;
     if (!unique) throw new HiveError('NoParent', `parent ${this.name} is not on the bus`);
+    if (how !== 'named' && unique !== this.approved) {
+      // Refused: no Attach, so a squatter learns nothing; sends fail with NoParent until SetParent.
+      const ok = await this.ctx.approveParent(unique, how);
+      if (generation !== this.generation || !ok) return;
+    }
+    this.approved = unique;
     const rule = signalRule(unique);
     await this.o.rules.add(rule);
     this.unique = unique;
@@ -274,7 +289,7 @@ export class ParentLink {
       if (this.ctx.stopping) throw new HiveError('NotChild', `node '${this.ctx.name}' is stopping`);
       this.generation++;
       this.unique = undefined;
-      await this.attach();
+      await this.attach('NotChild');
     })().finally(() => { this.regaining = undefined; });
     return this.regaining;
   }

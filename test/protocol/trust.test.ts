@@ -1,7 +1,7 @@
 // Issue 16 on the node side: nodes in vouch mode (HIVE_VOUCH=1, each with a credential of its own)
 // against the attacks of the issue that concern nodes, on a real private bus. A stand-in supervisor
 // (a raw connection owning org.hive.<instance>.Supervisor) answers Vouch from a table of
-// credentials, as the real one does (the real one is tested in test/tree-supervisor/). The TypeScript
+// credentials and CheckParent from a table of approved (child, parent connection) pairs, as the real one does (the real one is tested in test/tree-supervisor/). The TypeScript
 // SDK's nodes run in this process; the Python SDK's responder runs as its own process.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
@@ -29,6 +29,11 @@ const CRED: Record<string, string> = Object.fromEntries(
 let bus: PrivateBus;
 let supervisor: MessageBus;
 const vouchAsked: [string, string][] = [];
+/** CheckParent(child, parent unique name): what was asked, and the pairs the stand-in supervisor approves. */
+const parentAsked: [string, string][] = [];
+const approvedParents: [string, string][] = [];
+const approveParent = (child: string, parent: MessageBus | HiveNode) =>
+  approvedParents.push([child, parent instanceof HiveNode ? parent.uniqueName : unique(parent)]);
 const nodes: HiveNode[] = [];
 const conns: MessageBus[] = [];
 
@@ -37,18 +42,26 @@ beforeAll(async () => {
   supervisor = await connectBus(bus.address);
   expect(await supervisor.requestName(supervisorBusName(TEST_INSTANCE), 0x4)).toBe(1);
   serveObject(supervisor, {
-    path: SUPERVISOR_PATH, spec: SUPERVISOR1, log: createLogger({ node: 'test-supervisor', level: 'silent' }), properties: () => ({}),
+    // CheckParent added here too, so that this stand-in does not depend on the XML of the day.
+    path: SUPERVISOR_PATH, spec: { ...SUPERVISOR1, methods: { ...SUPERVISOR1.methods, CheckParent: { in: [['child', 's'], ['parent', 's']], out: [['ok', 'b']] } } }, log: createLogger({ node: 'test-supervisor', level: 'silent' }), properties: () => ({}),
     methods: {
       Vouch: (m) => {
         const [name, credential] = m.body as [string, string];
         vouchAsked.push([name, credential]);
         return [CRED[name] !== undefined && CRED[name] === credential];
       },
+      CheckParent: (m) => {
+        const [child, parent] = m.body as [string, string];
+        parentAsked.push([child, parent]);
+        return [approvedParents.some(([c, p]) => c === child && p === parent)];
+      },
     },
   });
 });
 afterAll(async () => { supervisor?.disconnect(); await bus?.stop(); });
 afterEach(async () => {
+  approvedParents.splice(0);
+  parentAsked.splice(0);
   await stopAllNodes();
   for (const n of nodes.splice(0)) await n.stop().catch(() => undefined);
   for (const c of conns.splice(0)) c.disconnect();
@@ -196,7 +209,7 @@ describe('bus names in vouch mode', () => {
     expect(await nameOwner(squatter, busName('mouth'))).toBe(mouth.uniqueName);
   });
 
-  it("a squatter on a dead parent's name is handed only the child's own credential, which it cannot use anywhere", async () => {
+  it("a squatter on a dead parent's name, should the supervisor ever approve it, is handed only the child's own credential, which it cannot use anywhere", async () => {
     const mouth = await node('mouth', 'mouth');
     await node('middle', 'filter', 'mouth');
     const leaf = await node('leaf', 'responder', 'middle');
@@ -210,6 +223,8 @@ describe('bus names in vouch mode', () => {
       path: NODE_PATH, spec: NODE1, log: createLogger({ node: 'test-squatter', level: 'silent' }), properties: () => ({}),
       methods: { Attach: (m) => { handed.push(m.body as [string, string]); } },
     });
+    // Defence in depth: the real supervisor refuses a squatter (CheckParent, below); say it did not.
+    approveParent('leaf', squatter);
     await waitFor(async () => (await squatter.requestName(busName('middle'), 0x4)) === 1, { what: 'the dead parent\'s name free' });
     await waitFor(() => handed.length > 0, { what: 'the leaf attaching to the squatter' });
     // All it got: the leaf's own credential, no hive-wide token, nobody else's.
@@ -274,5 +289,67 @@ describe('a Python node (plugins/examples/python) in vouch mode', () => {
     await callNode(supervisor, 'pyresp', 'SetParent', 'ss', [busName('alt'), '']);
     await waitFor(() => childNames(alt).includes('pyresp'), { what: 'pyresp under alt' });
     expect(py.logs.some((l) => l.msg === 'SetParent refused')).toBe(true);
+  });
+});
+
+describe('following a parent in vouch mode: only one the supervisor named or approves (CheckParent)', () => {
+  /** A squatter that serves Attach and records what it is handed. */
+  async function squatterOn(name: string) {
+    const c = await conn();
+    const handed: [string, string][] = [];
+    serveObject(c, {
+      path: NODE_PATH, spec: NODE1, log: createLogger({ node: 'test-squatter', level: 'silent' }), properties: () => ({}),
+      methods: { Attach: (m) => { handed.push(m.body as [string, string]); } },
+    });
+    await waitFor(async () => (await c.requestName(busName(name), 0x4)) === 1, { what: `${name}'s name free` });
+    return Object.assign(c, { handed });
+  }
+
+  it("a squatter on a dead parent's name gets no Attach: the child stays without a parent until the supervisor's SetParent", async () => {
+    const mouth = await node('mouth', 'mouth');
+    const middle = await node('middle', 'filter', 'mouth');
+    const leaf = await node('leaf', 'responder', 'middle');
+    await leaf.waitAttached(5000);
+    nodes.splice(nodes.indexOf(middle), 1);
+    middle.bus.disconnect(); // dies without a word (no Reparent)
+    const squatter = await squatterOn('middle');
+    await waitFor(() => parentAsked.some(([c, p]) => c === 'leaf' && p === unique(squatter)), { what: 'the leaf asking the supervisor about the new owner' });
+    await sleep(300);
+    expect(squatter.handed).toEqual([]);
+    expect(leaf.attached).toBe(false);
+    expect(leaf.counters.parent_refused).toBe(1);
+    // The supervisor moves it (its SetParent needs no approval): attached again.
+    await callNode(supervisor, 'leaf', 'SetParent', 'ss', [busName('mouth'), '']);
+    await waitFor(() => childNames(mouth).includes('leaf'), { what: 'leaf under mouth' });
+    expect(leaf.attached).toBe(true);
+    expect(squatter.handed).toEqual([]);
+  });
+
+  it('a Reparent signal naming a node that is not an ancestor is not followed', async () => {
+    await node('mouth', 'mouth');
+    const middle = await node('middle', 'filter', 'mouth');
+    const leaf = await node('leaf', 'responder', 'middle');
+    await leaf.waitAttached(5000);
+    const evil = await squatterOn('evil');
+    // The parent (hostile, or fooled) sends its child elsewhere.
+    middle.bus.send(Message.newSignal(NODE_PATH, NODE_INTERFACE, 'Reparent', 's', [busName('evil')]));
+    await waitFor(() => parentAsked.some(([c, p]) => c === 'leaf' && p === unique(evil)), { what: 'the leaf asking the supervisor about evil' });
+    await sleep(300);
+    expect(evil.handed).toEqual([]);
+    expect(leaf.attached).toBe(false);
+    expect(leaf.counters.parent_refused).toBe(1);
+  });
+
+  it('a Reparent signal naming a node the supervisor approves is followed', async () => {
+    const mouth = await node('mouth', 'mouth');
+    const middle = await node('middle', 'filter', 'mouth');
+    const leaf = await node('leaf', 'responder', 'middle');
+    await leaf.waitAttached(5000);
+    approveParent('leaf', mouth);
+    middle.bus.send(Message.newSignal(NODE_PATH, NODE_INTERFACE, 'Reparent', 's', [busName('mouth')]));
+    await waitFor(() => childNames(mouth).includes('leaf'), { what: 'leaf under mouth' });
+    expect(parentAsked).toContainEqual(['leaf', mouth.uniqueName]);
+    expect(leaf.parent).toBe(busName('mouth'));
+    expect(leaf.counters.parent_refused ?? 0).toBe(0);
   });
 });
