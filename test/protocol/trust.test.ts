@@ -92,6 +92,18 @@ async function owning(name: string): Promise<MessageBus> {
   return c;
 }
 
+/** A squatter that serves Attach and records what it is handed. */
+async function squatterOn(name: string) {
+  const c = await conn();
+  const handed: [string, string][] = [];
+  serveObject(c, {
+    path: NODE_PATH, spec: NODE1, log: createLogger({ node: 'test-squatter', level: 'silent' }), properties: () => ({}),
+    methods: { Attach: (m) => { handed.push(m.body as [string, string]); } },
+  });
+  await waitFor(async () => (await c.requestName(busName(name), 0x4)) === 1, { what: `${name}'s name free` });
+  return Object.assign(c, { handed });
+}
+
 describe('Attach and Join in vouch mode', () => {
   it('lets in a child that owns its name and holds its own credential, and a Join the supervisor vouches for', async () => {
     const mouth = await node('mouth', 'mouth');
@@ -290,21 +302,47 @@ describe('a Python node (plugins/examples/python) in vouch mode', () => {
     await waitFor(() => childNames(alt).includes('pyresp'), { what: 'pyresp under alt' });
     expect(py.logs.some((l) => l.msg === 'SetParent refused')).toBe(true);
   });
+
+  it("gives a squatter on its dead parent's name no Attach, stays without a parent, and follows the supervisor's SetParent", async () => {
+    const mouth = await node('mouth', 'mouth');
+    const middle = await node('middle', 'filter', 'mouth');
+    const py = await pyUnder('middle');
+    nodes.splice(nodes.indexOf(middle), 1);
+    middle.bus.disconnect(); // dies without a word (no Reparent)
+    const squatter = await squatterOn('middle');
+    await waitFor(() => py.logs.some((l) => l.msg === 'not following this parent: the supervisor did not approve it; waiting for its SetParent'), { what: 'pyresp refusing the squatter' });
+    expect(parentAsked).toContainEqual(['pyresp', unique(squatter)]);
+    await sleep(300);
+    expect(squatter.handed).toEqual([]);
+    expect((await pyProps(squatter)).Counters).toMatchObject({ parent_refused: 1n });
+    await callNode(supervisor, 'pyresp', 'SetParent', 'ss', [busName('mouth'), '']);
+    await waitFor(() => childNames(mouth).includes('pyresp'), { what: 'pyresp under mouth' });
+    expect(squatter.handed).toEqual([]);
+  });
+
+  it('follows a Reparent only to a node the supervisor approves', async () => {
+    const mouth = await node('mouth', 'mouth');
+    const middle = await node('middle', 'filter', 'mouth');
+    const py = await pyUnder('middle');
+    const evil = await squatterOn('evil');
+    middle.bus.send(Message.newSignal(NODE_PATH, NODE_INTERFACE, 'Reparent', 's', [busName('evil')]));
+    await waitFor(() => parentAsked.some(([c, p]) => c === 'pyresp' && p === unique(evil)), { what: 'pyresp asking about evil' });
+    await sleep(300);
+    expect(evil.handed).toEqual([]);
+    expect((await pyProps(evil)).Counters).toMatchObject({ parent_refused: 1n });
+    // Its parent (here still middle's connection) sends it to the mouth, which the supervisor approves.
+    approveParent('pyresp', mouth);
+    await callNode(supervisor, 'pyresp', 'SetParent', 'ss', [busName('middle'), '']);
+    await waitFor(() => childNames(middle).includes('pyresp'), { what: 'pyresp back under middle' });
+    middle.bus.send(Message.newSignal(NODE_PATH, NODE_INTERFACE, 'Reparent', 's', [busName('mouth')]));
+    await waitFor(() => childNames(mouth).includes('pyresp'), { what: 'pyresp under mouth' });
+    expect(parentAsked).toContainEqual(['pyresp', mouth.uniqueName]);
+    await waitFor(() => py.logs.filter((l) => l.msg === 'attached to parent').length === 3, { what: 'pyresp attached three times: middle, middle again, mouth' });
+    expect((await pyProps(mouth.bus)).Parent).toBe(busName('mouth'));
+  });
 });
 
 describe('following a parent in vouch mode: only one the supervisor named or approves (CheckParent)', () => {
-  /** A squatter that serves Attach and records what it is handed. */
-  async function squatterOn(name: string) {
-    const c = await conn();
-    const handed: [string, string][] = [];
-    serveObject(c, {
-      path: NODE_PATH, spec: NODE1, log: createLogger({ node: 'test-squatter', level: 'silent' }), properties: () => ({}),
-      methods: { Attach: (m) => { handed.push(m.body as [string, string]); } },
-    });
-    await waitFor(async () => (await c.requestName(busName(name), 0x4)) === 1, { what: `${name}'s name free` });
-    return Object.assign(c, { handed });
-  }
-
   it("a squatter on a dead parent's name gets no Attach: the child stays without a parent until the supervisor's SetParent", async () => {
     const mouth = await node('mouth', 'mouth');
     const middle = await node('middle', 'filter', 'mouth');

@@ -55,6 +55,7 @@ EXIT_LOST_PLACE = 3     # docs/protocol.md#exit-codes
 VOUCH_TIMEOUT = 3.0     # seconds the supervisor's Vouch may take (docs/protocol.md#credentials)
 VOUCH_CACHE = 64        # (name, credential) pairs the supervisor vouched for, kept for VOUCH_TTL
 VOUCH_TTL = 60.0
+CHECK_PARENT_TIMEOUT = 2.5  # seconds the supervisor's CheckParent may take; silence is a no
 OWN_NAME_WAIT = 2.0     # seconds to wait for a last run of this node to leave the bus with our name
 
 # ---- 1. logging ------------------------------------------------------------------------------
@@ -336,6 +337,7 @@ class HiveNode:
         self._refusals = []                         # times the parent refused us as a child (NotChild)
         self._vouched = {}                          # (name, credential) -> until when the supervisor's word holds
         self._refusal_log = {}                      # refusal key -> (window start, lines logged): a few a minute
+        self._approved = None                       # the last parent connection the supervisor named or approved
 
     def command(self, name):
         """Decorator: `@node.command('pyping')` on `async def pyping(cmd)`."""
@@ -442,8 +444,9 @@ class HiveNode:
         """Match rule: the signals of one connection, by its unique name (not a well-known name)."""
         return f"type='signal',sender='{unique}',path='{NODE_PATH}',interface='{NODE_IFACE}'"
 
-    async def set_parent(self, parent):
-        """Follows another parent (a bus name), as SetParent and Reparent ask; True once attached."""
+    async def set_parent(self, parent, named=True):
+        """Follows another parent (a bus name), as SetParent and Reparent ask; True once attached.
+        `named`: the supervisor named it (SetParent, the start); a Reparent's target is not."""
         old_name, old_unique = self.parent, self.parent_unique
         self._generation += 1
         self.parent, self.parent_unique = parent, None
@@ -458,14 +461,20 @@ class HiveNode:
             return False
         if old_name != parent:
             await self.add_match(self.owner_rule(parent))
-        return await self.attach()
+        return await self.attach('named' if named else 'Reparent')
 
-    async def attach(self):
-        """Subscribes to the parent's signals, THEN attaches, then asks what it missed."""
+    async def attach(self, how='named'):
+        """Subscribes to the parent's signals, THEN attaches, then asks what it missed. A parent the
+        supervisor did not name (`how`: Reparent, NameOwnerChanged, NotChild) must be approved first."""
         generation = self._generation
         unique = await self.name_owner(self.parent)
         if generation != self._generation or not unique:
             return False                              # moved meanwhile, or not there: NameOwnerChanged will say
+        if how != 'named' and unique != self._approved:
+            ok = await self._check_parent(unique, how)
+            if generation != self._generation or not ok:
+                return False                          # refused: no Attach; NoParent until the supervisor's SetParent
+        self._approved = unique
         await self.add_match(self.signal_rule(unique))
         self.parent_unique = unique
         self._held = []                               # live messages wait until the replay is handled
@@ -572,7 +581,7 @@ class HiveNode:
             self._generation += 1
             self.parent_unique = None
             self._attached.clear()
-            self.spawn(self.attach())
+            self.spawn(self.attach('NameOwnerChanged'))
 
     def _on_parent_signal(self, msg):
         if msg.member == 'Message' and msg.signature == '(aaya{sv})':
@@ -584,7 +593,7 @@ class HiveNode:
                 log('info', 'parent going away; waiting for it', parent=self.parent)
                 return
             log('info', 'parent asked us to re-parent', to=to)
-            self.spawn(self.set_parent(to))
+            self.spawn(self.set_parent(to, named=False))
 
     # ---- 6. down and up --------------------------------------------------------------------------
     def _from_parent(self, wire, live=True):
@@ -713,7 +722,7 @@ class HiveNode:
         self._generation += 1
         self.parent_unique = None
         self._attached.clear()
-        if not await self.attach():
+        if not await self.attach('NotChild'):
             raise HiveError('NotChild', f"node '{self.name}' could not attach again to {self.parent}")
 
     async def _call_send(self, wire):
@@ -871,11 +880,32 @@ class HiveNode:
         if await self.name_owner(self.supervisor) != sender:     # the token is not looked at
             self._refuse('not_authorized', sender, 'SetParent', f'SetParent: only the supervisor ({self.supervisor}) moves a node')
 
+    async def _check_parent(self, unique, how):
+        """Whether to attach to `unique`, a parent the supervisor did not name. In vouch mode only when
+        Supervisor1.CheckParent(our name, unique) says it is one of our configured ancestors: a
+        squatter on a dead parent's name, or a parent sending us elsewhere, gets no Attach."""
+        if not self.env.vouch:
+            return True
+        try:
+            ok, = await self.call(self.supervisor, 'CheckParent', 'ss', (self.name, unique), path='/org/hive/Supervisor',
+                                  interface='org.hive.Supervisor1', timeout=CHECK_PARENT_TIMEOUT)
+            reason = 'the supervisor does not know it as an ancestor'
+        except HiveError as err:                      # no answer, or a supervisor without CheckParent: a no
+            ok, reason = False, f'no answer from the supervisor ({err.dbus_name})'
+        if ok is True:
+            return True
+        try:
+            self._refuse('parent_refused', unique, how, reason,
+                         log_text='not following this parent: the supervisor did not approve it; waiting for its SetParent')
+        except HiveError:
+            pass
+        return False
+
     def _check_token(self, sender, member, token):
         if token != self.env.token:
             self._refuse('bad_token', sender, member, 'the token does not match this hive')
 
-    def _refuse(self, counter, sender, member, text):
+    def _refuse(self, counter, sender, member, text, log_text=None):
         """Counts a refused caller, logs it at most 5 times a minute per caller, raises the named error."""
         self.counters[counter] = self.counters.get(counter, 0) + 1
         key, now = f'{counter}:{sender}', time.monotonic()
@@ -885,7 +915,7 @@ class HiveNode:
         if logged < 5:
             if len(self._refusal_log) >= 1024:      # bounded: forget the oldest caller
                 del self._refusal_log[next(iter(self._refusal_log))]
-            log('warn', f'{member} refused', caller=sender, reason=text)
+            log('warn', log_text or f'{member} refused', caller=sender, reason=text)
         self._refusal_log[key] = (start, logged + 1)
         raise HiveError('BadToken' if counter == 'bad_token' else 'NotAuthorized', text)
 
