@@ -17,6 +17,7 @@ export const SUPERVISOR1: InterfaceSpec = {
     Shutdown: { in: [], out: [] },
     Authenticate: { in: [['credential', 's']], out: [] },
     Vouch: { in: [['name', 's'], ['credential', 's']], out: [['ok', 'b']] },
+    CheckParent: { in: [['child', 's'], ['parent', 's']], out: [['ok', 'b']] },
     RemoteAccess: { in: [['node', 's']], out: [['address', 's'], ['credential', 's']] },
   },
   signals: {

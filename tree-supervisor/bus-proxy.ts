@@ -5,8 +5,8 @@
  * own only its own name (and those of its configured descendants, which it holds for children
  * without a connection), call only `org.hive.Node1` on the nodes that can be its parent (its
  * configured ancestors: re-parenting only ever moves a node up that chain), and hear only their
- * broadcasts, and ask the supervisor one thing: Supervisor1.Vouch (a parent checks a child's
- * credential). No other names, no other Supervisor1 method, no monitoring or eavesdropping. Calls *to* the node
+ * broadcasts, and ask the supervisor two things: Supervisor1.Vouch (a parent checks a child's
+ * credential) and Supervisor1.CheckParent (a child checks a new parent before following it). No other names, no other Supervisor1 method, no monitoring or eavesdropping. Calls *to* the node
  * (from its children and the supervisor) pass, as they do into a Flatpak app.
  *
  * The policy is a pure function (`proxyArgs`), the process is started like a node (under
@@ -43,6 +43,7 @@ export function proxyArgs(p: ProxyPolicy): string[] {
     ...(p.descendants ?? []).map((d) => `--own=${node(d)}`),
     ...p.ancestors.flatMap((a) => [`--call=${node(a)}=${rule}`, `--broadcast=${node(a)}=${rule}`]),
     `--call=${supervisorBusName(p.instance)}=${SUPERVISOR_INTERFACE}.Vouch@${SUPERVISOR_PATH}`,
+    `--call=${supervisorBusName(p.instance)}=${SUPERVISOR_INTERFACE}.CheckParent@${SUPERVISOR_PATH}`,
   ];
 }
 

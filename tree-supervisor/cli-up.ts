@@ -115,7 +115,7 @@ export async function up(opts: { config?: string }): Promise<number> {
 
   let finished: (code: number) => void = () => undefined;
   const done = new Promise<number>((r) => { finished = r; });
-  const supervisor = new Supervisor({ config, configDir, busAddress, secret: token, runtimeDir: runtimeDir(), log, nodeLog: root, onShutdown: (code) => void stop(code) });
+  const supervisor = new Supervisor({ config, configDir, configFile: opts.config ? resolve(opts.config) : undefined, busAddress, secret: token, runtimeDir: runtimeDir(), log, nodeLog: root, onShutdown: (code) => void stop(code) });
 
   let stopping = false;
   let stopped: Promise<void> | undefined;

@@ -61,6 +61,8 @@ export function checkPluginSpec(p: Record<string, unknown>, show: (path: KeyPath
   return problems;
 }
 
+export const SANDBOX_ON_SESSION_BUS = 'a sandboxed node cannot run on `bus: session`: the session bus is the user\'s own, reachable by every program of the user\'s outside the sandbox (use `bus: private`, the default, or a bus address of the hive\'s own)';
+
 /**
  * Checks that need the whole config. They read the raw (substituted) input defensively, so
  * they run, and report, even when zod found problems elsewhere in the same file.
@@ -90,6 +92,8 @@ export function crossFieldProblems(raw: unknown, secrets: ReadonlyMap<string, st
     if (earlier !== undefined) {
       problems.push({ keyPath: ['plugins', i, 'name'], message: `${show(['plugins', i, 'name'], p.name)} is already the name of plugins[${earlier}]` });
     } else firstIndex.set(p.name, i);
+    // On the session bus, the node's own sockets folder ($XDG_RUNTIME_DIR) holds the hive's bus: no sandbox can hide it and keep it.
+    if (raw.bus === 'session' && p.sandbox !== undefined && p.sandbox !== false) problems.push({ keyPath: ['plugins', i, 'sandbox'], message: SANDBOX_ON_SESSION_BUS });
   });
 
   // Unknown parents.

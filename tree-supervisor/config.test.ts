@@ -18,6 +18,7 @@ import {
   type HiveConfig,
   type IrcNetworkConfig,
 } from './config.js';
+import { SANDBOX_ON_SESSION_BUS } from './config-checks.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hive-config-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -574,5 +575,14 @@ describe('checkPluginSpec (one entry, for the config and for hive load)', () => 
     expect(messages({ name: 'a', use: 'nosuch' })[0]).toMatch(/^use: 'nosuch' is not a built-in plugin/);
     expect(messages({ name: 'a', use: 'ping', exec: ['x'] })[0]).toMatch(/got use and exec/);
     expect(messages({ name: 'a', use: 'ping' })).toEqual([]);
+  });
+});
+
+describe('a sandbox on the session bus', () => {
+  test('is refused by name: the session bus is reachable outside any sandbox', () => {
+    const lines = problemsOf({ bus: 'session', networks: console_, plugins: [{ name: 'jail', exec: ['x'], sandbox: true }, { name: 'free', exec: ['y'] }] });
+    expect(lines).toEqual([`\`plugins[0].sandbox\`: ${SANDBOX_ON_SESSION_BUS}`]);
+    // The control: on the hive's own bus it is fine.
+    expect(() => parseConfig({ bus: 'private', networks: console_, plugins: [{ name: 'jail', exec: ['x'], sandbox: true }] }, { baseDir: dir, env })).not.toThrow();
   });
 });

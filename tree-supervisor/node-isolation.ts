@@ -3,11 +3,12 @@
  * sandboxed node gets its own xdg-dbus-proxy (bus-proxy.ts), whose socket is in its own folder of
  * the runtime dir, `<runtime>/<instance>.nodes/<node>/bus.sock`, and whose address it gets instead
  * of the bus's; a sandboxed node's command is put under bwrap (sandbox.ts) with home, the runtime
- * dir and the state root hidden, its program's folders, its cwd and Hive itself shown read-only,
- * and only its own state dir and socket folder writable. A remote node's proxy lives at the same
+ * dir, the whole $XDG_RUNTIME_DIR, /run/user, the system bus's folders and the state root hidden,
+ * the config file and HIVE_TOKEN_FILE masked, its program's folders, its cwd and Hive itself shown
+ * read-only, and only its own state dir and socket folder writable (its environment: sandboxEnv). A remote node's proxy lives at the same
  * place for the hive's life (remote-node.ts); a local node's proxy lives and dies with its process.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
@@ -34,11 +35,20 @@ export function nodeSocketDir(runtimeDir: string, instance: string, node: string
   return join(runtimeDir, `${instance}.nodes`, node);
 }
 
-/** Starts a node's proxy at its place in the runtime dir. */
-export async function startNodeProxy(o: { busAddress: string; runtimeDir: string; instance: string; name: string; tree: Tree }): Promise<BusProxy> {
+/** Where every unix socket of the user's and of the system's bus lives (hidden from a sandboxed node). */
+export function socketDirs(env: NodeJS.ProcessEnv = process.env): string[] {
+  return [...(env.XDG_RUNTIME_DIR ? [env.XDG_RUNTIME_DIR] : []), '/run/user', '/run/dbus', '/var/run/dbus'];
+}
+
+/**
+ * Starts a node's proxy at its place in the runtime dir. `socket` names the socket file: a local
+ * node's is new at each start (bus-<generation>.sock), so that a proxy that is still going away
+ * never shares a path with its successor; a remote node's is stable.
+ */
+export async function startNodeProxy(o: { busAddress: string; runtimeDir: string; instance: string; name: string; tree: Tree; socket?: string }): Promise<BusProxy> {
   const dir = nodeSocketDir(o.runtimeDir, o.instance, o.name);
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  return startBusProxy(o.busAddress, join(dir, 'bus.sock'), {
+  return startBusProxy(o.busAddress, join(dir, o.socket ?? 'bus.sock'), {
     instance: o.instance, name: o.name, ancestors: ancestorsOf(o.name, o.tree), descendants: descendantsOf(o.name, o.tree),
   });
 }
@@ -57,9 +67,13 @@ function programDirs(command: string[], cwd: string | undefined): string[] {
 export async function isolate(o: {
   trust: Trust; sandbox: SandboxSettings | undefined; name: string; instance: string; busAddress: string; runtimeDir: string;
   stateRoot: string; stateDir: string; command: string[]; cwd: string | undefined; configDir: string; tree: Tree;
+  /** This start's number: the proxy socket's name. */
+  generation: number;
+  /** Files no sandboxed node may read: the config file, HIVE_TOKEN_FILE. */
+  secretFiles: string[];
 }): Promise<Isolated> {
   if (o.trust === 'direct') return { busAddress: o.busAddress, command: o.command, proxy: undefined };
-  const proxy = await startNodeProxy(o);
+  const proxy = await startNodeProxy({ ...o, socket: `bus-${o.generation}.sock` });
   if (o.trust !== 'sandboxed') return { busAddress: proxy.address, command: o.command, proxy };
   const bwrap = await which('bwrap');
   if (!bwrap) {
@@ -70,11 +84,13 @@ export async function isolate(o: {
   const exe = o.command[0]!.includes('/') ? [] : [await which(o.command[0]!)].filter((p): p is string => !!p);
   let home: string | undefined;
   try { home = homedir(); } catch { home = undefined; }
-  const hide = [o.runtimeDir, o.stateRoot, ...(home && home !== '/' ? [home] : [])];
+  // The socket folders by their real paths: /var/run is /run on most systems, and bwrap cannot mount twice through a link.
+  const sockets = socketDirs().filter((d) => existsSync(d)).map((d) => realpathSync(d));
+  const hide = [...new Set([o.runtimeDir, o.stateRoot, ...sockets, ...(home && home !== '/' ? [home] : [])])].filter((d) => existsSync(d));
   const readOnly = [PACKAGE_ROOT, ...programDirs([...exe, ...o.command], o.cwd), ...(o.cwd ? [o.cwd] : []), ...(o.sandbox?.read_only ?? []).map((d) => resolve(o.configDir, d))]
     .filter((d) => existsSync(d));
   const args = sandboxArgs({
-    stateDir: o.stateDir, hide, readOnly, writable: [nodeSocketDir(o.runtimeDir, o.instance, o.name)], network: o.sandbox?.network ?? false, cwd: o.cwd,
+    stateDir: o.stateDir, hide, readOnly, hideFiles: o.secretFiles.filter((f) => existsSync(f)), writable: [nodeSocketDir(o.runtimeDir, o.instance, o.name)], network: o.sandbox?.network ?? false, cwd: o.cwd,
   });
   return { busAddress: proxy.address, command: [bwrap, ...args, ...o.command], proxy };
 }

@@ -21,12 +21,17 @@ export interface NodeRecord {
   trust: Trust;
   /** Its filtering proxy while it has one (a local node's lives with its process, a remote node's with the hive). */
   proxy: BusProxy | undefined;
+  /** Settles when the proxies of its earlier starts are gone: a new start waits for it. */
+  proxyGone: Promise<void>;
   /** The kind the node last reported (Node1.Kind), kept while it is down; undefined until it has. */
   kind: string | undefined;
   state: NodeState;
   launched: Launched | undefined;
   generation: number;
+  /** The connection accepted as this node (its process or its proxy, supervisor.ts ownedByNode). */
   unique: string | undefined;
+  /** NameOwnerChanged events of its name so far: an answer about an older owner is dropped. */
+  ownerEvents: number;
   restarts: number;
   attempt: number;
   startedAt: number | undefined;
@@ -60,7 +65,7 @@ export function runModeOf(spec: PluginSpec | undefined): RunMode {
 
 export function newRecord(name: string, spec: PluginSpec | undefined): NodeRecord {
   return {
-    name, spec, run: runModeOf(spec), trust: trustOf(spec), proxy: undefined, kind: spec ? undefined : 'mouth', state: 'stopped', launched: undefined, generation: 0, unique: undefined,
+    name, spec, run: runModeOf(spec), trust: trustOf(spec), proxy: undefined, proxyGone: Promise.resolve(), kind: spec ? undefined : 'mouth', state: 'stopped', launched: undefined, generation: 0, unique: undefined, ownerEvents: 0,
     restarts: 0, attempt: 0, startedAt: undefined,
     intensity: createRestartIntensity({ max: spec?.restart.max ?? 5, withinMs: spec?.restart.within ?? 60_000 }),
     currentParent: undefined, pendingParent: undefined, moveFailures: 0, restartTimer: undefined, wantStopped: false, diedAt: undefined, decided: 0,

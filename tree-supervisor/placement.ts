@@ -10,6 +10,7 @@
 import type { Logger } from 'pino';
 import { nodeBusName } from '../protocol/names.js';
 import type { NodeRecord } from './node-record.js';
+import type { Launched } from './node-process.js';
 
 export const PLACEMENT_CHECK_MS = 2000;
 const MISPLACED_RESTART_CHECKS = 4;
@@ -39,8 +40,10 @@ export interface PlacementHost {
   readonly log: Logger;
   stopping(): boolean;
   childrenEntries(node: string): Promise<ChildEntries | undefined>;
-  /** SetParent of `r` to `parent` (with the hive token). */
+  /** SetParent of `r` to `parent` (from the supervisor's connection, which is what the node checks). */
   putBack(r: NodeRecord, parent: string): Promise<unknown>;
+  /** SIGTERM to the node's own process (inside a sandbox: not to bwrap, sandbox.ts). */
+  askToStop(r: NodeRecord, launched: Launched): void;
 }
 
 /** One check of every placed node; at most one runs at a time. */
@@ -74,7 +77,7 @@ export function placementChecker(host: PlacementHost): () => Promise<void> {
         if (r.misplacedChecks >= MISPLACED_RESTART_CHECKS && !r.spec?.remote && r.launched) {
           host.log.error({ child: r.name, parent }, 'misplaced node did not come back in place; restarting it');
           r.misplacedChecks = 0;
-          r.launched.proc.kill('SIGTERM');
+          host.askToStop(r, r.launched);
           continue;
         }
         void host.putBack(r, parent).catch((err) => host.log.warn({ err, child: r.name, parent }, 'putting a misplaced node back failed'));

@@ -6,7 +6,8 @@
  * is what the operator forwards over ssh. The supervisor never starts or stops the node; it looks
  * for it on the bus, puts it where the tree wants it with SetParent, and treats its vanishing like
  * a death whose restart is someone else's. A node holding a stale credential is found out by the
- * refusal: SetParent's BadToken, or a Vouch its own ancestor asked and was told no.
+ * refusal of a Vouch its own ancestor asked when it attached (SetParent carries no credential: a
+ * node in vouch mode takes it from the supervisor's connection alone).
  */
 import type { Logger } from 'pino';
 import { HiveError } from '../protocol/errors.js';
@@ -97,9 +98,8 @@ export class RemoteNodes {
   }
 
   /**
-   * SetParent puts it where the tree wants it, and proves that it holds this hive's token. One
-   * started with the token of an earlier `hive up` could attach to nothing and would refuse the
-   * children moved under it, so it gets none.
+   * SetParent puts it where the tree wants it. One started with the credential of an earlier
+   * `hive up` is found out when its Attach is vouched for (refusedBy) and gets no children.
    */
   private async appeared(r: NodeRecord, owner: string): Promise<void> {
     const { h } = this;
@@ -107,15 +107,11 @@ export class RemoteNodes {
     // Held (a guard above it is down): it waits for its configured parent like any held node.
     try { target = startingParent(r.name, h.tree, viewsOf(h.nodes.values())); } catch (err) { h.log.error({ err }, 'tree inconsistent'); }
     try {
-      await h.callNode(r.name, NODE_INTERFACE, 'SetParent', 'ss', [nodeBusName(h.instance, target), h.credentialOf(r.name)], 5000);
+      // '' as the token: in vouch mode the node ignores it (only the supervisor's connection may call SetParent).
+      await h.callNode(r.name, NODE_INTERFACE, 'SetParent', 'ss', [nodeBusName(h.instance, target), ''], 5000);
     } catch (err) {
       if (r.unique !== owner) return;
-      if (err instanceof HiveError && err.code === 'BadToken') {
-        this.stale(r);
-        return;
-      }
-      // A refusal other than BadToken comes after the token check: the parent may just be
-      // restarting, and the node follows it (or the node is slow to answer).
+      // The parent may just be restarting, and the node follows it (or the node is slow to answer).
       h.log.info({ child: r.name, to: target, reason: (err as Error).message }, 'remote node not attached yet; it waits for its parent');
     }
     // Found out meanwhile (a Vouch refused at its Attach): it stays failed until it comes again.

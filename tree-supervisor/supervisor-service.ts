@@ -1,13 +1,13 @@
 /**
  * org.hive.Supervisor1 on the bus (protocol/org.hive.Supervisor1.xml): the operator's methods,
  * each bounded by OPERATION_DEADLINE_MS and refused (NotAuthorized) to a connection that did not
- * Authenticate (operators.ts); Vouch for any caller; bodies read header first so that no call
+ * Authenticate (operators.ts); Vouch and CheckParent for any caller; bodies read header first so that no call
  * larger than any the supervisor takes is decoded. What the methods do is the Supervisor's; this
  * module only serves them and keeps the gate.
  */
 import type { Logger } from 'pino';
 import { HiveError } from '../protocol/errors.js';
-import { SUPERVISOR_PATH } from '../protocol/names.js';
+import { NAME_PATTERN, SUPERVISOR_PATH } from '../protocol/names.js';
 import { SUPERVISOR1 } from '../protocol/supervisor1.js';
 import { answerUnread, type DBusMessage, type MessageBus } from '../protocol/sdk/bus.js';
 import { serveObject } from '../protocol/sdk/service.js';
@@ -37,6 +37,10 @@ export interface SupervisorOps {
   isTerminalMouth(caller: string | undefined): boolean;
   /** Whether `credential` is node `name`'s (credentials.ts); `caller` is the asking connection. */
   vouch(name: string, credential: string, caller: string | undefined): boolean;
+  /** Whether connection `parent` is accepted as a configured ancestor of node `child` (CheckParent). */
+  checkParent(child: string, parent: string): boolean;
+  /** How many times a connection the supervisor did not start took a node's name. */
+  impostors(): number;
   /** A remote node's address and credential. */
   remoteAccess(name: string): [string, string];
 }
@@ -56,12 +60,16 @@ export function serveSupervisor(bus: MessageBus, o: { instance: string; log: Log
   };
   let vouchRefused = 0;
   const vouchLog = createLogLimiter();
+  let parentRefused = 0;
+  const parentLog = createLogLimiter();
   bus.addMethodHandler((msg: DBusMessage) => answerUnread(bus, msg, SUPERVISOR_BODY_MAX, 'Supervisor') !== undefined);
   serveObject(bus, {
     path: SUPERVISOR_PATH,
     spec: SUPERVISOR1,
     log: o.log,
-    properties: () => ({ Instance: o.instance, Ready: o.ready(), Counters: { vouch_refused: BigInt(vouchRefused), not_authorized: BigInt(operators.notAuthorized) } }),
+    properties: () => ({ Instance: o.instance, Ready: o.ready(), Counters: {
+      vouch_refused: BigInt(vouchRefused), parent_refused: BigInt(parentRefused), impostor: BigInt(ops.impostors()), not_authorized: BigInt(operators.notAuthorized),
+    } }),
     methods: {
       Tree: async () => [await bounded('Tree', ops.treeJson())],
       Start: op('Start', async (m) => { await bounded('Start', ops.startNode(m.body[0] as string)); }),
@@ -83,6 +91,17 @@ export function serveSupervisor(bus: MessageBus, o: { instance: string; log: Log
           vouchRefused++;
           const suppressed = vouchLog.take('vouch');
           if (suppressed !== undefined) o.log.error({ name: name.slice(0, 80), caller: m.sender, suppressed }, 'vouch refused: not that node\'s credential');
+        }
+        return [ok];
+      },
+      CheckParent: (m) => {
+        const [child, parent] = m.body as [string, string];
+        // Bounded input: a node name and a unique bus name, or no.
+        const ok = NAME_PATTERN.test(child) && /^:[0-9]+\.[0-9]+$/.test(parent) && parent.length <= 64 && ops.checkParent(child, parent);
+        if (!ok) {
+          parentRefused++;
+          const suppressed = parentLog.take('parent');
+          if (suppressed !== undefined) o.log.warn({ child: child.slice(0, 80), parent: parent.slice(0, 80), caller: m.sender, suppressed }, 'parent refused: not a configured ancestor\'s own connection');
         }
         return [ok];
       },

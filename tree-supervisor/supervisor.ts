@@ -8,11 +8,13 @@
  *   `restart.within` marks it failed (OTP's intensity and period), and its children stay moved;
  * - when a node is back, its children move back under it;
  * - a `remote` node (docs/deploy.md) is never started or stopped: it is seen to attach (and put in
- *   place with SetParent, which also checks its token) and to vanish, like a node that died.
+ *   place with SetParent) and to vanish, like a node that died;
+ * - a node's name is taken as the node only from the connection of the process (or proxy) the
+ *   supervisor started for it (ownedByNode); anyone else is an impostor, logged and counted.
  *
- * Every move is a SetParent call on the child (from the supervisor's connection, with the child's
- * credential); a node follows its parent's well-known name, so a restarted parent is re-joined by
- * its children on their own. Each node runs at its trust level (node-isolation.ts: direct, through
+ * Every move is a SetParent call on the child (from the supervisor's connection, which is what the
+ * node checks; its token is ''); a node follows its parent's well-known name after asking
+ * CheckParent, so a restarted parent is re-joined by its children on their own. Each node runs at its trust level (node-isolation.ts: direct, through
  * its own proxy, or sandboxed too) with its own credential (credentials.ts). Where nodes
  * should be is planned in reparent.ts and applied here; what to do about a death is decided in
  * restart-policy.ts; the D-Bus service is supervisor-service.ts, `hive tree`'s view tree-view.ts,
@@ -23,14 +25,15 @@
  * operator's call) changes the same records; the pure decisions and the side jobs are elsewhere.
  */
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { HiveError } from '../protocol/errors.js';
 import { ENV, NODE_INTERFACE, NODE_PATH, SUPERVISOR_INTERFACE, SUPERVISOR_PATH, nodeBusName, supervisorBusName, PREFIX } from '../protocol/names.js';
-import { DBUS, Message, MessageType, addMatch, callWithDeadline, connectBus, sizeGate, type DBusMessage, type MessageBus } from '../protocol/sdk/bus.js';
+import { DBUS, Message, MessageType, addMatch, callBus, callWithDeadline, connectBus, sizeGate, type DBusMessage, type MessageBus } from '../protocol/sdk/bus.js';
 import { backoffDelay } from '../protocol/backoff.js';
 import { type HiveConfig, type PluginSpec, treeOrder } from './config.js';
 import { parseLoadSpec } from './load-spec.js';
+import { SANDBOX_ON_SESSION_BUS } from './config-checks.js';
 import { launchNode, nodeCommand, nodeEnv, programProblem, type Exit, type Launched } from './node-process.js';
 import { planConvergence, ROOT, startingParent, stopWaves, type ConvergeStep, type NodeState, type TreeNode } from './reparent.js';
 import { stopWithDeadline, withDeadline } from './deadline.js';
@@ -42,8 +45,11 @@ import { treeView } from './tree-view.js';
 import { RemoteNodes } from './remote-node.js';
 import { credentialMatches, nodeCredential } from './credentials.js';
 import { isolate } from './node-isolation.js';
-import { sandboxOf } from './trust.js';
-import { sandboxedProcess } from './sandbox.js';
+import { ancestorsOf, sandboxOf } from './trust.js';
+import { isProcessUnder } from './process-tree.js';
+import { createLogLimiter } from '../protocol/log-limit.js';
+import { sandboxedProcess, sandboxEnv } from './sandbox.js';
+import type { BusProxy } from './bus-proxy.js';
 
 export { OPERATION_DEADLINE_MS } from './supervisor-service.js';
 export { builtinPluginExists } from './node-process.js';
@@ -59,6 +65,8 @@ export const START_CALL_MS = 5000;
 export interface SupervisorOptions {
   config: HiveConfig;
   configDir: string;
+  /** The config file, when there is one: hidden from sandboxed nodes. */
+  configFile?: string;
   busAddress: string;
   /** The hive secret: the operator's credential, from which each node's is derived (credentials.ts). */
   secret: string;
@@ -82,6 +90,8 @@ export class Supervisor {
   private placementTimer: NodeJS.Timeout | undefined;
   private stdinConnected = false;
   private readonly remotes: RemoteNodes;
+  private impostors = 0;
+  private readonly impostorLog = createLogLimiter();
 
   constructor(private readonly o: SupervisorOptions) {
     this.instance = o.config.instance;
@@ -107,6 +117,7 @@ export class Supervisor {
       instance: this.instance, log: this.log, secret: this.o.secret, ready: () => this.ready,
       ops: {
         vouch: (name, credential, caller) => this.vouch(name, credential, caller),
+        checkParent: (child, parent) => this.checkParent(child, parent), impostors: () => this.impostors,
         remoteAccess: (n) => this.remotes.access(this.record(n)),
         treeJson: async () => JSON.stringify(await this.treeView()),
         startNode: (n) => this.startNode(n), stopNode: (n) => this.stopNode(n), restartNode: (n) => this.restartNode(n),
@@ -150,6 +161,7 @@ export class Supervisor {
     const check = placementChecker({
       nodes: this.nodes, instance: this.instance, log: this.log, stopping: () => this.shuttingDown,
       childrenEntries: (n) => this.childrenEntries(n), putBack: (r, parent) => this.setParent(r.name, parent),
+      askToStop: (r, launched) => this.askToStop(r, launched),
     });
     this.placementTimer = setInterval(() => void check().catch((err) => this.log.error({ err }, 'placement check failed')), PLACEMENT_CHECK_MS);
   }
@@ -214,15 +226,20 @@ export class Supervisor {
     }
     this.setState(r, 'starting');
     const generation = r.generation;
-    // Its proxy (and sandbox) come new with each start: a proxy left from an earlier start is stopped first.
-    await r.proxy?.stop();
+    // Its proxy (and sandbox) come new with each start: the one of an earlier start is gone first.
+    const old = r.proxy;
+    r.proxy = undefined;
+    await old?.stop();
+    await r.proxyGone;
     let command: string[];
+    let proxy: BusProxy | undefined;
     try {
       const isolated = await isolate({
         trust: r.trust, sandbox: r.spec && sandboxOf(r.spec), name: r.name, instance: this.instance, busAddress: this.o.busAddress, runtimeDir: this.o.runtimeDir,
-        stateRoot: this.o.config.state_dir, stateDir, command: program, cwd, configDir: this.o.configDir, tree: this.tree,
+        stateRoot: this.o.config.state_dir, stateDir, command: program, cwd, configDir: this.o.configDir, tree: this.tree, generation,
+        secretFiles: [this.o.configFile, process.env.HIVE_TOKEN_FILE && resolve(process.env.HIVE_TOKEN_FILE)].filter((f): f is string => !!f),
       });
-      r.proxy = isolated.proxy;
+      proxy = isolated.proxy;
       command = isolated.command;
       env[ENV.busAddress] = env.DBUS_SESSION_BUS_ADDRESS = isolated.busAddress;
     } catch (err) {
@@ -230,18 +247,22 @@ export class Supervisor {
       this.spawnFailed(r, `its ${r.trust} connection: ${(err as Error).message}`);
       return;
     }
-    if (r.generation !== generation || r.wantStopped || this.shuttingDown) { await r.proxy?.stop(); r.proxy = undefined; return; }
-    const launched = launchNode({ name: r.name, command, cwd, env, terminal: !r.spec && this.terminal }, this.o.nodeLog);
+    // A later start (or a stop) superseded this one while the proxy started: only this start's proxy goes.
+    if (r.generation !== generation || r.wantStopped || this.shuttingDown) { await proxy?.stop(); return; }
+    r.proxy = proxy;
+    const launched = launchNode({ name: r.name, command, cwd, env: r.trust === 'sandboxed' ? sandboxEnv(env) : env, terminal: !r.spec && this.terminal }, this.o.nodeLog);
     r.launched = launched;
     this.log.info({ child: r.name, pid: launched.pid, attempt: r.attempt, trust: r.trust }, 'node started');
     if (!r.spec && this.terminal && this.ready) this.connectTerminal();
     void launched.exited.then(({ code, signal, spawnError }: Exit) => {
+      // The proxy lives and dies with its node's process: this start's, whatever came since.
+      if (proxy) {
+        if (r.proxy === proxy) r.proxy = undefined;
+        const gone = proxy.stop().catch((err: unknown) => this.log.warn({ err, child: r.name }, 'proxy did not stop'));
+        r.proxyGone = Promise.all([r.proxyGone, gone]).then(() => undefined);
+      }
       if (r.generation !== generation) return;
       r.launched = undefined;
-      // The proxy lives and dies with its node.
-      const proxy = r.proxy;
-      r.proxy = undefined;
-      void proxy?.stop().catch((err: unknown) => this.log.warn({ err, child: r.name }, 'proxy did not stop'));
       if (spawnError && r.decided !== generation && !r.wantStopped && !this.shuttingDown) {
         r.decided = generation;
         this.spawnFailed(r, spawnError);
@@ -279,25 +300,67 @@ export class Supervisor {
     if (!name.startsWith(prefix)) return;
     const r = this.nodes.get(name.slice(prefix.length));
     if (!r) return;
+    const seq = ++r.ownerEvents;
     if (owner) {
-      const known = r.unique === owner;
-      r.unique = owner;
-      if (!known) void this.learnKind(r, owner);
       if (r.spec?.remote) {
-        if (!known) this.remotes.seen(r, owner);
+        const known = r.unique === owner;
+        r.unique = owner;
+        if (!known) { void this.learnKind(r, owner); this.remotes.seen(r, owner); }
         return;
       }
-      r.startedAt = Date.now();
-      if (r.state !== 'running') {
-        this.setState(r, 'running');
-        if (r.diedAt !== undefined) this.log.info({ child: r.name, downMs: Date.now() - r.diedAt }, 'node back');
-        r.diedAt = undefined;
-        this.converge();
-      }
+      if (r.unique === owner) return;
+      void this.ownedByNode(r, owner).then((ok) => {
+        if (seq !== r.ownerEvents) return; // the name moved on while we asked
+        if (ok) this.nameTaken(r, owner);
+        else this.impostor(r, owner);
+      });
     } else if (r.unique) {
       r.unique = undefined;
       this.nameLost(r);
     }
+  }
+
+  /** A connection the supervisor accepted as node `r` owns its name now. */
+  private nameTaken(r: NodeRecord, owner: string): void {
+    r.unique = owner;
+    void this.learnKind(r, owner);
+    r.startedAt = Date.now();
+    if (r.state !== 'running') {
+      this.setState(r, 'running');
+      if (r.diedAt !== undefined) this.log.info({ child: r.name, downMs: Date.now() - r.diedAt }, 'node back');
+      r.diedAt = undefined;
+      this.converge();
+    }
+  }
+
+  /** Someone the supervisor did not start took a node's name: logged and counted; the node's state does not change. */
+  private impostor(r: NodeRecord, owner: string): void {
+    this.impostors++;
+    const suppressed = this.impostorLog.take(r.name);
+    if (suppressed !== undefined) this.log.error({ child: r.name, owner, state: r.state, suppressed }, 'impostor: a connection the supervisor did not start took this node\'s name; not taken as the node');
+  }
+
+  /**
+   * Whether `owner` may be node `r`: its process (or one of the process's own children, a shell
+   * plugin's gdbus) or its proxy, by the pid the bus knows; for a program's node that holds no
+   * connection (docs/protocol.md#a-node-without-a-connection), the accepted connection of one of
+   * its configured ancestors, while its process runs. A stopped or failed node is never taken over.
+   */
+  private async ownedByNode(r: NodeRecord, owner: string): Promise<boolean> {
+    if (r.state === 'stopped' || r.state === 'failed' || !r.launched) return false;
+    const launched = r.launched;
+    const proxyPid = r.proxy?.pid;
+    let pid: number;
+    try { pid = Number((await callBus(this.bus!, 'GetConnectionUnixProcessID', 's', [owner], 2000)).body[0]); } catch { return false; }
+    if (r.launched !== launched) return false;
+    if (pid === proxyPid || isProcessUnder(pid, launched.pid)) return true;
+    return !!r.spec && !r.spec.use && ancestorsOf(r.name, this.tree).some((a) => this.nodes.get(a)?.unique === owner);
+  }
+
+  /** Supervisor1.CheckParent: `parent` is the accepted connection of a configured ancestor of `child`. */
+  private checkParent(child: string, parent: string): boolean {
+    if (!this.tree.has(child)) return false;
+    return ancestorsOf(child, this.tree).some((a) => this.nodes.get(a)?.unique === parent);
   }
 
   /** The node's kind, as it says (Node1.Kind): kept on the record, so `hive tree` shows it while the node is down too. */
@@ -414,7 +477,8 @@ export class Supervisor {
   }
 
   private setParent(node: string, parent: string) {
-    return this.callNode(node, NODE_INTERFACE, 'SetParent', 'ss', [nodeBusName(this.instance, parent), this.credentialOf(node)], 5000);
+    // '' as the token: a node in vouch mode takes SetParent from the supervisor's connection only and ignores it.
+    return this.callNode(node, NODE_INTERFACE, 'SetParent', 'ss', [nodeBusName(this.instance, parent), ''], 5000);
   }
 
   /** A node's own credential: its HIVE_TOKEN, the same across its restarts (credentials.ts). */
@@ -424,7 +488,8 @@ export class Supervisor {
 
   /**
    * Supervisor1.Vouch: true iff `credential` is the credential of node `name` of this hive. A
-   * refusal asked by an ancestor of a remote node means that node holds a stale credential.
+   * refusal asked by an ancestor of a remote node means that node holds a stale credential (the
+   * only way one is found out).
    */
   private vouch(name: string, credential: string, caller: string | undefined): boolean {
     const r = this.nodes.get(name);
@@ -512,6 +577,7 @@ export class Supervisor {
 
   private async loadChecked(text: string): Promise<string> {
     const spec = parseLoadSpec(text, [...this.nodes.keys()]);
+    if (this.o.config.bus === 'session' && spec.sandbox !== undefined && spec.sandbox !== false) throw new HiveError('InvalidArgs', `sandbox: ${SANDBOX_ON_SESSION_BUS}`);
     const rec = this.addRecord(spec.name, spec);
     this.log.info({ child: spec.name, parent: spec.parent, trust: rec.trust }, 'node loaded');
     if (spec.remote) await this.remotes.open(rec);

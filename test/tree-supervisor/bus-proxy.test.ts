@@ -60,6 +60,7 @@ describe('the policy', () => {
       '--call=org.hive.i.auth=org.hive.Node1.*@/org/hive/Node', '--broadcast=org.hive.i.auth=org.hive.Node1.*@/org/hive/Node',
       '--call=org.hive.i.mouth=org.hive.Node1.*@/org/hive/Node', '--broadcast=org.hive.i.mouth=org.hive.Node1.*@/org/hive/Node',
       '--call=org.hive.i.Supervisor=org.hive.Supervisor1.Vouch@/org/hive/Supervisor',
+      '--call=org.hive.i.Supervisor=org.hive.Supervisor1.CheckParent@/org/hive/Supervisor',
     ]);
   });
 });

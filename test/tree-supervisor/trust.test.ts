@@ -5,7 +5,7 @@
 // control, so that each check can fail).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { startHive, alive, type TestHive } from '../helpers/hive.js';
@@ -108,6 +108,49 @@ describe('trust levels in a real hive', () => {
     expect(alive(hive.proc.pid!)).toBe(true);
     await ask(hive, '!ping', 'pong');
     await ask(hive, '!hostile', /^still here: /);
+  });
+
+  it('a sandboxed node reaches no unix socket of the user\'s ($XDG_RUNTIME_DIR, the hive\'s runtime dir) and sees no operator variable; unsandboxed it does (the control)', { timeout: 90_000 }, async () => {
+    // A fake $XDG_RUNTIME_DIR inside Hive's own folder, which a sandbox shows read-only: only hiding it keeps its sockets away.
+    const xdg = join(ROOT, 'dist', `xdg-${process.pid}`);
+    await mkdir(xdg, { recursive: true, mode: 0o700 });
+    const listen = async (path: string) => {
+      const s = createServer((c) => c.end());
+      await new Promise<void>((r) => s.listen(path, r));
+      return s;
+    };
+    const userSocket = await listen(join(xdg, 'agent.sock'));
+    const saved = { XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR };
+    process.env.XDG_RUNTIME_DIR = xdg;
+    process.env.OPERATOR_SECRET_FOR_TEST = 'the operator\'s';
+    const sockets: Server[] = [userSocket];
+    try {
+      // The hive's runtime dir is known once it runs: its socket's path is read by the fixture at the attack.
+      const list = join(ROOT, 'dist', `sockets-${process.pid}.txt`);
+      const probe = (name: string, extra: Record<string, unknown> = {}) => ({ name, exec: ['node', fixture('hostile')], config: { sockets: [join(xdg, 'agent.sock')], sockets_file: list, env_var: 'OPERATOR_SECRET_FOR_TEST' }, ...extra });
+      hive = await startHive({ networks: TERMINAL, plugins: [probe('free'), probe('jail', { sandbox: true })] });
+      const runSocket = join(hive.dir, 'run', 'probe.sock');
+      sockets.push(await listen(runSocket));
+      await writeFile(list, runSocket + '\n');
+      const results = async (node: string) => {
+        await hive!.waitForLog((l) => l.node === node && l.msg === 'attacks done', 30_000);
+        return Object.fromEntries(hive!.logs.filter((l) => l.node === node && l.msg === 'attack').map((l) => [l.attack, l.result]));
+      };
+      await ask(hive, '!attack', /^attacked: (free|jail)$/, 30_000);
+      await ask(hive, '!attack', /^attacked: (free|jail)$/, 30_000);
+      expect(await results('free')).toMatchObject({ 'unix:0': 'ok', 'unix:1': 'ok', env: 'ok' });
+      const jailed = await results('jail');
+      expect(jailed['unix:0']).toMatch(/ENOENT|ECONNREFUSED|EACCES/);
+      expect(jailed['unix:1']).toMatch(/ENOENT|ECONNREFUSED|EACCES/);
+      expect(jailed.env).toBe('unset');
+      await ask(hive, '!hostile', /^still here: /);
+    } finally {
+      for (const s of sockets) s.close();
+      if (saved.XDG_RUNTIME_DIR === undefined) delete process.env.XDG_RUNTIME_DIR; else process.env.XDG_RUNTIME_DIR = saved.XDG_RUNTIME_DIR;
+      delete process.env.OPERATOR_SECRET_FOR_TEST;
+      await rm(xdg, { recursive: true, force: true });
+      await rm(join(ROOT, 'dist', `sockets-${process.pid}.txt`), { force: true });
+    }
   });
 
   it('a sandboxed node is asked to stop (SIGTERM to the node inside bwrap, not to bwrap) and ends cleanly', { timeout: 60_000 }, async () => {
