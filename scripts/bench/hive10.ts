@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import type { Ircd } from '../../test/helpers/ircd.js';
 import { startPrivateBus } from '../../tree-supervisor/private-bus.js';
-import { DIST, hiveCli, startBenchHive, treePids } from './hive-process.js';
+import { DIST, hiveCli, startBenchHive, treePids, type BenchHive } from './hive-process.js';
 import { ircNetwork, latencyRuns, NO_FLOOD, round, sleep, throughputRuns, waitJoined } from './irc-measure.js';
 import { pssMb, treePss } from './pss.js';
 import type { RawIrc } from './raw-irc.js';
@@ -32,16 +32,24 @@ async function pss(root: number) {
   return { mb: round(t.mb, 1), processes: t.processes, node_processes: t.node_processes, by: Object.fromEntries(Object.entries(t.by).map(([k, v]) => [k, round(v, 1)])) };
 }
 
+/** Each node's own PSS (MB), by node name, and the supervisor's: where the memory sits. */
+async function nodePss(h: BenchHive): Promise<Record<string, number>> {
+  const out: Record<string, number> = { supervisor: round(await pssMb(h.proc.pid!), 1) };
+  for (const [name, pid] of await treePids(h)) out[name] = round(await pssMb(pid), 1);
+  return out;
+}
+
 export async function hive10(ircd: Ircd, client: RawIrc, n: Hive10Counts, one: OnePlugin) {
   const nick = 'hive10';
   const h = await startBenchHive({ networks: ircNetwork(ircd, nick, NO_FLOOD), plugins: TEN.map((name) => ({ name, use: name })), log_level: 'info' });
-  let idle, after, extra, lat, tp, startup;
+  let idle, after, extra, lat, tp, startup, nodesIdle, nodesAfter;
   try {
     const attached = await Promise.all(TEN.map((name) => h.waitLog((l) => l.node === name && l.msg === 'attached to parent', 30_000)));
     startup = Math.round(Math.max(...attached.map((l) => l.time as number)) - h.startedAt);
     await waitJoined(client, nick);
     await sleep(SETTLE_MS);
     idle = await pss(h.proc.pid!);
+    nodesIdle = await nodePss(h);
 
     const since = h.logs.length;
     await hiveCli(h, ['load', '--name', 'extra', '--use', 'ping']);
@@ -57,6 +65,7 @@ export async function hive10(ircd: Ircd, client: RawIrc, n: Hive10Counts, one: O
     tp = await throughputRuns(client, nick, n.runs, n.pipelined);
     await sleep(SETTLE_MS);
     after = await pss(h.proc.pid!);
+    nodesAfter = await nodePss(h);
   } finally {
     await h.stop();
   }
@@ -68,6 +77,7 @@ export async function hive10(ircd: Ircd, client: RawIrc, n: Hive10Counts, one: O
     ratio_idle: round(idle.mb / floor.mb), ratio_after: round(after.mb / floor.mb),
     processes: idle.processes, node_processes: idle.node_processes,
     pss_idle_by: idle.by, pss_after_by: after.by, floor_per_process: floor.per_process,
+    pss_idle_nodes: nodesIdle, pss_after_nodes: nodesAfter,
     latency: { p50: lat.p50.median, p90: lat.p90.median, p99: lat.p99.median, p50_min: lat.p50.min, p50_max: lat.p50.max, ratio_to_one: round(lat.p50.median / one.p50) },
     throughput: { replies_per_s: tp.replies_per_s.median, min: tp.replies_per_s.min, max: tp.replies_per_s.max, lost: tp.lost, ratio_to_one: round(tp.replies_per_s.median / one.replies_per_s) },
     extra_plugin: extra,
