@@ -32,6 +32,8 @@ export interface NodeRecord {
   unique: string | undefined;
   /** NameOwnerChanged events of its name so far: an answer about an older owner is dropped. */
   ownerEvents: number;
+  /** The last owner of its name being checked (or checked), and whether it was accepted. */
+  pendingOwner: { owner: string; check: Promise<boolean> } | undefined;
   restarts: number;
   attempt: number;
   startedAt: number | undefined;
@@ -65,7 +67,7 @@ export function runModeOf(spec: PluginSpec | undefined): RunMode {
 
 export function newRecord(name: string, spec: PluginSpec | undefined): NodeRecord {
   return {
-    name, spec, run: runModeOf(spec), trust: trustOf(spec), proxy: undefined, proxyGone: Promise.resolve(), kind: spec ? undefined : 'mouth', state: 'stopped', launched: undefined, generation: 0, unique: undefined, ownerEvents: 0,
+    name, spec, run: runModeOf(spec), trust: trustOf(spec), proxy: undefined, proxyGone: Promise.resolve(), kind: spec ? undefined : 'mouth', state: 'stopped', launched: undefined, generation: 0, unique: undefined, ownerEvents: 0, pendingOwner: undefined,
     restarts: 0, attempt: 0, startedAt: undefined,
     intensity: createRestartIntensity({ max: spec?.restart.max ?? 5, withinMs: spec?.restart.within ?? 60_000 }),
     currentParent: undefined, pendingParent: undefined, moveFailures: 0, restartTimer: undefined, wantStopped: false, diedAt: undefined, decided: 0,

@@ -38,7 +38,7 @@ export interface SupervisorOps {
   /** Whether `credential` is node `name`'s (credentials.ts); `caller` is the asking connection. */
   vouch(name: string, credential: string, caller: string | undefined): boolean;
   /** Whether connection `parent` is accepted as a configured ancestor of node `child` (CheckParent). */
-  checkParent(child: string, parent: string): boolean;
+  checkParent(child: string, parent: string): Promise<boolean>;
   /** How many times a connection the supervisor did not start took a node's name. */
   impostors(): number;
   /** A remote node's address and credential. */
@@ -94,10 +94,10 @@ export function serveSupervisor(bus: MessageBus, o: { instance: string; log: Log
         }
         return [ok];
       },
-      CheckParent: (m) => {
+      CheckParent: async (m) => {
         const [child, parent] = m.body as [string, string];
         // Bounded input: a node name and a unique bus name, or no.
-        const ok = NAME_PATTERN.test(child) && /^:[0-9]+\.[0-9]+$/.test(parent) && parent.length <= 64 && ops.checkParent(child, parent);
+        const ok = NAME_PATTERN.test(child) && /^:[0-9]+\.[0-9]+$/.test(parent) && parent.length <= 64 && (await ops.checkParent(child, parent));
         if (!ok) {
           parentRefused++;
           const suppressed = parentLog.take('parent');

@@ -309,11 +309,13 @@ export class Supervisor {
         return;
       }
       if (r.unique === owner) return;
-      void this.ownedByNode(r, owner).then((ok) => {
-        if (seq !== r.ownerEvents) return; // the name moved on while we asked
+      const check = this.ownedByNode(r, owner).then((ok) => {
+        if (seq !== r.ownerEvents) return false; // the name moved on while we asked
         if (ok) this.nameTaken(r, owner);
         else this.impostor(r, owner);
+        return ok;
       });
+      r.pendingOwner = { owner, check };
     } else if (r.unique) {
       r.unique = undefined;
       this.nameLost(r);
@@ -357,10 +359,18 @@ export class Supervisor {
     return !!r.spec && !r.spec.use && ancestorsOf(r.name, this.tree).some((a) => this.nodes.get(a)?.unique === owner);
   }
 
-  /** Supervisor1.CheckParent: `parent` is the accepted connection of a configured ancestor of `child`. */
-  private checkParent(child: string, parent: string): boolean {
+  /**
+   * Supervisor1.CheckParent: `parent` is the accepted connection of a configured ancestor of
+   * `child`. A child asks as soon as it sees its parent's name taken, which the supervisor heard
+   * first (the bus orders them) but may still be checking: that check is awaited.
+   */
+  private async checkParent(child: string, parent: string): Promise<boolean> {
     if (!this.tree.has(child)) return false;
-    return ancestorsOf(child, this.tree).some((a) => this.nodes.get(a)?.unique === parent);
+    const ancestors = ancestorsOf(child, this.tree).map((a) => this.nodes.get(a)).filter((a) => a !== undefined);
+    if (ancestors.some((a) => a.unique === parent)) return true;
+    const pending = ancestors.filter((a) => a.pendingOwner?.owner === parent);
+    await Promise.all(pending.map((a) => a.pendingOwner!.check));
+    return ancestors.some((a) => a.unique === parent);
   }
 
   /** The node's kind, as it says (Node1.Kind): kept on the record, so `hive tree` shows it while the node is down too. */
