@@ -98,7 +98,10 @@ async function squatterOn(name: string) {
   const handed: [string, string][] = [];
   serveObject(c, {
     path: NODE_PATH, spec: NODE1, log: createLogger({ node: 'test-squatter', level: 'silent' }), properties: () => ({}),
-    methods: { Attach: (m) => { handed.push(m.body as [string, string]); } },
+    methods: {
+      Attach: (m) => { handed.push(m.body as [string, string]); },
+      Join: (m) => { handed.push((m.body as [string, string]).slice(0, 2) as [string, string]); return ['0'.repeat(32), 30]; },
+    },
   });
   await waitFor(async () => (await c.requestName(busName(name), 0x4)) === 1, { what: `${name}'s name free` });
   return Object.assign(c, { handed });
@@ -390,4 +393,36 @@ describe('following a parent in vouch mode: only one the supervisor named or app
     expect(leaf.parent).toBe(busName('mouth'));
     expect(leaf.counters.parent_refused ?? 0).toBe(0);
   });
+});
+
+describe('a node without a connection (plugins/examples/shell) in vouch mode', () => {
+  const shellUnder = async (parent: string) => {
+    const sh = spawnNode({ name: 'shell', command: ['bash', join(ROOT, 'plugins/examples/shell/responder.sh')], bus: bus.address, parent: busName(parent), token: CRED.shell, env: { HIVE_VOUCH: '1' } });
+    await sh.waitForLog('joined parent');
+    return sh;
+  };
+
+  it('follows MoveChild only to a parent the supervisor approves: no Join at a node that is not its ancestor', async () => {
+    await node('mouth', 'mouth');
+    const middle = await node('middle', 'filter', 'mouth');
+    const sh = await shellUnder('middle');
+    expect(childNames(middle)).toEqual(['shell']);
+    const evil = await squatterOn('evil');
+    // Its parent (hostile, or fooled) sends it elsewhere.
+    middle.bus.send(Message.newSignal(NODE_PATH, NODE_INTERFACE, 'MoveChild', 'ss', ['shell', busName('evil')]));
+    await sh.waitForLog('not following this parent: the supervisor did not approve it; waiting');
+    expect(parentAsked).toContainEqual(['shell', unique(evil)]);
+    await sleep(300);
+    expect(evil.handed).toEqual([]);
+  }, 20_000);
+
+  it('follows MoveChild to a parent the supervisor approves', async () => {
+    const mouth = await node('mouth', 'mouth');
+    const middle = await node('middle', 'filter', 'mouth');
+    await shellUnder('middle');
+    approveParent('shell', mouth);
+    middle.bus.send(Message.newSignal(NODE_PATH, NODE_INTERFACE, 'MoveChild', 'ss', ['shell', busName('mouth')]));
+    await waitFor(() => childNames(mouth).includes('shell'), { what: 'shell joined under mouth' });
+    expect(parentAsked).toContainEqual(['shell', mouth.uniqueName]);
+  }, 20_000);
 });

@@ -24,8 +24,10 @@
 #
 # Environment (docs/protocol.md#environment): HIVE_BUS_ADDRESS (or DBUS_SESSION_BUS_ADDRESS),
 # HIVE_NODE, HIVE_PARENT, HIVE_TOKEN (this node's own credential, which Join presents; the parent
-# has the supervisor vouch for it); HIVE_COMMAND_PREFIX and HIVE_LOG_LEVEL are optional. This node
-# serves nothing itself (its parent answers for it), so HIVE_VOUCH changes nothing here.
+# has the supervisor vouch for it); HIVE_INSTANCE, HIVE_COMMAND_PREFIX and HIVE_LOG_LEVEL are
+# optional. This node serves nothing itself (its parent answers for it); with HIVE_VOUCH=1 it joins
+# a parent the supervisor did not name at its start (a Reparent's or MoveChild's target, a new
+# owner of its parent's name) only when the supervisor's CheckParent approves it (docs/protocol.md#credentials).
 # Exit codes: 0 stopped (SIGTERM, SIGINT), 1 the bus connection lost, 2 bad environment.
 #
 # Not done here: Replay (after a restart it misses what was said while it was down), and answering
@@ -59,10 +61,14 @@ bad_env() { printf 'responder.sh: bad environment:\n%s\n' "$1" >&2; exit 2; }
 BUS=${HIVE_BUS_ADDRESS:-${DBUS_SESSION_BUS_ADDRESS:-}}
 NODE=${HIVE_NODE:-}
 TOKEN=${HIVE_TOKEN:-}
+INSTANCE=${HIVE_INSTANCE:-default}
+VOUCH=${HIVE_VOUCH:-}
 PREFIX=${HIVE_COMMAND_PREFIX-!} # may be empty: then only `nick: shping` and private messages
 [[ -n $BUS ]] || bad_env 'HIVE_BUS_ADDRESS: no bus address (nor DBUS_SESSION_BUS_ADDRESS)'
 [[ $NODE =~ ^[A-Za-z][A-Za-z0-9_]{0,63}$ ]] || bad_env "HIVE_NODE: '$NODE': expected letters, digits and _, starting with a letter"
 [[ -n $TOKEN ]] || bad_env "HIVE_TOKEN: this node's credential is required"
+[[ $INSTANCE =~ ^[A-Za-z][A-Za-z0-9_]{0,63}$ ]] || bad_env "HIVE_INSTANCE: '$INSTANCE': expected letters, digits and _, starting with a letter"
+[[ -z $VOUCH || $VOUCH == [01] ]] || bad_env 'HIVE_VOUCH: expected 1 (the supervisor vouches for credentials) or 0'
 [[ -n ${HIVE_PARENT:-} ]] || bad_env 'HIVE_PARENT: a node without a connection needs a parent to join'
 command -v gdbus >/dev/null || bad_env 'gdbus: not installed (Debian: apt-get install libglib2.0-bin)'
 RUN="$MAIN_PID-$EPOCHSECONDS" # this run of the node: a Join with another run is a restart
@@ -124,6 +130,25 @@ PARENT=${HIVE_PARENT} # the bus name of the parent followed, e.g. org.hive.defau
 PARENT_UNIQUE=        # the connection that owns it now, once seen (:1.7)
 KEY=                  # what Join gave: SendAs, Renew and Leave carry it instead of the token
 LEASE=30 RENEW_AT=0   # seconds; when to renew (in bash's $SECONDS)
+APPROVED=             # the parent connection last joined: named by the supervisor (the first), or approved
+NAMED=1               # HIVE_PARENT's first owner is the one the supervisor named: no question asked
+REFUSAL_LOG_AT=0      # refusals are logged at most every 12 s: a squatter may flap its name
+
+# check_parent UNIQUE — with HIVE_VOUCH=1, whether to join UNIQUE, a parent the supervisor did not
+# name: only if Supervisor1.CheckParent(this node, UNIQUE) says true within 3 s. Else no Join at
+# all, so a squatter on the parent's name (or a parent sending us elsewhere) learns nothing.
+check_parent() {
+  local out
+  [[ $VOUCH == 1 && $1 != "$APPROVED" ]] || return 0
+  out=$(gdbus call --address "$BUS" --dest "org.hive.$INSTANCE.Supervisor" --object-path /org/hive/Supervisor \
+    --timeout 3 --method org.hive.Supervisor1.CheckParent "$(gv_str "$NODE")" "$(gv_str "$1")" 2>&1)
+  [[ $out == '(true,)' ]] && return 0
+  if (( SECONDS >= REFUSAL_LOG_AT )); then
+    REFUSAL_LOG_AT=$(( SECONDS + 12 ))
+    log 40 'not following this parent: the supervisor did not approve it; waiting' parent "$PARENT" unique "$1" answer "$out"
+  fi
+  return 1
+}
 
 parent_call() { # METHOD ARG... — a call on the parent; prints the reply, or the error and fails
   gdbus call --address "$BUS" --dest "$PARENT_UNIQUE" --object-path "$NODE_PATH" --timeout 15 \
@@ -145,7 +170,7 @@ join() {
     log 50 'unexpected answer to Join' answer "$out"
     return 1
   fi
-  KEY=$key LEASE=$lease RENEW_AT=$(( SECONDS + (lease + 2) / 3 ))
+  KEY=$key LEASE=$lease RENEW_AT=$(( SECONDS + (lease + 2) / 3 )) APPROVED=$PARENT_UNIQUE
   log 30 'joined parent' parent "$PARENT" unique "$PARENT_UNIQUE" lease "$lease"
 }
 
@@ -191,6 +216,7 @@ stop_listening() {
 move_to() { # BUS_NAME — Reparent, MoveChild: follow another parent
   [[ $1 == "$PARENT" ]] && return
   log 30 'moving to a new parent' from "$PARENT" to "$1"
+  NAMED=0 # the target comes from the parent, not the supervisor: its owner is checked (check_parent)
   # No Leave: the new parent takes this node's bus name over from the old one when we join it.
   # Leaving first would let the name go for a moment, and the supervisor would take us for dead.
   follow "$1"
@@ -283,6 +309,8 @@ while true; do
     stop_listening
     exit 1
   fi
+  # gdbus monitor shows the signals of whoever owns the name now: only those of the parent joined count.
+  [[ $line == "/org/hive/Node: "* && -z $PARENT_UNIQUE ]] && continue
   case $line in
     "/org/hive/Node: org.hive.Node1.Message "*)
       on_message "${line#*Message }" ;;
@@ -294,7 +322,7 @@ while true; do
       [[ ${STRS[0]:-} == "$NODE" && -n ${STRS[1]:-} ]] && move_to "${STRS[1]}" ;;
     "The name $PARENT is owned by "*) # the parent is on the bus (again: a new owner has forgotten us)
       PARENT_UNIQUE=${line##* } KEY=
-      join ;;
+      if (( NAMED )) || check_parent "$PARENT_UNIQUE"; then NAMED=0; join; else PARENT_UNIQUE=; fi ;;
     "The name $PARENT does not have an owner")
       [[ -n $PARENT_UNIQUE ]] && log 40 'parent lost; waiting for it' parent "$PARENT"
       PARENT_UNIQUE= KEY= ;;
