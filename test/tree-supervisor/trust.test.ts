@@ -5,7 +5,9 @@
 // control, so that each check can fail).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { execa } from 'execa';
+import { callWithDeadline, connectBus } from '../../protocol/sdk/bus.js';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { startHive, alive, type TestHive } from '../helpers/hive.js';
@@ -151,6 +153,61 @@ describe('trust levels in a real hive', () => {
       await rm(xdg, { recursive: true, force: true });
       await rm(join(ROOT, 'dist', `sockets-${process.pid}.txt`), { force: true });
     }
+  });
+
+  it('a filtered node above a stopped built-in takes its name: not taken as it (impostor, counted), and CheckParent answers only for the real ancestors', { timeout: 90_000 }, async () => {
+    hive = await startHive({
+      networks: TERMINAL,
+      plugins: [
+        { name: 'boss', exec: ['node', fixture('hostile')], config: { victim: 'ping' } },
+        { name: 'ping', use: 'ping', parent: 'boss' },
+        { name: 'echo', use: 'echo' },
+      ],
+    });
+    expect((await hive.cli('stop', 'ping', '--config', hive.configFile)).exitCode).toBe(0);
+    await ask(hive, '!attack', /^attacked: boss$/, 30_000);
+    await hive.waitForLog((l) => l.node === 'boss' && l.msg === 'attacks done', 30_000);
+    // Its proxy lets it own a descendant's name (it may hold a child's without a connection): the supervisor is what refuses.
+    expect(hive.logs.find((l) => l.node === 'boss' && l.attack === 'own')?.result).toBe('ok');
+    const seen = await hive.waitForLog((l) => l.child === 'ping' && typeof l.msg === 'string' && l.msg.startsWith('impostor'), 10_000);
+    expect((await hive.node('ping')).state).toBe('stopped');
+    expect(hive.logs.some((l) => l.msg === 'node back' && l.child === 'ping')).toBe(false);
+
+    const info = JSON.parse(await readFile(join(hive.dir, 'run', `${hive.instance}.json`), 'utf8')) as { bus_address: string; supervisor: string };
+    const bus = await connectBus(info.bus_address);
+    try {
+      const sv = (member: string, signature: string, body: unknown[]) => callWithDeadline(bus, { destination: info.supervisor, path: '/org/hive/Supervisor', interface: 'org.hive.Supervisor1', member, signature, body }, 5000);
+      const checkParent = async (child: string, parent: string) => (await sv('CheckParent', 'ss', [child, parent])).body[0] as boolean;
+      const unique = async (n: string) => (await hive!.node(n)).unique_name!;
+      expect(await checkParent('ping', await unique('boss'))).toBe(true);
+      expect(await checkParent('ping', await unique('mouth'))).toBe(true);
+      expect(await checkParent('ping', String(seen.owner))).toBe(false);
+      expect(await checkParent('ping', await unique('echo'))).toBe(false);
+      expect(await checkParent('boss', await unique('echo'))).toBe(false);
+      const counters = (await callWithDeadline(bus, { destination: info.supervisor, path: '/org/hive/Supervisor', interface: 'org.freedesktop.DBus.Properties', member: 'Get', signature: 'ss', body: ['org.hive.Supervisor1', 'Counters'] }, 5000)).body[0] as { value: Record<string, bigint> };
+      expect(Number(counters.value.impostor)).toBeGreaterThanOrEqual(1);
+      expect(Number(counters.value.parent_refused)).toBeGreaterThanOrEqual(3);
+    } finally {
+      bus.disconnect();
+    }
+    // The real ping comes back as itself.
+    const since = hive.logs.length;
+    expect((await hive.cli('start', 'ping', '--config', hive.configFile)).exitCode).toBe(0);
+    await waitFor(() => hive!.logs.slice(since).some((l) => l.node === 'ping' && l.msg === 'attached to parent'), { timeout: 10_000, what: 'ping attached' });
+    await new Promise((r) => setTimeout(r, 500));
+    await ask(hive, '!ping', 'pong');
+  });
+
+  it('a filtered node restarted twice at once ends with exactly one proxy, and answers', { timeout: 90_000 }, async () => {
+    hive = await startHive({ networks: TERMINAL, plugins: [{ name: 'free', exec: ['node', fixture('hostile')] }] });
+    await ask(hive, '!hostile', 'still here: free');
+    const [a, b] = await Promise.all([hive.cli('restart', 'free', '--config', hive.configFile), hive.cli('restart', 'free', '--config', hive.configFile)]);
+    expect([a.exitCode, b.exitCode]).toEqual([0, 0]);
+    await waitFor(async () => (await hive!.node('free')).state === 'running', { timeout: 20_000, what: 'free running' });
+    await new Promise((r) => setTimeout(r, 1000));
+    const proxies = (await execa('pgrep', ['-af', 'xdg-dbus-proxy'], { reject: false })).stdout.split('\n').filter((l) => l.includes(`${hive!.instance}.nodes/free/`) && !l.includes('setpriv'));
+    expect(proxies).toHaveLength(1);
+    await ask(hive, '!hostile', 'still here: free');
   });
 
   it('a sandboxed node is asked to stop (SIGTERM to the node inside bwrap, not to bwrap) and ends cleanly', { timeout: 60_000 }, async () => {
