@@ -4,6 +4,8 @@
 // credentials and CheckParent from a table of approved (child, parent connection) pairs, as the real one does (the real one is tested in test/tree-supervisor/). The TypeScript
 // SDK's nodes run in this process; the Python SDK's responder runs as its own process.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnNode, stopAllNodes, TEST_INSTANCE } from '../helpers/node-process.js';
 import { ROOT } from '../helpers/paths.js';
@@ -424,5 +426,39 @@ describe('a node without a connection (plugins/examples/shell) in vouch mode', (
     middle.bus.send(Message.newSignal(NODE_PATH, NODE_INTERFACE, 'MoveChild', 'ss', ['shell', busName('mouth')]));
     await waitFor(() => childNames(mouth).includes('shell'), { what: 'shell joined under mouth' });
     expect(parentAsked).toContainEqual(['shell', mouth.uniqueName]);
+  }, 20_000);
+});
+
+describe('the node from scratch in docs/protocol.md (A node in Python, jeepney) in vouch mode', () => {
+  async function docNode(dir: string, parent: string) {
+    const doc = await readFile(join(ROOT, 'docs/protocol.md'), 'utf8');
+    const code = /## A node in Python[\s\S]*?```python\n([\s\S]*?)\n```/.exec(doc)![1]!;
+    const file = join(dir, 'jeepney-node.py');
+    await writeFile(file, code);
+    return spawnNode({ name: 'leaf', command: ['/usr/bin/python3', file], bus: bus.address, parent: busName(parent), token: CRED.leaf, env: { HIVE_VOUCH: '1' } });
+  }
+
+  it('follows a Reparent only to a node the supervisor approves: no Attach at one it does not', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'jeepney-'));
+    try {
+      const mouth = await node('mouth', 'mouth');
+      const middle = await node('middle', 'filter', 'mouth');
+      const py = await docNode(dir, 'middle');
+      await waitFor(() => childNames(middle).includes('leaf'), { what: 'the doc node under middle' });
+      // Its parent sends it to a node that is not its ancestor: asked, refused, not attached there.
+      const evil = await squatterOn('evil');
+      middle.bus.send(Message.newSignal(NODE_PATH, NODE_INTERFACE, 'Reparent', 's', [busName('evil')]));
+      await waitFor(() => py.stderr.some((l) => l.startsWith('parent refused by the supervisor')), { what: 'the doc node refusing evil' });
+      expect(parentAsked).toContainEqual(['leaf', unique(evil)]);
+      expect(evil.handed).toEqual([]);
+      // The supervisor moves it back; then a Reparent to an approved node is followed.
+      await callNode(supervisor, 'leaf', 'SetParent', 'ss', [busName('middle'), '']);
+      await waitFor(() => childNames(middle).includes('leaf'), { what: 'the doc node back under middle' });
+      approveParent('leaf', mouth);
+      middle.bus.send(Message.newSignal(NODE_PATH, NODE_INTERFACE, 'Reparent', 's', [busName('mouth')]));
+      await waitFor(() => childNames(mouth).includes('leaf'), { what: 'the doc node under mouth' });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }, 20_000);
 });
