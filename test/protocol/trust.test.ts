@@ -34,6 +34,10 @@ const vouchAsked: [string, string][] = [];
 /** CheckParent(child, parent unique name): what was asked, and the pairs the stand-in supervisor approves. */
 const parentAsked: [string, string][] = [];
 const approvedParents: [string, string][] = [];
+/** Parent connections the stand-in supervisor never answers for (a supervisor that hangs). */
+const silentParents = new Set<string>();
+/** (child, node name): whoever owns that node's bus name when asked is approved (the restarted process, say). */
+const approvedOwners: [string, string][] = [];
 const approveParent = (child: string, parent: MessageBus | HiveNode) =>
   approvedParents.push([child, parent instanceof HiveNode ? parent.uniqueName : unique(parent)]);
 const nodes: HiveNode[] = [];
@@ -55,7 +59,10 @@ beforeAll(async () => {
       CheckParent: (m) => {
         const [child, parent] = m.body as [string, string];
         parentAsked.push([child, parent]);
-        return [approvedParents.some(([c, p]) => c === child && p === parent)];
+        if (silentParents.has(parent)) return new Promise<never>(() => undefined);
+        if (approvedParents.some(([c, p]) => c === child && p === parent)) return [true];
+        return Promise.all(approvedOwners.filter(([c]) => c === child).map(([, n]) => nameOwner(supervisor, busName(n))))
+          .then((owners) => [owners.includes(parent)]);
       },
     },
   });
@@ -63,6 +70,8 @@ beforeAll(async () => {
 afterAll(async () => { supervisor?.disconnect(); await bus?.stop(); });
 afterEach(async () => {
   approvedParents.splice(0);
+  silentParents.clear();
+  approvedOwners.splice(0);
   parentAsked.splice(0);
   await stopAllNodes();
   for (const n of nodes.splice(0)) await n.stop().catch(() => undefined);
@@ -381,6 +390,30 @@ describe('following a parent in vouch mode: only one the supervisor named or app
     expect(evil.handed).toEqual([]);
     expect(leaf.attached).toBe(false);
     expect(leaf.counters.parent_refused).toBe(1);
+  });
+
+  it("no answer from the supervisor within the deadline is a no; a restarted parent it approves is attached to again by itself", async () => {
+    const mouth = await node('mouth', 'mouth');
+    const middle = await node('middle', 'filter', 'mouth');
+    const leaf = await node('leaf', 'responder', 'middle');
+    await leaf.waitAttached(5000);
+    nodes.splice(nodes.indexOf(middle), 1);
+    middle.bus.disconnect();
+    // A new owner the stand-in supervisor never answers for.
+    const silent = await conn();
+    silentParents.add(unique(silent));
+    expect(await silent.requestName(busName('middle'), 0x4)).toBe(1);
+    const t0 = Date.now();
+    await waitFor(() => leaf.counters.parent_refused === 1, { timeout: 6000, what: 'the leaf giving up on the silent supervisor' });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(2000);
+    expect(leaf.attached).toBe(false);
+    silent.disconnect();
+    // middle restarts; the supervisor approves its new process: the leaf attaches by itself (NameOwnerChanged).
+    approvedOwners.push(['leaf', 'middle']);
+    const again = await node('middle', 'filter', 'mouth');
+    await waitFor(() => childNames(again).includes('leaf'), { what: 'the leaf back under the restarted middle' });
+    expect(leaf.counters.parent_refused).toBe(1);
+    expect(childNames(mouth)).toEqual(['middle']);
   });
 
   it('a Reparent signal naming a node the supervisor approves is followed', async () => {
