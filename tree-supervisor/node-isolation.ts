@@ -15,8 +15,8 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startBusProxy, type BusProxy } from './bus-proxy.js';
 import { sandboxArgs } from './sandbox.js';
-import { ancestorsOf, descendantsOf, type SandboxSettings, type Trust } from './trust.js';
-import type { Tree } from './reparent.js';
+import { ancestorsOf, type SandboxSettings, type Trust } from './trust.js';
+import { descendants, type Tree } from './reparent.js';
 import which from './which.js';
 
 /** Hive's own files (dist/ and node_modules/): a sandboxed built-in runs from there. */
@@ -49,7 +49,7 @@ export async function startNodeProxy(o: { busAddress: string; runtimeDir: string
   const dir = nodeSocketDir(o.runtimeDir, o.instance, o.name);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   return startBusProxy(o.busAddress, join(dir, o.socket ?? 'bus.sock'), {
-    instance: o.instance, name: o.name, ancestors: ancestorsOf(o.name, o.tree), descendants: descendantsOf(o.name, o.tree),
+    instance: o.instance, name: o.name, ancestors: ancestorsOf(o.name, o.tree), descendants: descendants(o.name, o.tree),
   });
 }
 

@@ -8,11 +8,19 @@ import {
   reattachments,
   startingParent,
   stopWaves,
-  treeFromPlugins,
   type NodeState,
   type NodeView,
   type OnDeath,
+  type TreeNode,
+  ROOT,
 } from './reparent.js';
+
+/** The tree of plugin specs, as the supervisor builds it from the config. */
+function treeFromPlugins(plugins: Iterable<{ readonly name: string; readonly parent?: string; readonly on_death?: OnDeath }>): Map<string, TreeNode> {
+  const tree = new Map<string, TreeNode>();
+  for (const p of plugins) tree.set(p.name, { parent: p.parent ?? ROOT, onDeath: p.on_death ?? 'bypass' });
+  return tree;
+}
 
 /**
  *            mouth

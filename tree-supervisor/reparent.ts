@@ -38,15 +38,6 @@ export interface Reattachment {
   readonly to: string;
 }
 
-/** Builds the tree from plugin specs (structurally, so this module needs no config import). */
-export function treeFromPlugins(
-  plugins: Iterable<{ readonly name: string; readonly parent?: string; readonly on_death?: OnDeath }>,
-): Map<string, TreeNode> {
-  const tree = new Map<string, TreeNode>();
-  for (const p of plugins) tree.set(p.name, { parent: p.parent ?? ROOT, onDeath: p.on_death ?? 'bypass' });
-  return tree;
-}
-
 /** Only a running node can take new children. */
 function isRunning(name: string, states: States): boolean {
   return states.get(name) === 'running';

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { treeFromPlugins } from './reparent.js';
-import { ancestorsOf, descendantsOf, sandboxOf, trustOf } from './trust.js';
+import { descendants as descendantsOf, ROOT, type OnDeath, type TreeNode } from './reparent.js';
+import { ancestorsOf, sandboxOf, trustOf } from './trust.js';
+
+/** The tree of plugin specs, as the supervisor builds it from the config. */
+function treeFromPlugins(plugins: Iterable<{ readonly name: string; readonly parent?: string; readonly on_death?: OnDeath }>): Map<string, TreeNode> {
+  const tree = new Map<string, TreeNode>();
+  for (const p of plugins) tree.set(p.name, { parent: p.parent ?? ROOT, onDeath: p.on_death ?? 'bypass' });
+  return tree;
+}
+
 
 describe('trust', () => {
   it('built-ins are direct, exec and remote nodes filtered, unless the config says otherwise', () => {

@@ -7,6 +7,8 @@
  */
 import { ROOT, type Tree } from './reparent.js';
 
+// A node's configured descendants are reparent.ts's `descendants` (one walk of the tree, not two).
+
 export type Trust = 'direct' | 'filtered' | 'sandboxed';
 
 export interface SandboxSettings {
@@ -46,17 +48,5 @@ export function ancestorsOf(name: string, tree: Tree): string[] {
     if (at === ROOT) break;
     at = tree.get(at)?.parent;
   }
-  return out;
-}
-
-/** Every node configured below it, at any depth. */
-export function descendantsOf(name: string, tree: Tree): string[] {
-  const out: string[] = [];
-  const walk = (parent: string) => {
-    for (const [child, t] of tree) {
-      if (t.parent === parent && !out.includes(child)) { out.push(child); walk(child); }
-    }
-  };
-  walk(name);
   return out;
 }
