@@ -56,7 +56,7 @@ async function under(node: string, parent: string, timeout = 20_000) {
 async function monitors(): Promise<string[]> {
   const { stdout } = await execa('pgrep', ['-af', 'gdbus monitor'], { reject: false });
   // A filtered node (issue 16) watches through its own proxy's socket, not the bus's.
-  return stdout.split('\n').filter((l) => l.includes(busAddress) || l.includes(`/${hive.instance}.nodes/shping/bus.sock`));
+  return stdout.split('\n').filter((l) => l.includes(busAddress) || /\/[^ ]*\.nodes\/shping\/bus(-\d+)?\.sock/.test(l) && l.includes(`/${hive.instance}.nodes/`));
 }
 
 describe('a responder in bash with gdbus', () => {
