@@ -19,6 +19,8 @@ import { printTable } from './bench/table.js';
 const args = new Set(process.argv.slice(2));
 const QUICK = args.has('--quick');
 const JSON_OUT = args.has('--json');
+// Node options for hive10's plugins only (an experiment; see scripts/bench/hive10.ts).
+const PLUGIN_NODE_ARGS = process.argv.find((a) => a.startsWith('--plugin-node-args='))?.slice('--plugin-node-args='.length).split(' ').filter(Boolean);
 const RUNS = 3;
 const N = {
   pings: QUICK ? 100 : 300,
@@ -285,7 +287,7 @@ async function main() {
     say('hive, depth 1');
     const d1 = await hiveLatency(ircd, client, 'hive1', [{ name: 'ping', use: 'ping' }], true);
     say('hive, ten built-ins under the mouth, and its PSS floor');
-    const ten = await hive10(ircd, client, { runs: RUNS, pings: N.pings, pipelined: N.pipelined }, { p50: d1.lat.p50.median, replies_per_s: d1.tp!.replies_per_s.median });
+    const ten = await hive10(ircd, client, { runs: RUNS, pings: N.pings, pipelined: N.pipelined }, { p50: d1.lat.p50.median, replies_per_s: d1.tp!.replies_per_s.median }, { nodeArgs: PLUGIN_NODE_ARGS });
     say('hive, depth 1, ping filtered (an exec: plugin behind its xdg-dbus-proxy)');
     const d1f = await hiveLatency(ircd, client, 'hive1f', [{ name: 'ping', exec: [process.execPath, join(DIST, 'plugins/run.js'), 'ping'] }], false, async (h) => {
       const pids = await proxyPids(h);

@@ -24,6 +24,12 @@ export const TEN = ['ping', 'echo', 'help', 'text', 'seen', 'notes', 'autorespon
 const SETTLE_MS = 2000;
 
 export interface Hive10Counts { runs: number; pings: number; pipelined: number }
+/**
+ * nodeArgs: run the ten as `exec: [node, ...nodeArgs, plugins/run.js, NAME]` with `trust: direct`
+ * (what `use:` runs, plus node options for plugins only: `npm run bench -- --plugin-node-args=…`),
+ * to measure a lever such as V8's heap settings per role (issue 17) before the supervisor has it.
+ */
+export interface Hive10Options { nodeArgs?: string[] }
 /** The one-plugin depth-1 hive of the same run. */
 export interface OnePlugin { p50: number; replies_per_s: number }
 
@@ -39,9 +45,10 @@ async function nodePss(h: BenchHive): Promise<Record<string, number>> {
   return out;
 }
 
-export async function hive10(ircd: Ircd, client: RawIrc, n: Hive10Counts, one: OnePlugin) {
+export async function hive10(ircd: Ircd, client: RawIrc, n: Hive10Counts, one: OnePlugin, o: Hive10Options = {}) {
   const nick = 'hive10';
-  const h = await startBenchHive({ networks: ircNetwork(ircd, nick, NO_FLOOD), plugins: TEN.map((name) => ({ name, use: name })), log_level: 'info' });
+  const spec = (name: string) => o.nodeArgs ? { name, exec: [process.execPath, ...o.nodeArgs, join(DIST, 'plugins/run.js'), name], trust: 'direct' } : { name, use: name };
+  const h = await startBenchHive({ networks: ircNetwork(ircd, nick, NO_FLOOD), plugins: TEN.map(spec), log_level: 'info' });
   let idle, after, extra, lat, tp, startup, nodesIdle, nodesAfter;
   try {
     const attached = await Promise.all(TEN.map((name) => h.waitLog((l) => l.node === name && l.msg === 'attached to parent', 30_000)));
@@ -71,6 +78,7 @@ export async function hive10(ircd: Ircd, client: RawIrc, n: Hive10Counts, one: O
   }
   const floor = await pssFloor(idle.node_processes);
   return {
+    ...(o.nodeArgs ? { plugin_node_args: o.nodeArgs.join(' ') } : {}),
     startup_ms: startup,
     pss_idle: idle.mb, pss_after: after.mb,
     pss_floor: floor.mb,
