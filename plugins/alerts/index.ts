@@ -10,7 +10,7 @@
  * Subscriptions are kept per network and nick in `subscriptions.json` in the node's state folder.
  */
 import { z } from 'zod';
-import { definePlugin, ircLower, isChannel, line, openStore, parseCommand, privmsg, type Command, type Incoming, type Manifest } from '../../protocol/sdk/index.js';
+import { createLogLimiter, definePlugin, ircLower, isChannel, line, openStore, parseCommand, privmsg, type Command, type Incoming, type Manifest } from '../../protocol/sdk/index.js';
 import { durationSchema } from '../../protocol/sdk/config.js';
 import { Membership } from './members.js';
 
@@ -61,6 +61,8 @@ const NICK_TOKEN = /[A-Za-z0-9[\]\\`^{}|_-]+/g;
 
 export default definePlugin(manifest, async function alerts(hive) {
   const config = hive.config;
+  // Refusals paced by whoever talks in the channels: logged a few times a minute, with how many were left out.
+  const logLimit = createLogLimiter();
   const store = await openStore<State>({
     stateDir: hive.stateDir,
     file: 'subscriptions.json',
@@ -200,7 +202,8 @@ export default definePlugin(manifest, async function alerts(hive) {
       if (allowed(network, folded)) lines.push(privmsg(nick, body));
       else {
         hive.count('dropped');
-        hive.log.warn({ network, to: nick }, 'alert cap per minute reached for this user; alert dropped');
+        const suppressed = logLimit.take(`cap:${network}`);
+        if (suppressed !== undefined) hive.log.warn({ network, to: nick, suppressed }, 'alert cap per minute reached for this user; alert dropped');
       }
     }
     // One message for all recipients: it answers one line, which the mouth sends only once even
@@ -218,7 +221,8 @@ export default definePlugin(manifest, async function alerts(hive) {
     if (cmd && OWN_COMMANDS.has(cmd.name)) return; // `!subscribe deploy` is not someone saying deploy
     if (waiting >= MAX_WAITING) {
       hive.count('dropped');
-      hive.log.warn({ network }, 'too many lines waiting for alerts; line skipped');
+      const suppressed = logLimit.take(`waiting:${network}`);
+      if (suppressed !== undefined) hive.log.warn({ network, suppressed }, 'too many lines waiting for alerts; line skipped');
       return;
     }
     // In order per network, and only once the picture of who is where is complete.

@@ -107,6 +107,19 @@ describe('alerts', () => {
     expect(privmsgsFrom(bob, 'hivebot', '#one').every((l) => !l.params[1]!.startsWith('['))).toBe(true);
   });
 
+  it('drops alerts past the per-user cap, counted, and logs the drops a few times, not once each', async () => {
+    await ask(alice, '#one', '!subscribe spam', "subscribed to 'spam'");
+    const before = (await hive.node('alerts')).counters?.dropped ?? 0;
+    const logged = () => hive.logs.filter((l) => l.node === 'alerts' && l.msg === 'alert cap per minute reached for this user; alert dropped').length;
+    const loggedBefore = logged();
+    for (let i = 0; i < 30; i++) bob.say('#one', `spam ${i}`);
+    // At most max_alerts_per_minute (10) alerts a minute for alice: 20 or more of these are dropped.
+    await waitFor(async () => ((await hive.node('alerts')).counters?.dropped ?? 0) - before >= 20, { timeout: 20_000, what: '20 dropped alerts' });
+    expect(logged() - loggedBefore).toBeGreaterThan(0);
+    expect(logged() - loggedBefore).toBeLessThanOrEqual(5);
+    await ask(alice, '#one', '!unsubscribe spam', "unsubscribed from 'spam'");
+  });
+
   it('keeps subscriptions across a kill -9, and finds out again who is where', async () => {
     const before = await hive.node('alerts');
     const since = alice.mark();
