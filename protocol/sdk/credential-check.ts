@@ -70,14 +70,17 @@ export function vouchCheck(o: VouchCheckOptions): CredentialCheck {
   const timeoutMs = o.timeoutMs ?? VOUCH_TIMEOUT_MS;
   const supervisor = supervisorBusName(o.instance);
 
+  /** One Supervisor1 question with a boolean answer (Vouch, CheckParent). */
+  const ask = async (member: string, body: string[], deadlineMs: number): Promise<unknown> => {
+    const reply = await callWithDeadline(o.bus(), { destination: supervisor, path: SUPERVISOR_PATH, interface: SUPERVISOR_INTERFACE, member, signature: 'ss', body }, deadlineMs);
+    return reply.body[0];
+  };
+
   const vouch = async (name: string, token: string, method: string): Promise<void> => {
     if (cache.has(name, token)) return;
     let ok: unknown;
     try {
-      const reply = await callWithDeadline(o.bus(), {
-        destination: supervisor, path: SUPERVISOR_PATH, interface: SUPERVISOR_INTERFACE, member: 'Vouch', signature: 'ss', body: [name, token],
-      }, timeoutMs);
-      ok = reply.body[0];
+      ok = await ask('Vouch', [name, token], timeoutMs);
     } catch (err) {
       if (err instanceof HiveError && err.code === 'Timeout') throw new HiveError('Timeout', `${method}: the supervisor did not vouch for '${name}' within ${timeoutMs} ms; try again`, { cause: err });
       throw new HiveError('BadToken', `${method}: the supervisor could not vouch for '${name}' (${(err as Error).message})`, { cause: err });
@@ -103,10 +106,7 @@ export function vouchCheck(o: VouchCheckOptions): CredentialCheck {
       const deadline = o.checkParentTimeoutMs ?? CHECK_PARENT_TIMEOUT_MS;
       let ok: unknown;
       try {
-        const reply = await callWithDeadline(o.bus(), {
-          destination: supervisor, path: SUPERVISOR_PATH, interface: SUPERVISOR_INTERFACE, member: 'CheckParent', signature: 'ss', body: [child, parentUnique],
-        }, deadline);
-        ok = reply.body[0];
+        ok = await ask('CheckParent', [child, parentUnique], deadline);
       } catch (err) {
         // No answer (or an error: a supervisor without CheckParent) is a no: the supervisor's SetParent still moves us.
         throw new HiveError('NotAuthorized', `the supervisor did not approve ${parentUnique} as a parent of '${child}' (${(err as Error).message})`, { cause: err });

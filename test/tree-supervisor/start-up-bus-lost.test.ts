@@ -52,14 +52,20 @@ function killingRelay(path: string, bus: PrivateBus): { server: Server; killed: 
   return { server, killed: () => killed };
 }
 
+/** A temp dir, a real bus, and a relay to it that kills the bus once the supervisor asks for its name. */
+async function lostBusSetUp() {
+  const dir = await mkdtemp(join(tmpdir(), 'hive-lost-bus-'));
+  cleanup.push(() => rm(dir, { recursive: true, force: true }));
+  const bus = await startPrivateBus({ dir: join(dir, 'bus') });
+  cleanup.push(() => bus.stop());
+  const relay = killingRelay(join(dir, 'relay.sock'), bus);
+  cleanup.push(() => new Promise((r) => relay.server.close(() => r())));
+  return { dir, relay };
+}
+
 describe('hive up that loses its bus during start-up', () => {
   it('ends on SIGTERM, twice at once, promptly, and leaves nothing behind', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'hive-lost-bus-'));
-    cleanup.push(() => rm(dir, { recursive: true, force: true }));
-    const bus = await startPrivateBus({ dir: join(dir, 'bus') });
-    cleanup.push(() => bus.stop());
-    const relay = killingRelay(join(dir, 'relay.sock'), bus);
-    cleanup.push(() => new Promise((r) => relay.server.close(() => r())));
+    const { dir, relay } = await lostBusSetUp();
     const instance = `lost${process.pid}`;
     const configFile = join(dir, 'hive.yaml');
     await writeFile(configFile, stringify({
@@ -86,12 +92,7 @@ describe('hive up that loses its bus during start-up', () => {
   });
 
   it('ends by itself, failed (exit 1), when nobody signals it', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'hive-lost-bus-'));
-    cleanup.push(() => rm(dir, { recursive: true, force: true }));
-    const bus = await startPrivateBus({ dir: join(dir, 'bus') });
-    cleanup.push(() => bus.stop());
-    const relay = killingRelay(join(dir, 'relay.sock'), bus);
-    cleanup.push(() => new Promise((r) => relay.server.close(() => r())));
+    const { dir, relay } = await lostBusSetUp();
     const configFile = join(dir, 'hive.yaml');
     await writeFile(configFile, stringify({
       instance: `lost${process.pid}b`, bus: `unix:path=${join(dir, 'relay.sock')}`, state_dir: join(dir, 'state'),
