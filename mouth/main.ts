@@ -40,7 +40,7 @@ function readSetup(): { env: NodeEnv; config: z.infer<typeof mouthConfigSchema> 
 const { env, config } = readSetup();
 
 const log = createLogger({ node: env.node, kind: 'mouth' });
-const node = new HiveNode({ name: env.node, kind: 'mouth', instance: env.instance, token: env.token, log, busAddress: env.busAddress, vouch: env.vouch });
+const node = new HiveNode({ name: env.node, kind: 'mouth', instance: env.instance, token: env.token, log, busAddress: env.busAddress, vouch: env.vouch, commandPrefix: env.commandPrefix });
 const networks = new Map<string, Network>();
 const answered = new AnsweredSet();
 const refusalLog = createLogLimiter({ max: 5 });

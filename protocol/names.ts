@@ -12,6 +12,8 @@ export const ERROR_PREFIX = 'org.hive.Error';
 
 /** The D-Bus signature of a HiveMessage: raw IRC lines as bytes, and a metadata dictionary. */
 export const HIVE_MESSAGE_SIGNATURE = '(aaya{sv})';
+/** The Message signal: the route key of the message (docs/protocol.md#routes), then the message. */
+export const MESSAGE_SIGNAL_SIGNATURE = `s${HIVE_MESSAGE_SIGNATURE}`;
 
 /** Node and instance names go inside D-Bus bus names, so they must be valid name elements. */
 export const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;

@@ -13,6 +13,8 @@ export const NODE1: InterfaceSpec = {
     Detach: { in: [], out: [] },
     SetParent: { in: [['parent', 's'], ['token', 's']], out: [] },
     Replay: { in: [['network', 's'], ['after', 't']], out: [['messages', `a${HIVE_MESSAGE_SIGNATURE}`], ['complete', 'b']] },
+    // Replay for a node that subscribed to some routes only (docs/protocol.md#routes).
+    ReplayRoutes: { in: [['network', 's'], ['after', 't'], ['routes', 'as']], out: [['messages', `a${HIVE_MESSAGE_SIGNATURE}`], ['complete', 'b']] },
     // A child without a connection of its own (gdbus, busctl: one connection per call), docs/protocol.md#a-node-without-a-connection.
     Join: { in: [['name', 's'], ['token', 's'], ['info', 'a{sv}']], out: [['key', 's'], ['lease', 'u']] },
     Renew: { in: [['key', 's']], out: [['lease', 'u']] },
@@ -20,7 +22,7 @@ export const NODE1: InterfaceSpec = {
     Leave: { in: [['key', 's']], out: [] },
   },
   signals: {
-    Message: [['message', HIVE_MESSAGE_SIGNATURE]],
+    Message: [['route', 's'], ['message', HIVE_MESSAGE_SIGNATURE]],
     Reparent: [['parent', 's']],
     MoveChild: [['name', 's'], ['parent', 's']],
   },

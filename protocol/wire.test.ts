@@ -31,6 +31,17 @@ describe('our (aaya{sv}) marshaller', () => {
     }
   });
 
+  it('writes a Message signal with its route exactly as dbus-next writes s(aaya{sv})', () => {
+    for (const route of ['PRIVMSG.command.ping', '', 'event.registered', 'é']) {
+      const ours = marshalMessage({ type: 4, serial: 7, path: '/org/hive/Node', interface: 'org.hive.Node1', member: 'Message', route }, sample());
+      const msg = new Message({ type: 4, serial: 7, path: '/org/hive/Node', interface: 'org.hive.Node1', member: 'Message', signature: 's(aaya{sv})', body: [route, sample()] });
+      expect(ours.equals(marshallMessage(msg)[0])).toBe(true);
+      const back = messageToJsFmt(unmarshall(ours));
+      expect(back.body[0]).toBe(route);
+      expect(decode(back.body[1] as WireMessage).meta['hive.id']).toBe('mouth-1');
+    }
+  });
+
   it('round-trips through dbus-next\'s decoder', () => {
     const wire = sample();
     const m = messageToJsFmt(unmarshall(marshalMessage({ type: 4, serial: 1, path: '/org/hive/Node', interface: 'org.hive.Node1', member: 'Message' }, wire)));

@@ -3,7 +3,7 @@
  * D-Bus monitor (BecomeMonitor) for the Message signals and Send calls of org.hive.Node1, and
  * names the nodes from the supervisor's tree (refreshed as nodes come and go).
  */
-import { NODE_INTERFACE } from '../protocol/names.js';
+import { HIVE_MESSAGE_SIGNATURE, MESSAGE_SIGNAL_SIGNATURE, NODE_INTERFACE } from '../protocol/names.js';
 import { decode, type WireMessage } from '../protocol/codec.js';
 import { DBUS, callWithDeadline, connectBus, MessageType, sizeGate, type DBusMessage } from '../protocol/sdk/bus.js';
 import { LIMITS } from '../protocol/limits.js';
@@ -32,8 +32,12 @@ export async function tap(info: RuntimeInfo, opts: { json: boolean; count?: numb
       const up = msg.type === MessageType.METHOD_CALL && msg.member === 'Send';
       // SendAs(key, message) of a child without a connection: never print the key.
       const upAs = msg.type === MessageType.METHOD_CALL && msg.member === 'SendAs' && msg.signature === 's(aaya{sv})';
-      if (!upAs && ((!down && !up) || msg.signature !== '(aaya{sv})')) return;
-      const m = decode((upAs ? msg.body[1] : msg.body[0]) as WireMessage);
+      // Message(route, message) going down; Send(message) going up.
+      if (down && msg.signature !== MESSAGE_SIGNAL_SIGNATURE) return;
+      if (up && msg.signature !== HIVE_MESSAGE_SIGNATURE) return;
+      if (!upAs && !down && !up) return;
+      const m = decode((upAs || down ? msg.body[1] : msg.body[0]) as WireMessage);
+      const route = down ? msg.body[0] as string : undefined;
       const origin = m.meta['hive.origin'];
       const from = upAs ? `${typeof origin === 'string' ? origin : 'a child without a connection'}` : names.get(msg.sender) ?? msg.sender;
       const to = up || upAs ? names.get(msg.destination) ?? msg.destination : 'children';
@@ -41,11 +45,11 @@ export async function tap(info: RuntimeInfo, opts: { json: boolean; count?: numb
       for (const [k, v] of Object.entries(m.meta)) meta[k] = v && typeof v === 'object' && 'signature' in (v as object) ? (v as { value: unknown }).value : v;
       const lines = m.lines.map((l) => l.toString('utf8'));
       if (opts.json) {
-        out.write(JSON.stringify({ time: Date.now(), direction: up || upAs ? 'up' : 'down', from, to, lines, meta }, (_, v) => (typeof v === 'bigint' ? Number(v) : v)) + '\n');
+        out.write(JSON.stringify({ time: Date.now(), direction: up || upAs ? 'up' : 'down', from, to, ...(route !== undefined ? { route } : {}), lines, meta }, (_, v) => (typeof v === 'bigint' ? Number(v) : v)) + '\n');
       } else {
         const t = new Date().toISOString().slice(11, 23);
         const what = lines.length ? lines.join(' ⏎ ') : `(${String(meta['hive.event'] ?? 'event')})`;
-        out.write(`${t} ${up || upAs ? 'up  ' : 'down'} ${from} → ${to}  [${String(meta['hive.network'] ?? '-')}] ${what}  id=${String(meta['hive.id'] ?? '-')}${meta['hive.reply_to'] ? ` reply_to=${String(meta['hive.reply_to'])}` : ''}\n`);
+        out.write(`${t} ${up || upAs ? 'up  ' : 'down'} ${from} → ${to}  [${String(meta['hive.network'] ?? '-')}] ${what}  id=${String(meta['hive.id'] ?? '-')}${meta['hive.reply_to'] ? ` reply_to=${String(meta['hive.reply_to'])}` : ''}${route !== undefined ? ` route=${route}` : ''}\n`);
       }
       if (opts.count && ++seen >= opts.count) resolve();
     });

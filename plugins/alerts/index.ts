@@ -211,6 +211,8 @@ export default definePlugin(manifest, async function alerts(hive) {
     if (lines.length) await hive.replyWith(msg, lines);
   };
 
+  // What the alerts need: talk, and what keeps the member lists (members.ts) and the connection's events.
+  const ALERT_ROUTES = ['PRIVMSG.*', 'JOIN', 'PART', 'KICK', 'QUIT', 'NICK', '005', '353', '366', '318', '319', 'event.*'];
   hive.onMessage((msg) => {
     members.observe(msg);
     const irc = msg.irc;
@@ -233,7 +235,7 @@ export default definePlugin(manifest, async function alerts(hive) {
       .catch((err: unknown) => { hive.count('errors'); hive.log.error({ err }, 'alerting failed'); })
       .finally(() => { waiting--; });
     chains.set(network, next);
-  });
+  }, { routes: ALERT_ROUTES });
 
   return () => members.close();
 });

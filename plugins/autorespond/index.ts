@@ -238,7 +238,8 @@ export default definePlugin(manifest, async function autorespond(hive) {
   hive.onMessage((msg) => {
     if (!msg.irc || msg.irc.command !== 'PRIVMSG' || !msg.network || msg.meta['hive.query']) return;
     return answer(msg);
-  });
+    // Only PRIVMSG can be answered: the bus sends this process nothing else (docs/protocol.md#routes).
+  }, { routes: ['PRIVMSG.*'] });
 
   return () => matcher.close();
 });

@@ -127,7 +127,8 @@ export default definePlugin(manifest, async function seen(hive) {
       if (action) e.action = true;
     }
     if (remember(e)) changed();
-  });
+    // Only PRIVMSG is talk (commands too): the bus sends this process nothing else (docs/protocol.md#routes).
+  }, { routes: ['PRIVMSG.*'] });
 
   hive.command('seen', { help: 'seen NICK — when NICK last spoke, where, and what', examples: [['!seen alice', 'alice was last seen 3m ago in #one saying: hello']] }, (cmd) => {
     const p = hive.commandPrefix;

@@ -3,10 +3,9 @@
  * other connection can take it while it lives, holding the name of a child without a connection
  * (connectionless.ts) so that the child's next parent can take it over, and the match rules it
  * holds — on NameOwnerChanged of a name it watches (its parent's, its children's) and on the Node1
- * signals of its parent's unique name only (a child hears its parent, never a sibling). Each rule
- * is added once and removed once, however many parts of the node ask.
+ * signals of its parent's unique name only (a child hears its parent, never a sibling; routes.ts).
+ * Each rule is added once and removed once, however many parts of the node ask.
  */
-import { NODE_INTERFACE, NODE_PATH } from '../names.js';
 import { DBUS, addMatch, removeMatch, type MessageBus } from './bus.js';
 
 /**
@@ -48,11 +47,6 @@ export async function takeOwnName(bus: MessageBus, name: string, waitMs = OWN_NA
 /** The match rule for changes of the owner of `name`. */
 export function ownerRule(name: string): string {
   return `type='signal',sender='${DBUS.name}',interface='${DBUS.iface}',member='NameOwnerChanged',arg0='${name}'`;
-}
-
-/** The match rule for the Node1 signals of the connection `unique` (a parent). */
-export function signalRule(unique: string): string {
-  return `type='signal',sender='${unique}',path='${NODE_PATH}',interface='${NODE_INTERFACE}'`;
 }
 
 /** The match rules a node holds, each once. */

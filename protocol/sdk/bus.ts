@@ -8,7 +8,7 @@ import { HiveError, fromDBusError } from '../errors.js';
 import type { WireMessage } from '../codec.js';
 import { canMarshal, marshalMessage } from '../wire.js';
 import { gateConnection, refusalOf, type BusGate, type Refusal } from './bus-gate.js';
-import { HIVE_MESSAGE_SIGNATURE } from '../names.js';
+import { HIVE_MESSAGE_SIGNATURE, MESSAGE_SIGNAL_SIGNATURE } from '../names.js';
 
 export type MessageBus = dbus.MessageBus;
 export type DBusMessage = dbus.Message;
@@ -116,14 +116,14 @@ interface BusInternals {
   newSerial(): number;
 }
 
-/** Emits a HiveMessage as a signal of `iface` at `path`, marshalled by protocol/wire.ts where it can. */
-export function emitHiveSignal(bus: MessageBus, path: string, iface: string, member: string, wire: WireMessage): void {
+/** Emits a HiveMessage with its route key (docs/protocol.md#routes) as a signal of `iface` at `path`, marshalled by protocol/wire.ts where it can. */
+export function emitHiveSignal(bus: MessageBus, path: string, iface: string, member: string, route: string, wire: WireMessage): void {
   if (!canMarshal(wire)) {
-    bus.send(Message.newSignal(path, iface, member, HIVE_MESSAGE_SIGNATURE, [wire]));
+    bus.send(Message.newSignal(path, iface, member, MESSAGE_SIGNAL_SIGNATURE, [route, wire]));
     return;
   }
   const b = bus as unknown as BusInternals;
-  b._connection.stream.write(marshalMessage({ type: 4, serial: b.newSerial(), path, interface: iface, member }, wire));
+  b._connection.stream.write(marshalMessage({ type: 4, serial: b.newSerial(), path, interface: iface, member, route }, wire));
 }
 
 /** Calls a method taking one HiveMessage, with a deadline; marshalled by protocol/wire.ts where it can. */

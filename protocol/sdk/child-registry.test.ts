@@ -33,6 +33,7 @@ beforeAll(async () => {
     rules: new MatchRules(() => parent),
     up: async (wire, child) => { up.push({ wire, child }); },
     attached: (name) => attachedNames.push(name),
+    widen: async () => undefined,
   });
   serveObject(parent, {
     path: NODE_PATH, spec: NODE1, log: ctx.log, uncheckedSignatures: ['Send'], properties: () => ({}),

@@ -22,6 +22,8 @@ export interface ChildRegistryOptions {
   up: (wire: WireMessage, child: ChildInfo) => Promise<void>;
   /** A child of this name attached with a connection of its own (a connectionless one of that name gives way). */
   attached: (name: string) => void;
+  /** Makes the node take every message from its parent (routes.ts): a child may want anything. Done before a child's Attach is answered. */
+  widen: () => Promise<void>;
 }
 
 export class ChildRegistry {
@@ -54,6 +56,8 @@ export class ChildRegistry {
     const [name, token] = msg.body as [string, string];
     if (!NAME_PATTERN.test(name)) throw new HiveError('InvalidArgs', `Attach: node name '${name}' is not valid`);
     await this.ctx.checkAttach(name, token, msg.sender);
+    // Before the child is listed (Children) or answered: from then on it must get every message.
+    await this.o.widen();
     this.replaceNamed(name, msg.sender);
     this.add(msg.sender, name);
     this.o.attached(name);

@@ -54,6 +54,8 @@ export interface ConnectionlessOptions {
   up: (wire: WireMessage, child: ChildInfo) => Promise<void>;
   /** The lease in seconds (default LEASE_SECONDS). */
   leaseSeconds?: number;
+  /** Makes the node take every message from its parent (routes.ts), before a child's Join is answered. */
+  widen: () => Promise<void>;
 }
 
 export class ConnectionlessChildren {
@@ -86,7 +88,7 @@ export class ConnectionlessChildren {
     const [name, token] = msg.body as [string, string];
     if (!NAME_PATTERN.test(name)) throw new HiveError('InvalidArgs', `Join: node name '${name}' is not valid`);
     await this.ctx.checkJoin(name, token, msg.sender);
-    const done = this.joinChain.then(() => this.handleJoin(msg));
+    const done = this.joinChain.then(() => this.o.widen()).then(() => this.handleJoin(msg));
     this.joinChain = done.catch(() => undefined);
     return done;
   }

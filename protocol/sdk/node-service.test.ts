@@ -24,8 +24,8 @@ function service(bus: () => MessageBus) {
   const ctx = createContext({ name: 'svc', busName: NAME, instance: TEST_INSTANCE, token: TEST_TOKEN, log: createLogger({ node: 'test-svc', level: 'silent' }), counters, callTimeoutMs: 5000, bus, stopping: () => false });
   const rules = new MatchRules(bus);
   const up = async () => undefined;
-  const registry: ChildRegistry = new ChildRegistry(ctx, { rules, up, attached: (n) => connectionless.replacedByConnection(n) });
-  const connectionless = new ConnectionlessChildren(ctx, { registry, rules, up });
+  const registry: ChildRegistry = new ChildRegistry(ctx, { rules, up, attached: (n) => connectionless.replacedByConnection(n), widen: async () => undefined });
+  const connectionless = new ConnectionlessChildren(ctx, { registry, rules, up, widen: async () => undefined });
   const replay = new ReplayBuffer(8);
   const parentSetTo: string[] = [];
   const svc = new NodeService(ctx, {
@@ -90,7 +90,7 @@ describe('NodeService on the bus', () => {
 
   it('replays to a child what it missed, and refuses Replay to anyone else', async () => {
     const wire: WireMessage = encode({ lines: [line('PING :x')], meta: { 'hive.network': 'net', 'hive.seq': 5 } });
-    s.replay.add('net', 5, wire);
+    s.replay.add('net', 5, wire, 'PRIVMSG');
     expect((await call('Replay', 'st', ['net', 4n])).body[0]).toHaveLength(1);
     const stranger = await connectBus(bus.address);
     try {

@@ -17,6 +17,7 @@ import type { ConnectionlessChildren } from './connectionless.js';
 import { counterValues, detailVariants, type DetailValue } from './details.js';
 import type { NodeContext } from './node-context.js';
 import type { ReplayBuffer } from './replay-buffer.js';
+import { validPattern } from './routes.js';
 import { serveObject } from './service.js';
 
 export interface NodeServiceOptions {
@@ -34,6 +35,9 @@ export interface NodeServiceOptions {
   details: () => Record<string, DetailValue>;
 }
 
+/** The most route patterns one ReplayRoutes may name: each is matched against every buffered message. */
+const MAX_ROUTES = 256;
+
 export class NodeService {
   constructor(private readonly ctx: NodeContext, private readonly o: NodeServiceOptions) {}
 
@@ -41,7 +45,7 @@ export class NodeService {
   gate(h: GateHeader): Refusal | undefined {
     if (h.type === MessageType.METHOD_CALL) {
       // (Calls to the bus name of a child without a connection are answered for it, serveCall.)
-      if ((h.member === 'Send' || h.member === 'Replay') && (h.interface === NODE_INTERFACE || !h.interface)
+      if ((h.member === 'Send' || h.member === 'Replay' || h.member === 'ReplayRoutes') && (h.interface === NODE_INTERFACE || !h.interface)
         && !(h.destination && this.o.connectionless.holds(h.destination)) && !(h.sender && this.o.registry.has(h.sender))) return 'NotChild';
       if (h.bodyLength > LIMITS.maxCallBodyBytes) return 'TooLarge';
     } else if (h.type === MessageType.SIGNAL) {
@@ -78,6 +82,15 @@ export class NodeService {
           if (!registry.has(msg.sender)) throw new HiveError('NotChild', `Replay: ${msg.sender} is not an attached child of '${this.ctx.name}'`);
           const [network, after] = msg.body as [string, bigint];
           const r = this.o.replay.since(network, Number(after));
+          return [r.wires, r.complete];
+        },
+        ReplayRoutes: (msg) => {
+          if (!registry.has(msg.sender)) throw new HiveError('NotChild', `ReplayRoutes: ${msg.sender} is not an attached child of '${this.ctx.name}'`);
+          const [network, after, routes] = msg.body as [string, bigint, string[]];
+          if (routes.length > MAX_ROUTES || !routes.every(validPattern)) {
+            throw new HiveError('InvalidArgs', `ReplayRoutes: at most ${MAX_ROUTES} routes, each a key or a namespace ending in .* (docs/protocol.md#routes)`);
+          }
+          const r = this.o.replay.sinceRoutes(network, Number(after), routes);
           return [r.wires, r.complete];
         },
         Join: (msg) => connectionless.join(msg),

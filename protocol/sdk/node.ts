@@ -31,6 +31,7 @@ import { createContext, type ChildInfo, type Counters } from './node-context.js'
 import { NodeService } from './node-service.js';
 import { ParentLink } from './parent-link.js';
 import { ReplayBuffer } from './replay-buffer.js';
+import { routeOf } from './routes.js';
 import { appendPath } from './sender-stamp.js';
 import { SequenceNumbers } from './sequence-numbers.js';
 
@@ -57,6 +58,8 @@ export interface NodeOptions {
   stateDir?: string;
   /** The lease of a child without a connection, in seconds (default 30): it renews within that time or is forgotten. */
   leaseSeconds?: number;
+  /** What starts a command (HIVE_COMMAND_PREFIX; default `!`): the route of a message this node makes depends on it (routes.ts). */
+  commandPrefix?: string;
   /**
    * Vouch mode (HIVE_VOUCH=1): `token` is this node's own credential, and those of its children are
    * checked by asking the supervisor (credential-check.ts); SetParent only from the supervisor.
@@ -71,12 +74,14 @@ export class HiveNode {
   readonly busName: string;
   bus!: MessageBus;
   commands: [string, string][];
+  /** Set by the plugin context too (plugin.ts), which is handed the prefix. */
+  commandPrefix: string;
   readonly counters: Counters = { in: 0, out: 0, dropped: 0, errors: 0, lost: 0 };
   /** The children by unique bus name (a child without a connection by its well-known one). */
   readonly children: Map<string, ChildInfo>;
 
-  /** What to do with a message from the parent. Default: pass it down unchanged. */
-  onDown: (wire: WireMessage) => void = (wire) => this.passDown(wire);
+  /** What to do with a message from the parent (and its route key). Default: pass it down unchanged. */
+  onDown: (wire: WireMessage, route: string) => void = (wire, route) => this.passDown(wire, route);
   /** What to do with a message a child sent up. Default: pass it up unchanged. */
   onUp: (wire: WireMessage, child: ChildInfo) => Promise<void> = (wire) => this.passUp(wire);
   /** The node's own figures, published as the Details property (docs/protocol.md#properties). */
@@ -103,6 +108,7 @@ export class HiveNode {
     this.log = opts.log;
     this.busName = nodeBusName(opts.instance, opts.name);
     this.commands = opts.commands ?? [];
+    this.commandPrefix = opts.commandPrefix ?? '!';
     this.replay = new ReplayBuffer(opts.replaySize ?? 512);
     const ctx = createContext({
       name: this.name, busName: this.busName, instance: opts.instance, token: opts.token, log: this.log, counters: this.counters,
@@ -113,13 +119,15 @@ export class HiveNode {
     this.seqs = new SequenceNumbers(ctx, opts.stateDir);
     this.link = new ParentLink(ctx, {
       token: opts.token, rules, seqs: this.seqs,
-      deliver: (wire) => this.receive(wire),
+      deliver: (wire, route) => this.receive(wire, route),
+      routeOf: (wire) => routeOf(wire, this.commandPrefix),
       attached: (parent) => this.onAttached?.(parent),
       lostPlace: () => this.onLostPlace?.(),
     });
-    this.registry = new ChildRegistry(ctx, { rules, up, attached: (name) => this.connectionless.replacedByConnection(name) });
+    const widen = () => this.subscribe('all');
+    this.registry = new ChildRegistry(ctx, { rules, up, attached: (name) => this.connectionless.replacedByConnection(name), widen });
     this.children = this.registry.children;
-    this.connectionless = new ConnectionlessChildren(ctx, { registry: this.registry, rules, up, leaseSeconds: opts.leaseSeconds });
+    this.connectionless = new ConnectionlessChildren(ctx, { registry: this.registry, rules, up, leaseSeconds: opts.leaseSeconds, widen });
     this.service = new NodeService(ctx, {
       kind: this.kind, registry: this.registry, connectionless: this.connectionless, replay: this.replay,
       parentName: () => this.link.parentName,
@@ -131,6 +139,19 @@ export class HiveNode {
   }
 
   get parent(): string { return this.link.parentName; }
+  /** What this node takes from its parent: every message, or those of some routes (routes.ts). */
+  get wants(): readonly string[] | 'all' { return this.link.wants; }
+
+  /**
+   * Takes only the messages of these route patterns from the parent (`K` exactly, `K.*` K and every
+   * key under it), or all of them: the bus daemon then delivers nothing else to this process.
+   * A node with children takes everything whatever it is told (they may want anything).
+   */
+  subscribe(wants: readonly string[] | 'all'): Promise<void> {
+    const w = this.children.size > 0 || this.connectionless.size > 0 ? 'all' : wants;
+    this.replay.setNarrow(w !== 'all');
+    return this.link.subscribe(w);
+  }
   get attached(): boolean { return this.link.parentUnique !== undefined; }
   get uniqueName(): string { return (this.bus as unknown as { name: string }).name; }
 
@@ -162,17 +183,22 @@ export class HiveNode {
 
   // ---- down ----------------------------------------------------------------------------
 
-  /** Sends a message down to the children, with this node added to its path. */
-  passDown(wire: WireMessage): void {
+  /**
+   * Sends a message down to the children, with this node added to its path. `route`: the key it
+   * came with, for a message passed on unchanged; worked out here for one this node made or changed.
+   */
+  passDown(wire: WireMessage, route?: string): void {
     appendPath(wire, this.name);
     const meta = wire[1];
     const seq = meta['hive.seq'];
     const network = meta['hive.network'];
-    if (seq && network) this.replay.add(network.value as string, Number(seq.value), wire);
+    if (seq === undefined && this.children.size === 0) return;
+    const key = route ?? routeOf(wire, this.commandPrefix);
+    if (seq && network) this.replay.add(network.value as string, Number(seq.value), wire, key);
     if (this.children.size === 0) return;
     this.counters.out++;
     this.connectionless.countDown();
-    emitHiveSignal(this.bus, NODE_PATH, NODE_INTERFACE, 'Message', wire);
+    emitHiveSignal(this.bus, NODE_PATH, NODE_INTERFACE, 'Message', key, wire);
   }
 
   /** Sends a message this node made down to its children (an aggregator's query, the mouth's lines). */
@@ -182,10 +208,10 @@ export class HiveNode {
   }
 
   /** A new message from the parent (parent-link.ts has put it in order and dropped repeats). */
-  private receive(wire: WireMessage): void {
+  private receive(wire: WireMessage, route: string): void {
     this.counters.in++;
     try {
-      this.onDown(wire);
+      this.onDown(wire, route);
     } catch (err) {
       this.counters.errors++;
       this.log.error({ err }, 'message handler failed');

@@ -19,9 +19,10 @@
 import type { WireMessage } from '../codec.js';
 import { backoffDelay } from '../backoff.js';
 import { HiveError } from '../errors.js';
-import { HIVE_MESSAGE_SIGNATURE, NODE_INTERFACE, NODE_PATH } from '../names.js';
+import { MESSAGE_SIGNAL_SIGNATURE, NODE_INTERFACE, NODE_PATH } from '../names.js';
 import { Variant, callHiveMethod, callWithDeadline, nameOwner, type DBusMessage } from './bus.js';
-import { ownerRule, signalRule, type MatchRules } from './bus-names.js';
+import { ownerRule, type MatchRules } from './bus-names.js';
+import { subscriptionRules } from './routes.js';
 import type { NodeContext } from './node-context.js';
 import type { SequenceNumbers } from './sequence-numbers.js';
 
@@ -52,8 +53,10 @@ export interface ParentLinkOptions {
   token: string;
   rules: MatchRules;
   seqs: SequenceNumbers;
-  /** A new message from the parent (in order, not seen before). */
-  deliver: (wire: WireMessage) => void;
+  /** A new message from the parent (in order, not seen before), with its route key. */
+  deliver: (wire: WireMessage, route: string) => void;
+  /** The route key of a message that came without one (a Replay answer carries none). */
+  routeOf: (wire: WireMessage) => string;
   /** Attached to a (new) parent. */
   attached: (parent: string) => void;
   /** Refused as a child again and again: the process should end. */
@@ -66,7 +69,11 @@ export class ParentLink {
   private unique: string | undefined;
   /** Bumped at every change of parent, so that an attach in flight for the last one gives up. */
   private generation = 0;
-  private catchingUp: WireMessage[] | undefined;
+  private catchingUp: [WireMessage, string | undefined][] | undefined;
+  /** What this node takes from its parent (routes.ts), and the match rules that say so to the current one. */
+  private wanted: readonly string[] | 'all' = 'all';
+  private held: string[] = [];
+  private syncing: Promise<void> = Promise.resolve();
   /** The parent said goodbye (Reparent to nowhere): its going is expected. */
   private leaving = false;
   private readonly attachWaiters = new Set<() => void>();
@@ -78,6 +85,32 @@ export class ParentLink {
   constructor(private readonly ctx: NodeContext, private readonly o: ParentLinkOptions) {}
 
   get parentName(): string { return this.name; }
+  get wants(): readonly string[] | 'all' { return this.wanted; }
+
+  /**
+   * Takes every message from the parent, or those of some route patterns only. Attached, the new
+   * rules are in place before the old ones go, so nothing wanted by both is missed in between.
+   */
+  subscribe(wants: readonly string[] | 'all'): Promise<void> {
+    const same = wants === this.wanted || (wants !== 'all' && this.wanted !== 'all'
+      && wants.length === this.wanted.length && wants.every((w, i) => w === this.wanted[i]));
+    if (same) return this.syncing;
+    this.wanted = wants === 'all' ? 'all' : [...wants];
+    return this.sync();
+  }
+
+  /** Makes the match rules held say `wanted` to the current parent (none without one); one change at a time. */
+  private sync(): Promise<void> {
+    const run = async () => {
+      const next = this.unique ? subscriptionRules(this.unique, this.wanted) : [];
+      for (const r of next) await this.o.rules.add(r);
+      for (const r of this.held) if (!next.includes(r)) await this.o.rules.drop(r);
+      this.held = next;
+    };
+    this.syncing = this.syncing.then(run, run);
+    return this.syncing;
+  }
+
   /** The unique name of the parent attached to, if any. */
   get parentUnique(): string | undefined { return this.unique; }
 
@@ -93,7 +126,7 @@ export class ParentLink {
     this.unique = undefined;
     const bus = this.ctx.bus;
     if (oldUnique) {
-      await this.o.rules.drop(signalRule(oldUnique));
+      await this.sync();
       if (oldUnique !== (await nameOwner(bus, parent).catch(() => undefined))) {
         void callWithDeadline(bus, { destination: oldUnique, path: NODE_PATH, interface: NODE_INTERFACE, member: 'Detach' }, 1000).catch(() => undefined);
       }
@@ -148,8 +181,8 @@ export class ParentLink {
   /** A Node1 signal; acted on only when it is the current parent's (a unicast signal bypasses match rules). */
   onSignal(msg: DBusMessage): void {
     if (!this.unique || msg.sender !== this.unique) return;
-    if (msg.member === 'Message' && msg.signature === HIVE_MESSAGE_SIGNATURE) {
-      this.receive(msg.body[0] as WireMessage);
+    if (msg.member === 'Message' && msg.signature === MESSAGE_SIGNAL_SIGNATURE) {
+      this.receive(msg.body[1] as WireMessage, msg.body[0] as string);
     } else if (msg.member === 'Reparent' && msg.signature === 's') {
       const to = msg.body[0] as string;
       const log = this.ctx.log;
@@ -166,8 +199,8 @@ export class ParentLink {
     const log = this.ctx.log;
     if (!newOwner) {
       if (this.unique) {
-        void this.o.rules.drop(signalRule(this.unique));
         this.unique = undefined;
+        void this.sync().catch(() => undefined);
         this.generation++;
         // A parent that said goodbye (Reparent) is expected to go; one that did not has died.
         if (this.leaving) log.info({ parent: name }, 'parent gone');
@@ -181,10 +214,10 @@ export class ParentLink {
     }
   }
 
-  private receive(wire: WireMessage): void {
-    if (this.catchingUp) { this.catchingUp.push(wire); return; }
+  private receive(wire: WireMessage, route: string | undefined): void {
+    if (this.catchingUp) { this.catchingUp.push([wire, route]); return; }
     if (!this.o.seqs.accept(wire)) return;
-    this.o.deliver(wire);
+    this.o.deliver(wire, route ?? this.o.routeOf(wire));
   }
 
   private noParent(): HiveError {
@@ -215,9 +248,8 @@ export class ParentLink {
       if (generation !== this.generation || !ok) return;
     }
     this.approved = unique;
-    const rule = signalRule(unique);
-    await this.o.rules.add(rule);
     this.unique = unique;
+    await this.sync();
     this.catchingUp = [];
     try {
       await this.callParent('Attach', 'ss', [this.ctx.name, this.o.token]);
@@ -227,13 +259,13 @@ export class ParentLink {
     } catch (err) {
       if (generation === this.generation) {
         this.unique = undefined;
-        await this.o.rules.drop(rule);
+        await this.sync();
       }
       throw err;
     } finally {
       const live = this.catchingUp ?? [];
       this.catchingUp = undefined;
-      for (const wire of live) this.receive(wire);
+      for (const [wire, route] of live) this.receive(wire, route);
     }
     for (const w of [...this.attachWaiters]) w();
     this.o.attached(this.name);
@@ -242,9 +274,13 @@ export class ParentLink {
   /** Asks the new parent for what this node missed while it had no parent. */
   private async catchUp(): Promise<void> {
     const { counters, log } = this.ctx;
+    const wants = this.wanted;
     for (const [network, after] of this.o.seqs.entries()) {
       try {
-        const reply = await this.callParent('Replay', 'st', [network, BigInt(after)]);
+        // A node that takes some routes only asks for those, and is told it lost only what it wanted.
+        const reply = wants === 'all'
+          ? await this.callParent('Replay', 'st', [network, BigInt(after)])
+          : await this.callParent('ReplayRoutes', 'stas', [network, BigInt(after), wants]);
         const [missed, complete] = reply.body as [WireMessage[], boolean];
         if (!complete) {
           counters.lost++;
@@ -255,7 +291,7 @@ export class ParentLink {
         this.catchingUp = undefined;
         for (const wire of missed) {
           wire[1]['hive.replayed'] = REPLAYED;
-          this.receive(wire);
+          this.receive(wire, undefined);
         }
         this.catchingUp = live;
       } catch (err) {

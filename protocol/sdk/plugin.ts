@@ -14,6 +14,7 @@ import { privmsg } from '../irc-line.js';
 import type { Meta } from '../metadata.js';
 import { argsBytesOf, parseCommand, type ParsedCommand } from './command.js';
 import { privmsgLines, textsOf, toIncoming, type Incoming } from './messages.js';
+import { commandRoute, matchesAny, validPattern } from './routes.js';
 import type { ChildInfo, DetailValue, HiveNode, Kind } from './node.js';
 import { hiveCommands, subtreeCommands, type TreeCommands } from './tree-commands.js';
 
@@ -89,7 +90,13 @@ export interface PluginContext<C = Record<string, unknown>> {
   command(name: string, spec: CommandSpec): void;
   /** A command `help` does not list, or one the manifest declared. */
   command(name: string, handler: CommandHandler): void;
-  onMessage(handler: (msg: Incoming) => unknown): void;
+  /**
+   * Every message from the parent; or, with `routes`, only those whose route matches one of them
+   * (docs/protocol.md#routes: `PRIVMSG.*` every PRIVMSG, `PRIVMSG` talk that is not a command,
+   * `JOIN`, `event.*`). With routes on every handler (and no filter), the bus daemon delivers
+   * nothing else to this process: a plugin with commands only is never woken by other traffic.
+   */
+  onMessage(handler: (msg: Incoming) => unknown, opts?: { routes: string[] }): void;
   /** Sends a message up towards the mouth (automata); `hive.network` must be set. */
   send(msg: HiveMessage): Promise<void>;
   /** Says `text` to `target` on `network`. */
@@ -120,11 +127,12 @@ export function createContext<C>(node: HiveNode, opts: {
   commandPrefix: string;
 }): PluginContext<C> {
   const commands = new Map<string, CommandHandler>();
-  const listeners: ((msg: Incoming) => unknown)[] = [];
+  const listeners: { handler: (msg: Incoming) => unknown; routes?: string[] }[] = [];
   let hooks: FilterHooks = {};
   const pending = new Map<string, PendingQuery>();
   const finished = new Set<string>();
   const log = node.log;
+  node.commandPrefix = opts.commandPrefix;
 
   const count = (name: string, by = 1) => { node.counters[name] = (node.counters[name] ?? 0) + by; };
   const failed = (err: unknown, what: string) => {
@@ -142,10 +150,25 @@ export function createContext<C>(node: HiveNode, opts: {
   };
   const replyWith = (to: Incoming, lines: string[]) => replyLines(to, lines.map(toLine));
 
-  const handle = (msg: Incoming) => {
+  /** What the node asks its parent for: all, or the routes of its commands and handlers (routes.ts). */
+  const resubscribe = () => {
+    let wants: string[] | 'all' = [];
+    // A filter or an aggregator is there to have children: it takes everything from the start, so
+    // that its replay buffer holds what a child moved under it will ask for.
+    if (node.kind === 'filter' || node.kind === 'aggregator' || hooks.down || listeners.some((l) => !l.routes)) wants = 'all';
+    else {
+      for (const l of listeners) wants.push(...l.routes!);
+      for (const name of commands.keys()) wants.push(commandRoute(name));
+      wants = [...new Set(wants)];
+    }
+    node.subscribe(wants).catch((err) => failed(err, 'could not change what this node takes from its parent'));
+  };
+
+  const handle = (msg: Incoming, route: string) => {
     for (const l of listeners) {
+      if (l.routes && !matchesAny(route, l.routes)) continue;
       try {
-        const r = l(msg);
+        const r = l.handler(msg);
         if (r instanceof Promise) r.catch((err) => failed(err, 'message handler failed'));
       } catch (err) { failed(err, 'message handler failed'); }
     }
@@ -177,33 +200,34 @@ export function createContext<C>(node: HiveNode, opts: {
   };
 
   let downTail: Promise<void> | undefined;
-  const finishDown = (msg: Incoming, wire: WireMessage, r: FilterResult) => {
+  const finishDown = (msg: Incoming, wire: WireMessage, route: string, r: FilterResult) => {
     if (r === null) { count('dropped'); return; }
-    node.passDown(r ? encode(r) : wire);
-    handle(msg);
+    // A message the filter changed has its route worked out again (it may no longer be a command).
+    node.passDown(r ? encode(r) : wire, r ? undefined : route);
+    handle(msg, route);
   };
 
-  node.onDown = (wire: WireMessage) => {
+  node.onDown = (wire: WireMessage, route: string) => {
     const needsDecode = listeners.length > 0 || commands.size > 0 || hooks.down !== undefined;
-    if (!needsDecode) { node.passDown(wire); return; }
+    if (!needsDecode) { node.passDown(wire, route); return; }
     const msg = toIncoming(decode(wire));
     if (hooks.down) {
       let r: FilterResult | Promise<FilterResult>;
       try { r = hooks.down(msg); } catch (err) { failed(err, 'filter (down) failed'); return; }
       // A synchronous hook passes the message on at once; an asynchronous one waits its turn, so
       // that messages leave in the order they came (children drop a sequence number that was overtaken).
-      if (!(r instanceof Promise) && !downTail) { finishDown(msg, wire, r); return; }
+      if (!(r instanceof Promise) && !downTail) { finishDown(msg, wire, route, r); return; }
       const result = r;
       const tail: Promise<void> = (downTail ?? Promise.resolve())
         .then(() => result)
-        .then((res) => finishDown(msg, wire, res))
+        .then((res) => finishDown(msg, wire, route, res))
         .catch((err) => failed(err, 'filter (down) failed'))
         .finally(() => { if (downTail === tail) downTail = undefined; });
       downTail = tail;
       return;
     }
-    handle(msg);
-    node.passDown(wire);
+    handle(msg, route);
+    node.passDown(wire, route);
   };
 
   node.onUp = async (wire: WireMessage, child: ChildInfo) => {
@@ -239,12 +263,14 @@ export function createContext<C>(node: HiveNode, opts: {
 
   const command = (name: string, specOrHandler: CommandSpec | CommandHandler, handler?: CommandHandler) => {
     const key = name.toLowerCase();
-    if (typeof specOrHandler === 'function') { commands.set(key, specOrHandler); return; }
-    if (handler) commands.set(key, handler);
+    if (typeof specOrHandler === 'function') { commands.set(key, specOrHandler); resubscribe(); return; }
+    if (handler) { commands.set(key, handler); resubscribe(); }
     // The Commands property is read on each Get, so a command added now is listed at once.
     if (!node.commands.some(([c]) => c.toLowerCase() === key)) node.commands.push([name, specOrHandler.help]);
   };
 
+  // Nothing registered yet: a plugin that never takes a message (an automaton that only sends) is sent none.
+  resubscribe();
   return {
     name: node.name,
     kind: node.kind,
@@ -253,11 +279,18 @@ export function createContext<C>(node: HiveNode, opts: {
     log,
     commandPrefix: opts.commandPrefix,
     command,
-    onMessage(handler) { listeners.push(handler); },
+    onMessage(handler, o) {
+      if (o?.routes) {
+        const bad = o.routes.filter((p) => !validPattern(p));
+        if (bad.length) throw new HiveError('InvalidArgs', `onMessage: route patterns ${JSON.stringify(bad)}: a key, or a namespace of letters, digits, _ and - ending in .* (docs/protocol.md#routes)`);
+      }
+      listeners.push({ handler, routes: o?.routes ? [...o.routes] : undefined });
+      resubscribe();
+    },
     send: (msg) => node.send(msg),
     say: (network, target, text) => node.send({ lines: text.split('\n').map((t) => toLine(privmsg(target, t))), meta: { 'hive.network': network } }),
     replyWith,
-    filter(h) { hooks = h; },
+    filter(h) { hooks = h; resubscribe(); },
     details(fn) { node.details = fn; },
     count,
     onAttached(fn) {

@@ -9,7 +9,7 @@ import { createLogger } from '../../protocol/logger.js';
 import { encode } from '../../protocol/codec.js';
 import { HiveNode } from '../../protocol/sdk/node.js';
 import { connectBus } from '../../protocol/sdk/bus.js';
-import { HIVE_MESSAGE_SIGNATURE, NODE_INTERFACE, NODE_PATH } from '../../protocol/names.js';
+import { MESSAGE_SIGNAL_SIGNATURE, NODE_INTERFACE, NODE_PATH } from '../../protocol/names.js';
 import { typicalMessage } from './typical-message.js';
 
 const [mode, countArg] = process.argv.slice(2);
@@ -26,7 +26,7 @@ if (mode === 'sdk') {
 } else {
   const bus = await connectBus(address);
   await bus.requestName(`org.hive.${process.env.HIVE_INSTANCE ?? 'bench'}.mouth`, 0x4);
-  emitOne = (i) => bus.send(dbus.Message.newSignal(NODE_PATH, NODE_INTERFACE, 'Message', HIVE_MESSAGE_SIGNATURE, [encode(typicalMessage(i))]));
+  emitOne = (i) => bus.send(dbus.Message.newSignal(NODE_PATH, NODE_INTERFACE, 'Message', MESSAGE_SIGNAL_SIGNATURE, ['PRIVMSG', encode(typicalMessage(i))]));
 }
 process.stdout.write('ready\n');
 createInterface({ input: process.stdin }).once('line', () => {

@@ -41,12 +41,12 @@ async function link(i: number, leaf: boolean): Promise<void> {
   await addMatch(bus, `type='signal',sender='${parent}',path='${NODE_PATH}',interface='${NODE_INTERFACE}',member='Message'`);
   bus.on('message', (msg: DBusMessage) => {
     if (msg.type !== MessageType.SIGNAL || msg.sender !== parent || msg.member !== 'Message') return;
-    const wire = (msg.body as [WireMessage])[0];
+    const [route, wire] = msg.body as [string, WireMessage];
     if (leaf) {
       const reply: WireMessage = [[Buffer.from('PRIVMSG #bench :pong')], { 'hive.network': wire[1]['hive.network']!, 'hive.reply_to': wire[1]['hive.id']! }];
       void callHiveMethod(bus, to, reply, 5000);
     } else {
-      emitHiveSignal(bus, NODE_PATH, NODE_INTERFACE, 'Message', wire);
+      emitHiveSignal(bus, NODE_PATH, NODE_INTERFACE, 'Message', route, wire);
     }
   });
   onSend(bus, (wire, msg) => {
@@ -72,7 +72,7 @@ async function root(k: number, count: number): Promise<void> {
     const t0 = now();
     await new Promise<void>((resolve) => {
       answered = resolve;
-      emitHiveSignal(bus, NODE_PATH, NODE_INTERFACE, 'Message', encode(typicalMessage(i)));
+      emitHiveSignal(bus, NODE_PATH, NODE_INTERFACE, 'Message', 'PRIVMSG.command.ping', encode(typicalMessage(i)));
     });
     if (i >= 20) times.push(now() - t0);
   }

@@ -134,7 +134,7 @@ describe('a child without a connection', () => {
     await join('mouth');
     r.node.emit({ lines: [line(':bob!b@h PRIVMSG #chan :after')], meta: { 'hive.network': 'net' } });
     await waitFor(() => signals.some((s) => s.member === 'Message'), { what: 'a Message signal' });
-    const texts = signals.filter((s) => s.member === 'Message').map((s) => decode(s.body[0] as WireMessage).lines.map(String));
+    const texts = signals.filter((s) => s.member === 'Message').map((s) => decode(s.body[1] as WireMessage).lines.map(String));
     expect(texts).toEqual([[':bob!b@h PRIVMSG #chan :after']]);
   });
 

@@ -213,8 +213,8 @@ describe('SetParent in vouch mode', () => {
     expect(await errorOf(callNode(evil, 'kid', 'SetParent', 'ss', [busName('evil'), CRED.evil]))).toBe('org.hive.Error.NotAuthorized');
     // It sends its forged message anyway, as a broadcast and straight to the kid: the kid hears its parent only.
     const forged = encode({ lines: [line(':boss!b@h PRIVMSG #c :!note del 1')], meta: { 'hive.network': 'net', 'hive.capabilities': ['admin'], 'hive.account': 'boss' } });
-    evil.send(Message.newSignal(NODE_PATH, NODE_INTERFACE, 'Message', '(aaya{sv})', [forged]));
-    const direct = Message.newSignal(NODE_PATH, NODE_INTERFACE, 'Message', '(aaya{sv})', [forged]);
+    evil.send(Message.newSignal(NODE_PATH, NODE_INTERFACE, 'Message', 's(aaya{sv})', ['PRIVMSG.command.note', forged]));
+    const direct = Message.newSignal(NODE_PATH, NODE_INTERFACE, 'Message', 's(aaya{sv})', ['PRIVMSG.command.note', forged]);
     direct.destination = kid.uniqueName;
     evil.send(direct);
     mouth.emit({ lines: [line(':bob!b@h PRIVMSG #c :hello')], meta: { 'hive.network': 'net' } });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { startPrivateBus, startTestRoot, type PrivateBus, type TestRoot } from '../helpers/bus.js';
 import { TEST_INSTANCE, TEST_TOKEN } from '../helpers/node-process.js';
 import { waitFor } from '../helpers/wait.js';
-import { HIVE_MESSAGE_SIGNATURE, nodeBusName, NODE_INTERFACE, NODE_PATH } from '../../protocol/names.js';
+import { MESSAGE_SIGNAL_SIGNATURE, nodeBusName, NODE_INTERFACE, NODE_PATH } from '../../protocol/names.js';
 import { line } from '../../protocol/hive-message.js';
 import { callBus, callWithDeadline, connectBus, type MessageBus } from '../../protocol/sdk/bus.js';
 import { HiveNode } from '../../protocol/sdk/node.js';
@@ -145,7 +145,7 @@ describe('what the proxy refuses', () => {
       await callBus(b, 'AddMatch', 's', [`type='signal',sender='${sibling.node.uniqueName}'`]).catch(() => undefined);
     }
     // Sent straight (a node emits nothing while it has no children).
-    sibling.node.bus.send(dbus.Message.newSignal(NODE_PATH, NODE_INTERFACE, 'Message', HIVE_MESSAGE_SIGNATURE, [[[line('PRIVMSG #c :secret')], {}]]));
+    sibling.node.bus.send(dbus.Message.newSignal(NODE_PATH, NODE_INTERFACE, 'Message', MESSAGE_SIGNAL_SIGNATURE, ['PRIVMSG', [[line('PRIVMSG #c :secret')], {}]]));
     await callWithDeadline(supervisor, { destination: busName('sibling'), path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus.Peer', member: 'Ping' }, 3000).catch(() => undefined);
     // A round trip through the same proxy after them: had they been delivered, they would be here.
     await callBus(evil, 'GetId', '', []);
