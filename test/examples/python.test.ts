@@ -1,6 +1,8 @@
 // Plugins in Python (plugins/examples/python/: python3-dbus-next, Debian's /usr/bin/python3, nothing
 // of Hive's TypeScript) in a real hive on the terminal network: they answer through the mouth, are
-// loaded at runtime, killed and restarted, re-parented, and a Python filter carries children.
+// loaded at runtime, killed and restarted, re-parented, and a Python filter carries children. The
+// responder has commands only, so it takes only their routes (docs/protocol.md#routes); under an
+// in-process parent, what reaches a Python node and what a Python parent replays are checked closely.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa, type ResultPromise } from 'execa';
 import { readFile } from 'node:fs/promises';
@@ -8,9 +10,13 @@ import { join } from 'node:path';
 import { startHive, alive, type TestHive } from '../helpers/hive.js';
 import { ROOT } from '../helpers/paths.js';
 import { waitFor } from '../helpers/wait.js';
-import { waitForNodeLog } from '../mouth/util.js';
-import { callWithDeadline, connectBus, type MessageBus } from '../../protocol/sdk/bus.js';
-import { NODE_INTERFACE, NODE_PATH } from '../../protocol/names.js';
+import { exec, waitForNodeLog } from '../mouth/util.js';
+import { startPrivateBus, startTestRoot, type PrivateBus, type TestRoot } from '../helpers/bus.js';
+import { spawnNode, stopAllNodes, TEST_INSTANCE, TEST_TOKEN, type NodeProcess } from '../helpers/node-process.js';
+import { Message, MessageType, callWithDeadline, connectBus, emitHiveSignal, nameOwner, type MessageBus } from '../../protocol/sdk/bus.js';
+import { HIVE_MESSAGE_SIGNATURE, MESSAGE_SIGNAL_SIGNATURE, NODE_INTERFACE, NODE_PATH, nodeBusName } from '../../protocol/names.js';
+import { encode, type WireMessage } from '../../protocol/codec.js';
+import { line, type HiveMessage } from '../../protocol/hive-message.js';
 
 const PYTHON = '/usr/bin/python3';
 const DIR = join(ROOT, 'plugins/examples/python');
@@ -91,12 +97,26 @@ describe('a responder in Python', () => {
     expect(p.Children).toEqual([]);
     expect(p.Commands).toEqual([['pyping', 'pyping — answers pong from python'], ['pyecho', 'pyecho TEXT — says TEXT back']]);
     const counters = p.Counters as Record<string, bigint>;
-    expect(Number(counters.in)).toBeGreaterThanOrEqual(5);
+    // Its four commands, not `!ping`: it takes only its commands' routes (docs/protocol.md#routes).
+    expect(Number(counters.in)).toBe(4);
     expect(Number(counters.out)).toBeGreaterThanOrEqual(4);
     expect(Number(counters.errors)).toBe(0);
     expect(p.Details).toEqual({});
     const node = await hive.node('pyresp');
     expect(node).toMatchObject({ kind: 'responder', state: 'running', parent: 'mouth' });
+  });
+
+  it('is sent only its commands (routes): the other lines never wake it, and it answers its own', async () => {
+    const counters = async () => (await props(bus, hive, 'pyresp')).Counters as Record<string, bigint>;
+    const before = await counters();
+    // Talk, another node's command, a command that only starts like ours, ours without a prefix.
+    for (const text of ['just talking', '!ping', '!pyechoes not ours', 'pyping said in passing', 'hive: ping']) hive.say(text);
+    await ask(hive, '!pyecho counted', 'counted');
+    const after = await counters();
+    expect(Number(after.in) - Number(before.in)).toBe(1);
+    // None delivered and dropped by the node itself: the bus daemon never sent them.
+    expect(after.unwanted).toBeUndefined();
+    expect(Number(after.errors)).toBe(0);
   });
 
   it('replies carry hive.network, hive.reply_to, hive.origin and hive.path (seen with `hive tap`)', async () => {
@@ -275,6 +295,141 @@ describe('a Python node under a parent that holds (on_death: hold)', () => {
     // Nobody moved it: it followed the name.
     expect(hive.logs.filter((l) => l.node === 'pyresp' && l.msg === 'SetParent')).toEqual([]);
     expect(pythonErrors(hive)).toEqual([]);
+  });
+});
+
+describe('a narrow Python responder whose parent is killed', () => {
+  let hive: TestHive;
+  beforeAll(async () => {
+    hive = await startHive({
+      networks: TERMINAL,
+      plugins: [
+        { name: 'ping', use: 'ping' },
+        { name: 'relay', exec: exec('passthrough') },
+        { name: 'pyresp', exec: [PYTHON, RESPONDER], parent: 'relay' },
+      ],
+    });
+    await waitForNodeLog(hive, 'pyresp', 'attached to parent', (l) => l.parent === `org.hive.${hive.instance}.relay`, 20_000);
+  }, 60_000);
+  afterAll(async () => {
+    await hive?.stop();
+  });
+
+  it('is caught up by ReplayRoutes with its own commands only, answers them once, and loses nothing', async () => {
+    await ask(hive, '!pyping', 'pong from python'); // a hive.seq of the console network to start from
+    const relay = await hive.node('relay');
+    const since = hive.logs.length;
+    // The relay hangs: what the mouth says now reaches the mouth's ring, not pyresp.
+    process.kill(relay.pid!, 'SIGSTOP');
+    hive.say('!pyecho said while the relay hung');
+    for (const text of ['talk', 'more talk', '!pyechoes not ours']) hive.say(text);
+    await ask(hive, '!ping', 'pong');
+    process.kill(relay.pid!, 'SIGKILL');
+    // The supervisor moves pyresp to the mouth, which it asks for what it missed of its routes.
+    const caught = await waitForNodeLog(hive, 'pyresp', 'caught up from replay', (l) => l.how === 'ReplayRoutes', 20_000);
+    expect(caught).toMatchObject({ network: 'console', count: 1 });
+    await hive.expectOutput('said while the relay hung', { timeout: 15_000 });
+    await restarted(hive, 'relay', relay.pid!);
+    await waitFor(() => hive.logs.slice(since).some((l) => l.node === 'pyresp' && l.msg === 'SetParent' && l.to === `org.hive.${hive.instance}.relay`), { timeout: 20_000, what: 'pyresp moved back under the relay' });
+    await ask(hive, '!pyecho back under the relay', 'back under the relay');
+    expect(hive.stdout.filter((l) => l === 'said while the relay hung')).toHaveLength(1);
+    const n = await hive.node('pyresp');
+    expect(n.counters.lost).toBe(0);
+    expect(n.counters.unwanted).toBeUndefined();
+    expect(pythonErrors(hive)).toEqual([]);
+  });
+});
+
+describe('Python nodes under an in-process parent: what reaches them, and Replay from a Python parent', () => {
+  let privateBus: PrivateBus;
+  let client: MessageBus;
+  let r: TestRoot;
+  let pyresp: NodeProcess;
+  let pyfilter: NodeProcess;
+  const py = (name: string, file: string) => spawnNode({ name, command: [PYTHON, file], bus: privateBus.address, parent: nodeBusName(TEST_INSTANCE, 'mouth') });
+  const counters = async (node: string) => {
+    const reply = await callWithDeadline(client, { destination: nodeBusName(TEST_INSTANCE, node), path: NODE_PATH, interface: 'org.freedesktop.DBus.Properties', member: 'Get', signature: 'ss', body: [NODE_INTERFACE, 'Counters'] }, 5000);
+    return Object.fromEntries(Object.entries(reply.body[0].value as Record<string, bigint>).map(([k, v]) => [k, Number(v)]));
+  };
+  const wire = (text: string, meta: Record<string, unknown> = {}) => encode({ lines: [line(`:bob!b@host PRIVMSG #chan :${text}`)], meta: { 'hive.network': 'net', 'hive.nick': 'hive', 'hive.id': `t-${text.length}-${Math.random()}`, ...meta } });
+  const say = (text: string, meta: Record<string, unknown> = {}) => {
+    const msg: HiveMessage = { lines: [line(`:bob!b@host PRIVMSG #chan :${text}`)], meta: { 'hive.network': 'net', 'hive.nick': 'hive', ...meta } };
+    r.node.emit(msg);
+    return msg.meta['hive.id'] as string;
+  };
+  beforeAll(async () => {
+    privateBus = await startPrivateBus();
+    client = await connectBus(privateBus.address);
+    r = await startTestRoot(privateBus.address);
+    pyresp = py('pyresp', RESPONDER);
+    pyfilter = py('pyfilter', FILTER);
+    await waitFor(() => [...r.node.children.values()].map((c) => c.name).sort().join() === 'pyfilter,pyresp', { timeout: 20_000, what: 'pyresp and pyfilter attached' });
+  }, 60_000);
+  afterAll(async () => {
+    await stopAllNodes();
+    await r?.stop();
+    client?.disconnect();
+    await privateBus?.stop();
+  });
+
+  it('ignores a Message of the old signature, a route it did not ask for, and one from another connection', async () => {
+    const before = { pyresp: await counters('pyresp'), pyfilter: await counters('pyfilter') };
+    // From the parent: the signature from before routes (the filter, which takes everything, gets it
+    // and drops it; the responder's match rules never let it through), and a command under a wrong route.
+    r.node.bus.send(Message.newSignal(NODE_PATH, NODE_INTERFACE, 'Message', HIVE_MESSAGE_SIGNATURE, [wire('!pyecho old signature')]));
+    emitHiveSignal(r.node.bus, NODE_PATH, NODE_INTERFACE, 'Message', 'PRIVMSG', wire('!pyecho wrong route'));
+    // From another connection, straight to each node's: the right route, the wrong sender.
+    for (const node of ['pyresp', 'pyfilter']) {
+      const unique = await nameOwner(client, nodeBusName(TEST_INSTANCE, node));
+      client.send(new Message({ type: MessageType.SIGNAL, destination: unique, path: NODE_PATH, interface: NODE_INTERFACE, member: 'Message', signature: MESSAGE_SIGNAL_SIGNATURE, body: ['PRIVMSG.command.pyecho', wire('!pyecho forged')] }));
+    }
+    const id = say('!pyecho real');
+    const reply = await r.replyTo(id);
+    expect(reply.lines.map(String)).toEqual(['PRIVMSG #chan :real']);
+    await new Promise((resolve) => setTimeout(resolve, 500)); // anything else it would have answered by now
+    expect(r.received.map((m) => m.lines.map(String))).toEqual([['PRIVMSG #chan :real']]);
+    const after = { pyresp: await counters('pyresp'), pyfilter: await counters('pyfilter') };
+    expect(after.pyresp.in! - before.pyresp.in!).toBe(1);
+    expect(after.pyresp.unwanted).toBeUndefined();
+    expect(after.pyresp.bad_signals).toBeUndefined();
+    expect(after.pyfilter.in! - before.pyfilter.in!).toBe(2); // the real one, and the wrong route: a filter takes all
+    expect(after.pyfilter.bad_signals).toBe(1);
+  });
+
+  it('serves Replay and ReplayRoutes to a child: complete judged per route, bounded, and only for children', async () => {
+    const filterBus = nodeBusName(TEST_INSTANCE, 'pyfilter');
+    const call = (member: string, signature: string, body: unknown[]) => callWithDeadline(client, { destination: filterBus, path: NODE_PATH, interface: NODE_INTERFACE, member, signature, body }, 10_000);
+    await expect(call('ReplayRoutes', 'stas', ['net', 0n, ['PRIVMSG.*']])).rejects.toMatchObject({ dbusName: 'org.hive.Error.NotChild' });
+    await call('Attach', 'ss', ['probe', TEST_TOKEN]);
+    // 520 lines of talk, then two commands: the ring of 512 has let the first talk go, no command.
+    const base = Date.now() * 1000;
+    for (let i = 1; i <= 520; i++) say(`talk ${i}`, { 'hive.seq': base + i });
+    const last = say('!pyping', { 'hive.seq': base + 521 });
+    say('!pyecho last', { 'hive.seq': base + 522 });
+    await r.replyTo(last);
+    await waitFor(async () => (await counters('pyfilter')).out! >= 522, { timeout: 20_000, what: 'pyfilter passed everything down' });
+    const replay = async (routes?: string[]) => {
+      const reply = routes ? await call('ReplayRoutes', 'stas', ['net', BigInt(base), routes]) : await call('Replay', 'st', ['net', BigInt(base)]);
+      const [messages, complete] = reply.body as [WireMessage[], boolean];
+      return { texts: messages.map(([lines]) => String(lines[0]).split(' :')[1]), complete };
+    };
+    expect(await replay(['PRIVMSG.command.pyping', 'PRIVMSG.command.pyecho'])).toEqual({ texts: ['!pyping', '!pyecho last'], complete: true });
+    expect(await replay(['PRIVMSG.command.*'])).toEqual({ texts: ['!pyping', '!pyecho last'], complete: true });
+    expect(await replay(['JOIN'])).toEqual({ texts: [], complete: true });
+    const talk = await replay(['PRIVMSG']); // the evicted talk was of this route
+    expect(talk.complete).toBe(false);
+    expect(talk.texts).toHaveLength(510);
+    expect(talk.texts[0]).toBe('talk 11');
+    expect((await replay(['PRIVMSG.*'])).complete).toBe(false);
+    const all = await replay();
+    expect(all).toMatchObject({ complete: false });
+    expect(all.texts).toHaveLength(512);
+    // Hostile: a pattern the bus daemon would refuse, and too many patterns.
+    await expect(call('ReplayRoutes', 'stas', ['net', 0n, ['not a namespace.*']])).rejects.toMatchObject({ dbusName: 'org.hive.Error.InvalidArgs' });
+    await expect(call('ReplayRoutes', 'stas', ['net', 0n, Array.from({ length: 257 }, (_, i) => `K${i}`)])).rejects.toMatchObject({ dbusName: 'org.hive.Error.InvalidArgs' });
+    await call('Detach', '', []);
+    expect(pyfilter.logs.filter((l) => Number(l.level) >= 50)).toEqual([]);
+    expect(pyresp.logs.filter((l) => Number(l.level) >= 50)).toEqual([]);
   });
 });
 

@@ -1,5 +1,6 @@
-// A node written in shell from docs/protocol.md alone (test/fixtures/echo-node.sh: bash, gdbus and
-// socat), on a real dbus-daemon under an in-process root node.
+// A node written in shell from docs/protocol.md alone (test/fixtures/echo-node.sh: bash and socat
+// writing the D-Bus wire format), on a real dbus-daemon under an in-process root node. It subscribes
+// narrowly (docs/protocol.md#routes): the daemon sends it only the messages of its command's route.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { startPrivateBus, startTestRoot, type PrivateBus, type TestRoot } from '../helpers/bus.js';
@@ -7,8 +8,9 @@ import { spawnNode, stopAllNodes, TEST_INSTANCE, TEST_TOKEN, type NodeProcess } 
 import { fixture, shellFixture } from '../helpers/paths.js';
 import { waitFor } from '../helpers/wait.js';
 import { line, type HiveMessage } from '../../protocol/hive-message.js';
-import { nodeBusName, NODE_INTERFACE, NODE_PATH } from '../../protocol/names.js';
-import { callWithDeadline, connectBus, type MessageBus } from '../../protocol/sdk/bus.js';
+import { encode } from '../../protocol/codec.js';
+import { HIVE_MESSAGE_SIGNATURE, MESSAGE_SIGNAL_SIGNATURE, nodeBusName, NODE_INTERFACE, NODE_PATH } from '../../protocol/names.js';
+import { Message, MessageType, callWithDeadline, connectBus, emitHiveSignal, nameOwner, type MessageBus } from '../../protocol/sdk/bus.js';
 
 const SCRIPT = shellFixture('echo-node.sh');
 let bus: PrivateBus;
@@ -91,6 +93,47 @@ describe('a node written in shell', () => {
     const id = say(r, ':bob!b@host PRIVMSG #chan :!shecho last');
     await r.replyTo(id);
     expect(r.received.map((m) => m.lines.map(String))).toEqual([['PRIVMSG #chan :last']]);
+  });
+
+  it('is sent only the messages of its route: other lines and events never reach its connection', async () => {
+    const r = await root();
+    const node = shellNode();
+    await attached(r);
+    say(r, ':bob!b@host PRIVMSG #chan :hello there');
+    say(r, ':bob!b@host PRIVMSG #chan :!other thing');
+    say(r, ':bob!b@host JOIN #chan');
+    r.node.emit({ lines: [], meta: { 'hive.network': 'net', 'hive.event': 'registered', 'hive.nick': 'hive' } });
+    const id = say(r, ':bob!b@host PRIVMSG #chan :!SHECHO counted');
+    expect((await r.replyTo(id)).lines.map(String)).toEqual(['PRIVMSG #chan :counted']);
+    // The reader logs every Message signal that reaches the connection, of its route or not.
+    expect(node.logs.filter((l) => l.msg === 'message from the parent')).toHaveLength(1);
+    expect(node.logs.filter((l) => l.msg === 'message of another route ignored')).toEqual([]);
+  });
+
+  it('ignores an old-style Message, a wrong route, a forged sender and an oversized line, and still answers', async () => {
+    const r = await root();
+    const node = shellNode();
+    await attached(r);
+    const wire = (text: string) => encode({ lines: [line(`:bob!b@host PRIVMSG #chan :${text}`)], meta: { 'hive.network': 'net', 'hive.id': `id-${text.length}-${text.slice(-6)}` } });
+    // From the parent: the signature from before routes (no route argument), and a wrong route.
+    r.node.bus.send(Message.newSignal(NODE_PATH, NODE_INTERFACE, 'Message', HIVE_MESSAGE_SIGNATURE, [wire('!shecho old signature')]));
+    emitHiveSignal(r.node.bus, NODE_PATH, NODE_INTERFACE, 'Message', 'PRIVMSG', wire('!shecho wrong route'));
+    // From another connection, sent to the node's own: no match rule stands in the way, its route is
+    // right; and one with a first line of 200,000 bytes.
+    const unique = await nameOwner(client, nodeBusName(TEST_INSTANCE, 'shecho'));
+    const direct = (w: ReturnType<typeof wire>) => client.send(new Message({
+      type: MessageType.SIGNAL, destination: unique, path: NODE_PATH, interface: NODE_INTERFACE, member: 'Message', signature: MESSAGE_SIGNAL_SIGNATURE, body: ['PRIVMSG.command.shecho', w],
+    }));
+    direct(wire('!shecho forged'));
+    direct(wire(`!shecho ${'x'.repeat(200_000)}`));
+    await node.waitForLog('message with a line over 8704 bytes ignored');
+    const id = say(r, ':bob!b@host PRIVMSG #chan :!shecho real');
+    await r.replyTo(id);
+    expect(r.received.map((m) => m.lines.map(String))).toEqual([['PRIVMSG #chan :real']]);
+    expect(node.logs.filter((l) => l.msg === 'signal from a connection that is not the parent ignored')).toHaveLength(1);
+    expect(node.logs.filter((l) => l.msg === 'message from the parent')).toHaveLength(1);
+    // The parent's two never reached the connection: the match rules wanted neither.
+    expect(node.logs.filter((l) => ['message of another route ignored', 'signal ignored: not of the protocol'].includes(String(l.msg)))).toEqual([]);
   });
 
   it('attaches again when its parent comes back under a new owner', async () => {

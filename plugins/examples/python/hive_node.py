@@ -12,11 +12,12 @@ Read it top to bottom; the sections follow docs/protocol.md:
   2. environment          HIVE_* variables, exit code 2 when they are wrong
   3. IRC lines, commands  what a responder needs to recognise `!pyping`
   4. messages             HiveMessage = (aaya{sv}): lines as bytes, metadata as variants
-  5. the node             one connection: own the name, follow the parent, attach, replay
-  6. down and up          messages from the parent; replies and Send to the parent
-  7. having children      Attach, Detach, Send, Replay, and passing messages down
-  8. serving calls        SetParent, the properties, Introspect; who is let in (credentials)
-  9. leaving              Reparent, Detach, exit 0; exit 1 when the bus is lost
+  5. routes               what a message is (`PRIVMSG.command.pyping`): subscribe to only those
+  6. the node             one connection: own the name, follow the parent, attach, replay
+  7. down and up          messages from the parent; replies and Send to the parent
+  8. having children      Attach, Detach, Send, Replay, ReplayRoutes, and passing messages down
+  9. serving calls        SetParent, the properties, Introspect; who is let in (credentials)
+ 10. leaving              Reparent, Detach, exit 0; exit 1 when the bus is lost
 """
 import asyncio
 import json
@@ -152,7 +153,10 @@ def parse_irc_line(line):
         word, _, rest = rest.partition(' ')
         if word:
             params.append(word)
-    return IrcLine(nick, command.upper(), params) if command else None
+    return IrcLine(nick, command.translate(ASCII_UPPER), params) if command else None
+
+
+ASCII_UPPER = str.maketrans('abcdefghijklmnopqrstuvwxyz', 'ABCDEFGHIJKLMNOPQRSTUVWXYZ')   # IRC commands are ASCII
 
 
 class Command:
@@ -168,8 +172,12 @@ class Command:
 
 
 def parse_command(line, own_nick, prefix):
-    """The same rules as the TypeScript SDK (protocol/sdk/command.ts)."""
-    irc = parse_irc_line(line)
+    """The same rules as the TypeScript SDK (protocol/sdk/command.ts): (name, args, nick, reply_to) or None."""
+    return command_of(parse_irc_line(line), own_nick, prefix)
+
+
+def command_of(irc, own_nick, prefix):
+    """parse_command for a line already parsed."""
     if not irc or irc.command != 'PRIVMSG' or len(irc.params) < 2:
         return None
     target, text = irc.params[0], irc.params[-1]
@@ -190,11 +198,13 @@ def parse_command(line, own_nick, prefix):
 
 
 # ---- 4. messages ---------------------------------------------------------------------------------
-# On the bus a HiveMessage is the struct (aaya{sv}). dbus-next gives it as [lines, meta]: lines a
-# list of bytes, meta a dict of Variant (each with .signature and .value).
+# On the bus a HiveMessage is the struct (aaya{sv}) (the Message signal puts its route before it,
+# section 5). dbus-next gives it as [lines, meta]: lines a list of bytes, meta a dict of Variant
+# (each with .signature and .value).
 class HiveMessage:
-    def __init__(self, lines, meta):
+    def __init__(self, lines, meta, route=None):
         self.lines, self.meta = list(lines), dict(meta)
+        self.route = route                          # its route key as it came (section 5); None for one made here
 
     def get(self, key, default=None):
         value = self.meta.get(key)
@@ -302,7 +312,152 @@ PARENT_GONE = {'org.hive.Error.NoParent', 'org.freedesktop.DBus.Error.NoReply', 
                'org.freedesktop.DBus.Error.NameHasNoOwner', 'org.freedesktop.DBus.Error.Disconnected'}
 
 
-# ---- 5. the node ---------------------------------------------------------------------------------
+# ---- 5. routes (docs/protocol.md#routes) ------------------------------------------------------------
+# The Message signal is (route, message): the route key says what the message is, so that a child
+# can ask the bus daemon, with a match rule on arg0, for only the messages it wants. A responder
+# with commands only is then never woken by the rest of the channel. The mouth computes the key;
+# a node passes it on unchanged, and computes it only for a message it made or changed.
+COMMAND_ROUTE = 'PRIVMSG.command.'        # + the command's name: the route of a command to the bot
+MAX_ROUTES = 256                          # patterns one ReplayRoutes may name
+MAX_EVICTED_ROUTES = 1024                 # (network, route) pairs whose last evicted hive.seq is kept
+MAX_REPLAY_BYTES = 8 * 1024 * 1024        # a Replay answer must fit one bus message (16 MiB)
+# dbus-daemon takes arg0namespace only for a valid bus-name prefix: elements of [A-Za-z_-][A-Za-z0-9_-]*.
+NAMESPACE = re.compile(r'[A-Za-z_-][A-Za-z0-9_-]*(\.[A-Za-z_-][A-Za-z0-9_-]*)*')
+# A parent from before routes answers an unknown method so: then Replay, filtered here.
+UNKNOWN_METHOD = {'org.hive.Error.InvalidArgs', 'org.freedesktop.DBus.Error.UnknownMethod'}
+
+
+def route_of(lines, meta, prefix):
+    """The route key of a message: `event.<hive.event>` without lines, else from the first line
+    `PRIVMSG.command.<name>` for a command to the bot, or its command word (`PRIVMSG`, `JOIN`, `001`)."""
+    if not lines:
+        event = meta.get('hive.event')
+        return f'event.{event.value}' if event is not None and isinstance(event.value, str) and event.value else 'event'
+    irc = parse_irc_line(to_text(lines[0]))
+    if irc is None:
+        return 'line'
+    if irc.command == 'PRIVMSG':
+        nick = meta.get('hive.nick')
+        command = command_of(irc, nick.value if nick is not None and isinstance(nick.value, str) else '', prefix)
+        if command:
+            return COMMAND_ROUTE + command[0]
+    return irc.command
+
+
+def route_matches(key, pattern):
+    """`K` matches the key K only; `K.*` matches K and every key under it (`PRIVMSG.*`: all PRIVMSGs)."""
+    if not pattern.endswith('.*'):
+        return key == pattern
+    namespace = pattern[:-2]
+    return key == namespace or key.startswith(namespace + '.')
+
+
+def matches_any(key, patterns):
+    return any(route_matches(key, p) for p in patterns)
+
+
+def valid_pattern(pattern):
+    """A key (any text without NUL, at most 255 characters), or a namespace the daemon takes, then `.*`."""
+    if not isinstance(pattern, str) or not 0 < len(pattern) <= 255 or '\0' in pattern:
+        return False
+    return not pattern.endswith('.*') or NAMESPACE.fullmatch(pattern[:-2]) is not None
+
+
+def rule_value(value):
+    # A value quoted for a match rule: an apostrophe inside it is written '\'' (D-Bus spec, Match Rules).
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def replay_bytes(wire):
+    """An upper estimate of a message's size in a Replay answer (padding counted twice over)."""
+    return 16 + sum(len(line) + 8 for line in wire[0]) + 2 * value_size(wire[1], limit=1 << 40)
+
+
+class ReplayRing:
+    """The last REPLAY_SIZE messages passed down that carry hive.network and hive.seq, for the
+    children's Replay and ReplayRoutes (docs/protocol.md#replay-and-sequence-numbers). Bounded: the
+    messages, the (network, route) pairs remembered, and the bytes of one answer."""
+
+    def __init__(self, size=REPLAY_SIZE):
+        self.entries = deque(maxlen=size)      # (network, seq, route, wire), oldest first
+        self.evicted = {}                      # network -> highest hive.seq pushed out
+        self.evicted_routes = {}               # (network, route) -> the same per route; least recently evicted first
+        self.folded = {}                       # network -> highest hive.seq of the pairs forgotten: counts for every route
+        self.wide_from = None                  # network -> first hive.seq taken after widening (widen())
+
+    def add(self, network, seq, route, wire):
+        if len(self.entries) == self.entries.maxlen:
+            network_out, seq_out, route_out, _ = self.entries[0]
+            self.evicted[network_out] = max(self.evicted.get(network_out, -1), seq_out)
+            key = (network_out, route_out)
+            self.evicted_routes[key] = max(self.evicted_routes.pop(key, -1), seq_out)   # moved to the end
+            if len(self.evicted_routes) > MAX_EVICTED_ROUTES:
+                (old_network, old_route), old_seq = next(iter(self.evicted_routes.items()))
+                del self.evicted_routes[(old_network, old_route)]
+                self.folded[old_network] = max(self.folded.get(old_network, -1), old_seq)
+        if self.wide_from is not None and network not in self.wide_from and len(self.wide_from) < MAX_SEQ_NETWORKS:
+            self.wide_from[network] = seq
+        self.entries.append((network, seq, route, wire))
+
+    def widen(self):
+        """We took some routes only until now: before the next message of a network, what came of
+        its other routes never reached us, and a Replay reaching back there is not complete."""
+        self.wide_from = {}
+
+    def since(self, network, after, routes=None):
+        """(messages, complete): those of `network` with hive.seq > after, oldest first, only of
+        `routes` if given. Complete unless one of those was pushed out (or never came, or is left
+        out to fit the answer in MAX_REPLAY_BYTES): a child that wants commands only is not told it
+        lost what it never wanted."""
+        found = sorted((e for e in self.entries if e[0] == network and e[1] > after
+                        and (routes is None or matches_any(e[2], routes))), key=lambda e: e[1])
+        first, size = len(found), 0
+        while first > 0:                       # the newest first, until the answer is full
+            size += replay_bytes(found[first - 1][3])
+            if size > MAX_REPLAY_BYTES:
+                break
+            first -= 1
+        if routes is None:
+            evicted = self.evicted.get(network, -1)
+        else:
+            evicted = max([self.folded.get(network, -1)] + [seq for (n, route), seq in self.evicted_routes.items()
+                                                            if n == network and matches_any(route, routes)])
+        if self.wide_from is not None:             # we were narrow before: reaching back there is not complete
+            evicted = max(evicted, self.wide_from[network] - 1 if network in self.wide_from else float('inf'))
+        return [e[3] for e in found[first:]], first == 0 and evicted <= after
+
+
+class _WaitWhenFull:
+    """The bus socket as python3-dbus-next's writer sees it, but a full socket (EAGAIN) is 'sent
+    nothing yet': 0.2.3 takes it for a lost connection and drops the bus (altdesktop/
+    python-dbus-next#153), which a parent passing a burst of messages down hits. With 0 its writer
+    waits until the socket can be written again, as it does after a partial write."""
+
+    def __init__(self, sock):
+        self._sock = sock
+
+    def send(self, data):
+        try:
+            return self._sock.send(data)
+        except BlockingIOError:
+            return 0
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
+def wait_when_full(bus):
+    writer = getattr(bus, '_writer', None)
+    if writer is not None and hasattr(writer, 'sock') and not isinstance(writer.sock, _WaitWhenFull):
+        writer.sock = _WaitWhenFull(writer.sock)
+
+
+def unchanged(msg):
+    """The down hook of a node that changes nothing: what it passes down is what came."""
+    return msg
+
+
+# ---- 6. the node ---------------------------------------------------------------------------------
 class HiveNode:
     """One node: one process, one D-Bus connection. Set the hooks, then call run()."""
 
@@ -312,10 +467,11 @@ class HiveNode:
         self.config = self.env.config
         self.bus_name = f'org.hive.{self.env.instance}.{self.name}'
         self.supervisor = f'org.hive.{self.env.instance}.Supervisor'   # who vouches and moves nodes
-        # Hooks a plugin sets (section 6 and 7 call them):
+        # Hooks a plugin sets (sections 7 and 8 call them):
         self.commands = []                          # (command, one line of help): the Commands property
         self.handlers = {}                          # command -> async function(Command)
-        self.down = lambda msg: msg                 # a message from the parent -> what to pass down (None: drop)
+        self.message_handlers = []                  # (route patterns or None for all, function(HiveMessage))
+        self.down = unchanged                       # a message from the parent -> what to pass down (None: drop)
         self.up = lambda msg, child: msg            # a message a child sent -> what to pass up (None: refuse)
         self.details = dict                         # () -> figures of the node's own, the Details property
         self.commands = list(commands)
@@ -329,8 +485,11 @@ class HiveNode:
         self._parent_leaving = False
         self._last_seq = self._load_seq()           # network -> last hive.seq seen
         self._seq_timer = None
-        self._ring = deque(maxlen=REPLAY_SIZE)      # (network, seq, wire) passed down, for Replay
-        self._evicted = {}                          # network -> highest seq pushed out of the ring
+        self._ring = ReplayRing()                   # what we passed down, for the children's Replay
+        self._wide = False                          # set once we take everything (children came): never narrow again
+        self._rules = []                            # the match rules on the parent's signals we hold now
+        self._subscribed_to = None                  # the parent connection they are on
+        self._rules_lock = None                     # asyncio.Lock: one change of them at a time
         self._ids = 0
         self._id_prefix = f'{self.name}-{secrets.token_hex(4)}'
         self._stopping = False
@@ -342,7 +501,26 @@ class HiveNode:
     def command(self, name):
         """Decorator: `@node.command('pyping')` on `async def pyping(cmd)`."""
         def register(fn):
-            self.handlers[name] = fn
+            self.handlers[name.lower()] = fn
+            self._resubscribe()
+            return fn
+        return register
+
+    def on_message(self, routes=None):
+        """Decorator: `@node.on_message(routes=['PRIVMSG.*', 'JOIN'])` on `def seen(msg)` (or async):
+        called for each message from the parent whose route (msg.route) matches a pattern (`K` the
+        key K, `K.*` K and every key under it; docs/protocol.md#routes). Without routes: for every
+        message, and the node then takes everything from its parent."""
+        if routes is not None:
+            routes = list(routes)
+            bad = [p for p in routes if not valid_pattern(p)]
+            if bad or not routes:
+                raise ValueError(f'on_message: route patterns {bad or routes}: a key, or a namespace of letters, '
+                                 'digits, _ and - ending in .* (docs/protocol.md#routes)')
+
+        def register(fn):
+            self.message_handlers.append((routes, fn))
+            self._resubscribe()
             return fn
         return register
 
@@ -373,6 +551,7 @@ class HiveNode:
 
     async def _serve_until_stopped(self):
         self._attached = asyncio.Event()
+        self._rules_lock = asyncio.Lock()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -380,6 +559,7 @@ class HiveNode:
             loop.add_signal_handler(sig, lambda: os._exit(1) if stop.is_set() else stop.set())
         # --8<-- [start:connect]
         self.bus = await MessageBus(bus_address=self.env.bus_address).connect()
+        wait_when_full(self.bus)                     # a full socket is waited for, not a lost bus
         self.bus.add_message_handler(self._on_bus_message)  # every message we receive goes there
         # Flags 6 (REPLACE_EXISTING | DO_NOT_QUEUE, not ALLOW_REPLACEMENT): nobody can take our name
         # while we live. A last run of this node that is still leaving is waited for a moment.
@@ -452,7 +632,7 @@ class HiveNode:
         self.parent, self.parent_unique = parent, None
         self._attached.clear()
         if old_unique:
-            await self.remove_match(self.signal_rule(old_unique))
+            await self._subscribe(None)
             if old_unique != await self.name_owner(parent):
                 self.bus.send(Message(destination=old_unique, path=NODE_PATH, interface=NODE_IFACE, member='Detach'))
         if old_name and old_name != parent:
@@ -475,7 +655,8 @@ class HiveNode:
             if generation != self._generation or not ok:
                 return False                          # refused: no Attach; NoParent until the supervisor's SetParent
         self._approved = unique
-        await self.add_match(self.signal_rule(unique))
+        if not await self._subscribe(unique, generation):   # subscribe BEFORE Attach: nothing is missed
+            return False
         self.parent_unique = unique
         self._held = []                               # live messages wait until the replay is handled
         try:
@@ -487,23 +668,100 @@ class HiveNode:
         except HiveError as err:
             if generation == self._generation:
                 self.parent_unique = None
-                await self.remove_match(self.signal_rule(unique))
+                await self._subscribe(None, generation)
             log('warn', 'attach failed', parent=self.parent, error=err.dbus_name, reason=err.text)
             return False
         finally:
             if generation == self._generation:        # else a newer attach owns the held messages
                 held, self._held = self._held or [], None
-                for wire in held:
-                    self._from_parent(wire)
+                for wire, route in held:
+                    self._from_parent(wire, route)
         self._attached.set()
         return True
     # --8<-- [end:follow]
 
-    async def _catch_up(self):
-        """Replay: asks the new parent for what came while we had none (docs/protocol.md#replay)."""
-        for network, after in list(self._last_seq.items()):
+    # -- routes: what we take from the parent (docs/protocol.md#routes) ----------------------------
+    # --8<-- [start:routes]
+    def wants(self):
+        """What we take from the parent (docs/protocol.md#routes): None for everything (a node with
+        children, a filter, a handler of every message), else the route patterns of our commands
+        and of our message handlers."""
+        if self._wide or self.children or self.kind in ('filter', 'aggregator') or self.down is not unchanged \
+                or any(routes is None for routes, _ in self.message_handlers):
+            return None
+        patterns = {COMMAND_ROUTE + name for name in self.handlers}
+        for routes, _ in self.message_handlers:
+            patterns.update(routes)
+        return sorted(patterns)
+
+    def subscription_rules(self, unique):
+        """The match rules on the parent `unique`: all its signals, or Reparent and the routes we want."""
+        wants = self.wants()
+        if wants is None:
+            return [self.signal_rule(unique)]
+        message = self.signal_rule(unique) + ",member='Message'"
+        return [self.signal_rule(unique) + ",member='Reparent'"] + [
+            message + (f',arg0namespace={rule_value(p[:-2])}' if p.endswith('.*') else f',arg0={rule_value(p)}')
+            for p in wants]
+    # --8<-- [end:routes]
+
+    async def _subscribe(self, unique=..., generation=None):
+        """Holds exactly the rules we want on `unique` (None: no parent; left out: the parent we
+        subscribed to last, after a change of what we want). The new rules are added before the old
+        ones go, so that widening misses nothing. False if the parent changed meanwhile."""
+        async with self._rules_lock:
+            if generation is not None and generation != self._generation:
+                return False
+            if unique is ...:
+                unique = self._subscribed_to
+            self._subscribed_to = unique
+            rules = self.subscription_rules(unique) if unique else []
+            held = list(self._rules)
             try:
-                missed, complete = await self.call(self.parent_unique, 'Replay', 'st', (network, after))
+                for rule in rules:
+                    if rule not in held:
+                        await self.add_match(rule)
+                        held.append(rule)
+                for rule in list(held):
+                    if rule not in rules:
+                        await self.remove_match(rule)
+                        held.remove(rule)
+            finally:
+                self._rules = held                    # what the bus holds for us, even after a refusal
+            return True
+
+    def _resubscribe(self):
+        """After a change of what we want (a handler added): the rules follow."""
+        if self._rules_lock is not None:
+            self.spawn(self._subscribe())
+
+    async def _widen(self):
+        """Takes everything from now on: before the first child is answered (it may want anything)."""
+        if self._wide:
+            return
+        narrow = self.wants() is not None
+        self._wide = True
+        if narrow:                                    # what we passed down before, we took narrowly
+            self._ring.widen()
+            log('info', 'taking every message from the parent now (a child attached)')
+            await self._subscribe()
+
+    async def _catch_up(self):
+        """Asks the new parent for what came while we had none (docs/protocol.md#replay): Replay when
+        we take everything, ReplayRoutes(network, after, our routes) when we take some routes only."""
+        wants = self.wants()
+        for network, after in list(self._last_seq.items()):
+            how = 'Replay' if wants is None else 'ReplayRoutes'
+            try:
+                if wants is not None:
+                    try:
+                        missed, complete = await self.call(self.parent_unique, how, 'stas', (network, after, wants))
+                    except HiveError as err:
+                        if err.dbus_name not in UNKNOWN_METHOD:
+                            raise
+                        how = 'Replay'                # a parent from before routes: all of it, filtered below
+                if how == 'Replay':
+                    missed, complete = await self.call(self.parent_unique, 'Replay', 'st', (network, after))
             except HiveError as err:
                 self.counters['lost'] += 1
                 log('error', 'replay failed; messages may have been missed', network=network, reason=err.text)
@@ -512,10 +770,10 @@ class HiveNode:
                 self.counters['lost'] += 1
                 log('error', "messages lost: the parent's replay buffer no longer reaches back", network=network, after=after)
             if missed:
-                log('info', 'caught up from replay', network=network, count=len(missed))
+                log('info', 'caught up from replay', network=network, count=len(missed), how=how)
             for wire in missed:
                 wire[1]['hive.replayed'] = Variant('b', True)
-                self._from_parent(wire, live=False)
+                self._from_parent(wire, None, live=False)   # a replayed message has no route: worked out
 
     def _load_seq(self):
         if not self.env.state_dir:
@@ -571,7 +829,7 @@ class HiveNode:
             return
         if not new:                                   # the parent is gone: wait for it
             if self.parent_unique:
-                self.spawn(self.remove_match(self.signal_rule(self.parent_unique)))
+                self.spawn(self._subscribe(None))
                 self.parent_unique = None
                 self._generation += 1
                 self._attached.clear()
@@ -584,8 +842,10 @@ class HiveNode:
             self.spawn(self.attach('NameOwnerChanged'))
 
     def _on_parent_signal(self, msg):
-        if msg.member == 'Message' and msg.signature == '(aaya{sv})':
-            self._from_parent(msg.body[0])
+        if msg.member == 'Message' and msg.signature == 's(aaya{sv})':
+            self._from_parent(msg.body[1], msg.body[0])
+        elif msg.member == 'Message':                 # not the protocol's: ignored, counted
+            self.counters['bad_signals'] = self.counters.get('bad_signals', 0) + 1
         elif msg.member == 'Reparent' and msg.signature == 's':
             to = msg.body[0]
             if not to:                                # the mouth, or a guard that holds: wait for it
@@ -595,19 +855,28 @@ class HiveNode:
             log('info', 'parent asked us to re-parent', to=to)
             self.spawn(self.set_parent(to, named=False))
 
-    # ---- 6. down and up --------------------------------------------------------------------------
-    def _from_parent(self, wire, live=True):
-        """A message from the parent: skip what we saw already, pass it down, run our commands."""
+    # ---- 7. down and up --------------------------------------------------------------------------
+    def _from_parent(self, wire, route, live=True):
+        """A message from the parent: skip what we do not want or saw already, pass it down, run our
+        commands and message handlers. `route`: the key it came with (None: worked out here)."""
         if live and self._held is not None:
-            self._held.append(wire)
+            self._held.append((wire, route))
             return
-        meta = wire[1]
+        lines, meta = wire
+        if route is None:
+            route = route_of(lines, meta, self.env.prefix)
+        wants = self.wants()
+        if wants is not None and not matches_any(route, wants):
+            if live:                                  # a wider rule than ours delivered it: not for us
+                self.counters['unwanted'] = self.counters.get('unwanted', 0) + 1
+            return
         network, seq = meta.get('hive.network'), meta.get('hive.seq')
         if network is not None and seq is not None and not self._seen_seq(network.value, seq.value):
             return                                    # replay and live traffic overlap
         self.counters['in'] += 1
+        nick = meta.get('hive.nick')
         try:
-            msg = self.down(HiveMessage(*wire))
+            msg = self.down(HiveMessage(lines, meta, route))
         except Exception as err:                      # a broken hook must not stop the node
             self.counters['errors'] += 1
             log('error', 'down hook failed', reason=repr(err))
@@ -615,8 +884,11 @@ class HiveNode:
         if msg is None:
             self.counters['dropped'] += 1
             return
-        self.pass_down(msg)
+        if msg.lines != lines or msg.get('hive.nick') != (nick.value if nick is not None else None):
+            msg.route = None                          # changed: its route is worked out again
+        self.pass_down(msg, msg.route)
         self._run_command(msg)
+        self._run_message_handlers(msg)
 
     def _seen_seq(self, network, n):
         """Whether hive.seq `n` is new, remembering it (docs/protocol.md#replay-and-sequence-numbers)."""
@@ -651,6 +923,18 @@ class HiveNode:
         except Exception as err:
             self.counters['errors'] += 1
             log('error', 'command failed', command=cmd.name, reason=repr(err))
+
+    def _run_message_handlers(self, msg):
+        route = msg.route or route_of(msg.lines, msg.meta, self.env.prefix)
+        for routes, handler in self.message_handlers:
+            if routes is None or matches_any(route, routes):
+                try:
+                    result = handler(msg)
+                    if asyncio.iscoroutine(result):
+                        self.spawn(result)            # an async handler: its failure is logged by spawn
+                except Exception as err:
+                    self.counters['errors'] += 1
+                    log('error', 'message handler failed', route=route, reason=repr(err))
 
     # --8<-- [start:reply]
     async def reply(self, to_msg, target, text):
@@ -730,27 +1014,28 @@ class HiveNode:
             raise HiveError('NoParent', f"node '{self.name}' has no live parent (waiting for {self.parent or 'none'})")
         await self.call(self.parent_unique, 'Send', '(aaya{sv})', (wire,))
 
-    # ---- 7. having children ----------------------------------------------------------------------
+    # ---- 8. having children ----------------------------------------------------------------------
     # --8<-- [start:pass_down]
-    def pass_down(self, msg):
-        """Adds our name to hive.path, keeps the message for Replay, emits it to the children."""
+    def pass_down(self, msg, route=None):
+        """Adds our name to hive.path, keeps the message for Replay, emits it to the children with its
+        route: the one it came with if unchanged, else (None) worked out here (docs/protocol.md#routes)."""
+        if route is None:
+            route = route_of(msg.lines, msg.meta, self.env.prefix)
         msg.set('hive.path', 'as', msg.get('hive.path', []) + [self.name])
         wire = msg.wire()
         network, seq = msg.get('hive.network'), msg.get('hive.seq')
         if network is not None and seq is not None:
-            if len(self._ring) == self._ring.maxlen:
-                old_network, old_seq, _ = self._ring[0]
-                self._evicted[old_network] = max(self._evicted.get(old_network, -1), old_seq)
-            self._ring.append((network, seq, wire))
+            self._ring.add(network, seq, route, wire)
         if self.children:
             self.counters['out'] += 1
-            self.bus.send(Message.new_signal(NODE_PATH, NODE_IFACE, 'Message', '(aaya{sv})', [wire]))
+            self.bus.send(Message.new_signal(NODE_PATH, NODE_IFACE, 'Message', 's(aaya{sv})', [route, wire]))
     # --8<-- [end:pass_down]
 
     async def _attach_child(self, msg, name, token):
         if not NAME_PATTERN.fullmatch(name):
             raise HiveError('InvalidArgs', f"Attach: node name '{name}' is not valid")
         await self._check_attach(msg.sender, name, token)
+        await self._widen()                           # before the child is answered: it may want anything
         for unique, child in list(self.children.items()):
             if child == name and unique != msg.sender:
                 del self.children[unique]             # the same node again, on a new connection
@@ -793,13 +1078,16 @@ class HiveNode:
                 raise HiveError('Failed', f'{err.dbus_name}: {err.text}') from None
             raise
 
-    def _replay(self, msg, network, after):
+    def _replay(self, msg, network, after, routes=None):
+        member = 'Replay' if routes is None else 'ReplayRoutes'
         if msg.sender not in self.children:
-            raise HiveError('NotChild', f"Replay: {msg.sender} is not an attached child of '{self.name}'")
-        wires = sorted(((s, w) for n, s, w in self._ring if n == network and s > after), key=lambda e: e[0])
-        return [w for _, w in wires], self._evicted.get(network, -1) <= after
+            raise HiveError('NotChild', f"{member}: {msg.sender} is not an attached child of '{self.name}'")
+        if routes is not None and (len(routes) > MAX_ROUTES or not all(valid_pattern(p) for p in routes)):
+            raise HiveError('InvalidArgs', f'ReplayRoutes: at most {MAX_ROUTES} routes, each a key or a namespace '
+                                           'ending in .* (docs/protocol.md#routes)')
+        return self._ring.since(network, after, routes)
 
-    # ---- 8. serving calls -------------------------------------------------------------------------
+    # ---- 9. serving calls -------------------------------------------------------------------------
     async def _serve(self, msg):
         """Answers a method call made to us; a HiveError becomes a D-Bus error reply."""
         try:
@@ -830,6 +1118,8 @@ class HiveNode:
             self._detach_child(msg)
             return '', []
         if call == (NODE_IFACE, 'Replay', 'st'):
+            return 'a(aaya{sv})b', list(self._replay(msg, *msg.body))
+        if call == (NODE_IFACE, 'ReplayRoutes', 'stas'):
             return 'a(aaya{sv})b', list(self._replay(msg, *msg.body))
         # --8<-- [start:setparent]
         if call == (NODE_IFACE, 'SetParent', 'ss'):
@@ -933,7 +1223,7 @@ class HiveNode:
         }
     # --8<-- [end:properties]
 
-    # ---- 9. leaving -------------------------------------------------------------------------------
+    # ---- 10. leaving -------------------------------------------------------------------------------
     # --8<-- [start:leave]
     async def _leave(self):
         """SIGTERM: tell the children where to go, detach, release the name, close the connection."""
@@ -983,7 +1273,10 @@ INTROSPECTION = """<node>
     <method name="SetParent"><arg name="parent" type="s" direction="in"/><arg name="token" type="s" direction="in"/></method>
     <method name="Replay"><arg name="network" type="s" direction="in"/><arg name="after" type="t" direction="in"/>
       <arg name="messages" type="a(aaya{sv})" direction="out"/><arg name="complete" type="b" direction="out"/></method>
-    <signal name="Message"><arg name="message" type="(aaya{sv})"/></signal>
+    <method name="ReplayRoutes"><arg name="network" type="s" direction="in"/><arg name="after" type="t" direction="in"/>
+      <arg name="routes" type="as" direction="in"/>
+      <arg name="messages" type="a(aaya{sv})" direction="out"/><arg name="complete" type="b" direction="out"/></method>
+    <signal name="Message"><arg name="route" type="s"/><arg name="message" type="(aaya{sv})"/></signal>
     <signal name="Reparent"><arg name="parent" type="s"/></signal>
     <property name="Name" type="s" access="read"/>
     <property name="Kind" type="s" access="read"/>

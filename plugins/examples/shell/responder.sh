@@ -17,8 +17,9 @@
 #     bus name and answers for it on the bus (its properties for `hive tree` and `help`, SetParent
 #     for the supervisor). Messages go up with SendAs(key, message).
 #   - `gdbus monitor` is one long-lived connection that prints the parent's signals as text: the
-#     messages coming down (Message), and Reparent or MoveChild when this node must move. It also
-#     prints who owns the parent's name, which tells when the parent (re)appears.
+#     messages coming down (Message, each with its route first: all but `PRIVMSG.command.shping`
+#     are skipped unread), and Reparent or MoveChild when this node must move. It also prints who
+#     owns the parent's name, which tells when the parent (re)appears.
 #   - The parent forgets a child it has not heard of for a lease (30 s): a ticker wakes the main
 #     loop every 2 seconds, and the lease is renewed when a third of it is over.
 #
@@ -233,12 +234,18 @@ stop() { # SIGTERM, SIGINT: leave the parent (it lets our bus name go) and end
 
 # --8<-- [start:answer]
 COUNT=0
-# A Message signal, as gdbus prints it after `org.hive.Node1.Message `:
-#   (([[byte 0x3a, 0x62, …], [0x…]], {'hive.id': <'mouth-1a2b-7'>, 'hive.network': <'libera'>, …}),)
-# or, for the mouth's connection events, which have no lines: ((@aay [], {…}),)
+# A Message signal, as gdbus prints it after `org.hive.Node1.Message `: its route, then the message:
+#   ('PRIVMSG.command.shping', ([[byte 0x3a, 0x62, …], [0x…]], {'hive.id': <'mouth-1a2b-7'>, …}))
+# The route says what the message is (docs/protocol.md#routes): `PRIVMSG.command.shping` is a command
+# shping to the bot; other lines are `PRIVMSG`, `JOIN`, …, the mouth's events `event.registered`, ….
+# gdbus monitor cannot ask the bus for one route only, so every message comes; all but ours are
+# skipped here on their route, before a byte of them is decoded.
+ROUTE="('PRIVMSG.command.shping', "
 on_message() {
   local text=$1 hex irc
-  [[ $text =~ ^\(\(\[\[byte\ ([^]]*)\] ]] || return 0 # no lines: nothing to answer
+  [[ $text == "$ROUTE"* ]] || return 0 # another route: not for us
+  text=${text#"$ROUTE"}
+  [[ $text =~ ^\(\[\[byte\ ([^]]*)\] ]] || return 0 # no lines (a forged route): nothing to answer
   hex=${BASH_REMATCH[1]//0x/\\x}
   printf -v irc '%b' "${hex//, /}" # the first line, as bytes
 
@@ -248,7 +255,6 @@ on_message() {
   if [[ $rest == :* ]]; then nick=${rest%% *}; nick=${nick#:}; nick=${nick%%!*}; rest=${rest#* }; fi
   [[ $rest =~ ^PRIVMSG\ ([^ ]+)\ :?(.*)$ ]] || return 0
   target=${BASH_REMATCH[1]} said=${BASH_REMATCH[2]}
-  [[ ${said,,} == *shping* ]] || return 0 # most lines: not for us, no need to read the metadata
 
   gv_cut "$text"
   local id network mynick= channel=0
