@@ -7,18 +7,17 @@
  * A note remembers the hive.id of the message that added it, so a replayed `note add` answers
  * with the same number instead of adding the note again.
  */
-import { z } from 'zod';
-import { hasCapability, HiveError, ircLower, openStore, type Command, type Manifest, definePlugin, type Store } from '../../protocol/sdk/index.js';
+import { c, hasCapability, HiveError, ircLower, openStore, type Command, definePlugin, type Store, type PluginManifest } from '../../protocol/sdk/index.js';
 
-const Config = z.object({
+const Config = c.object({
   /** Most notes one channel (or one user's private notes) may hold. */
-  max_notes: z.number().int().min(1).max(100_000).default(1000),
+  max_notes: c.number().int().min(1).max(100_000).default(1000),
   /** Longest note, in characters. */
-  max_length: z.number().int().min(1).max(4000).default(400),
+  max_length: c.number().int().min(1).max(4000).default(400),
   /** How many notes `notes` shows (the newest). */
-  list_lines: z.number().int().min(1).max(50).default(10),
+  list_lines: c.number().int().min(1).max(50).default(10),
 }).strict();
-type Config = z.infer<typeof Config>;
+type Config = c.Infer<typeof Config>;
 
 export const DELETE_CAPABILITY = 'notes.delete';
 
@@ -27,23 +26,23 @@ const manifest = {
   kind: 'responder',
   description: 'Numbered notes per channel, persistent.',
   config: Config,
-} satisfies Manifest;
+} satisfies PluginManifest;
 
-const Note = z.object({
-  n: z.number().int().positive(),
-  text: z.string(),
-  nick: z.string(),
+const Note = c.object({
+  n: c.number().int().positive(),
+  text: c.string(),
+  nick: c.string(),
   /** The author's services account, when the server told it; then it, not the nick, proves authorship. */
-  account: z.string().optional(),
-  time: z.number(),
+  account: c.string().optional(),
+  time: c.number(),
   /** hive.id of the message that added it (to recognise a replay). */
-  src: z.string().optional(),
+  src: c.string().optional(),
 });
-type Note = z.infer<typeof Note>;
+type Note = c.Infer<typeof Note>;
 
-const Scope = z.object({ next: z.number().int().positive(), notes: z.array(Note) });
-const State = z.object({ version: z.literal(1), scopes: z.record(z.string(), Scope) });
-type State = z.infer<typeof State>;
+const Scope = c.object({ next: c.number().int().positive(), notes: c.array(Note) });
+const State = c.object({ version: c.literal(1), scopes: c.record(c.string(), Scope) });
+type State = c.Infer<typeof State>;
 
 /** Where a command's notes live: the channel on its network, or the user for a private message. */
 function scopeOf(cmd: Command): string {

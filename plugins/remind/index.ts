@@ -8,56 +8,55 @@
  * Delivery is at least once: a reminder leaves the store after the mouth accepted it, so a crash
  * in between (a few ms) repeats it rather than losing it.
  */
-import { z } from 'zod';
-import { backoffDelay, HiveError, openStore, tryParseDuration, type Command, type Manifest, definePlugin } from '../../protocol/sdk/index.js';
+import { c, backoffDelay, HiveError, openStore, tryParseDuration, type Command, definePlugin, type PluginManifest } from '../../protocol/sdk/index.js';
 import { formatClock, formatDuration, parseWhen } from './when.js';
 
-// Kept as written (not turned into ms by durationSchema): replies quote the operator's own words.
-const duration = z.union([z.string(), z.number()]).refine((s) => (tryParseDuration(s) ?? 0) > 0, 'expected a delay such as 365d, 12h or 1h30m');
+// Kept as written (not turned into ms by c.duration()): replies quote the operator's own words.
+const duration = c.custom<string | number>((s) => (typeof s === 'string' || typeof s === 'number') && (tryParseDuration(s) ?? 0) > 0, 'expected a delay such as 365d, 12h or 1h30m');
 
-const Config = z.object({
+const Config = c.object({
   /** How far ahead a reminder may be set. */
   max_delay: duration.default('365d'),
   /** Pending reminders per nick and network. */
-  max_pending: z.number().int().min(1).max(1000).default(25),
+  max_pending: c.number().int().min(1).max(1000).default(25),
   /** Characters of reminder text. */
-  max_text: z.number().int().min(1).max(2000).default(400),
+  max_text: c.number().int().min(1).max(2000).default(400),
   /** Pending reminders in all, a bound on the state file. */
-  max_total: z.number().int().min(1).max(100_000).default(5000),
+  max_total: c.number().int().min(1).max(100_000).default(5000),
 });
-type Config = z.infer<typeof Config>;
+type Config = c.Infer<typeof Config>;
 
 const manifest = {
   name: 'remind',
   kind: 'automaton',
   description: 'reminders at a delay or a time (UTC), kept across restarts',
   config: Config,
-} satisfies Manifest;
+} satisfies PluginManifest;
 
-const Reminder = z.object({
-  id: z.number().int().positive(),
-  network: z.string().min(1),
+const Reminder = c.object({
+  id: c.number().int().positive(),
+  network: c.string().min(1),
   /** Where it was asked: the channel, or the nick for a private message. */
-  target: z.string().min(1),
-  nick: z.string().min(1),
-  text: z.string(),
-  created: z.number(),
-  due: z.number(),
+  target: c.string().min(1),
+  nick: c.string().min(1),
+  text: c.string(),
+  created: c.number(),
+  due: c.number(),
   /** hive.id of the request that set it. */
-  source: z.string().optional(),
+  source: c.string().optional(),
 });
-type Reminder = z.infer<typeof Reminder>;
+type Reminder = c.Infer<typeof Reminder>;
 
-const State = z.object({
-  next: z.number().int().positive(),
-  reminders: z.array(Reminder),
+const State = c.object({
+  next: c.number().int().positive(),
+  reminders: c.array(Reminder),
   /**
    * hive.ids of the `remind` messages already handled: after a crash the node catches up by
    * Replay from its last saved sequence number and may see the same request again.
    */
-  handled: z.array(z.string()),
+  handled: c.array(c.string()),
 });
-type State = z.infer<typeof State>;
+type State = c.Infer<typeof State>;
 
 const HANDLED_MAX = 1000;
 /** The longest single wait; the timer is re-armed after it (setTimeout overflows at 2^31 ms). */

@@ -6,39 +6,37 @@
  * `save_delay` (a counter is not worth an fsync per command; a crash loses at most that much),
  * and published as the node's Details property.
  */
-import { z } from 'zod';
-import { hasCapability, ircLower, isChannel, openStore, parseCommand, type Manifest, definePlugin } from '../../protocol/sdk/index.js';
-import { durationSchema } from '../../protocol/sdk/config.js';
+import { c, hasCapability, ircLower, isChannel, openStore, parseCommand, definePlugin, type PluginManifest } from '../../protocol/sdk/index.js';
 import { summary, Tally, top, type Counts } from './tally.js';
 
 export const RESET_CAPABILITY = 'stats.reset';
 
-const Config = z.object({
+const Config = c.object({
   /** how many entries of each kind `stats` shows */
-  top: z.number().int().min(1).max(20).default(5),
+  top: c.number().int().min(1).max(20).default(5),
   /** how long a change may wait before it is written */
-  save_delay: durationSchema.default(1000),
+  save_delay: c.duration().default(1000),
 }).strict();
-type Config = z.infer<typeof Config>;
+type Config = c.Infer<typeof Config>;
 
-const Count = z.number().int().nonnegative();
-const State = z.object({
-  version: z.literal(1),
+const Count = c.number().int().nonnegative();
+const State = c.object({
+  version: c.literal(1),
   /** ms since the epoch: when counting (re)started */
-  since: z.number(),
+  since: c.number(),
   total: Count,
-  plugins: z.record(z.string(), Count),
-  users: z.record(z.string(), Count),
-  channels: z.record(z.string(), Count),
+  plugins: c.record(c.string(), Count),
+  users: c.record(c.string(), Count),
+  channels: c.record(c.string(), Count),
 });
-type State = z.infer<typeof State>;
+type State = c.Infer<typeof State>;
 
 const manifest = {
   name: 'stats',
   kind: 'filter',
   description: 'Counts the commands answered below it, per plugin, user and channel.',
   config: Config,
-} satisfies Manifest;
+} satisfies PluginManifest;
 
 /** At most this many entries of each kind in the Details property (the file keeps them all). */
 const DETAILS_MAX = 50;

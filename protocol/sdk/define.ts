@@ -8,11 +8,13 @@
  *     hive.command('ping', { help: 'ping — answers pong' }, (cmd) => cmd.reply('pong'));
  *   });
  *
- * `hive.config` is what the schema gives (z.output of `config`), parsed once before the set-up runs.
+ * `hive.config` is what the schema gives, checked once before the set-up runs. The schema is any
+ * Standard Schema: the SDK's own checks (`hive/sdk/config`, no zod: zod costs a plugin process
+ * ~8 MB) or a zod schema.
  * The set-up may return a clean-up function, run on shutdown.
  */
-import type { z } from 'zod';
-import type { ConfigOf, Manifest, PluginContext } from './plugin.js';
+import type { SchemaOutput, StandardSchemaV1 } from './checks.js';
+import type { Manifest, PluginContext } from './plugin.js';
 
 export type Setup<C> = (hive: PluginContext<C>) => unknown;
 
@@ -21,11 +23,15 @@ export interface Plugin<C = unknown> {
   readonly setup: Setup<C>;
 }
 
-export function definePlugin<S extends z.ZodType | undefined = undefined>(
-  manifest: Omit<Manifest<S>, 'commands'>,
-  setup: Setup<ConfigOf<S>>,
-): Plugin<ConfigOf<S>> {
-  return Object.freeze({ manifest: manifest as Manifest, setup });
+/** What definePlugin takes: a Manifest whose `config:` may be any Standard Schema. */
+export type PluginManifest<S extends StandardSchemaV1 | undefined = StandardSchemaV1 | undefined> = Omit<Manifest, 'commands' | 'config'> & { config?: S };
+
+export function definePlugin<S extends StandardSchemaV1 | undefined = undefined>(
+  manifest: PluginManifest<S>,
+  setup: Setup<SchemaOutput<S>>,
+): Plugin<SchemaOutput<S>> {
+  // run.ts checks `config` through its '~standard' interface only, whatever library made it.
+  return Object.freeze({ manifest: manifest as unknown as Manifest, setup });
 }
 
 /** Whether a module's default export is a plugin (what the runner checks before running it). */

@@ -3,7 +3,9 @@
  * The runtime behind it (HiveNode, the process runner, exit codes) is not part of it: the mouth
  * and the tests import those from their own modules (node.js, run.js).
  */
-export { definePlugin, type Plugin, type Setup } from './define.js';
+export { definePlugin, type Plugin, type PluginManifest, type Setup } from './define.js';
+// Config and state checks without zod (zod costs a plugin process ~8 MB): `c.object({...})`.
+export { c, type Check, type StandardSchemaV1 } from './checks.js';
 export type { PluginContext, Manifest, PluginKind, ConfigOf, CommandSpec, CommandHandler, Command, Answer, FilterHooks, FilterResult } from './plugin.js';
 export { toIncoming, privmsgLines, textsOf, type Incoming } from './messages.js';
 export type { Kind, ChildInfo, DetailValue } from './node.js';

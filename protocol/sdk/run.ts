@@ -11,6 +11,7 @@ import { readNodeEnv, EnvironmentError } from './environment.js';
 import { HiveNode, type Kind } from './node.js';
 import type { z } from 'zod';
 import type { Plugin } from './define.js';
+import type { StandardSchemaV1 } from './checks.js';
 import { createContext, type ConfigOf, type Manifest, type PluginContext } from './plugin.js';
 
 /** Exit codes of a node process (docs/protocol.md#exit-codes). */
@@ -110,15 +111,18 @@ export async function runPlugin<S extends z.ZodType | undefined = undefined>(man
     process.exit(EXIT.badEnvironment);
   }
   if (manifest.config) {
-    const r = manifest.config.safeParse(env.config);
-    if (!r.success) {
-      const why = r.error.issues.map((i) => `config.${i.path.join('.') || '(top)'}: ${i.message}`).join('; ');
-      log.fatal({ issues: r.error.issues }, `bad plugin config: ${why}`);
+    // Through Standard Schema's interface: the SDK's own checks (checks.ts) or zod's alike.
+    const schema = manifest.config as unknown as StandardSchemaV1;
+    const r = await schema['~standard'].validate(env.config);
+    if (r.issues) {
+      const issues = r.issues.map((i) => ({ path: (i.path ?? []).map((k) => String(typeof k === 'object' ? k.key : k)), message: i.message }));
+      const why = issues.map((i) => `config.${i.path.join('.') || '(top)'}: ${i.message}`).join('; ');
+      log.fatal({ issues }, `bad plugin config: ${why}`);
       process.stderr.write(`${env.node}: bad plugin config: ${why}\n`);
       process.exit(EXIT.badEnvironment);
     }
-    // The parsed value, with the schema's defaults: what the plugin gets as hive.config.
-    env.config = r.data as Record<string, unknown>;
+    // The checked value, with the schema's defaults: what the plugin gets as hive.config.
+    env.config = r.value as Record<string, unknown>;
   }
   // The environment and the config are good (checked above, once): from here a node can only fail in ways worth retrying.
   if (reconnect === '1') return keep(log);

@@ -1,8 +1,8 @@
 /**
- * A plugin's persistent state: one JSON file in the node's state folder, checked with a zod schema
- * when read, written crash-safe (state-file.ts) after every change. `update` resolves only once the
- * change is on disk, so a plugin that confirms after `await store.update(...)` never loses what it
- * confirmed, even to a kill -9 a millisecond later.
+ * A plugin's persistent state: one JSON file in the node's state folder, checked with a schema (the
+ * SDK's checks.ts, or zod's) when read, written crash-safe (state-file.ts) after every change.
+ * `update` resolves only once the change is on disk, so a plugin that confirms after
+ * `await store.update(...)` never loses what it confirmed, even to a kill -9 a millisecond later.
  *
  * A file that exists but cannot be read or does not match the schema is never overwritten: the
  * store logs a clear error, serves the initial value, and refuses every change with a named error,
@@ -10,7 +10,6 @@
  */
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
-import type { z } from 'zod';
 import type { Logger } from 'pino';
 import { HiveError } from '../errors.js';
 import { writeFileAtomic } from './state-file.js';
@@ -29,7 +28,8 @@ export interface Store<T> {
 export interface StoreOptions<T> {
   stateDir: string | undefined;
   file: string;
-  schema: z.ZodType<T>;
+  /** checks.ts's checks (no zod in the process) or a zod schema: both have this safeParse. */
+  schema: { safeParse(value: unknown): { success: true; data: T } | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } } };
   initial: () => T;
   log: Logger;
 }
@@ -55,7 +55,7 @@ export async function openStore<T>(opts: StoreOptions<T>): Promise<Store<T>> {
     if (!broken) {
       const r = opts.schema.safeParse(json);
       if (r.success) data = r.data;
-      else broken = `it does not match the expected shape: ${r.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')}`;
+      else broken = `it does not match the expected shape: ${r.error.issues.map((i) => `${i.path.map(String).join('.') || '(top)'}: ${i.message}`).join('; ')}`;
     }
   }
   if (broken) opts.log.error({ file, reason: broken }, 'state file unusable; it will not be overwritten until it is fixed or moved away');
