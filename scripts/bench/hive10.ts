@@ -29,7 +29,12 @@ export interface Hive10Counts { runs: number; pings: number; pipelined: number }
  * (what `use:` runs, plus node options for plugins only: `npm run bench -- --plugin-node-args=…`),
  * to measure a lever such as V8's heap settings per role (issue 17) before the supervisor has it.
  */
-export interface Hive10Options { nodeArgs?: string[] }
+export interface Hive10Options {
+  /** Node options for the ten; `KEY=VALUE` words among them are set in their environment instead. */
+  nodeArgs?: string[];
+  /** Read the PSS once more this long after pss_after (pss_after_late): does the hive give memory back? */
+  lateMs?: number;
+}
 /** The one-plugin depth-1 hive of the same run. */
 export interface OnePlugin { p50: number; replies_per_s: number }
 
@@ -47,9 +52,11 @@ async function nodePss(h: BenchHive): Promise<Record<string, number>> {
 
 export async function hive10(ircd: Ircd, client: RawIrc, n: Hive10Counts, one: OnePlugin, o: Hive10Options = {}) {
   const nick = 'hive10';
-  const spec = (name: string) => o.nodeArgs ? { name, exec: [process.execPath, ...o.nodeArgs, join(DIST, 'plugins/run.js'), name], trust: 'direct' } : { name, use: name };
+  // KEY=VALUE words of nodeArgs are the plugin's environment (through env(1)), the rest node's options.
+  const env = (o.nodeArgs ?? []).filter((a) => /^[A-Z_]+=/.test(a)), args = (o.nodeArgs ?? []).filter((a) => !/^[A-Z_]+=/.test(a));
+  const spec = (name: string) => o.nodeArgs ? { name, exec: [...(env.length ? ['/usr/bin/env', ...env] : []), process.execPath, ...args, join(DIST, 'plugins/run.js'), name], trust: 'direct' } : { name, use: name };
   const h = await startBenchHive({ networks: ircNetwork(ircd, nick, NO_FLOOD), plugins: TEN.map(spec), log_level: 'info' });
-  let idle, after, extra, lat, tp, startup, nodesIdle, nodesAfter;
+  let idle, after, extra, lat, tp, startup, nodesIdle, nodesAfter, late, nodesLate;
   try {
     const attached = await Promise.all(TEN.map((name) => h.waitLog((l) => l.node === name && l.msg === 'attached to parent', 30_000)));
     startup = Math.round(Math.max(...attached.map((l) => l.time as number)) - h.startedAt);
@@ -73,6 +80,11 @@ export async function hive10(ircd: Ircd, client: RawIrc, n: Hive10Counts, one: O
     await sleep(SETTLE_MS);
     after = await pss(h.proc.pid!);
     nodesAfter = await nodePss(h);
+    if (o.lateMs) {
+      await sleep(o.lateMs);
+      late = await pss(h.proc.pid!);
+      nodesLate = await nodePss(h);
+    }
   } finally {
     await h.stop();
   }
@@ -89,6 +101,7 @@ export async function hive10(ircd: Ircd, client: RawIrc, n: Hive10Counts, one: O
     latency: { p50: lat.p50.median, p90: lat.p90.median, p99: lat.p99.median, p50_min: lat.p50.min, p50_max: lat.p50.max, ratio_to_one: round(lat.p50.median / one.p50) },
     throughput: { replies_per_s: tp.replies_per_s.median, min: tp.replies_per_s.min, max: tp.replies_per_s.max, lost: tp.lost, ratio_to_one: round(tp.replies_per_s.median / one.replies_per_s) },
     extra_plugin: extra,
+    ...(late ? { pss_after_late: late.mb, late_ms: o.lateMs, pss_after_late_nodes: nodesLate } : {}),
   };
 }
 
