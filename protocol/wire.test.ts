@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createRequire } from 'node:module';
 import dbus from 'dbus-next';
 import { encode, decode, type WireMessage } from './codec.js';
-import { canMarshal, marshalBody, marshalMessage } from './wire.js';
+import { canMarshal, marshalBody, marshalMessage, readHiveBody } from './wire.js';
 
 const require = createRequire(import.meta.url);
 const { marshallMessage, messageToJsFmt } = require('dbus-next/lib/marshall-compat') as { marshallMessage: (m: unknown) => [Buffer, unknown[]]; messageToJsFmt: (m: unknown) => { body: unknown[] } };
@@ -57,5 +57,28 @@ describe('our (aaya{sv}) marshaller', () => {
     expect(marshalBody([[], {}]).toString('hex')).toBe('0000000000000000');
     expect(canMarshal(sample())).toBe(true);
     expect(canMarshal([[], { 'x.v': new Variant('v', new Variant('s', 'nested')) }])).toBe(false);
+  });
+});
+
+describe('our (aaya{sv}) and s(aaya{sv}) reader', () => {
+  const variant = (sig: string, v: unknown) => new Variant(sig, v);
+  const bodyOf = (full: Buffer) => full.subarray(full.length - full.readUInt32LE(4));
+
+  it('reads what dbus-next reads, for a Send body and a Message signal body', () => {
+    for (const route of [undefined, 'PRIVMSG.command.ping']) {
+      const full = marshalMessage({ type: 4, serial: 3, path: '/org/hive/Node', interface: 'org.hive.Node1', member: 'Message', route }, sample());
+      const theirs = messageToJsFmt(unmarshall(full)).body;
+      const ours = readHiveBody(bodyOf(full), route === undefined ? '(aaya{sv})' : 's(aaya{sv})', variant);
+      expect(ours).toEqual(theirs);
+    }
+  });
+
+  it('leaves other signatures and other metadata types to dbus-next, and refuses a body that does not hold together', () => {
+    expect(readHiveBody(Buffer.alloc(8), 'ss', variant)).toBeUndefined();
+    const nested = new Message({ type: 4, serial: 1, path: '/x', interface: 'a.b', member: 'Message', signature: '(aaya{sv})', body: [[[], { 'x.v': new Variant('v', new Variant('s', 'nested')) }]] });
+    expect(readHiveBody(bodyOf(marshallMessage(nested)[0]), '(aaya{sv})', variant)).toBeUndefined();
+    const body = bodyOf(marshalMessage({ type: 4, serial: 3, path: '/org/hive/Node', interface: 'org.hive.Node1', member: 'Message', route: 'x' }, sample()));
+    expect(() => readHiveBody(body.subarray(0, body.length - 5), 's(aaya{sv})', variant)).toThrow(/truncated/);
+    expect(() => readHiveBody(Buffer.concat([body, Buffer.alloc(8)]), 's(aaya{sv})', variant)).toThrow(/left over/);
   });
 });

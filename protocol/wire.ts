@@ -177,3 +177,106 @@ export function marshalMessage(h: Header, wire: WireMessage): Buffer {
   body.buf.copy(out, w.pos, 0, body.pos);
   return out;
 }
+
+/**
+ * The reading side, for the same shapes: a `(aaya{sv})` call body or an `s(aaya{sv})` Message
+ * signal body, little-endian, as dbus-next's reader would give it (lines as Buffers, metadata
+ * values as Variants, 64-bit integers as BigInt) but without parsing signatures per message and
+ * walking the body twice: every node reads one of these for every message it takes. undefined
+ * for another signature, or a metadata value of a type this module does not read (then dbus-next
+ * reads it); a body that does not hold together throws. The bus daemon checks every message's
+ * wire format before it forwards it, so a throw here means a bug, never a hostile peer.
+ */
+export function readHiveBody(body: Buffer, signature: string, makeVariant: (signature: string, value: unknown) => unknown): unknown[] | undefined {
+  const withRoute = signature === MESSAGE_SIGNAL_SIGNATURE;
+  if (!withRoute && signature !== HIVE_MESSAGE_SIGNATURE) return undefined;
+  const r = new Reader(body);
+  const route = withRoute ? r.string() : undefined;
+  r.align(8);
+  const lines: Buffer[] = [];
+  const linesEnd = r.arrayEnd(4);
+  while (r.pos < linesEnd) lines.push(r.bytes());
+  const meta: Record<string, unknown> = {};
+  const metaEnd = r.arrayEnd(8);
+  while (r.pos < metaEnd) {
+    r.align(8);
+    const key = r.string();
+    const sig = r.signature();
+    if (!SIMPLE.has(sig)) return undefined;
+    meta[key] = makeVariant(sig, r.value(sig));
+  }
+  if (r.pos !== body.length) throw new Error(`HiveMessage body: ${body.length - r.pos} bytes left over`);
+  const wire = [lines, meta];
+  return withRoute ? [route, wire] : [wire];
+}
+
+class Reader {
+  pos = 0;
+  constructor(private readonly buf: Buffer) {}
+
+  private need(n: number): void {
+    if (this.pos + n > this.buf.length) throw new Error('HiveMessage body: truncated');
+  }
+
+  align(n: number): void { this.pos += (n - (this.pos % n)) % n; }
+  u32(): number { this.align(4); this.need(4); const v = this.buf.readUInt32LE(this.pos); this.pos += 4; return v; }
+
+  /** An array's length, then padding to its elements' alignment: where the array ends. */
+  arrayEnd(elementAlign: number): number {
+    const n = this.u32();
+    this.align(elementAlign);
+    this.need(n);
+    return this.pos + n;
+  }
+
+  string(): string {
+    const n = this.u32();
+    this.need(n + 1);
+    const s = this.buf.toString('utf8', this.pos, this.pos + n);
+    this.pos += n + 1;
+    return s;
+  }
+
+  signature(): string {
+    this.need(1);
+    const n = this.buf[this.pos]!;
+    this.need(n + 2);
+    const s = this.buf.toString('latin1', this.pos + 1, this.pos + 1 + n);
+    this.pos += n + 2;
+    return s;
+  }
+
+  bytes(): Buffer {
+    const n = this.u32();
+    this.need(n);
+    const b = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return b;
+  }
+
+  value(sig: string): unknown {
+    const b = this.buf;
+    switch (sig) {
+      case 's': case 'o': return this.string();
+      case 'g': return this.signature();
+      case 'b': return this.u32() !== 0;
+      case 'y': { this.need(1); return b[this.pos++]!; }
+      case 'n': { this.align(2); this.need(2); const v = b.readInt16LE(this.pos); this.pos += 2; return v; }
+      case 'q': { this.align(2); this.need(2); const v = b.readUInt16LE(this.pos); this.pos += 2; return v; }
+      case 'i': { this.align(4); this.need(4); const v = b.readInt32LE(this.pos); this.pos += 4; return v; }
+      case 'u': return this.u32();
+      case 'x': { this.align(8); this.need(8); const v = b.readBigInt64LE(this.pos); this.pos += 8; return v; }
+      case 't': { this.align(8); this.need(8); const v = b.readBigUInt64LE(this.pos); this.pos += 8; return v; }
+      case 'd': { this.align(8); this.need(8); const v = b.readDoubleLE(this.pos); this.pos += 8; return v; }
+      case 'ay': return this.bytes();
+      case 'as': { const out: string[] = []; const end = this.arrayEnd(4); while (this.pos < end) out.push(this.string()); return out; }
+      case 'a{ss}': {
+        const out: Record<string, string> = {};
+        const end = this.arrayEnd(8);
+        while (this.pos < end) { this.align(8); const k = this.string(); out[k] = this.string(); }
+        return out;
+      }
+      default: throw new Error(`unsupported signature ${sig}`);
+    }
+  }
+}

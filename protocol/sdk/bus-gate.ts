@@ -16,6 +16,7 @@
  */
 import { createRequire } from 'node:module';
 import type dbus from 'dbus-next';
+import { readHiveBody } from '../wire.js';
 
 const require = createRequire(import.meta.url);
 
@@ -42,7 +43,12 @@ export interface BusGate {
 
 interface DBusMessageLike { serial?: number | null; sender?: string }
 
-interface GateState { gate: BusGate; current: { serial: number; sender: string | undefined; refusal: Refusal } | undefined }
+interface GateState {
+  gate: BusGate;
+  current: { serial: number; sender: string | undefined; refusal: Refusal } | undefined;
+  /** dbus-next's connection: a HiveMessage read by protocol/wire.ts is emitted on it directly. */
+  connection: NodeJS.EventEmitter;
+}
 
 const gates = new WeakMap<object, GateState>();
 let installed = false;
@@ -50,7 +56,7 @@ let installed = false;
 /** Gates the connection of `bus`: every message it receives from now on is checked header first. */
 export function gateConnection(bus: dbus.MessageBus, gate: BusGate): void {
   installBusGate();
-  gates.set(streamOf(bus), { gate, current: undefined });
+  gates.set(streamOf(bus), { gate, current: undefined, connection: (bus as unknown as { _connection: NodeJS.EventEmitter })._connection });
 }
 
 /** Why the body of `msg`, a message being handled right now, was not decoded; undefined when it was. */
@@ -71,6 +77,10 @@ export function installBusGate(): void {
   const messageModule = require('dbus-next/lib/message.js') as { unmarshalMessages: typeof gatedUnmarshalMessages };
   messageModule.unmarshalMessages = gatedUnmarshalMessages;
 }
+
+const { Message } = require('dbus-next/lib/message-type.js') as { Message: new (m: Record<string, unknown>) => unknown };
+const { Variant } = require('dbus-next/lib/variant.js') as { Variant: new (signature: string, value: unknown) => unknown };
+const makeVariant = (signature: string, value: unknown) => new Variant(signature, value);
 
 const DBusBuffer = require('dbus-next/lib/dbus-buffer.js') as new (buf: Buffer, start: number, endian: number, fds: unknown, opts: unknown) => {
   readArray(sig: unknown, length: number): [number, [unknown, [unknown]]][];
@@ -161,6 +171,21 @@ function gatedUnmarshalMessages(stream: Readable, onMessage: (message: Record<st
         const readBuf = stream.read(bodyLength, null);
         const body = readBuf ? readBuf.data ?? readBuf : readBuf;
         if (!body) break;
+        // The messages every node reads for every message it takes: read by protocol/wire.ts in one
+        // pass and emitted as dbus-next would have (its reader parses the signature and walks the body twice).
+        const g = stateOf();
+        let fast: unknown[] | undefined;
+        try {
+          fast = g && endian === LE ? readHiveBody(body, message.signature as string, makeVariant) : undefined;
+        } catch {
+          fast = undefined; // dbus-next reads it, and says what is wrong with it
+        }
+        if (fast) {
+          message.body = fast;
+          state = 0;
+          g!.connection.emit('message', new Message(message));
+          continue;
+        }
         // The body starts 8-aligned in the message, so alignment relative to it is the same.
         message.body = new DBusBuffer(body, 0, endian, readBuf!.fds ?? fds, opts).read(message.signature as string);
         deliver();
