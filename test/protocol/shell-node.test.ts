@@ -183,7 +183,7 @@ describe('a node written in shell', () => {
     expect((await other.replyTo(id)).lines.map(String)).toEqual(['PRIVMSG #chan :moved']);
   });
 
-  it('stops on SIGTERM with exit code 0 and leaves no gdbus or socat behind', async () => {
+  it('stops on SIGTERM with exit code 0 and leaves no socat behind', async () => {
     const r = await root();
     const node = shellNode();
     await attached(r);
@@ -201,7 +201,7 @@ describe('a node written in shell', () => {
     node.kill('SIGKILL');
     await node.exited;
     await waitFor(() => r.node.children.size === 0, { what: 'shell gone from the tree' });
-    await waitFor(async () => (await leftovers()).length === 0, { timeout: 5000, what: 'gdbus and socat to exit' });
+    await waitFor(async () => (await leftovers()).length === 0, { timeout: 5000, what: 'socat to exit' });
   });
 
   it('exits with code 2 when its environment is incomplete', async () => {
