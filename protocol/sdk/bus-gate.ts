@@ -142,13 +142,19 @@ function gatedUnmarshalMessages(stream: Readable, onMessage: (message: Record<st
           fieldsBuf = b;
           fds = readBuf!.fds;
         }
-        const fields = new DBusBuffer(fieldsBuf, 0, endian, fds, opts).readArray(headerSignature[0].child[0], fieldsLength);
-        message = {};
-        message.serial = endian === LE ? header.readUInt32LE(8) : header.readUInt32BE(8);
-        for (const f of fields) {
-          const name = constants.headerTypeName[f[0]];
-          if (name) message[name] = f[1][1][0];
+        const known = endian === LE ? readHeaderFields(fieldsBuf, fieldsLength) : undefined;
+        if (known) {
+          message = known;
+        } else {
+          // Big-endian, or a field this reader does not know: dbus-next's reader.
+          message = {};
+          const fields = new DBusBuffer(fieldsBuf, 0, endian, fds, opts).readArray(headerSignature[0].child[0], fieldsLength);
+          for (const f of fields) {
+            const name = constants.headerTypeName[f[0]];
+            if (name) message[name] = f[1][1][0];
+          }
         }
+        message.serial = endian === LE ? header.readUInt32LE(8) : header.readUInt32BE(8);
         message.type = header[1];
         message.flags = header[2];
         if (bodyLength === 0) { deliver(); continue; }
@@ -204,4 +210,44 @@ function gatedUnmarshalMessages(stream: Readable, onMessage: (message: Record<st
       }
     }
   });
+}
+
+/** The header fields dbus-next would name, by code (D-Bus spec, "Message Format"), and their one type each. */
+const FIELDS: [name: string, sig: string][] = [['', ''], ['path', 'o'], ['interface', 's'], ['member', 's'], ['errorName', 's'], ['replySerial', 'u'], ['destination', 's'], ['sender', 's'], ['signature', 'g'], ['unixFd', 'u']];
+
+/**
+ * A little-endian header's fields, in one pass (dbus-next parses a signature per field of every
+ * message). undefined for a field code or type it does not know, or a field array that does not
+ * hold together: dbus-next's reader then does it. The daemon has checked the wire format already.
+ */
+export function readHeaderFields(buf: Buffer, length: number): Record<string, unknown> | undefined {
+  const out: Record<string, unknown> = {};
+  let pos = 0;
+  while (pos < length) {
+    pos = (pos + 7) & ~7;
+    if (pos + 4 > buf.length) return undefined;
+    const field = FIELDS[buf[pos]!];
+    const sigLen = buf[pos + 1]!;
+    if (!field || !field[0] || sigLen !== 1 || buf.toString('latin1', pos + 2, pos + 3) !== field[1]) return undefined;
+    pos += 4;
+    if (field[1] === 'u') {
+      pos = (pos + 3) & ~3;
+      if (pos + 4 > buf.length) return undefined;
+      out[field[0]] = buf.readUInt32LE(pos);
+      pos += 4;
+    } else if (field[1] === 'g') {
+      const n = buf[pos]!;
+      if (pos + n + 2 > buf.length) return undefined;
+      out[field[0]] = buf.toString('latin1', pos + 1, pos + 1 + n);
+      pos += n + 2;
+    } else {
+      pos = (pos + 3) & ~3;
+      if (pos + 4 > buf.length) return undefined;
+      const n = buf.readUInt32LE(pos);
+      if (pos + 4 + n + 1 > buf.length) return undefined;
+      out[field[0]] = buf.toString('utf8', pos + 4, pos + 4 + n);
+      pos += 4 + n + 1;
+    }
+  }
+  return out;
 }
