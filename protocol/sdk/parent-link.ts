@@ -34,6 +34,13 @@ const REATTACH_BACKOFF_MS = 500;
 
 const GONE = new Set(['org.freedesktop.DBus.Error.NoReply', 'org.freedesktop.DBus.Error.ServiceUnknown', 'org.freedesktop.DBus.Error.NameHasNoOwner', 'org.freedesktop.DBus.Error.Disconnected']);
 
+/** The parent does not serve the method (an older protocol): InvalidArgs from a Hive node, UnknownMethod from the bus library of another. */
+function unknownMethod(err: unknown): boolean {
+  if (!(err instanceof HiveError)) return false;
+  const type = (err.cause as { type?: string } | undefined)?.type;
+  return err.code === 'InvalidArgs' || type === 'org.freedesktop.DBus.Error.UnknownMethod';
+}
+
 /** An error that says the parent went away, not that it refused the message. */
 export function parentGone(err: unknown): boolean {
   if (!(err instanceof HiveError)) return false;
@@ -280,7 +287,11 @@ export class ParentLink {
         // A node that takes some routes only asks for those, and is told it lost only what it wanted.
         const reply = wants === 'all'
           ? await this.callParent('Replay', 'st', [network, BigInt(after)])
-          : await this.callParent('ReplayRoutes', 'stas', [network, BigInt(after), wants]);
+          : await this.callParent('ReplayRoutes', 'stas', [network, BigInt(after), wants]).catch((err: unknown) => {
+            // A parent that predates routes answers everything; what this node does not want it ignores.
+            if (!unknownMethod(err)) throw err;
+            return this.callParent('Replay', 'st', [network, BigInt(after)]);
+          });
         const [missed, complete] = reply.body as [WireMessage[], boolean];
         if (!complete) {
           counters.lost++;

@@ -2,6 +2,9 @@
 // subscribed to, on a real dbus-daemon with real plugin processes.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import dbus from 'dbus-next';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startPrivateBus, startTestRoot, type PrivateBus, type TestRoot } from '../helpers/bus.js';
 import { spawnNode, stopAllNodes, TEST_INSTANCE, TEST_TOKEN } from '../helpers/node-process.js';
 import { fixture, pluginRunner } from '../helpers/paths.js';
@@ -89,6 +92,41 @@ describe('a plugin with commands only', () => {
     const c = await counters('ping');
     expect(c.lost).toBe(0);
     expect(c.in).toBe(2);
+  });
+});
+
+describe('a parent from before routes', () => {
+  it('a narrow node catches up with Replay when its parent does not know ReplayRoutes, and ignores what it does not want', async () => {
+    // An old parent: serves Attach and Replay, and has never heard of ReplayRoutes.
+    const old = await connectBus(bus.address);
+    await old.requestName(busName('oldparent'), 0x4);
+    const asked: string[] = [];
+    const replayed = [
+      encode({ lines: [line(':bob!b@host PRIVMSG #chan :talk')], meta: { 'hive.network': 'net', 'hive.nick': 'hive', 'hive.seq': 101, 'hive.id': 'old-1' } }),
+      encode({ lines: [line(':bob!b@host PRIVMSG #chan :!ping')], meta: { 'hive.network': 'net', 'hive.nick': 'hive', 'hive.seq': 102, 'hive.id': 'old-2' } }),
+    ];
+    const up: string[] = [];
+    old.addMethodHandler((m: dbus.Message) => {
+      if (m.interface !== NODE_INTERFACE) return false;
+      asked.push(m.member!);
+      if (m.member === 'Attach') old.send(dbus.Message.newMethodReturn(m, '', []));
+      else if (m.member === 'Replay') old.send(dbus.Message.newMethodReturn(m, 'a(aaya{sv})b', [replayed, true]));
+      else if (m.member === 'Send') { up.push(String((m.body[0] as [Buffer[]])[0][0])); old.send(dbus.Message.newMethodReturn(m, '', [])); }
+      else old.send(dbus.Message.newError(m, 'org.freedesktop.DBus.Error.UnknownMethod', `no method ${m.member}`));
+      return true;
+    });
+    const dir = await mkdtemp(join(tmpdir(), 'hive-routes-'));
+    await writeFile(join(dir, '.hive-seq.json'), JSON.stringify({ net: 100 }));
+    const ping = spawnNode({ name: 'ping', command: ['node', pluginRunner, 'ping'], bus: bus.address, parent: busName('oldparent'), env: { HIVE_STATE_DIR: dir } });
+    try {
+      await waitFor(() => up.length >= 1, { what: 'ping answering the replayed !ping' });
+      expect(asked.filter((m) => m.startsWith('Replay'))).toEqual(['ReplayRoutes', 'Replay']);
+      expect(up).toEqual(['PRIVMSG #chan :pong']);
+      expect((await counters('ping')).lost).toBe(0);
+      expect(ping.logs.some((l) => l.msg === 'caught up from replay')).toBe(true);
+    } finally {
+      old.disconnect();
+    }
   });
 });
 
