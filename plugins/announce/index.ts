@@ -8,45 +8,44 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { z } from 'zod';
-import { createTokenBucket, HiveError, type Manifest, definePlugin } from '../../protocol/sdk/index.js';
+import { c, createTokenBucket, HiveError, definePlugin, type PluginManifest } from '../../protocol/sdk/index.js';
 
-const Config = z.object({
+const Config = c.object({
   /** 0 picks a free port; the bound one is logged ('listening', {port}). */
-  port: z.number().int().min(0).max(65535),
-  host: z.string().min(1).default('127.0.0.1'),
-  token: z.string().min(16, 'the token must have at least 16 characters'),
+  port: c.number().int().min(0).max(65535),
+  host: c.string().min(1).default('127.0.0.1'),
+  token: c.string().min(16, 'the token must have at least 16 characters'),
   /** Requests (each one message, of any number of lines): a bucket of `burst`, refilled at `per_s`. */
-  rate: z.object({
-    burst: z.number().int().min(1).max(10_000).default(5),
-    per_s: z.number().positive().max(10_000).default(1),
+  rate: c.object({
+    burst: c.number().int().min(1).max(10_000).default(5),
+    per_s: c.number().positive().max(10_000).default(1),
   }).default({ burst: 5, per_s: 1 }),
   /** Largest accepted request body in bytes. */
-  max_body: z.number().int().min(256).max(10 * 1024 * 1024).default(16 * 1024),
+  max_body: c.number().int().min(256).max(10 * 1024 * 1024).default(16 * 1024),
   /** Characters of `text`, and lines per message. */
-  max_text: z.number().int().min(1).max(100_000).default(4000),
-  max_lines: z.number().int().min(1).max(100).default(10),
+  max_text: c.number().int().min(1).max(100_000).default(4000),
+  max_lines: c.number().int().min(1).max(100).default(10),
 });
-type Config = z.infer<typeof Config>;
+type Config = c.Infer<typeof Config>;
 
 const manifest = {
   name: 'announce',
   kind: 'automaton',
   description: 'HTTP endpoint: POST /announce {network, target, text} with a bearer token, and the bot says it',
   config: Config,
-} satisfies Manifest;
+} satisfies PluginManifest;
 
 // A target is one nick or channel: no spaces, commas (several targets), or leading ':'.
 const TARGET = /^[^\s,:\0][^\s,\0]*$/;
 
 function bodySchema(config: Config) {
-  return z.strictObject({
-    network: z.string().min(1).max(64),
-    target: z.string().min(1).max(64).regex(TARGET, 'must be one channel or nick, without spaces or commas'),
-    text: z.string().min(1).max(config.max_text, `must have at most ${config.max_text} characters`)
+  return c.object({
+    network: c.string().min(1).max(64),
+    target: c.string().min(1).max(64).regex(TARGET, 'must be one channel or nick, without spaces or commas'),
+    text: c.string().min(1).max(config.max_text, `must have at most ${config.max_text} characters`)
       // Lines end with \n (or \r\n); any other CR or a NUL could smuggle a second IRC command.
       .refine((t) => !/[\0]|\r(?!\n)/.test(t), 'must not contain NUL or a lone CR'),
-  });
+  }).strict();
 }
 
 /** Which HTTP status a refusal from the hive is answered with. */

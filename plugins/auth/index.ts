@@ -11,32 +11,31 @@
  * flood the mouth's queue.
  * Run it with `on_death: hold`, so that its subtree is cut off rather than bypassed while it is down.
  */
-import { z } from 'zod';
-import { line, type Incoming, type Manifest, type Meta, createLogLimiter, definePlugin } from '../../protocol/sdk/index.js';
+import { c, line, type Incoming, type Meta, createLogLimiter, definePlugin, type PluginManifest } from '../../protocol/sdk/index.js';
 import { describe, Identities, WHOX_TOKEN, type Identity } from './identity.js';
 import { WhoxQueue } from './whox-queue.js';
 
-const Capability = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, 'a capability is a word like admin or notes.delete');
-const Mask = z.string().regex(/^[^!@\s]+![^!@\s]+@[^!@\s]+$/, 'a mask looks like nick!user@host (with * and ? as wildcards)');
+const Capability = c.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, 'a capability is a word like admin or notes.delete');
+const Mask = c.string().regex(/^[^!@\s]+![^!@\s]+@[^!@\s]+$/, 'a mask looks like nick!user@host (with * and ? as wildcards)');
 
-const Config = z.object({
+const Config = c.object({
   /** services account → capabilities */
-  accounts: z.record(z.string().min(1), z.array(Capability)).default({}),
+  accounts: c.record(c.string().min(1), c.array(Capability)).default({}),
   /** nick!user@host glob → capabilities */
-  masks: z.record(Mask, z.array(Capability)).default({}),
+  masks: c.record(Mask, c.array(Capability)).default({}),
   /** what everybody has */
-  default: z.array(Capability).default([]),
+  default: c.array(Capability).default([]),
   /** ask the server with WHOX for accounts nothing else told */
-  whox: z.boolean().default(true),
+  whox: c.boolean().default(true),
 }).strict();
-type Config = z.infer<typeof Config>;
+type Config = c.Infer<typeof Config>;
 
 const manifest = {
   name: 'auth',
   kind: 'filter',
   description: 'Attaches the speaker\'s account and capabilities to every message for its subtree.',
   config: Config,
-} satisfies Manifest;
+} satisfies PluginManifest;
 
 export default definePlugin(manifest, function auth(hive) {
   const config = hive.config;

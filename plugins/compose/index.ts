@@ -10,24 +10,23 @@
  * commands whose first word is a command of its subtree); everything else passes unchanged.
  * Queries go down as the SDK's hive.ask (docs/protocol.md#aggregators).
  */
-import { z } from 'zod';
-import { definePlugin, parseCommand, privmsg, type Incoming, type Manifest, type ParsedCommand } from '../../protocol/sdk/index.js';
+import { c, definePlugin, parseCommand, privmsg, type Incoming, type ParsedCommand, type PluginManifest } from '../../protocol/sdk/index.js';
 import { countGroups, hasBrackets, innerWords, parseBrackets, substitute, type Group } from './brackets.js';
 import { SubtreeCommands } from './commands.js';
 import { seconds, splitStages } from './stages.js';
 
-const config = z.object({
+const config = c.object({
   /** Seconds to wait for each answer from the subtree. */
-  timeout: z.number().positive().max(60).default(3),
+  timeout: c.number().positive().max(60).default(3),
   /** The most commands one request may ask the subtree (compose stages plus bracketed commands). */
-  max_steps: z.number().int().min(1).max(50).default(10),
+  max_steps: c.number().int().min(1).max(50).default(10),
 }).strict();
 const manifest = {
   name: 'compose',
   kind: 'aggregator',
   description: 'Composes the commands of the plugins under it; also answers nested [commands] in any of their commands.',
   config,
-} satisfies Manifest;
+} satisfies PluginManifest;
 
 /** A failure to tell the user, as `compose: <message>`. */
 class ComposeError extends Error {}

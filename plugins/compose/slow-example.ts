@@ -3,10 +3,9 @@
  * `delay_ms` (config; without it, never). The compose tests put it under compose to see the
  * timeout reply and the late answer dropped: `node dist/plugins/run.js dist/plugins/compose/slow-example.js`.
  */
-import { z } from 'zod';
-import { definePlugin } from '../../protocol/sdk/index.js';
+import { c, definePlugin } from '../../protocol/sdk/index.js';
 
-const config = z.object({ delay_ms: z.number().int().min(0).max(600_000).optional() }).strict();
+const config = c.object({ delay_ms: c.number().int().min(0).max(600_000).optional() }).strict();
 
 export default definePlugin({ name: 'slow', kind: 'responder', config }, (hive) => {
   const { delay_ms: delay } = hive.config;

@@ -6,16 +6,14 @@
  * Who asked is the speaker of the message the reply answers (hive.reply_to): the pager remembers
  * hive.id → speaker for the messages it passes down. Pages live in memory only.
  */
-import { z } from 'zod';
-import { definePlugin, line, parseLine, Recent, type IrcLine, type Manifest, type Meta } from '../../protocol/sdk/index.js';
-import { durationSchema } from '../../protocol/sdk/config.js';
+import { c, definePlugin, line, parseLine, Recent, type IrcLine, type Meta, type PluginManifest } from '../../protocol/sdk/index.js';
 import { hintText, pageKey, pagedTarget, splitPage } from './pages.js';
 
-const Config = z.object({
+const Config = c.object({
   /** Lines per page. */
-  lines: z.number().int().min(1).max(100).default(4),
+  lines: c.number().int().min(1).max(100).default(4),
   /** How long a kept rest waits for `more` (from the last page sent). */
-  expire: durationSchema.default(300_000),
+  expire: c.duration().default(300_000),
 }).strict();
 
 const manifest = {
@@ -23,7 +21,7 @@ const manifest = {
   kind: 'filter',
   description: 'cuts replies longer than N lines into pages; more sends the next one',
   config: Config,
-} satisfies Manifest;
+} satisfies PluginManifest;
 
 /** How many speakers and query ids are remembered, and for how long: replies come within seconds. */
 const SPEAKERS_MAX = 5000;

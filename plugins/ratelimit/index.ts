@@ -6,25 +6,23 @@
  * commands count (what the SDK recognises as one: prefix, address, or a private message); other
  * lines pass freely.
  */
-import { z } from 'zod';
-import { ircLower, parseCommand, type Manifest, definePlugin } from '../../protocol/sdk/index.js';
-import { durationSchema } from '../../protocol/sdk/config.js';
+import { c, ircLower, parseCommand, definePlugin, type PluginManifest } from '../../protocol/sdk/index.js';
 import { Limiter } from './limiter.js';
 
-const Config = z.object({
+const Config = c.object({
   /** commands per window and user */
-  commands: z.number().int().min(1).max(10_000).default(5),
+  commands: c.number().int().min(1).max(10_000).default(5),
   /** the window: 10s, 1m, … */
-  per: durationSchema.default(10_000).refine((ms) => ms >= 1, 'the window must be at least 1 ms'),
+  per: c.duration().default(10_000).refine((ms) => ms >= 1, 'the window must be at least 1 ms'),
 }).strict();
-type Config = z.infer<typeof Config>;
+type Config = c.Infer<typeof Config>;
 
 const manifest = {
   name: 'ratelimit',
   kind: 'filter',
   description: 'At most N commands per window and user through it; one notice, then silence.',
   config: Config,
-} satisfies Manifest;
+} satisfies PluginManifest;
 
 export default definePlugin(manifest, function ratelimit(hive) {
   const config = hive.config;

@@ -8,15 +8,14 @@
  * tree as `loose`), other_channel (default #two), victim (a nick that did not speak, default dave),
  * names (nicks for the mass highlight), announce (an extra target, default #announce).
  */
-import { z } from 'zod';
-import { definePlugin, HiveError, line, type HiveMessage } from '../../protocol/sdk/index.js';
+import { c, definePlugin, HiveError, line, type HiveMessage } from '../../protocol/sdk/index.js';
 
-const config = z.object({
-  word: z.string().default('escape'),
-  other_channel: z.string().default('#two'),
-  victim: z.string().default('dave'),
-  names: z.array(z.string()).default(['alice', 'bob', 'carol', 'dave', 'erin', 'frank']),
-  announce: z.string().default('#announce'),
+const config = c.object({
+  word: c.string().default('escape'),
+  other_channel: c.string().default('#two'),
+  victim: c.string().default('dave'),
+  names: c.array(c.string()).default(['alice', 'bob', 'carol', 'dave', 'erin', 'frank']),
+  announce: c.string().default('#announce'),
 });
 
 export default definePlugin({ name: 'escape-example', kind: 'responder', config }, (hive) => {

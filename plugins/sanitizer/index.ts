@@ -12,22 +12,20 @@
  * each message (kept for `reply_window`), and channel members (ChannelMembers; a channel it has not
  * seen a NAMES reply for is asked about with NAMES before a highlight check).
  */
-import { z } from 'zod';
-import { ChannelMembers, definePlugin, HiveError, ircLower, isChannel, line, parseLine, Recent, type IrcLine, type Manifest } from '../../protocol/sdk/index.js';
-import { durationSchema } from '../../protocol/sdk/config.js';
+import { c, ChannelMembers, definePlugin, HiveError, ircLower, isChannel, line, parseLine, Recent, type IrcLine, type PluginManifest } from '../../protocol/sdk/index.js';
 import { channelsToCount, checkHighlights, checkStatic, stripLines, type Policy, type Refusal, type Rule, type Trigger } from './rules.js';
 
-const Config = z.object({
+const Config = c.object({
   /** IRC commands the subtree may send (any case). */
-  commands: z.array(z.string().regex(/^[A-Za-z]+$|^\d{3}$/, 'expected an IRC command such as PRIVMSG')).min(1).default(['PRIVMSG', 'NOTICE']),
+  commands: c.array(c.string().regex(/^[A-Za-z]+$|^\d{3}$/, 'expected an IRC command such as PRIVMSG')).min(1).default(['PRIVMSG', 'NOTICE']),
   /** Channels or nicks the subtree may always send to, also on its own (automata). */
-  extra_targets: z.array(z.string().min(1).regex(/^[^\s,]+$/, 'expected one channel or nick, without spaces or commas')).default([]),
+  extra_targets: c.array(c.string().min(1).regex(/^[^\s,]+$/, 'expected one channel or nick, without spaces or commas')).default([]),
   /** A line naming more members of its channel than this is refused. */
-  max_highlights: z.number().int().min(0).default(5),
+  max_highlights: c.number().int().min(0).default(5),
   /** Formatting codes (bold, colours, …): allowed, stripped from the text, or the message refused. */
-  formatting: z.enum(['allow', 'strip', 'refuse']).default('allow'),
+  formatting: c.enum(['allow', 'strip', 'refuse']).default('allow'),
   /** How long a message going down is remembered as something a reply may answer. */
-  reply_window: durationSchema.default(10 * 60_000),
+  reply_window: c.duration().default(10 * 60_000),
 }).strict();
 
 const manifest = {
@@ -35,7 +33,7 @@ const manifest = {
   kind: 'filter',
   description: 'limits what its subtree may send: commands, targets, mass highlights, formatting',
   config: Config,
-} satisfies Manifest;
+} satisfies PluginManifest;
 
 const TRIGGERS_MAX = 20_000;
 /** How long a highlight check waits for the NAMES reply of a channel it knows nothing of. */

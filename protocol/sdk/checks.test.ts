@@ -72,4 +72,17 @@ describe('checks', () => {
     const r = o.safeParse({ even: 3, any: 'no' });
     expect(r.success ? [] : r.error.issues).toEqual([{ path: ['even'], message: 'expected an even number' }, { path: ['any'], message: 'expected ok' }]);
   });
+
+  it('regex, array bounds and custom messages, as zod spells them', () => {
+    const o = c.object({
+      word: c.string().regex(/^[a-z]+$/g, 'expected a word'),
+      list: c.array(c.number()).min(2, 'at least two'),
+      token: c.string().min(4, 'too short'),
+    });
+    const r = o.safeParse({ word: 'Two words', list: [1], token: 'abc' });
+    expect(r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual(['word: expected a word', 'list: at least two', 'token: too short']);
+    // A /g regex tested twice gives the same answer (no lastIndex carried over).
+    expect(o.safeParse({ word: 'abc', list: [1, 2], token: 'abcd' }).success).toBe(true);
+    expect(o.safeParse({ word: 'abc', list: [1, 2], token: 'abcd' }).success).toBe(true);
+  });
 });

@@ -131,17 +131,28 @@ function bound<O>(run: Run<O>, ok: (v: O) => boolean, message: string): Run<O> {
   };
 }
 
+// `message` replaces the default message of a bound, as zod's second argument does.
 export class NumberCheck extends Check<number> {
-  int(): NumberCheck { return new NumberCheck(bound(this.run, Number.isInteger, 'expected an integer')); }
-  min(n: number): NumberCheck { return new NumberCheck(bound(this.run, (v) => v >= n, `expected at least ${n}`)); }
-  max(n: number): NumberCheck { return new NumberCheck(bound(this.run, (v) => v <= n, `expected at most ${n}`)); }
-  positive(): NumberCheck { return new NumberCheck(bound(this.run, (v) => v > 0, 'expected a number above 0')); }
-  nonnegative(): NumberCheck { return this.min(0); }
+  int(message = 'expected an integer'): NumberCheck { return new NumberCheck(bound(this.run, Number.isInteger, message)); }
+  min(n: number, message = `expected at least ${n}`): NumberCheck { return new NumberCheck(bound(this.run, (v) => v >= n, message)); }
+  max(n: number, message = `expected at most ${n}`): NumberCheck { return new NumberCheck(bound(this.run, (v) => v <= n, message)); }
+  positive(message = 'expected a number above 0'): NumberCheck { return new NumberCheck(bound(this.run, (v) => v > 0, message)); }
+  nonnegative(message?: string): NumberCheck { return this.min(0, message); }
 }
 
 export class StringCheck extends Check<string> {
-  min(n: number): StringCheck { return new StringCheck(bound(this.run, (v) => v.length >= n, `expected at least ${n} character${n === 1 ? '' : 's'}`)); }
-  max(n: number): StringCheck { return new StringCheck(bound(this.run, (v) => v.length <= n, `expected at most ${n} characters`)); }
+  min(n: number, message = `expected at least ${n} character${n === 1 ? '' : 's'}`): StringCheck { return new StringCheck(bound(this.run, (v) => v.length >= n, message)); }
+  max(n: number, message = `expected at most ${n} characters`): StringCheck { return new StringCheck(bound(this.run, (v) => v.length <= n, message)); }
+  regex(re: RegExp, message = `expected text matching ${String(re)}`): StringCheck {
+    // A global or sticky regex keeps state between test() calls: a copy without those flags.
+    const plain = new RegExp(re.source, re.flags.replace(/[gy]/g, ''));
+    return new StringCheck(bound(this.run, (v) => plain.test(v), message));
+  }
+}
+
+export class ArrayCheck<O> extends Check<O[]> {
+  min(n: number, message = `expected at least ${n} item${n === 1 ? '' : 's'}`): ArrayCheck<O> { return new ArrayCheck(bound(this.run, (v) => v.length >= n, message)); }
+  max(n: number, message = `expected at most ${n} items`): ArrayCheck<O> { return new ArrayCheck(bound(this.run, (v) => v.length <= n, message)); }
 }
 
 type Shape = Record<string, Check<unknown>>;
@@ -186,7 +197,7 @@ export const c = {
   enum: <const L extends readonly string[]>(values: L) =>
     new Check(typed(`one of ${values.map((x) => `'${x}'`).join(', ')}`, (v): v is L[number] => typeof v === 'string' && values.includes(v), false)),
   object: <S extends Shape>(shape: S) => new ObjectCheck(shape),
-  array: <O>(item: Check<O>) => new Check<O[]>((v, p, i) => {
+  array: <O>(item: Check<O>) => new ArrayCheck<O>((v, p, i) => {
     if (!Array.isArray(v)) { i.push({ path: [...p], message: `expected an array, received ${received(v)}` }); return BAD; }
     const out: O[] = [];
     let bad = false;
