@@ -12,6 +12,7 @@ import { HiveNode, type Kind } from './node.js';
 import type { z } from 'zod';
 import type { Plugin } from './define.js';
 import type { StandardSchemaV1 } from './checks.js';
+import { collectWhenIdle } from './idle-gc.js';
 import { createContext, type ConfigOf, type Manifest, type PluginContext } from './plugin.js';
 
 /** Exit codes of a node process (docs/protocol.md#exit-codes). */
@@ -111,7 +112,7 @@ export async function runPlugin<S extends z.ZodType | undefined = undefined>(man
     process.exit(EXIT.badEnvironment);
   }
   if (manifest.config) {
-    // Through Standard Schema's interface: the SDK's own checks (checks.ts) or zod's alike.
+    // Through Standard Schema's interface: the SDK's own checks (hive/sdk/config) or zod's alike.
     const schema = manifest.config as unknown as StandardSchemaV1;
     const r = await schema['~standard'].validate(env.config);
     if (r.issues) {
@@ -158,6 +159,10 @@ export async function runPlugin<S extends z.ZodType | undefined = undefined>(man
     return node;
   }
   if (underKeeper()) process.send!({ hive: 'up' } satisfies KeeperMessage);
+  // Give back what a burst grew the heap to, once quiet (idle-gc.ts); HIVE_IDLE_GC=0: leave it to V8 (to measure).
+  if (process.env.HIVE_IDLE_GC !== '0') {
+    collectWhenIdle({ onCollect: (before, after) => log.debug({ before_mb: Math.round(before / 1048576), after_mb: Math.round(after / 1048576) }, 'heap collected after a burst') });
+  }
   return node;
 }
 
