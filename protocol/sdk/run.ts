@@ -112,7 +112,7 @@ export async function runPlugin<S extends z.ZodType | undefined = undefined>(man
     process.exit(EXIT.badEnvironment);
   }
   if (manifest.config) {
-    // Through Standard Schema's interface: the SDK's own checks (hive/sdk/config) or zod's alike.
+    // Through Standard Schema's interface: the SDK's own checks (checks.ts) or zod's alike.
     const schema = manifest.config as unknown as StandardSchemaV1;
     const r = await schema['~standard'].validate(env.config);
     if (r.issues) {
