@@ -1,0 +1,29 @@
+// V8's heap settings per role (issue 17): the supervisor starts a built-in plugin with a small
+// young generation, the mouth and an `exec:` plugin as they are: read from the real processes'
+// command lines.
+import { afterEach, describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import { startHive, type TestHive } from '../helpers/hive.js';
+import { fixture } from '../helpers/paths.js';
+import { MOUTH_NODE_OPTIONS, PLUGIN_NODE_OPTIONS, nodeCommand } from '../../tree-supervisor/node-process.js';
+
+let hive: TestHive | undefined;
+afterEach(async () => { await hive?.stop(); hive = undefined; });
+
+const cmdline = async (pid: number) => (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
+
+describe('node options per role', () => {
+  it('a use: plugin runs with a 1 MB young generation; the mouth and an exec: plugin with node\'s defaults', async () => {
+    expect(PLUGIN_NODE_OPTIONS).toContain('--max-semi-space-size=1');
+    expect(nodeCommand({ use: 'ping' }, '/').command.slice(1, -2)).toEqual(PLUGIN_NODE_OPTIONS);
+    hive = await startHive({ networks: { console: { type: 'terminal', quiet_ms: 200 } }, plugins: [{ name: 'ping', use: 'ping' }, { name: 'relay', exec: [process.execPath, fixture('passthrough')] }] });
+    const tree = await hive.tree();
+    const pid = (name: string) => tree.find((n) => n.name === name)!.pid!;
+    const ping = await cmdline(pid('ping'));
+    expect(ping.slice(ping.indexOf('--max-semi-space-size=1') + 1).join(' ')).toMatch(/plugins\/run\.js ping$/);
+    const mouth = await cmdline(pid('mouth'));
+    expect(mouth.some((a) => a.startsWith('--max-semi-space-size'))).toBe(false);
+    expect(mouth.filter((a) => a.startsWith('--'))).toEqual([...MOUTH_NODE_OPTIONS]);
+    expect((await cmdline(pid('relay'))).some((a) => a.startsWith('--max-semi-space-size'))).toBe(false);
+  });
+});
