@@ -25,6 +25,7 @@ import type { MouthEvent, Network, NetworkSink } from './network.js';
 import { OutboundRefused } from './outbound-error.js';
 import { Speakers } from './outbound.js';
 import { TerminalNetwork } from './terminal-network.js';
+import { ScriptNetwork } from './script-network.js';
 
 const mouthConfigSchema = z.object({ networks: z.record(z.string(), networkSchema) }).loose();
 
@@ -103,7 +104,10 @@ node.onUp = async (wire, child) => {
   }
   const user = replyTo ? speakers.get(name)?.get(replyTo) : undefined;
   try {
-    network.submit({ via, origin, ctcp: meta['hive.ctcp']?.value === true, user }, wire[0], replyTo);
+    const sender = { via, origin, ctcp: meta['hive.ctcp']?.value === true, user };
+    // The scripted network hands the metadata back to its client with each line (tests read it).
+    if (network instanceof ScriptNetwork) network.submit(sender, wire[0], replyTo, meta);
+    else network.submit(sender, wire[0], replyTo);
   } catch (err) {
     if (err instanceof OutboundRefused) {
       // Counted by the network's outbound (Details); logged at a limited rate per child and code,
@@ -145,6 +149,7 @@ async function finish(): Promise<void> {
 for (const [name, net] of Object.entries(config.networks)) {
   const netLog = log.child({ network: name });
   if (net.type === 'irc') networks.set(name, new IrcNetwork({ name, config: net, sink, log: netLog }));
+  else if (net.type === 'script') networks.set(name, new ScriptNetwork({ name, config: net, sink, log: netLog }));
   else networks.set(name, new TerminalNetwork({ name, config: net, sink, log: netLog, onInputEnd: () => void finish() }));
 }
 
@@ -158,6 +163,14 @@ for (const n of ircNetworks) {
   counter('connects', () => n.counters.connects);
   counter('hostile_drops', () => n.counters.hostileDrops);
   counter('identified', () => (n.status().account ? 1 : 0));
+}
+// Each scripted network's requests: `<network>.requests` taken, `.bad_requests` refused (too long,
+// not JSON, not a request), `.clients`, `.clients_refused` (a second one at once), `.clients_dropped` (did not read).
+for (const n of networks.values()) {
+  if (!(n instanceof ScriptNetwork)) continue;
+  for (const key of Object.keys(n.counters) as (keyof ScriptNetwork['counters'])[]) {
+    Object.defineProperty(node.counters, `${n.name}.${key}`, { enumerable: true, get: () => n.counters[key] });
+  }
 }
 // Every network's outbound figures (mouth/outbound.ts counters()): `<network>.queued`, `.sent`,
 // `.waiting`, `.refused` and `.refused_<Code>` (QueueFull, CtcpNotAllowed, JoinZero, RateLimited, …),

@@ -1,5 +1,5 @@
 /**
- * The shape of each network in the config's `networks:` (IRC and the terminal): owned by the mouth,
+ * The shape of each network in the config's `networks:` (IRC, the terminal and the scripted one): owned by the mouth,
  * which runs them, and imported by the supervisor, which checks the whole config before starting
  * anything. Pure zod schemas; the types are inferred from them.
  */
@@ -122,9 +122,29 @@ export const terminalNetworkSchema = z
   })
   .strict();
 
-export const networkSchema = z.discriminatedUnion('type', [ircNetworkSchema, terminalNetworkSchema]);
+/**
+ * The scripted network (mouth/script-network.ts): a program (a plugin's test, through hive/testing)
+ * speaks as any user on a unix socket and reads what the bot sends. The socket's path is absolute
+ * (the mouth's working directory is not the config's) and short enough for sun_path (108 bytes).
+ */
+export const scriptNetworkSchema = z
+  .object({
+    type: z.literal('script'),
+    socket: z
+      .string()
+      .refine((p) => p.startsWith('/'), { error: 'expected an absolute path for the socket' })
+      .refine((p) => Buffer.byteLength(p) <= 107, { error: 'expected a socket path of at most 107 bytes (the limit of a unix socket address)' }),
+    nick: nickSchema.default('hive'),
+    channel: channelNameSchema.default('#test'),
+    /** Lines the bot sends while no client is connected, kept for the next one (the oldest go first). */
+    backlog: z.number().int().min(0).max(100_000).default(1000),
+  })
+  .strict();
+
+export const networkSchema = z.discriminatedUnion('type', [ircNetworkSchema, terminalNetworkSchema, scriptNetworkSchema]);
 
 export type NetworkConfig = z.infer<typeof networkSchema>;
 export type IrcNetworkConfig = z.infer<typeof ircNetworkSchema>;
 export type TerminalNetworkConfig = z.infer<typeof terminalNetworkSchema>;
+export type ScriptNetworkConfig = z.infer<typeof scriptNetworkSchema>;
 export type ChannelConfig = z.infer<typeof channelSchema>;
