@@ -221,9 +221,15 @@ export class ScriptNetwork implements Network {
   private request(raw: Buffer): void {
     const bytes = raw.length && raw[raw.length - 1] === 13 ? raw.subarray(0, -1) : raw;
     if (bytes.length === 0) return;
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch {
+      return this.refuse(new ScriptRequestError('BadJson', 'expected one JSON object per line, in UTF-8: the line is not valid UTF-8'));
+    }
     let json: unknown;
     try {
-      json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+      json = JSON.parse(text);
     } catch (err) {
       return this.refuse(new ScriptRequestError('BadJson', `expected one JSON object per line: ${(err as Error).message}`));
     }
