@@ -6,6 +6,10 @@ import { parseArgs } from 'node:util';
 import { EXIT_CODES } from './exit-codes.js';
 import { CliError, fetchTree, findHive, loadSpec, renderTree, withSupervisor } from './cli-client.js';
 import { ConfigError } from './config-errors.js';
+import { dirname, resolve } from 'node:path';
+import { stringify as toYaml } from 'yaml';
+import { PluginSourceError, localizeSpec } from './plugin-manifest.js';
+import { parseBoundedYaml } from './yaml-bounds.js';
 
 const FIND = '  -c, --config FILE     find the hive by its config file (its instance)\n  -i, --instance NAME   find the hive by instance name (default: default)\n';
 
@@ -25,6 +29,8 @@ commands:
   tap       show every message flowing in the tree
   remote    what a remote node is started with: its socket and credential
   down      stop a running hive
+  new       start a plugin: a responder, its manifest, a dev config and a test (ts, python, shell)
+  dev       run a development hive for one plugin, restarting it when its files change
 
 Run \`hive COMMAND --help\` for a command's options.
 exit codes: 0 ok, 1 error, 2 bad usage or config, 3 no running hive, 4 refused by the supervisor
@@ -54,10 +60,14 @@ ${FIND}`,
   start: `usage: hive start NODE [--config FILE | --instance NAME]\n\nStarts a stopped or failed node (its restart count starts again).\n${REMOTE}\n${FIND}`,
   stop: `usage: hive stop NODE [--config FILE | --instance NAME]\n\nStops a node and keeps it stopped; its children move to the nearest live ancestor,\nor wait if the node is on_death: hold.\n${REMOTE}\n${FIND}`,
   restart: `usage: hive restart NODE [--config FILE | --instance NAME]\n\nStops a node and starts it again.\n${REMOTE}\n${FIND}`,
-  load: `usage: hive load FILE.yaml | - | --name NAME (--use PLUGIN | --exec "CMD ARGS") [--parent NODE] [--on-death hold|bypass] [--plugin-config JSON]
+  load: `usage: hive load FILE.yaml | - | --name NAME (--use PLUGIN | --exec "CMD ARGS") | --dir DIR | --package NPM_NAME
+                 [--name NAME] [--parent NODE] [--on-death hold|bypass] [--plugin-config JSON]
 
 Adds a plugin to the running tree, from a YAML plugin spec as in the config's plugins list
-(a file, or - for stdin) or from flags.
+(a file, or - for stdin) or from flags. --dir names a plugin folder with a manifest
+(hive-plugin.yaml), --package an npm package holding one (found from here); the node is named
+by the manifest unless --name says otherwise (docs/config.md#plugins). A relative dir: in a
+spec file is taken from the file's folder.
 
       --json            print {"name": …}
 ${FIND}`,
@@ -77,6 +87,34 @@ direct) and its credential (its HIVE_TOKEN). Keep the output secret. Operator on
 
       --json            {"node","socket","address","credential","instance","parent"}
 ${FIND}`,
+  new: `usage: hive new NAME --lang ts|python|shell [--dir DIR] [--json]
+
+Writes a plugin to start from into DIR (default ./NAME; it must not exist, or be empty): a
+responder answering !NAME (\`!NAME world\` → \`hello, world\`), its manifest hive-plugin.yaml (the
+folder is a plugin a config loads with \`dir:\`), a hive.yaml for a development hive, and a test
+that passes, written with Hive's test harness (TypeScript: hive/testing with node:test, \`npm
+test\`; Python and shell: hive_testing with unittest, \`python3 -m unittest\`). A TypeScript
+plugin gets node_modules/hive, typescript and @types/node linked from this Hive.
+
+      --lang LANG       ts (TypeScript), python or shell (bash with gdbus)
+      --dir DIR         where to write it
+      --json            print {"name","lang","dir","files","next"}
+`,
+  dev: `usage: hive dev PATH [--plugin-config JSON] [--instance NAME]
+
+Runs a development hive for one plugin: a private bus, the terminal network (type to the bot, as
+\`you\` in #console), \`help\`, and the plugin at PATH: a folder with a manifest (what \`hive new\`
+makes), or one file (.py, .sh, .js, .ts, or any executable). When its files change, the plugin
+alone is restarted, after compiling it for TypeScript (its own tsc, else Hive's; a failed build
+is shown and the plugin keeps running). Shows the bot's answers (<hive> …), the plugin's log
+lines, the supervisor's about it, anyone's warnings, and every message that flows in the tree
+(↓ down to the plugins, ↑ up from them, as \`hive tap\` sees them). Ctrl-C stops the hive and
+removes what it made: no process, socket, runtime file or temporary folder is left. The other
+\`hive\` commands reach it with --instance dev_NAME.
+
+      --plugin-config JSON   the plugin's config: (the folder's schema checks it)
+  -i, --instance NAME        the dev hive's instance (default dev_NAME)
+`,
   down: `usage: hive down [--config FILE | --instance NAME]\n\nStops a running hive and waits until it is gone.\n\n      --json            print {"stopped": true}\n${FIND}`,
 };
 
@@ -105,6 +143,39 @@ function print(json: boolean | undefined, obj: unknown, text: string): void {
   process.stdout.write(json ? JSON.stringify(obj) + '\n' : text);
 }
 
+/**
+ * The spec `hive load` sends. A plugin folder or package is found here, where the operator is:
+ * --dir/--package (or a spec file's dir:/package:) become an absolute dir: (plugin-manifest.ts).
+ */
+async function loadSourceSpec(a: { file?: string; name?: string; use?: string; exec?: string; dir?: string; package?: string; parent?: string; on_death?: string; config?: string }): Promise<string> {
+  if (a.dir !== undefined || a.package !== undefined) {
+    if (a.file || a.use || a.exec) throw new CliError('hive load: --dir or --package names the plugin; give no spec file, --use or --exec with it', EXIT_CODES.usage);
+    if (a.dir !== undefined && a.package !== undefined) throw new CliError('hive load: --dir or --package, not both', EXIT_CODES.usage);
+    const spec: Record<string, unknown> = a.dir !== undefined ? { dir: a.dir } : { package: a.package };
+    if (a.name) spec.name = a.name;
+    if (a.parent) spec.parent = a.parent;
+    if (a.on_death) spec.on_death = a.on_death;
+    if (a.config) {
+      try { spec.config = JSON.parse(a.config); } catch { throw new CliError(`hive load: --plugin-config must be JSON; got ${JSON.stringify(a.config.slice(0, 60))}`, EXIT_CODES.usage); }
+    }
+    return toYaml(localized(spec, process.cwd()));
+  }
+  const text = await loadSpec(a);
+  // A spec file's relative dir: is the file's; stdin's and the flags' are the current folder's.
+  const parsed = parseBoundedYaml(text, 'the plugin spec');
+  if ('problems' in parsed || !parsed.value || typeof parsed.value !== 'object' || Array.isArray(parsed.value)) return text; // the supervisor says what is wrong
+  const spec = parsed.value as Record<string, unknown>;
+  if (spec.dir === undefined && spec.package === undefined) return text;
+  return toYaml(localized(spec, a.file && a.file !== '-' ? dirname(resolve(a.file)) : process.cwd()));
+}
+
+function localized(spec: Record<string, unknown>, base: string): Record<string, unknown> {
+  try { return localizeSpec(spec, base); } catch (err) {
+    if (err instanceof PluginSourceError) throw new CliError(`hive load: ${err.message}`, EXIT_CODES.usage);
+    throw err;
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   quietOnClosedPipe(command ?? '');
@@ -130,6 +201,9 @@ export async function main(argv: string[]): Promise<number> {
         parent: { type: 'string' },
         'on-death': { type: 'string' },
         'plugin-config': { type: 'string' },
+        lang: { type: 'string' },
+        dir: { type: 'string' },
+        package: { type: 'string' },
       },
     });
   } catch (err) {
@@ -145,6 +219,17 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'up') {
       const { up } = await import('./cli-up.js');
       return await up({ config: v.config });
+    }
+    if (command === 'new') {
+      const { newPlugin, renderNew } = await import('./cli-new.js');
+      const r = await newPlugin({ name: positionals[0], lang: v.lang, dir: v.dir });
+      print(v.json, r, renderNew(r));
+      return EXIT_CODES.ok;
+    }
+    if (command === 'dev') {
+      if (!positionals[0]) throw new CliError(`which plugin? (a folder made by \`hive new\`, or a file)\n\n${HELP.dev}`, EXIT_CODES.usage);
+      const { dev } = await import('./cli-dev.js');
+      return await dev({ path: positionals[0], pluginConfig: v['plugin-config'], instance: v.instance });
     }
     const info = await findHive({ config: v.config, instance: v.instance });
     const node = positionals[0];
@@ -166,7 +251,7 @@ export async function main(argv: string[]): Promise<number> {
         return EXIT_CODES.ok;
       }
       case 'load': {
-        const spec = await loadSpec({ file: node, name: v.name, use: v.use, exec: v.exec, parent: v.parent, on_death: v['on-death'], config: v['plugin-config'] });
+        const spec = await loadSourceSpec({ file: node, name: v.name, use: v.use, exec: v.exec, dir: v.dir, package: v.package, parent: v.parent, on_death: v['on-death'], config: v['plugin-config'] });
         const [name] = await withSupervisor(info, (call) => call('Load', 's', [spec]));
         print(v.json, { name }, `loaded: ${String(name)}\n`);
         return EXIT_CODES.ok;

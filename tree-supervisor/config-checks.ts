@@ -27,18 +27,22 @@ const RESERVED: Record<string, string> = {
 
 /**
  * The checks of one plugin entry that need no other entry, for the config file and for a spec
- * given to `hive load` (Supervisor1.Load) alike: exactly one of use/exec/remote, nothing a remote
+ * given to `hive load` (Supervisor1.Load) alike: exactly one of use/exec/dir/package/remote, nothing a remote
  * node would ignore, a built-in that exists, no reserved name, no sandbox with `trust: direct`. Reads the raw entry (before zod's
  * defaults, so that a `restart:` written on a remote node is seen). Key paths are relative to the entry.
  */
 export function checkPluginSpec(p: Record<string, unknown>, show: (path: KeyPath, value: string) => string = (_, v) => quote(v)): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  const kinds = (['use', 'exec', 'remote'] as const).filter((k) => (k === 'remote' ? p.remote === true : p[k] !== undefined));
+  const kinds = (['use', 'exec', 'dir', 'package', 'remote'] as const).filter((k) => (k === 'remote' ? p.remote === true : p[k] !== undefined));
   if (kinds.length !== 1) {
     problems.push({
       keyPath: [],
-      message: `expected exactly one of use (a built-in plugin), exec (a program) or remote: true; got ${kinds.length === 0 ? 'none' : kinds.join(' and ')}`,
+      message: `expected exactly one of use (a built-in plugin), exec (a program), dir (a plugin folder), package (an npm package) or remote: true; got ${kinds.length === 0 ? 'none' : kinds.join(' and ')}`,
     });
+  }
+  // A plugin from a folder or a package runs in its own folder, where its manifest's paths point.
+  if ((p.dir !== undefined || p.package !== undefined) && p.cwd !== undefined) {
+    problems.push({ keyPath: ['cwd'], message: 'has no effect with dir or package: the plugin runs in its own folder' });
   }
   if (p.remote === true) {
     // The supervisor starts no process for it, so these would silently do nothing.

@@ -346,9 +346,9 @@ describe('config errors', () => {
       plugins: [{ name: 'none' }, { name: 'two', use: 'echo', exec: ['y'] }, { name: 'three', use: 'echo', exec: ['y'], remote: true }, { name: 'ok', remote: true }],
     });
     expect(lines).toEqual([
-      '`plugins[0]`: expected exactly one of use (a built-in plugin), exec (a program) or remote: true; got none',
-      '`plugins[1]`: expected exactly one of use (a built-in plugin), exec (a program) or remote: true; got use and exec',
-      '`plugins[2]`: expected exactly one of use (a built-in plugin), exec (a program) or remote: true; got use and exec and remote',
+      '`plugins[0]`: expected exactly one of use (a built-in plugin), exec (a program), dir (a plugin folder), package (an npm package) or remote: true; got none',
+      '`plugins[1]`: expected exactly one of use (a built-in plugin), exec (a program), dir (a plugin folder), package (an npm package) or remote: true; got use and exec',
+      '`plugins[2]`: expected exactly one of use (a built-in plugin), exec (a program), dir (a plugin folder), package (an npm package) or remote: true; got use and exec and remote',
     ]);
   });
 

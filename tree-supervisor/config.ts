@@ -10,7 +10,7 @@
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { NAME_PATTERN } from '../protocol/names.js';
-import { ConfigError, formatPath, zodProblems } from './config-errors.js';
+import { ConfigError, formatPath, zodProblems, type ConfigProblem } from './config-errors.js';
 import { durationSchema } from '../protocol/duration-schema.js';
 import { ROOT } from './reparent.js';
 import { networkSchema } from '../mouth/network-config.js';
@@ -18,6 +18,7 @@ import { crossFieldProblems } from './config-checks.js';
 import { substituteSecrets } from './config-secrets.js';
 import { resolvePaths } from './config-paths.js';
 import { locate, lineOf, parseBoundedYaml, readBounded } from './yaml-bounds.js';
+import { execOf, readSource, type PluginSource } from './plugin-manifest.js';
 
 export { IRC_FLOOD_DEFAULTS, channelSchema, ircNetworkSchema, networkSchema, nickSchema, saslSchema, terminalNetworkSchema, type ChannelConfig, type IrcNetworkConfig, type NetworkConfig, type TerminalNetworkConfig } from '../mouth/network-config.js';
 
@@ -56,7 +57,7 @@ export const sandboxSchema = z
   .strict();
 
 /**
- * One plugin node. Exactly one of use/exec/remote is checked after parsing (with the other
+ * One plugin node. Exactly one of use/exec/dir/package/remote is checked after parsing (with the other
  * cross-field checks) so that it is reported even when the entry has other errors too.
  */
 export const pluginSchema = z
@@ -68,6 +69,10 @@ export const pluginSchema = z
     exec: z.array(z.string().min(1)).min(1).optional(),
     /** Started elsewhere; the supervisor only watches it attach and vanish. */
     remote: z.boolean().optional(),
+    /** A plugin folder with a manifest (plugin-manifest.ts), relative to the config file; becomes exec + cwd when loaded. */
+    dir: z.string().min(1).optional(),
+    /** An npm package holding a plugin manifest, found from the config file's folder; becomes exec + cwd when loaded. */
+    package: z.string().min(1).optional(),
     parent: nameSchema.default(ROOT),
     on_death: z.enum(['hold', 'bypass']).default('bypass'),
     restart: restartSchema,
@@ -131,18 +136,47 @@ export interface ParseOptions {
 export function parseConfig(obj: unknown, { baseDir = process.cwd(), env = process.env, file }: ParseOptions = {}): LoadedConfig {
   // An empty file parses to null; treat it as {} so the messages say what is missing.
   const substituted = substituteSecrets(obj ?? {}, env);
-  const { value: raw, secrets } = substituted;
+  const { secrets } = substituted;
+  // Plugins from a folder or a package: their manifests are read first, so that an entry without
+  // a name takes the manifest's and every later check sees it.
+  const { raw, sources, problems: sourceProblems, nameless } = readSources(substituted.value, baseDir);
   const parsed = hiveConfigSchema.safeParse(raw);
   const unset = new Set(substituted.problems.map((p) => formatPath(p.keyPath)));
   const problems = [
     ...substituted.problems,
-    ...(parsed.success ? [] : zodProblems(parsed.error.issues, raw, secrets).filter((p) => !unset.has(formatPath(p.keyPath)))),
+    ...sourceProblems,
+    // "name is required" would only repeat that the manifest that gives it could not be read.
+    ...(parsed.success ? [] : zodProblems(parsed.error.issues, raw, secrets).filter((p) => !unset.has(formatPath(p.keyPath)) && !nameless.has(formatPath(p.keyPath)))),
     ...crossFieldProblems(raw, secrets),
   ];
   if (!parsed.success || problems.length > 0) {
     throw new ConfigError(problems, { file, secretValues: substituted.secretValues });
   }
-  return { config: resolvePaths(parsed.data, baseDir, env), secretPaths: new Set(secrets.keys()) };
+  const config = resolvePaths(parsed.data, baseDir, env);
+  config.plugins = config.plugins.map((p, i) => {
+    const s = sources.get(i);
+    return s ? { ...p, ...execOf(s.source), dir: s.source.dir, config: s.config } : p;
+  });
+  return { config, secretPaths: new Set(secrets.keys()) };
+}
+
+/** The manifests of the plugins given as `dir:` or `package:`, by index in `plugins`, and their problems. */
+function readSources(raw: unknown, baseDir: string): { raw: unknown; sources: Map<number, { source: PluginSource; config: unknown }>; problems: ConfigProblem[]; nameless: Set<string> } {
+  const sources = new Map<number, { source: PluginSource; config: unknown }>();
+  const problems: ConfigProblem[] = [];
+  const nameless = new Set<string>();
+  if (!raw || typeof raw !== 'object' || !Array.isArray((raw as { plugins?: unknown }).plugins)) return { raw, sources, problems, nameless };
+  const plugins = ((raw as { plugins: unknown[] }).plugins).map((p, i) => {
+    if (!p || typeof p !== 'object' || Array.isArray(p)) return p;
+    const entry = p as Record<string, unknown>;
+    if (entry.dir === undefined && entry.package === undefined) return p;
+    const r = readSource(entry, baseDir);
+    problems.push(...r.problems.map((q) => ({ ...q, keyPath: ['plugins', i, ...q.keyPath] })));
+    if (r.source && r.problems.length === 0) sources.set(i, { source: r.source, config: r.config });
+    if (r.entry.name === undefined) nameless.add(formatPath(['plugins', i, 'name']));
+    return r.entry;
+  });
+  return { raw: { ...(raw as object), plugins }, sources, problems, nameless };
 }
 
 /** Reads and validates a YAML config file. Throws ConfigError (exitCode 2) listing every problem. */

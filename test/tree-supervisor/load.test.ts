@@ -16,7 +16,7 @@ describe('hive load refuses what the config file refuses', () => {
     hive = await startHive({ networks: { console: { type: 'terminal', quiet_ms: 200 } }, plugins: [{ name: 'ping', use: 'ping' }] });
     const load = (yaml: string) => execa(HIVE_BIN, ['load', '-', '--config', hive!.configFile], { env: hive!.env, input: yaml, reject: false, timeout: 30_000 });
     const cases: [string, string][] = [
-      ['name: none\n', 'expected exactly one of use (a built-in plugin), exec (a program) or remote: true; got none'],
+      ['name: none\n', 'expected exactly one of use (a built-in plugin), exec (a program), dir (a plugin folder), package (an npm package) or remote: true; got none'],
       ['name: both\nuse: echo\nexec: [cat]\n', 'got use and exec'],
       ['name: far\nremote: true\nconfig: { a: 1 }\n', '`config`: has no effect on a remote node'],
       ['name: far\nremote: true\ncwd: /tmp\n', '`cwd`: has no effect on a remote node'],
