@@ -11,10 +11,10 @@
  * node processes) is then gone too; `hive dev` checks and says so.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, dirname, extname, join, resolve, sep } from 'node:path';
+import { basename, dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { createInterface } from 'node:readline';
 import { PassThrough, type Writable } from 'node:stream';
 import { stringify as toYaml } from 'yaml';
@@ -22,7 +22,7 @@ import { NAME_PATTERN } from '../protocol/names.js';
 import { CliError, withSupervisor } from './cli-client.js';
 import { hiveRoot } from './cli-new.js';
 import { EXIT_CODES } from './exit-codes.js';
-import { PluginSourceError, readManifest, shortPath } from './plugin-manifest.js';
+import { PluginSourceError, readManifest } from './plugin-manifest.js';
 import { readRuntimeInfo, runtimeFile, type RuntimeInfo } from './runtime-file.js';
 
 /** What `hive dev` runs and watches. */
@@ -227,7 +227,7 @@ export async function dev(opts: DevOptions): Promise<number> {
   const configFile = join(work, 'hive.yaml');
   await writeFile(configFile, toYaml(config));
 
-  const where = target.watch.file ? shortPath(join(target.watch.dir, target.watch.file)) : shortPath(target.watch.dir);
+  const where = target.watch.file ? join(target.watch.dir, target.watch.file) : target.watch.dir;
   const commands = target.commands.length ? ` (try !${target.commands[0]})` : '';
   say(`hive dev: ${target.name} (${target.language}) from ${where}, in hive '${instance}'. Type to talk to the bot${commands}; changes restart ${target.name}; Ctrl-C ends it.`);
 
@@ -263,6 +263,7 @@ export async function dev(opts: DevOptions): Promise<number> {
     watcher = watchTarget(target, () => void onChange());
   })().catch((err: unknown) => say(`${clock()} hive dev   ${(err as Error).message}`));
 
+  let last = snapshot(target);
   let timer: NodeJS.Timeout | undefined;
   let busy = false;
   let again = false;
@@ -277,7 +278,11 @@ export async function dev(opts: DevOptions): Promise<number> {
       do {
         again = false;
         if (stopping || !info) return;
-        say(`${clock()} hive dev   ${where} changed: ${target.build ? 'building and ' : ''}restarting ${target.name}`);
+        // Editors and tools touch files without changing them, or in several steps: restart for a real change only.
+        const now = snapshot(target);
+        if (now === last) continue;
+        last = now;
+        say(`${clock()} hive dev   ${target.watch.file ?? 'the plugin\'s files'} changed: ${target.build ? 'building and ' : ''}restarting ${target.name}`);
         if (!(await build()) || stopping) continue;
         await withSupervisor(info, (call) => call('Restart', 's', [target.name])).catch((err: unknown) => say(`${clock()} hive dev   restart failed: ${(err as Error).message}`));
       } while (again);
@@ -306,7 +311,9 @@ export async function dev(opts: DevOptions): Promise<number> {
   tapStream?.end();
   await Promise.race([tapDone, new Promise((r) => setTimeout(r, 2000))]);
   await rm(work, { recursive: true, force: true });
-  const left = [runtimeFile(instance), join(dirname(runtimeFile(instance)), `${instance}.bus`)].filter((p) => existsSync(p));
+  // `hive up` leaves the (empty) folders of its nodes' proxy sockets; of this hive of ours, nothing may stay.
+  removeEmptyTree(join(dirname(runtimeFile(instance)), `${instance}.nodes`));
+  const left = [runtimeFile(instance), ...['bus', 'nodes'].map((x) => join(dirname(runtimeFile(instance)), `${instance}.${x}`))].filter((p) => existsSync(p));
   say(left.length ? `hive dev: stopped (exit ${code}); left behind: ${left.join(', ')}` : `hive dev: stopped (exit ${code}); nothing left behind`);
   return signals > 0 && code === 0 ? EXIT_CODES.ok : code;
 }
@@ -321,4 +328,31 @@ function watchTarget(target: DevTarget, changed: () => void): FSWatcher {
     if (IGNORED.test(rel) || rel.split(sep).some((part) => part.startsWith('.') && part !== '.')) return;
     changed();
   });
+}
+
+/** The plugin's files as they are now (path, size, mtime): equal snapshots mean nothing to restart for. */
+function snapshot(target: DevTarget): string {
+  const { dir, file } = target.watch;
+  const parts: string[] = [];
+  const add = (p: string) => { try { const st = statSync(p); parts.push(`${p}:${st.size}:${st.mtimeMs}`); } catch { parts.push(`${p}:gone`); } };
+  if (file) { add(join(dir, file)); return parts.join('\n'); }
+  const walk = (d: string, depth: number) => {
+    let entries;
+    try { entries = readdirSync(d, { withFileTypes: true }); } catch { return; }
+    for (const e of entries) {
+      const p = join(d, e.name);
+      if (e.name.startsWith('.') || IGNORED.test(relative(dir, p))) continue;
+      if (e.isDirectory()) { if (depth < 8) walk(p, depth + 1); } else if (e.isFile()) add(p);
+    }
+  };
+  walk(dir, 0);
+  return parts.sort().join('\n');
+}
+
+/** Removes `dir` if it holds nothing but empty folders (never a file or a socket someone else may use). */
+function removeEmptyTree(dir: string): void {
+  const empty = (d: string): boolean => {
+    try { return readdirSync(d, { withFileTypes: true }).every((e) => e.isDirectory() && empty(join(d, e.name))); } catch { return false; }
+  };
+  if (existsSync(dir) && empty(dir)) rmSync(dir, { recursive: true, force: true });
 }

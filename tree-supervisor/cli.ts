@@ -229,7 +229,9 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'dev') {
       if (!positionals[0]) throw new CliError(`which plugin? (a folder made by \`hive new\`, or a file)\n\n${HELP.dev}`, EXIT_CODES.usage);
       const { dev } = await import('./cli-dev.js');
-      return await dev({ path: positionals[0], pluginConfig: v['plugin-config'], instance: v.instance });
+      const code = await dev({ path: positionals[0], pluginConfig: v['plugin-config'], instance: v.instance });
+      // Like `hive up`: the terminal's stdin and the tap's bus connection must not keep it running.
+      process.exit(code);
     }
     const info = await findHive({ config: v.config, instance: v.instance });
     const node = positionals[0];
