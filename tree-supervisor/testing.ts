@@ -119,6 +119,8 @@ export interface TestHive {
   readonly dir: string;
   readonly instance: string;
   readonly configFile: string;
+  /** The environment that points the `hive` command at this hive (its runtime dir): `hive tree --config FILE` with it. */
+  readonly env: Readonly<Record<string, string>>;
   readonly nick: string;
   readonly channel: string;
   /** Everything the bot sent so far, and what the mouth refused to send. */
@@ -138,8 +140,13 @@ export interface TestHive {
   replyTo(hiveId: string, timeoutMs?: number): Promise<Reply>;
   /** The first line the bot sent (so far or from now) for which `pred` is true. */
   waitFor(pred: (s: Sent) => boolean, timeoutMs?: number): Promise<Sent>;
-  /** kill -9 the node's process; resolves once the supervisor has seen it die (it starts it again). */
-  kill(node: string): Promise<{ pid: number }>;
+  /**
+   * kill -9 the node's process. The supervisor starts it again; resolves once it runs and has
+   * attached again, or with `{ wait: false }` as soon as the supervisor has seen it die (to say
+   * things while it is down: it is caught up by replay once back, if it had saved where it was,
+   * which a node does 100 ms after a message at most).
+   */
+  kill(node: string, opts?: { wait?: boolean }): Promise<{ pid: number }>;
   stop(node: string): Promise<void>;
   start(node: string): Promise<void>;
   restart(node: string): Promise<void>;
@@ -199,7 +206,7 @@ export async function testHive(opts: TestHiveOptions): Promise<TestHive> {
   const channel = opts.channel ?? '#test';
   const cwd = resolve(opts.cwd ?? process.cwd());
   const dir = await mkdtemp(join(tmpdir(), 'hive-test-'));
-  const instance = `t${process.pid}_${++counter}`;
+  const instance = typeof opts.config?.instance === 'string' ? opts.config.instance : `t${process.pid}_${++counter}`;
   const socketPath = join(dir, 'script.sock');
   const configFile = join(dir, 'hive.yaml');
   const runtimeDir = join(dir, 'run');
@@ -333,7 +340,9 @@ export async function testHive(opts: TestHiveOptions): Promise<TestHive> {
     if (!sock) await until(() => sock, timeoutMs, () => 'the script network is not back (is the mouth running?)', 'Closed');
     const id = `r${++ids}`;
     return new Promise<string>((resolveR, rejectR) => {
-      acks.set(id, { resolve: resolveR, reject: rejectR });
+      // The timer also keeps this process alive while it waits (the socket does not: it is unref'd).
+      const timer = setTimeout(() => { acks.delete(id); rejectR(new TestHiveError('Timeout', `the script network did not answer within ${timeoutMs} ms`)); }, timeoutMs);
+      acks.set(id, { resolve: (v) => { clearTimeout(timer); resolveR(v); }, reject: (e) => { clearTimeout(timer); rejectR(e); } });
       sock!.write(JSON.stringify({ ...body, id }) + '\n');
     });
   };
@@ -400,7 +409,7 @@ export async function testHive(opts: TestHiveOptions): Promise<TestHive> {
   let closed: Promise<void> | undefined;
 
   const hive: TestHive = {
-    dir, instance, configFile, nick, channel, sent, refused, logs,
+    dir, instance, configFile, env: { HIVE_RUNTIME_DIR: runtimeDir }, nick, channel, sent, refused, logs,
     async say(text, o = {}) {
       return replyTo(await request(sayBody(text, o)), o.timeoutMs);
     },
@@ -421,7 +430,7 @@ export async function testHive(opts: TestHiveOptions): Promise<TestHive> {
     line: (raw) => request({ line: raw }),
     replyTo,
     waitFor: (pred, ms = timeoutMs) => until(() => sent.find(pred), ms, () => `no line the bot sent matched within ${ms} ms; it sent:\n${sent.slice(-10).map((s) => `  ${s.sent}`).join('\n')}`),
-    async kill(name) {
+    async kill(name, o = {}) {
       const n = await node(name);
       if (!n.pid || n.state !== 'running') throw new TestHiveError('NoSuchNode', `node '${name}' has no running process (state ${n.state})`);
       const pid = n.pid;
@@ -430,6 +439,7 @@ export async function testHive(opts: TestHiveOptions): Promise<TestHive> {
         const m = await node(name);
         return m.pid !== pid || m.state !== 'running' ? true : undefined;
       }, timeoutMs, () => `the supervisor did not see ${name} (pid ${pid}) die`);
+      if (o.wait !== false) await hive.ready(name);
       return { pid };
     },
     stop: (name) => supervisorCall('Stop', name),

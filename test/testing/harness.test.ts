@@ -59,7 +59,8 @@ describe('testHive with ping and echo', () => {
 
   it('sees a kill -9 and the restart through it: what is said meanwhile is answered', async () => {
     const before = await hive.node('ping');
-    const { pid } = await hive.kill('ping');
+    await new Promise((r) => setTimeout(r, 200)); // ping has saved where it is (at most 100 ms after a message)
+    const { pid } = await hive.kill('ping', { wait: false });
     expect(pid).toBe(before.pid);
     expect(alive(pid)).toBe(false);
     const r = await hive.say('!ping', { timeoutMs: 20_000 });
@@ -67,7 +68,11 @@ describe('testHive with ping and echo', () => {
     const after = await hive.node('ping');
     expect(after.pid).not.toBe(pid);
     expect(after.restarts).toBe(before.restarts + 1);
-    await hive.ready('ping');
+    // By default kill() returns once the node is back and attached.
+    const again = await hive.kill('ping');
+    expect(await hive.node('ping')).toMatchObject({ state: 'running', restarts: before.restarts + 2 });
+    expect((await hive.node('ping')).pid).not.toBe(again.pid);
+    expect((await hive.say('!ping')).text).toBe('pong');
   });
 
   it('stops and starts a node; tree() is what hive tree --json gives', async () => {
@@ -88,7 +93,7 @@ describe('testHive with ping and echo', () => {
   });
 
   it('keeps saying across a restart of the mouth (the socket is connected again)', async () => {
-    await hive.kill('mouth');
+    await hive.kill('mouth', { wait: false });
     const r = await hive.say('!ping', { timeoutMs: 20_000 }).catch(async (e: unknown) => {
       // The line may have gone to the mouth on its way down: said again once it is back.
       if ((e as TestHiveError).code !== 'Closed') throw e;

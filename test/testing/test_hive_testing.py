@@ -57,11 +57,17 @@ class WithPingAndEcho(unittest.TestCase):
     def test_kill_stop_start_and_the_tree(self):
         self.hive.say('!ping')
         before = self.hive.node('ping')
-        pid = self.hive.kill('ping')
+        time.sleep(0.2)     # ping has saved where it is (at most 100 ms after a message)
+        pid = self.hive.kill('ping', wait=False)
         self.assertEqual(pid, before['pid'])
         self.assertFalse(alive(pid))
-        self.assertEqual(self.hive.say('!ping', timeout=20).text, 'pong')
+        self.assertEqual(self.hive.say('!ping', timeout=20).text, 'pong')    # said while down: replayed
         self.assertEqual(self.hive.node('ping')['restarts'], before['restarts'] + 1)
+        again = self.hive.kill('ping')     # by default, back and attached when it returns
+        after = self.hive.node('ping')
+        self.assertEqual((after['state'], after['restarts']), ('running', before['restarts'] + 2))
+        self.assertNotEqual(after['pid'], again)
+        self.assertEqual(self.hive.say('!ping').text, 'pong')
         self.hive.stop('echo')
         self.assertEqual(self.hive.node('echo')['state'], 'stopped')
         self.hive.start('echo')
@@ -75,7 +81,7 @@ class WithPingAndEcho(unittest.TestCase):
         self.assertEqual(e.exception.code, 'NoSuchNode')
 
     def test_zz_the_mouth_restarts_and_the_socket_follows(self):
-        self.hive.kill('mouth')
+        self.hive.kill('mouth', wait=False)
         try:
             r = self.hive.say('!ping', timeout=20)
         except TestHiveError as e:

@@ -277,8 +277,11 @@ class TestHive:
                 return n
         raise TestHiveError('NoSuchNode', f"no node '{name}' in the hive")
 
-    def kill(self, name):
-        """kill -9 the node's process; returns its pid once the supervisor has seen it die (it starts it again)."""
+    def kill(self, name, wait=True):
+        """kill -9 the node's process and return its pid. The supervisor starts it again; returns
+        once it runs and has attached again, or with wait=False as soon as the supervisor has seen
+        it die (to say things while it is down: it is caught up by replay once back, if it had
+        saved where it was, which a node does 100 ms after a message at most)."""
         n = self.node(name)
         if not n.get('pid') or n['state'] != 'running':
             raise TestHiveError('NoSuchNode', f"node '{name}' has no running process (state {n['state']})")
@@ -289,6 +292,8 @@ class TestHive:
             m = self.node(name)
             return True if m['pid'] != pid or m['state'] != 'running' else None
         self._until(seen, self.timeout, lambda: f'the supervisor did not see {name} (pid {pid}) die', poll=0.05)
+        if wait:
+            self.ready(name)
         return pid
 
     def stop(self, name):
