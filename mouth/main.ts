@@ -14,6 +14,7 @@ import { createLogLimiter } from '../protocol/log-limit.js';
 import { newMessageId } from '../protocol/hive-message.js';
 import type { Meta } from '../protocol/metadata.js';
 import { readNodeEnv, type NodeEnv } from '../protocol/sdk/environment.js';
+import { collectWhenIdle } from '../protocol/sdk/idle-gc.js';
 import { HiveNode } from '../protocol/sdk/node.js';
 import { callWithDeadline } from '../protocol/sdk/bus.js';
 import { SUPERVISOR_INTERFACE, SUPERVISOR_PATH, supervisorBusName } from '../protocol/names.js';
@@ -195,3 +196,6 @@ installShutdown(node, stopNetworks);
 await node.start();
 for (const n of networks.values()) await n.start();
 log.info({ networks: [...networks.keys()] }, 'mouth running');
+// Give back what a burst grew the heap to once quiet (the mouth is the largest process after one);
+// its young generation keeps node's default size, for throughput.
+if (process.env.HIVE_IDLE_GC !== '0') collectWhenIdle();

@@ -10,6 +10,7 @@ import { lstat, readFile, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createRootLogger } from '../protocol/logger.js';
+import { collectWhenIdle } from '../protocol/sdk/idle-gc.js';
 import { defaultConfig, loadConfig, redactSecrets, type HiveConfig } from './config.js';
 import { ConfigError } from './config-errors.js';
 import { EXIT_CODES } from './exit-codes.js';
@@ -171,6 +172,8 @@ export async function up(opts: { config?: string }): Promise<number> {
     await writeRuntimeInfo({ instance: config.instance, pid: process.pid, bus_address: busAddress, supervisor: `org.hive.${config.instance}.Supervisor`, token, private_bus: bus !== undefined });
     await supervisor.waitReady();
     if (stopping) return;
+    // The supervisor idles at its start-up garbage unless V8 happens to shrink it: collect once quiet.
+    if (process.env.HIVE_IDLE_GC !== '0') collectWhenIdle();
     if (Object.values(config.networks).some((n) => n.type === 'terminal')) {
       if (process.stdin.isTTY) process.stderr.write(`hive '${config.instance}' is up: talk to it here (try !help); Ctrl-D or Ctrl-C ends it.\n`);
       supervisor.connectTerminal();

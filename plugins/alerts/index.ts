@@ -9,30 +9,28 @@
  * so no private message goes to a nick that is not there (the server would answer 401).
  * Subscriptions are kept per network and nick in `subscriptions.json` in the node's state folder.
  */
-import { z } from 'zod';
-import { createLogLimiter, definePlugin, ircLower, isChannel, line, openStore, parseCommand, privmsg, type Command, type Incoming, type Manifest } from '../../protocol/sdk/index.js';
-import { durationSchema } from '../../protocol/sdk/config.js';
+import { c, createLogLimiter, definePlugin, ircLower, isChannel, line, openStore, parseCommand, privmsg, type Command, type Incoming, type PluginManifest } from '../../protocol/sdk/index.js';
 import { Membership } from './members.js';
 
-const configSchema = z.object({
+const configSchema = c.object({
   /**
    * Who gets subscription alerts: `channel` — only subscribers who are in that channel (nobody
    * learns about a channel they are not in); `network` — any subscriber the bot sees in one of
    * its channels on that network.
    */
-  scope: z.enum(['channel', 'network']).default('channel'),
+  scope: c.enum(['channel', 'network']).default('channel'),
   /** Alert users whose nick is said in a channel they are not in. */
-  mentions: z.boolean().default(true),
+  mentions: c.boolean().default(true),
   /** Nicks shorter than this are not looked for (a user called `a` or `ok` would hear everything). */
-  mention_min_length: z.number().int().min(1).max(64).default(3),
-  max_subscriptions: z.number().int().min(1).max(1000).default(20),
-  max_word_length: z.number().int().min(1).max(200).default(50),
+  mention_min_length: c.number().int().min(1).max(64).default(3),
+  max_subscriptions: c.number().int().min(1).max(1000).default(20),
+  max_word_length: c.number().int().min(1).max(200).default(50),
   /** Alerts per recipient per minute; more are dropped (and logged). */
-  max_alerts_per_minute: z.number().int().min(1).default(10),
+  max_alerts_per_minute: c.number().int().min(1).default(10),
   /** The quoted text is cut to this many characters. */
-  max_text_length: z.number().int().min(20).max(2000).default(350),
+  max_text_length: c.number().int().min(20).max(2000).default(350),
   /** How long to wait for the server while finding out who is where after a (re)start. */
-  resync_timeout: durationSchema.default(5_000),
+  resync_timeout: c.duration().default(5_000),
 }).strict();
 
 const OWN_COMMANDS = new Set(['subscribe', 'unsubscribe', 'subscriptions']);
@@ -43,14 +41,14 @@ const manifest = {
   kind: 'responder',
   description: 'private alerts for subscribed words and for mentions of absent users',
   config: configSchema,
-} satisfies Manifest;
+} satisfies PluginManifest;
 
-const stateSchema = z.object({
-  version: z.literal(1),
+const stateSchema = c.object({
+  version: c.literal(1),
   /** network → folded nick → words (lower case). */
-  networks: z.record(z.string(), z.record(z.string(), z.array(z.string()))),
+  networks: c.record(c.string(), c.record(c.string(), c.array(c.string()))),
 });
-type State = z.infer<typeof stateSchema>;
+type State = c.Infer<typeof stateSchema>;
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

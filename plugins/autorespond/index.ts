@@ -8,28 +8,26 @@
  * rule that overruns `max_overruns` times is disabled. A cooldown per channel (or per private
  * correspondent) and a cap per minute keep two bots from answering each other for ever.
  */
-import { z } from 'zod';
-import { definePlugin, hasCapability, ircLower, isChannel, openStore, parseCommand, privmsg, type Incoming, type Manifest } from '../../protocol/sdk/index.js';
-import { durationSchema } from '../../protocol/sdk/config.js';
+import { c, definePlugin, hasCapability, ircLower, isChannel, openStore, parseCommand, privmsg, type Incoming, type PluginManifest } from '../../protocol/sdk/index.js';
 import { Matcher, type RuleSource } from './matcher.js';
 
-const configSchema = z.object({
+const configSchema = c.object({
   /** The capability that `ar add` and `ar del` need. */
-  edit_capability: z.string().min(1).max(64).default('autorespond.edit'),
+  edit_capability: c.string().min(1).max(64).default('autorespond.edit'),
   /** How long one rule may take on one message. */
-  match_timeout: durationSchema.default(200),
+  match_timeout: c.duration().default(200),
   /** After this many overruns a rule is disabled; 0: never. */
-  max_overruns: z.number().int().min(0).default(3),
-  max_pattern_length: z.number().int().min(1).max(2000).default(200),
-  max_response_length: z.number().int().min(1).max(2000).default(300),
+  max_overruns: c.number().int().min(0).default(3),
+  max_pattern_length: c.number().int().min(1).max(2000).default(200),
+  max_response_length: c.number().int().min(1).max(2000).default(300),
   /** Rules per network. */
-  max_rules: z.number().int().min(1).max(10_000).default(100),
+  max_rules: c.number().int().min(1).max(10_000).default(100),
   /** After an answer in a channel (or to a nick in private), no other answer there for this long. */
-  cooldown: durationSchema.default(10_000),
+  cooldown: c.duration().default(10_000),
   /** Answers per minute, over all networks and channels. */
-  max_answers_per_minute: z.number().int().min(1).default(20),
+  max_answers_per_minute: c.number().int().min(1).default(20),
   /** `ar list` shows this many rules per page. */
-  page_size: z.number().int().min(1).max(50).default(10),
+  page_size: c.number().int().min(1).max(50).default(10),
 }).strict();
 
 const manifest = {
@@ -37,27 +35,27 @@ const manifest = {
   kind: 'responder',
   description: 'answers messages that match a regex rule',
   config: configSchema,
-} satisfies Manifest;
+} satisfies PluginManifest;
 
-const ruleSchema = z.object({
-  id: z.number().int().positive(),
-  pattern: z.string(),
-  flags: z.string(),
-  response: z.string(),
-  by: z.string(),
-  at: z.number(),
-  overruns: z.number().int().nonnegative(),
-  disabled: z.boolean(),
+const ruleSchema = c.object({
+  id: c.number().int().positive(),
+  pattern: c.string(),
+  flags: c.string(),
+  response: c.string(),
+  by: c.string(),
+  at: c.number(),
+  overruns: c.number().int().nonnegative(),
+  disabled: c.boolean(),
   /** hive.id of the message that added it: a replayed `ar add` (after a crash) adds nothing twice. */
-  msg: z.string().optional(),
+  msg: c.string().optional(),
 });
-type Rule = z.infer<typeof ruleSchema>;
+type Rule = c.Infer<typeof ruleSchema>;
 
-const stateSchema = z.object({
-  version: z.literal(1),
-  networks: z.record(z.string(), z.object({ next: z.number().int().positive(), rules: z.array(ruleSchema) })),
+const stateSchema = c.object({
+  version: c.literal(1),
+  networks: c.record(c.string(), c.object({ next: c.number().int().positive(), rules: c.array(ruleSchema) })),
 });
-type State = z.infer<typeof stateSchema>;
+type State = c.Infer<typeof stateSchema>;
 
 const ALLOWED_FLAGS = 'imsu';
 const MAX_PENDING = 100;

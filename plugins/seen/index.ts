@@ -7,39 +7,38 @@
  * on an orderly stop. A kill -9 loses the lines heard since the last write; the replay of the
  * node's last messages on restart brings most of them back (see docs/protocol.md#replay).
  */
-import { z } from 'zod';
-import { ircLower, isChannel, openStore, type Incoming, type Manifest, definePlugin, type Store } from '../../protocol/sdk/index.js';
+import { c, ircLower, isChannel, openStore, type Incoming, definePlugin, type Store, type PluginManifest } from '../../protocol/sdk/index.js';
 
-const Config = z.object({
+const Config = c.object({
   /** How many (network, nick) entries to keep; the one silent the longest goes first. */
-  max_nicks: z.number().int().min(1).max(1_000_000).default(10_000),
+  max_nicks: c.number().int().min(1).max(1_000_000).default(10_000),
   /** How long a change may stay in memory only before it is written. */
-  flush_ms: z.number().int().min(0).max(60_000).default(1000),
+  flush_ms: c.number().int().min(0).max(60_000).default(1000),
   /** Longest text kept per entry, in characters; the rest is cut with "…". */
-  max_text: z.number().int().min(1).max(2000).default(300),
+  max_text: c.number().int().min(1).max(2000).default(300),
 }).strict();
-type Config = z.infer<typeof Config>;
+type Config = c.Infer<typeof Config>;
 
 const manifest = {
   name: 'seen',
   kind: 'responder',
   description: 'When a nick last spoke, where, and what.',
   config: Config,
-} satisfies Manifest;
+} satisfies PluginManifest;
 
-const Entry = z.object({
-  network: z.string(),
-  nick: z.string(),
+const Entry = c.object({
+  network: c.string(),
+  nick: c.string(),
   /** The channel; null for a private message to the bot (whose text is never kept). */
-  target: z.string().nullable(),
-  text: z.string().optional(),
-  action: z.boolean().optional(),
-  time: z.number(),
+  target: c.string().nullable(),
+  text: c.string().optional(),
+  action: c.boolean().optional(),
+  time: c.number(),
 });
-type Entry = z.infer<typeof Entry>;
+type Entry = c.Infer<typeof Entry>;
 
-const State = z.object({ version: z.literal(1), seen: z.array(Entry) });
-type State = z.infer<typeof State>;
+const State = c.object({ version: c.literal(1), seen: c.array(Entry) });
+type State = c.Infer<typeof State>;
 
 export function ago(ms: number): string {
   const s = Math.max(0, Math.floor(ms / 1000));

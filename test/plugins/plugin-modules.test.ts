@@ -40,10 +40,9 @@ function run(name: string, config: Record<string, unknown> = {}) {
 }
 
 describe('a plugin process loads only what it uses', () => {
-  // seen, autorespond and alerts still check with zod until they move to checks.ts; bridge keeps
-  // zod (its config needs superRefine), as a plugin may.
+  // bridge keeps zod (its config needs superRefine), as a plugin may.
   const configs: Record<string, Record<string, unknown>> = { announce: { port: 0, token: 'a-token-of-16-chars-or-more' } };
-  for (const name of ['ping', 'echo', 'help', 'text', 'notes', 'remind', 'stats', 'pager', 'ratelimit', 'sanitizer', 'announce', 'auth', 'compose']) {
+  for (const name of ['ping', 'echo', 'help', 'text', 'seen', 'notes', 'autorespond', 'remind', 'alerts', 'stats', 'pager', 'ratelimit', 'sanitizer', 'announce', 'auth', 'compose']) {
     it(`${name}: attached, without ${UNWANTED.join(', ')}`, async () => {
       const p = run(name, configs[name]);
       await p.node.waitForLog('attached to parent', 15_000);
