@@ -29,10 +29,9 @@ export function hiveRoot(): string {
   }
 }
 
-/** Hive's Python modules (hive_node, hive_testing): protocol/sdk/python once it is a module, else the examples' copy. */
+/** Hive's Python modules (hive_testing, and hive_node once it moves there from the examples). */
 export function pythonSdkDir(root = hiveRoot()): string {
-  const module = join(root, 'protocol/sdk/python');
-  return existsSync(join(module, 'hive_node.py')) ? module : join(root, 'plugins/examples/python');
+  return join(root, 'protocol/sdk/python');
 }
 
 export interface NewResult { name: string; lang: Lang; dir: string; files: string[]; next: string[] }

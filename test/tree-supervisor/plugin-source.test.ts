@@ -6,11 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, mkdir, rm, writeFile, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { ConfigError, parseConfig } from '../../tree-supervisor/config.js';
 import { parseLoadSpec } from '../../tree-supervisor/load-spec.js';
 import { HiveError } from '../../protocol/errors.js';
 import { checkConfig, findPackageDir, localizeSpec, PluginSourceError, readManifest } from '../../tree-supervisor/plugin-manifest.js';
-import { pythonSdkDir } from '../../tree-supervisor/cli-new.js';
 import { startHive, type TestHive } from '../helpers/hive.js';
 import { ROOT } from '../helpers/paths.js';
 
@@ -19,6 +19,8 @@ beforeAll(async () => { base = await mkdtemp(join(tmpdir(), 'hive-source-')); })
 afterAll(async () => { await rm(base, { recursive: true, force: true }); });
 
 const TERMINAL = { console: { type: 'terminal', quiet_ms: 200 } };
+// hive_node: the module next to hive_testing once it is there, else the examples' copy.
+const PYTHON_SDK = existsSync(join(ROOT, 'protocol/sdk/python/hive_node.py')) ? join(ROOT, 'protocol/sdk/python') : join(ROOT, 'plugins/examples/python');
 
 /** A Python responder: `!COMMAND x` → `WORD x`, with hive_node from Hive (not a copy). */
 async function pythonPlugin(dir: string, name: string, command: string): Promise<void> {
@@ -26,7 +28,7 @@ async function pythonPlugin(dir: string, name: string, command: string): Promise
   await writeFile(join(dir, 'hive-plugin.yaml'), `name: ${name}\nlanguage: python\nexec: [/usr/bin/python3, plugin.py]\ncommands: [{ name: ${command}, help: "${command} TEXT — says WORD TEXT" }]\nconfig:\n  type: object\n  additionalProperties: false\n  properties:\n    word: { type: string, default: from-python, maxLength: 20 }\n`);
   await writeFile(join(dir, 'plugin.py'), [
     'import json, os, sys',
-    `sys.path.insert(0, ${JSON.stringify(pythonSdkDir())})`,
+    `sys.path.insert(0, ${JSON.stringify(PYTHON_SDK)})`,
     'from hive_node import HiveNode',
     `node = HiveNode(kind='responder', commands=[('${command}', '${command} TEXT')])`,
     "word = json.loads(os.environ.get('HIVE_CONFIG', '{}')).get('word', 'none')",
