@@ -184,8 +184,14 @@ export async function dev(opts: DevOptions): Promise<number> {
     const proj = dirname(dirname(target.copyTo));
     await mkdir(join(proj, 'node_modules'), { recursive: true });
     await symlink(root, join(proj, 'node_modules/hive'));
-    const types = join(root, 'node_modules/@types');
-    if (existsSync(types)) await symlink(types, join(proj, 'node_modules/@types'));
+    // Its other imports: the packages of the nearest node_modules above the file, then Hive's own (zod, …).
+    for (const from of [nearestNodeModules(target.watch.dir), join(root, 'node_modules')]) {
+      if (!from) continue;
+      for (const entry of readdirSync(from)) {
+        if (entry.startsWith('.') || existsSync(join(proj, 'node_modules', entry))) continue;
+        await symlink(join(from, entry), join(proj, 'node_modules', entry));
+      }
+    }
     await writeFile(join(proj, 'tsconfig.json'), JSON.stringify({
       compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, skipLibCheck: true, rootDir: '.', outDir: 'dist', incremental: true, tsBuildInfoFile: 'dist/.tsbuildinfo' },
       include: ['src', 'node_modules/hive/types'],
@@ -218,6 +224,10 @@ export async function dev(opts: DevOptions): Promise<number> {
     return false;
   };
 
+  const where = target.watch.file ? join(target.watch.dir, target.watch.file) : target.watch.dir;
+  const commands = target.commands.length ? ` (try !${target.commands[0]})` : '';
+  say(`hive dev: ${target.name} (${target.language}) from ${where}, in hive '${instance}'. Type to talk to the bot${commands}; changes restart ${target.name}; Ctrl-C ends it.`);
+
   await build();
   const config = {
     instance, bus: 'private', state_dir: join(work, 'state'), log_level: 'debug',
@@ -226,10 +236,6 @@ export async function dev(opts: DevOptions): Promise<number> {
   };
   const configFile = join(work, 'hive.yaml');
   await writeFile(configFile, toYaml(config));
-
-  const where = target.watch.file ? join(target.watch.dir, target.watch.file) : target.watch.dir;
-  const commands = target.commands.length ? ` (try !${target.commands[0]})` : '';
-  say(`hive dev: ${target.name} (${target.language}) from ${where}, in hive '${instance}'. Type to talk to the bot${commands}; changes restart ${target.name}; Ctrl-C ends it.`);
 
   // `hive up` in its own process group: the terminal's Ctrl-C is ours to pass on, once.
   const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
@@ -355,4 +361,12 @@ function removeEmptyTree(dir: string): void {
     try { return readdirSync(d, { withFileTypes: true }).every((e) => e.isDirectory() && empty(join(d, e.name))); } catch { return false; }
   };
   if (existsSync(dir) && empty(dir)) rmSync(dir, { recursive: true, force: true });
+}
+
+function nearestNodeModules(dir: string): string | undefined {
+  for (let d = dir; ; d = dirname(d)) {
+    const p = join(d, 'node_modules');
+    if (existsSync(p)) return p;
+    if (dirname(d) === d) return undefined;
+  }
 }
