@@ -207,6 +207,9 @@ export class ScriptNetwork implements Network {
       this.client = undefined;
       this.o.log.info('script client gone');
     };
+    // A client that ends its side is gone at once: the socket cannot be written after that (it is
+    // not half-open), and what the bot says next waits in the backlog for the next client.
+    socket.on('end', gone);
     socket.on('close', gone);
     socket.on('error', (err) => { this.o.log.debug({ err }, 'script client error'); gone(); });
     for (const line of this.backlog.splice(0)) this.send(line);

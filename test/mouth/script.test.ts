@@ -11,6 +11,7 @@ import { execa } from 'execa';
 import { stringify } from 'yaml';
 import { HIVE_BIN, startHive, type TestHive } from '../helpers/hive.js';
 import { waitFor } from '../helpers/wait.js';
+import { exec } from './util.js';
 import { SCRIPT_LINE_MAX } from '../../mouth/script-network.js';
 
 /** A raw client of the socket: what it reads, line by line, parsed. */
@@ -45,7 +46,11 @@ describe('the scripted network', () => {
     path = join(dir, 's.sock');
     hive = await startHive({
       networks: { test: { type: 'script', socket: path, nick: 'bot', channel: '#here' } },
-      plugins: [{ name: 'ping', use: 'ping' }, { name: 'echo', use: 'echo' }],
+      plugins: [
+        { name: 'ping', use: 'ping' }, { name: 'echo', use: 'echo' },
+        // An echo whose lines come 400 ms late (a filter holds what says "slow"): for the backlog.
+        { name: 'slow', exec: exec('slow-filter') }, { name: 'echo2', use: 'echo', parent: 'slow' },
+      ],
     });
   }, 60_000);
   afterAll(async () => {
@@ -133,13 +138,13 @@ describe('the scripted network', () => {
     first.write('{"say": "!ping", "id": 1}\n');
     expect(await first.answer(0)).toMatchObject({ ok: true, id: 1 });
     expect((await hive.node('mouth')).counters['test.clients_refused']).toBeGreaterThanOrEqual(1);
-    // What the bot says while nobody is connected waits for the next client: the reply comes over
-    // D-Bus well after the mouth has read the request and then the client's end.
+    // What the bot says while nobody is connected waits for the next client: echo2's answer comes
+    // 400 ms after the request, well after the mouth has seen the client end.
     const gone = hive.logs.filter((l) => l.msg === 'script client gone').length;
-    first.sock.end('{"say": "!echo said to nobody"}\n');
+    first.sock.end('{"say": "!echo slow, to nobody"}\n');
     await waitFor(() => hive.logs.filter((l) => l.msg === 'script client gone').length > gone, { timeout: 5000, what: 'the first client gone' });
     const third = await client(path);
-    expect(await third.sentLine((m) => m.text === 'said to nobody')).toMatchObject({ target: '#here', origin: 'echo' });
+    expect(await third.sentLine((m) => m.origin === 'echo2')).toMatchObject({ text: 'slow, to nobody', target: '#here' });
     third.sock.destroy();
   });
 });
