@@ -447,10 +447,11 @@ export async function testHive(opts: TestHiveOptions): Promise<TestHive> {
     restart: (name) => supervisorCall('Restart', name),
     async ready(name, ms = timeoutMs) {
       const attached = (n: string) => {
-        // Since the node's last start: the supervisor's 'node started', then the node's own 'attached to parent'.
+        // Since the node's last start (the supervisor's 'node started'): the node's own 'attached to parent'.
         let started = -1;
         for (let i = logs.length - 1; i >= 0; i--) if (logs[i]!.msg === 'node started' && logs[i]!.child === n) { started = i; break; }
-        return logs.slice(started + 1).some((l) => l.node === n && l.msg === 'attached to parent');
+        // Or its parent's 'child attached' (any SDK) or 'child joined' (a node without a connection of its own: shell).
+        return logs.slice(started + 1).some((l) => (l.node === n && l.msg === 'attached to parent') || (l.child === n && l.node !== 'supervisor' && (l.msg === 'child attached' || l.msg === 'child joined')));
       };
       await until(async () => {
         const nodes = (await tree()).nodes.filter((n) => (name ? n.name === name : n.name !== 'mouth' && !n.remote));

@@ -103,6 +103,20 @@ describe('testHive with ping and echo', () => {
   });
 });
 
+describe('testHive with a node without a connection of its own (shell)', () => {
+  it('knows it is back after a kill -9 by its parent\'s word (child joined)', async () => {
+    const hive = await testHive({ plugins: [{ name: 'shping', exec: ['bash', `${ROOT}/plugins/examples/shell/responder.sh`] }] });
+    try {
+      expect((await hive.say('!shping hi')).text).toBe('shpong hi');
+      const { pid } = await hive.kill('shping');
+      expect((await hive.node('shping')).pid).not.toBe(pid);
+      expect((await hive.say('!shping again')).text).toBe('shpong again');
+    } finally {
+      await hive.close();
+    }
+  }, 60_000);
+});
+
 describe('testHive set-up and teardown', () => {
   it('fails to start with the hive\'s own words, and leaves nothing', async () => {
     const err = await testHive({ plugins: [{ name: 'x', use: 'no-such-plugin' }], startTimeoutMs: 20_000 }).catch((e: unknown) => e);

@@ -91,6 +91,17 @@ class WithPingAndEcho(unittest.TestCase):
         self.assertEqual(r.text, 'pong')
 
 
+class WithAShellNode(unittest.TestCase):
+    def test_it_is_known_to_be_back_after_a_kill_9_by_its_parents_word(self):
+        here = os.path.dirname(os.path.abspath(__file__))
+        responder = os.path.join(here, '..', '..', 'plugins', 'examples', 'shell', 'responder.sh')
+        with TestHive(plugins=[{'name': 'shping', 'exec': ['bash', responder]}]) as hive:
+            self.assertEqual(hive.say('!shping hi').text, 'shpong hi')
+            pid = hive.kill('shping')
+            self.assertNotEqual(hive.node('shping')['pid'], pid)
+            self.assertEqual(hive.say('!shping again').text, 'shpong again')
+
+
 class SetUpAndTeardown(unittest.TestCase):
     def test_a_hive_that_cannot_start_says_why(self):
         with self.assertRaises(TestHiveError) as e:

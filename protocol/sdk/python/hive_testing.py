@@ -313,7 +313,11 @@ class TestHive:
             with self._cond:
                 logs = list(self.logs)
             started = max([i for i, l in enumerate(logs) if l.get('msg') == 'node started' and l.get('child') == n] or [-1])
-            return any(l.get('node') == n and l.get('msg') == 'attached to parent' for l in logs[started + 1:])
+            # The node's own 'attached to parent', or its parent's 'child attached' (any SDK) or
+            # 'child joined' (a node without a connection of its own: shell).
+            return any((l.get('node') == n and l.get('msg') == 'attached to parent')
+                       or (l.get('child') == n and l.get('node') != 'supervisor' and l.get('msg') in ('child attached', 'child joined'))
+                       for l in logs[started + 1:])
 
         def check():
             nodes = [n for n in self.tree()['nodes'] if (n['name'] == name if name else n['name'] != 'mouth' and not n.get('remote'))]
