@@ -10,7 +10,7 @@
  */
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { delimiter, isAbsolute, join, resolve } from 'node:path';
+import { basename, delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import type { Logger } from 'pino';
@@ -19,6 +19,8 @@ import { ENV } from '../protocol/names.js';
 const DIST = fileURLToPath(new URL('..', import.meta.url));
 const MOUTH_ENTRY = join(DIST, 'mouth/main.js');
 const PLUGIN_RUNNER = join(DIST, 'plugins/run.js');
+/** Hive's Python modules (hive_node, hive_testing): sources, not built (this module runs from dist/ or, in tests, from the sources). */
+export const PYTHON_SDK = join(basename(DIST) === 'dist' ? dirname(DIST) : DIST, 'protocol/sdk/python');
 
 /** Whether `use` names a built-in plugin of this build (its compiled entry exists). */
 export function builtinPluginExists(use: string): boolean {
@@ -197,6 +199,8 @@ export function nodeEnv(o: {
     [ENV.stateDir]: o.stateDir,
     [ENV.config]: JSON.stringify(o.config ?? {}),
     HIVE_COMMAND_PREFIX: o.commandPrefix,
+    // A Python node imports Hive's SDK (hive_node) from here, first: no copy to drift from the protocol.
+    PYTHONPATH: [PYTHON_SDK, ...(process.env.PYTHONPATH ?? '').split(delimiter).filter(Boolean)].join(delimiter),
   });
   if (o.logLevel) env[ENV.logLevel] = o.logLevel;
   return env;

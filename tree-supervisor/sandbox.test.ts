@@ -17,12 +17,12 @@ describe('sandboxedProcess', () => {
 });
 
 describe('sandboxEnv', () => {
-  it('keeps PATH, LANG, the bus address and HIVE_*, with HOME an empty folder; nothing else', () => {
+  it('keeps PATH, LANG, PYTHONPATH, the bus address and HIVE_*, with HOME an empty folder; nothing else', () => {
     const env = sandboxEnv({
       PATH: '/usr/bin', LANG: 'C.UTF-8', HOME: '/home/op', SSH_AUTH_SOCK: '/run/user/1000/ssh', XDG_RUNTIME_DIR: '/run/user/1000',
-      IRC_PASSWORD: 'secret', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/p', HIVE_NODE: 'jail', HIVE_TOKEN: 't',
+      IRC_PASSWORD: 'secret', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/p', HIVE_NODE: 'jail', HIVE_TOKEN: 't', PYTHONPATH: '/opt/hive/protocol/sdk/python',
     });
-    expect(env).toEqual({ PATH: '/usr/bin', LANG: 'C.UTF-8', HOME: '/tmp', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/p', HIVE_NODE: 'jail', HIVE_TOKEN: 't' });
+    expect(env).toEqual({ PATH: '/usr/bin', LANG: 'C.UTF-8', HOME: '/tmp', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/p', HIVE_NODE: 'jail', HIVE_TOKEN: 't', PYTHONPATH: '/opt/hive/protocol/sdk/python' });
   });
 });
 

@@ -68,7 +68,8 @@ export function sandboxArgs(s: SandboxSpec): string[] {
 }
 
 /** The variables a sandboxed node keeps from the environment its start built (nodeEnv): the protocol's and these. */
-const KEPT = ['PATH', 'LANG', 'DBUS_SESSION_BUS_ADDRESS'];
+// PYTHONPATH: where a Python node finds Hive's SDK (node-process.ts), read-only inside like the rest of Hive.
+const KEPT = ['PATH', 'LANG', 'DBUS_SESSION_BUS_ADDRESS', 'PYTHONPATH'];
 
 /**
  * A sandboxed node's environment: PATH, LANG, the HIVE_* of the protocol (docs/protocol.md#environment)

@@ -3,6 +3,7 @@
 // loaded at runtime, killed and restarted, re-parented, and a Python filter carries children. The
 // responder has commands only, so it takes only their routes (docs/protocol.md#routes); under an
 // in-process parent, what reaches a Python node and what a Python parent replays are checked closely.
+import { PYTHON_SDK } from '../../tree-supervisor/node-process.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa, type ResultPromise } from 'execa';
 import { readFile } from 'node:fs/promises';
@@ -434,7 +435,7 @@ describe('Python nodes under an in-process parent: what reaches them, and Replay
 });
 
 describe('exit code 2', () => {
-  const env = { HIVE_NODE: 'pyresp', HIVE_TOKEN: 'secret', HIVE_BUS_ADDRESS: 'unix:path=/nonexistent/bus', HIVE_LOG_FORMAT: 'json' };
+  const env = { HIVE_NODE: 'pyresp', HIVE_TOKEN: 'secret', HIVE_BUS_ADDRESS: 'unix:path=/nonexistent/bus', HIVE_LOG_FORMAT: 'json', PYTHONPATH: PYTHON_SDK };
   it('for a missing HIVE_TOKEN, a config the filter refuses, or a python3 without python3-dbus-next, named on stderr', async () => {
     const noToken = await execa(PYTHON, [RESPONDER], { env: { ...env, HIVE_TOKEN: '' }, extendEnv: false, reject: false, timeout: 20_000 });
     expect(noToken.exitCode).toBe(2);

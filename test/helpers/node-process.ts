@@ -2,6 +2,7 @@
  * Starting real node processes for tests with execa, and stopping every one of them afterwards.
  * Each process's pino log lines are kept (parsed) so a test can wait for what a node said.
  */
+import { PYTHON_SDK } from '../../tree-supervisor/node-process.js';
 import { execa, type ResultPromise } from 'execa';
 import { ENV } from '../../protocol/names.js';
 import { waitFor } from './wait.js';
@@ -46,6 +47,8 @@ export function spawnNode(o: SpawnOptions): NodeProcess {
       [ENV.config]: JSON.stringify(o.config ?? {}),
       HIVE_LOG_FORMAT: 'json',
       HIVE_LOG_LEVEL: 'debug',
+      // As the supervisor does: a Python node imports Hive's SDK from there.
+      PYTHONPATH: PYTHON_SDK,
       ...o.env,
     },
     stdin: o.stdin ?? 'ignore',

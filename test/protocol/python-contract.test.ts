@@ -1,9 +1,11 @@
 /**
- * The Python SDK (plugins/examples/python/hive_node.py) serves org.hive.Node1 from XML it embeds:
+ * The Python SDK (protocol/sdk/python/hive_node.py) serves org.hive.Node1 from XML it embeds:
  * that XML must say what protocol/org.hive.Node1.xml says, so that a change to the contract cannot
  * leave the Python side behind unnoticed. The members a node may leave out are named in
  * docs/protocol.md ("Optionally, children without a connection").
  */
+import { execa } from 'execa';
+import { PYTHON_SDK } from '../../tree-supervisor/node-process.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -28,10 +30,16 @@ function withoutMethods(normalised: string, names: string[]): string {
 describe('the Python SDK against the committed interface', () => {
   it('embeds exactly org.hive.Node1.xml, less the optional members for children without a connection (Join, Renew, SendAs, Leave, MoveChild)', async () => {
     const committed = normaliseInterface(await readFile(join(ROOT, 'protocol/org.hive.Node1.xml'), 'utf8'), NODE_INTERFACE);
-    const python = normaliseInterface(embeddedXml(await readFile(join(ROOT, 'plugins/examples/python/hive_node.py'), 'utf8')), NODE_INTERFACE);
+    const python = normaliseInterface(embeddedXml(await readFile(join(ROOT, 'protocol/sdk/python/hive_node.py'), 'utf8')), NODE_INTERFACE);
     expect(committed).toContain('<method name="Join">');
     expect(python).not.toBe('');
     expect(python).toBe(withoutMethods(committed, OPTIONAL));
+  });
+
+  it('is importable from protocol/sdk/python (where the supervisor points PYTHONPATH) and names the interface it speaks', async () => {
+    const r = await execa('/usr/bin/python3', ['-c', 'import hive_node; print(hive_node.PROTOCOL, hive_node.PROTOCOL_REVISION)'], { env: { PYTHONPATH: PYTHON_SDK }, reject: false });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(`${NODE_INTERFACE} 2`);
   });
 
   it('would notice a drift: a changed argument type does not compare equal', async () => {

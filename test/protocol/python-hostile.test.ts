@@ -1,4 +1,4 @@
-// The Python SDK (plugins/examples/python/hive_node.py) against hostile bus input (issue 14,
+// The Python SDK (protocol/sdk/python/hive_node.py) against hostile bus input (issue 14,
 // items 9-11): a Python responder under an in-process root on a real dbus-daemon.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';

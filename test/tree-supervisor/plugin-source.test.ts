@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, mkdir, rm, writeFile, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { existsSync } from 'node:fs';
 import { ConfigError, parseConfig } from '../../tree-supervisor/config.js';
 import { parseLoadSpec } from '../../tree-supervisor/load-spec.js';
 import { HiveError } from '../../protocol/errors.js';
@@ -19,8 +18,8 @@ beforeAll(async () => { base = await mkdtemp(join(tmpdir(), 'hive-source-')); })
 afterAll(async () => { await rm(base, { recursive: true, force: true }); });
 
 const TERMINAL = { console: { type: 'terminal', quiet_ms: 200 } };
-// hive_node: the module next to hive_testing once it is there, else the examples' copy.
-const PYTHON_SDK = existsSync(join(ROOT, 'protocol/sdk/python/hive_node.py')) ? join(ROOT, 'protocol/sdk/python') : join(ROOT, 'plugins/examples/python');
+// hive_node: Hive's Python SDK, next to hive_testing.
+const PYTHON_SDK = join(ROOT, 'protocol/sdk/python');
 
 /** A Python responder: `!COMMAND x` → `WORD x`, with hive_node from Hive (not a copy). */
 async function pythonPlugin(dir: string, name: string, command: string): Promise<void> {

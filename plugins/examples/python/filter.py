@@ -15,7 +15,7 @@ Details property (`hive tree`, or Properties.GetAll on org.hive.<instance>.pyfil
         parent: pyfilter
 
 Attach, Detach, Send, Replay for its children, and the Reparent signal it emits before it exits
-(so its children move up to its parent instead of waiting), are in hive_node.py (section 8): a
+(so its children move up to its parent instead of waiting), are in hive_node.py (protocol/sdk/python, section 8): a
 filter only says what to change.
 """
 # --8<-- [start:filter]

@@ -19,7 +19,7 @@ Why python3-dbus-next (Debian: `apt-get install python3-dbus-next`), and not pip
   blocking loop serves one thing at a time. dbus-python needs GLib's main loop.)
 
 Everything the protocol asks of a node (attach, follow the parent, SetParent, Reparent,
-properties, replay, exit codes) is in hive_node.py: copy it next to this file. With commands only,
+properties, replay, exit codes) is in hive_node.py, Hive's Python SDK (protocol/sdk/python, on the PYTHONPATH the supervisor gives). With commands only,
 the node asks the bus for their routes alone (PRIVMSG.command.pyping, PRIVMSG.command.pyecho;
 docs/protocol.md#routes): the rest of the channel never wakes it.
 """

@@ -1,7 +1,9 @@
 """hive_node.py: a Hive node in Python, everything docs/protocol.md asks of one, in one file.
 
-This is not a library you install: copy this file next to your plugin and import it
-(`from hive_node import HiveNode`). responder.py and filter.py in this folder do exactly that.
+Hive's Python SDK, versioned with the protocol it speaks (PROTOCOL below): import it, do not copy
+it (`from hive_node import HiveNode`). The supervisor puts this folder (protocol/sdk/python) first
+on every node's PYTHONPATH; to run a plugin by hand, set PYTHONPATH to it yourself.
+plugins/examples/python/responder.py and filter.py import it so.
 Nothing here comes from Hive's TypeScript; it speaks D-Bus with python3-dbus-next (Debian
 package; why that library: see the top of responder.py) and needs Debian's /usr/bin/python3,
 the interpreter the apt package is installed for.
@@ -28,6 +30,11 @@ import signal
 import sys
 import time
 from collections import deque
+
+# The contract this module speaks: the interface and its revision (routes: Message is s(aaya{sv}),
+# ReplayRoutes). A test holds INTROSPECTION below equal to protocol/org.hive.Node1.xml.
+PROTOCOL = 'org.hive.Node1'
+PROTOCOL_REVISION = 2
 
 try:
     from dbus_next import Message, MessageType, Variant
