@@ -37,9 +37,10 @@ describe('hive_testing.py', () => {
     expect(r.code, r.out).toBe(0);
   }, 180_000);
 
-  it('runs test_responder.py and the fixture-style test_filter.py under pytest', async (ctx) => {
+  it('runs test_responder.py and the fixture-style test_filter.py under pytest', async () => {
     const python = await pytestPython();
-    if (!python) ctx.skip('no python3 with pytest here (Debian: apt-get install python3-pytest)');
+    // A missing program is a failure that says how to get it (scripts/install-system-deps does).
+    if (!python) throw new Error('no python3 with pytest here: apt-get install python3-pytest (scripts/install-system-deps)');
     const r = await run(python!, ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', 'test_responder.py', 'test_filter.py'], EXAMPLES);
     expect(r.out).toMatch(/7 passed/);
     expect(r.code, r.out).toBe(0);
