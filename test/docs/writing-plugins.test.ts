@@ -1,6 +1,6 @@
 // docs/writing-plugins.md cannot rot: every code block in it must be a whole file, or the lines
-// between `--8<-- [start:NAME]` and `--8<-- [end:NAME]` of a file, under plugins/examples/ or
-// test/examples/; and every such file must be named by a test that runs it.
+// between `--8<-- [start:NAME]` and `--8<-- [end:NAME]` of a file, under plugins/examples/,
+// test/examples/ or protocol/sdk/python/ (the Python SDK); and every such file must be named by a test that runs it.
 import { describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -30,7 +30,7 @@ function pieces(path: string): { name: string; text: string }[] {
 
 const guide = readFileSync(join(ROOT, 'docs/writing-plugins.md'), 'utf8');
 const blocks = [...guide.matchAll(/^```[\w-]*\n([\s\S]*?)\n```$/gm)].map((m) => m[1]!);
-const sources = [...files(join(ROOT, 'plugins/examples')), ...files(join(ROOT, 'test/examples'))];
+const sources = [...files(join(ROOT, 'plugins/examples')), ...files(join(ROOT, 'test/examples')), ...files(join(ROOT, 'protocol/sdk/python'))];
 const all = sources.flatMap(pieces);
 
 describe('docs/writing-plugins.md', () => {

@@ -471,6 +471,31 @@ describe('the node from scratch in docs/protocol.md (A node in Python, jeepney) 
     return spawnNode({ name: 'leaf', command: ['/usr/bin/python3', file], bus: bus.address, parent: busName(parent), token: CRED.leaf, env: { HIVE_VOUCH: '1' } });
   }
 
+  it('serves the properties hive tree and help read: its kind, commands and counters', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'jeepney-'));
+    try {
+      const mouth = await node('mouth', 'mouth');
+      const up: HiveMessage[] = [];
+      mouth.onUp = async (wire) => { up.push(decode(wire)); };
+      await docNode(dir, 'mouth');
+      await waitFor(() => childNames(mouth).includes('leaf'), { what: 'the doc node under the mouth' });
+      mouth.emit({ lines: [line(':bob!b@h PRIVMSG #c :!pyecho hello')], meta: { 'hive.network': 'net', 'hive.nick': 'hive' } });
+      await waitFor(() => up.some((m) => m.lines.map(String).includes('PRIVMSG #c :hello')), { what: 'the doc node answering' });
+      const all = await callWithDeadline(supervisor, { destination: busName('leaf'), path: NODE_PATH, interface: 'org.freedesktop.DBus.Properties', member: 'GetAll', signature: 's', body: [NODE_INTERFACE] }, 3000);
+      const props = Object.fromEntries(Object.entries(all.body[0] as Record<string, { value: unknown }>).map(([k, v]) => [k, v.value]));
+      expect(props.Name).toBe('leaf');
+      expect(props.Kind).toBe('responder');
+      expect(props.Parent).toBe(busName('mouth'));
+      expect(props.Commands).toEqual([['pyecho', 'pyecho TEXT — says TEXT back']]);
+      expect(Number((props.Counters as Record<string, bigint>).in)).toBe(1);
+      expect(Number((props.Counters as Record<string, bigint>).out)).toBe(1);
+      const kind = await callWithDeadline(supervisor, { destination: busName('leaf'), path: NODE_PATH, interface: 'org.freedesktop.DBus.Properties', member: 'Get', signature: 'ss', body: [NODE_INTERFACE, 'Kind'] }, 3000);
+      expect((kind.body[0] as { value: string }).value).toBe('responder');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 20_000);
+
   it('follows a Reparent only to a node the supervisor approves: no Attach at one it does not', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'jeepney-'));
     try {

@@ -3,11 +3,10 @@
  * dice: a first plugin in TypeScript. `!roll 2d6` → `alice rolled 7 (3 + 4)`.
  * Run it with `exec: [node, dist/plugins/run.js, dist/plugins/examples/typescript/dice.js]`.
  */
-import { z } from 'zod';
-import { definePlugin } from 'hive/sdk';
+import { c, definePlugin } from 'hive/sdk';
 
 // The plugin's `config:` from the hive config, checked before the plugin starts.
-const config = z.object({ max_dice: z.number().int().min(1).max(100).default(10) }).strict();
+const config = c.object({ max_dice: c.number().int().min(1).max(100).default(10) }).strict();
 
 export default definePlugin({ name: 'dice', kind: 'responder', config }, (hive) => {
   const { max_dice } = hive.config; // a number from 1 to 100, as the schema says
