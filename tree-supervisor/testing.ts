@@ -25,7 +25,7 @@ import { stringify } from 'yaml';
 import { runtimeInfoSchema, type RuntimeInfo } from './runtime-file.js';
 import { fetchTree, withSupervisor, type TreeNodeInfo } from './cli-client.js';
 
-/** A plugin as in hive.yaml's `plugins:` (docs/config.md): `use:` a built-in or `exec:` a program. */
+/** A plugin as in hive.yaml's `plugins:` (docs/config.md): `use:` a built-in, `exec:` a program or `dir:` a plugin folder (relative to the test's `cwd`). */
 export interface TestPluginSpec {
   name: string;
   use?: string;
@@ -210,7 +210,12 @@ export async function testHive(opts: TestHiveOptions): Promise<TestHive> {
   const socketPath = join(dir, 'script.sock');
   const configFile = join(dir, 'hive.yaml');
   const runtimeDir = join(dir, 'run');
-  const plugins = opts.plugins.map((p) => (p.exec ? { ...p, cwd: resolve(cwd, p.cwd ?? '.') } : p));
+  // Relative exec: cwd and dir: are the test's, not the temp config folder's.
+  const plugins = opts.plugins.map((p) => {
+    const q = p.exec ? { ...p, cwd: resolve(cwd, p.cwd ?? '.') } : { ...p };
+    if (typeof q.dir === 'string') q.dir = resolve(cwd, q.dir);
+    return q;
+  });
   await writeFile(configFile, stringify({
     instance, bus: 'private', state_dir: join(dir, 'state'), log_level: opts.logLevel ?? 'info',
     ...(opts.commandPrefix !== undefined && { command_prefix: opts.commandPrefix }),

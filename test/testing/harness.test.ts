@@ -154,3 +154,22 @@ describe('testHive set-up and teardown', () => {
     }
   }, 60_000);
 });
+
+describe('testHive with a plugin folder', () => {
+  it('takes a relative dir: from the test\'s cwd, not from its temp config folder', async () => {
+    const { mkdtemp, mkdir, rm, symlink, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const base = await mkdtemp(join(tmpdir(), 'hive-harness-dir-'));
+    await mkdir(join(base, 'shelly'));
+    await symlink(join(ROOT, 'plugins/examples/shell/responder.sh'), join(base, 'shelly/responder.sh'));
+    await writeFile(join(base, 'shelly/hive-plugin.json'), JSON.stringify({ name: 'shelly', language: 'shell', exec: ['bash', './responder.sh'], commands: [{ name: 'shping' }] }));
+    const hive = await testHive({ cwd: base, plugins: [{ name: 'shelly', dir: 'shelly' }] });
+    try {
+      expect((await hive.say('!shping')).text).toBe('shpong');
+    } finally {
+      await hive.close();
+      await rm(base, { recursive: true, force: true });
+    }
+  }, 60_000);
+});

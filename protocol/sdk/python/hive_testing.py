@@ -151,6 +151,8 @@ class TestHive:
             p = dict(p)
             if 'exec' in p:
                 p['cwd'] = os.path.normpath(os.path.join(self.cwd, p.get('cwd', '.')))
+            if isinstance(p.get('dir'), str):                # a plugin folder: the test's, like exec
+                p['dir'] = os.path.normpath(os.path.join(self.cwd, p['dir']))
             plugins.append(p)
         config = {'instance': self.instance, 'bus': 'private', 'state_dir': os.path.join(self.dir, 'state'),
                   'log_level': self.log_level}
