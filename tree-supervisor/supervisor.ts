@@ -25,8 +25,8 @@
  * machine over the node records, and every event it handles (a process exit, NameOwnerChanged, an
  * operator's call) changes the same records; the pure decisions and the side jobs are elsewhere.
  */
-import { mkdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { mkdir, rm } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { HiveError } from '../protocol/errors.js';
 import { ENV, NODE_INTERFACE, NODE_PATH, SUPERVISOR_INTERFACE, SUPERVISOR_PATH, nodeBusName, supervisorBusName, PREFIX } from '../protocol/names.js';
@@ -45,7 +45,7 @@ import { serveSupervisor, SUPERVISOR_BODY_MAX } from './supervisor-service.js';
 import { treeView } from './tree-view.js';
 import { RemoteNodes } from './remote-node.js';
 import { credentialMatches, nodeCredential } from './credentials.js';
-import { isolate } from './node-isolation.js';
+import { isolate, nodeSocketDir } from './node-isolation.js';
 import { ancestorsOf, sandboxOf } from './trust.js';
 import { isProcessUnder } from './process-tree.js';
 import { createLogLimiter } from '../protocol/log-limit.js';
@@ -640,6 +640,8 @@ export class Supervisor {
       }));
     }
     await Promise.all([...this.nodes.values()].map((r) => r.proxy?.stop().catch(() => undefined)));
+    // The nodes' socket folders (<runtime>/<instance>.nodes/<node>/): nothing of this hive is left behind.
+    await rm(dirname(nodeSocketDir(this.o.runtimeDir, this.instance, 'x')), { recursive: true, force: true }).catch((err: unknown) => this.log.warn({ err }, 'could not remove the nodes\' socket folders'));
     this.log.info('all nodes stopped');
     try { this.bus?.disconnect(); } catch { /* already gone */ }
   }

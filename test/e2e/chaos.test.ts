@@ -3,6 +3,8 @@
 // IRC is answered exactly once (or its loss is logged and counted); the tree heals to its shape.
 // Repeat a run with CHAOS_SEED=<seed>.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { startNgircd, type Ircd } from '../helpers/ircd.js';
 import { connectClient, type IrcTestClient } from '../helpers/irc-client.js';
@@ -134,5 +136,7 @@ describe('chaos', () => {
     for (const pid of pids) expect(alive(pid), String(pid)).toBe(false);
     const leftovers = await execa('pgrep', ['-f', `${hive.instance}.bus/bus.conf`], { reject: false });
     expect(String(leftovers.stdout).trim(), 'dbus-daemon left behind').toBe('');
+    // Nor the nodes' socket folders (filtered nodes' proxies: <runtime>/<instance>.nodes/<node>/).
+    expect(existsSync(join(hive.env.HIVE_RUNTIME_DIR!, `${hive.instance}.nodes`)), 'socket folders left behind').toBe(false);
   }, 90_000);
 });
