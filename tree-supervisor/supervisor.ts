@@ -587,7 +587,8 @@ export class Supervisor {
   }
 
   private async loadChecked(text: string): Promise<string> {
-    const spec = parseLoadSpec(text, [...this.nodes.keys()]);
+    // A relative dir: or a package: of a raw Load is the config's, as in hive.yaml (hive load sends absolute folders).
+    const spec = parseLoadSpec(text, [...this.nodes.keys()], this.o.configDir);
     if (this.o.config.bus === 'session' && spec.sandbox !== undefined && spec.sandbox !== false) throw new HiveError('InvalidArgs', `sandbox: ${SANDBOX_ON_SESSION_BUS}`);
     const rec = this.addRecord(spec.name, spec);
     this.log.info({ child: spec.name, parent: spec.parent, trust: rec.trust }, 'node loaded');
