@@ -147,10 +147,16 @@ export class HiveNode {
    * key under it), or all of them: the bus daemon then delivers nothing else to this process.
    * A node with children takes everything whatever it is told (they may want anything).
    */
-  subscribe(wants: readonly string[] | 'all'): Promise<void> {
+  async subscribe(wants: readonly string[] | 'all'): Promise<void> {
     const w = this.children.size > 0 || this.connectionless.size > 0 ? 'all' : wants;
-    this.replay.setNarrow(w !== 'all');
-    return this.link.subscribe(w);
+    if (w !== 'all') {
+      this.replay.setNarrow(true);
+      return this.link.subscribe(w);
+    }
+    // Wide only once the daemon has the rule: a message routed before it (narrowly) arrives before
+    // AddMatch's answer, and must not count as the first of the complete part of the buffer.
+    await this.link.subscribe(w);
+    this.replay.setNarrow(false);
   }
   get attached(): boolean { return this.link.parentUnique !== undefined; }
   get uniqueName(): string { return (this.bus as unknown as { name: string }).name; }

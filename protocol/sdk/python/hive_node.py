@@ -749,9 +749,11 @@ class HiveNode:
         narrow = self.wants() is not None
         self._wide = True
         if narrow:                                    # what we passed down before, we took narrowly
-            self._ring.widen()
             log('info', 'taking every message from the parent now (a child attached)')
             await self._subscribe()
+            # Only now: a message routed to us narrowly before the daemon had the wide rule arrives
+            # before AddMatch's answer, and must not count as the first of the complete part.
+            self._ring.widen()
 
     async def _catch_up(self):
         """Asks the new parent for what came while we had none (docs/protocol.md#replay): Replay when
