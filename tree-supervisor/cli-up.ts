@@ -15,7 +15,7 @@ import { defaultConfig, loadConfig, redactSecrets, type HiveConfig } from './con
 import { ConfigError } from './config-errors.js';
 import { EXIT_CODES } from './exit-codes.js';
 import { startPrivateBus, type PrivateBus } from './private-bus.js';
-import { readRuntimeInfo, removeRuntimeInfo, runtimeDir, runtimeFile, writeRuntimeInfo } from './runtime-file.js';
+import { ensureRuntimeDir, readRuntimeInfo, removeRuntimeInfo, runtimeDir, runtimeFile, writeRuntimeInfo } from './runtime-file.js';
 import { Supervisor } from './supervisor.js';
 import { builtinPluginExists } from './node-process.js';
 import { stopWithDeadline } from './deadline.js';
@@ -95,6 +95,11 @@ export async function up(opts: { config?: string }): Promise<number> {
 
   const root = createRootLogger(config.log_level);
   const log = root.child({ node: 'supervisor', kind: 'supervisor' });
+  const badRuntimeDir = await ensureRuntimeDir();
+  if (badRuntimeDir) {
+    log.error({ dir: runtimeDir() }, badRuntimeDir);
+    return EXIT_CODES.error;
+  }
   if (await readRuntimeInfo(config.instance)) {
     log.error({ instance: config.instance }, 'a hive of this instance is already running; stop it with `hive down` or use another instance name');
     return EXIT_CODES.error;

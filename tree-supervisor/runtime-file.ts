@@ -3,7 +3,7 @@
  * find it. It holds the bus address and the hive token, so it is written 0600 in a 0700 folder:
  * $XDG_RUNTIME_DIR/hive/<instance>.json, or /tmp/hive-<uid>/<instance>.json.
  */
-import { mkdir, readFile, rm, writeFile, chmod } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -23,6 +23,23 @@ export function runtimeDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.HIVE_RUNTIME_DIR) return env.HIVE_RUNTIME_DIR;
   if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, 'hive');
   return join(tmpdir(), `hive-${process.getuid?.() ?? 'user'}`);
+}
+
+/**
+ * Makes sure the runtime dir is this user's own before anything is put in it (the private bus, the
+ * nodes' sockets, the operator secret): created 0700 if missing; refused when it is a symlink, not
+ * a folder, or owned by another user (in the /tmp fallback anyone can create /tmp/hive-<uid>
+ * first). Returns what is wrong, or undefined.
+ */
+export async function ensureRuntimeDir(dir: string = runtimeDir()): Promise<string | undefined> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const st = await lstat(dir);
+  if (st.isSymbolicLink()) return `the runtime dir ${dir} is a symbolic link; remove it (or set HIVE_RUNTIME_DIR)`;
+  if (!st.isDirectory()) return `the runtime dir ${dir} is not a folder`;
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid) return `the runtime dir ${dir} belongs to uid ${st.uid}, not to you (uid ${uid}); remove it (or set HIVE_RUNTIME_DIR)`;
+  if ((st.mode & 0o077) !== 0) await chmod(dir, 0o700);
+  return undefined;
 }
 
 export function runtimeFile(instance: string, env: NodeJS.ProcessEnv = process.env): string {
