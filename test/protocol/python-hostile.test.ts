@@ -67,4 +67,24 @@ describe('a Python node', () => {
     await root!.replyTo(ping(10));
     await py.waitForLog('hive.seq went back: a new numbering; starting over from it');
   });
+
+  it('answers Introspect on the way to its object, and off the way without its interface', async () => {
+    await start();
+    const client = await connectBus(bus.address);
+    try {
+      const at = async (path: string) => (await callWithDeadline(client, { destination: nodeBusName(TEST_INSTANCE, 'pyresp'), path, interface: 'org.freedesktop.DBus.Introspectable', member: 'Introspect' }, 5000)).body[0] as string;
+      expect(await at('/')).toBe('<node><node name="org"/></node>');
+      expect(await at('/org/hive')).toBe('<node><node name="Node"/></node>');
+      // Off the way (python-dbus-next answers those itself): a node, without Hive's interface.
+      for (const off of ['/foo', '/org/hivex']) {
+        const xml = await at(off);
+        expect(xml).toMatch(/<node/);
+        expect(xml).not.toContain('org.hive.Node1');
+      }
+      expect(await at(NODE_PATH)).toContain('<interface name="org.hive.Node1">');
+    } finally {
+      client.disconnect();
+    }
+  });
 });
+

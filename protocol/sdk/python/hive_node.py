@@ -1114,8 +1114,11 @@ class HiveNode:
         call = (msg.interface, msg.member, msg.signature)
         if msg.path != NODE_PATH:
             if msg.member == 'Introspect':             # '/', '/org', '/org/hive' list the way to our object
-                child = NODE_PATH[len(msg.path.rstrip('/')) + 1:].split('/')[0]
-                return 's', [f'<node><node name="{child}"/></node>']
+                above = msg.path.rstrip('/')
+                if NODE_PATH.startswith(above + '/'):
+                    child = NODE_PATH[len(above) + 1:].split('/')[0]
+                    return 's', [f'<node><node name="{child}"/></node>']
+                return 's', ['<node/>']                 # a path off the way: nothing there
             raise HiveError('InvalidArgs', f'no object at {msg.path}')
         if msg.interface == NODE_IFACE and msg.member == 'Send':
             await self._child_send(msg)
