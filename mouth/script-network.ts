@@ -248,8 +248,11 @@ export class ScriptNetwork implements Network {
       this.counters.requests++;
       this.send(JSON.stringify({ ok: true, ...(idBack !== undefined && { id: idBack }), hive_id: hiveId }));
     } catch (err) {
-      if (!(err instanceof ScriptRequestError)) throw err;
-      this.refuse(err, idBack);
+      // Whatever the mouth could not take from a client's line is that line's refusal, never a
+      // throw out of the socket's 'data' handler (the mouth's process).
+      if (err instanceof ScriptRequestError) return this.refuse(err, idBack);
+      this.o.log.warn({ err }, 'script request failed');
+      this.refuse(new ScriptRequestError('BadRequest', `the mouth could not take it: ${(err as Error).message}`), idBack);
     }
   }
 

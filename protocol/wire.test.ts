@@ -73,6 +73,15 @@ describe('our (aaya{sv}) and s(aaya{sv}) reader', () => {
     }
   });
 
+  it('keeps a metadata key named __proto__ a key (checkMeta refuses it), not the prototype', () => {
+    const meta: Record<string, unknown> = {};
+    Object.defineProperty(meta, '__proto__', { value: new Variant('s', 'x'), enumerable: true });
+    const body = marshalBody([[], meta as WireMessage[1]]);
+    const read = (readHiveBody(body, '(aaya{sv})', variant) as [[Buffer[], Record<string, unknown>]])[0][1];
+    expect(Object.getPrototypeOf(read)).toBe(Object.prototype);
+    expect(Object.keys(read)).toEqual(['__proto__']);
+  });
+
   it('leaves other signatures and other metadata types to dbus-next, and refuses a body that does not hold together', () => {
     expect(readHiveBody(Buffer.alloc(8), 'ss', variant)).toBeUndefined();
     const nested = new Message({ type: 4, serial: 1, path: '/x', interface: 'a.b', member: 'Message', signature: '(aaya{sv})', body: [[[], { 'x.v': new Variant('v', new Variant('s', 'nested')) }]] });

@@ -203,7 +203,10 @@ export function readHiveBody(body: Buffer, signature: string, makeVariant: (sign
     const key = r.string();
     const sig = r.signature();
     if (!SIMPLE.has(sig)) return undefined;
-    meta[key] = makeVariant(sig, r.value(sig));
+    const v = makeVariant(sig, r.value(sig));
+    // A key named __proto__ stays a key (checkMeta then refuses it), never the object's prototype.
+    if (key === '__proto__') Object.defineProperty(meta, key, { value: v, enumerable: true, writable: true, configurable: true });
+    else meta[key] = v;
   }
   if (r.pos !== body.length) throw new Error(`HiveMessage body: ${body.length - r.pos} bytes left over`);
   const wire = [lines, meta];

@@ -254,15 +254,17 @@ export function checkConfig(value: unknown, schema: ConfigSchema, path: KeyPath 
   if (typeName(value) === 'object') {
     const obj = { ...(value as Record<string, unknown>) };
     const props = schema.properties ?? {};
-    for (const key of schema.required ?? []) if (obj[key] === undefined && props[key]?.default === undefined) add('is required', [...path, key]);
+    // Own keys only: a config key named toString or constructor is not there because an object has it.
+    const has = (o: object, key: string) => Object.hasOwn(o, key);
+    for (const key of schema.required ?? []) if (!has(obj, key) && !(has(props, key) && props[key]?.default !== undefined)) add('is required', [...path, key]);
     for (const [key, sub] of Object.entries(props)) {
-      if (obj[key] === undefined && sub.default === undefined) continue;
+      if (!has(obj, key) && sub.default === undefined) continue;
       const r = checkConfig(obj[key], sub, [...path, key]);
       problems.push(...r.problems);
       obj[key] = r.value;
     }
     if (schema.additionalProperties === false) {
-      for (const key of Object.keys(obj)) if (!(key in props)) add(`unknown key ${quote(key)}; expected one of: ${Object.keys(props).join(', ') || '(none)'}`, [...path, key]);
+      for (const key of Object.keys(obj)) if (!has(props, key)) add(`unknown key ${quote(key)}; expected one of: ${Object.keys(props).join(', ') || '(none)'}`, [...path, key]);
     }
     value = obj;
   }

@@ -94,6 +94,8 @@ export class HiveNode {
   onLostPlace?: () => void;
 
   private stopping = false;
+  /** Taking everything for good: a child came (routes.ts). */
+  private wide = false;
   private readonly replay: ReplayBuffer;
   private readonly seqs: SequenceNumbers;
   private readonly link: ParentLink;
@@ -124,7 +126,9 @@ export class HiveNode {
       attached: (parent) => this.onAttached?.(parent),
       lostPlace: () => this.onLostPlace?.(),
     });
-    const widen = () => this.subscribe('all');
+    // Set at once, before the await: a narrowing asked meanwhile (a plugin adding a command) must
+    // not undo it while the first child is being let in. A node with children stays wide.
+    const widen = () => { this.wide = true; return this.subscribe('all'); };
     this.registry = new ChildRegistry(ctx, { rules, up, attached: (name) => this.connectionless.replacedByConnection(name), widen });
     this.children = this.registry.children;
     this.connectionless = new ConnectionlessChildren(ctx, { registry: this.registry, rules, up, leaseSeconds: opts.leaseSeconds, widen });
@@ -148,7 +152,7 @@ export class HiveNode {
    * A node with children takes everything whatever it is told (they may want anything).
    */
   async subscribe(wants: readonly string[] | 'all'): Promise<void> {
-    const w = this.children.size > 0 || this.connectionless.size > 0 ? 'all' : wants;
+    const w = this.wide || this.children.size > 0 || this.connectionless.size > 0 ? 'all' : wants;
     if (w !== 'all') {
       this.replay.setNarrow(true);
       return this.link.subscribe(w);

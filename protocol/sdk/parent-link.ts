@@ -256,9 +256,11 @@ export class ParentLink {
     }
     this.approved = unique;
     this.unique = unique;
-    await this.sync();
+    // Held from the first rule on: a message that one rule lets in while the next is being added
+    // must not count as seen before the catch-up has asked for what came earlier.
     this.catchingUp = [];
     try {
+      await this.sync();
       await this.callParent('Attach', 'ss', [this.ctx.name, this.o.token]);
       if (generation !== this.generation) return;
       this.ctx.log.info({ parent: this.name }, 'attached to parent');

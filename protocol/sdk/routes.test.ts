@@ -27,6 +27,9 @@ describe('the route key of a message', () => {
     expect(route(':only-a-prefix')).toBe('line');
     expect(route(':bob!b@h PRIVMSG #c')).toBe('PRIVMSG');
     expect(route(":bob!b@h PRIVMSG #c :!it's")).toBe("PRIVMSG.command.it's");
+    // No NUL in a D-Bus string: a line a filter made with one gets U+FFFD in its route.
+    expect(route(':bob!b@h PRIVMSG #c :!p\0ng')).toBe('PRIVMSG.command.p\ufffdng');
+    expect(route('JO\0IN #c')).toBe('JO\ufffdIN');
   });
 });
 

@@ -22,6 +22,12 @@ export function commandRoute(name: string): string {
 
 /** The route key of a message: what the mouth says it is (docs/protocol.md#routes). */
 export function routeOf(wire: WireMessage, commandPrefix: string): string {
+  // A D-Bus string may not hold NUL (the daemon drops a sender that sends one): a line a filter
+  // made with one gets U+FFFD there, as the Python SDK does.
+  return keyOf(wire, commandPrefix).replace(/\0/g, '\ufffd');
+}
+
+function keyOf(wire: WireMessage, commandPrefix: string): string {
   const [lines, meta] = wire;
   if (lines.length === 0) {
     const event = meta['hive.event']?.value;

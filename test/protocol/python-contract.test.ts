@@ -4,6 +4,8 @@
  * leave the Python side behind unnoticed. The members a node may leave out are named in
  * docs/protocol.md ("Optionally, children without a connection").
  */
+import { routeOf } from '../../protocol/sdk/routes.js';
+import { encode } from '../../protocol/codec.js';
 import { execa } from 'execa';
 import { PYTHON_SDK } from '../../tree-supervisor/node-process.js';
 import { readFile } from 'node:fs/promises';
@@ -40,6 +42,20 @@ describe('the Python SDK against the committed interface', () => {
     const r = await execa('/usr/bin/python3', ['-c', 'import hive_node; print(hive_node.PROTOCOL, hive_node.PROTOCOL_REVISION)'], { env: { PYTHONPATH: PYTHON_SDK }, reject: false });
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe(`${NODE_INTERFACE} 2`);
+  });
+
+  it('works out the same route as the TypeScript SDK, for ordinary and odd lines', async () => {
+    const lines = [
+      ':bob!b@h PRIVMSG #c :!Ping now', ':bob!b@h PRIVMSG #c :hive:   echo hi', ':bob!b@h PRIVMSG hive :notes', ':bob!b@h PRIVMSG #c :talk',
+      ':bob!b@h PRIVMSG #c :!ping\x1fx y', ':bob!b@h PRIVMSG #c :!ping\u00a0x', ':bob!b@h PRIVMSG #c :!ping\x85x', ':bob!b@h PRIVMSG #c :\u3000!x',
+      ':bob!b@h PRIVMSG #c :!p\0ng', ':srv 353 hive = #c :a b', ':bob!b@h join #c', ':only', '@t=1 :a!b@c NOTICE #c :!ping',
+    ].map((l) => Buffer.from(l, 'utf8'));
+    lines.push(Buffer.concat([Buffer.from(':bob!b@h PRIVMSG #c :!p'), Buffer.from([0xff, 0xfe]), Buffer.from('ng')]));
+    const ts = lines.map((l) => routeOf(encode({ lines: [l], meta: { 'hive.nick': 'hive' } }), '!'));
+    const script = `import sys, json, hive_node as h\nfrom dbus_next import Variant\nlines = [bytes.fromhex(x) for x in json.load(sys.stdin)]\nprint(json.dumps([h.route_of([l], {'hive.nick': Variant('s', 'hive')}, '!') for l in lines]))`;
+    const r = await execa('/usr/bin/python3', ['-c', script], { env: { PYTHONPATH: PYTHON_SDK }, input: JSON.stringify(lines.map((l) => l.toString('hex'))), reject: false });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual(ts);
   });
 
   it('would notice a drift: a changed argument type does not compare equal', async () => {

@@ -105,6 +105,15 @@ describe('the manifest', () => {
       "colour: unknown key 'colour'; expected one of: city, units, days, tags",
     ]);
     expect(checkConfig('x', schema).problems[0]!.message).toBe("expected an object, got string 'x'");
+    // Keys an object has by its prototype are not there: unknown, or missing when required.
+    const proto = checkConfig(JSON.parse('{"toString": 1, "constructor": 2, "__proto__": 3}'), { ...schema, required: ['city', 'toString'] });
+    expect(proto.problems.map((p) => `${p.keyPath.join('.')}: ${p.message.split(';')[0]}`)).toEqual([
+      'city: is required',
+      "toString: unknown key 'toString'",
+      "constructor: unknown key 'constructor'",
+      "__proto__: unknown key '__proto__'",
+    ]);
+    expect(checkConfig({ city: 'x' }, { ...schema, required: ['city', 'toString'] }).problems.map((p) => p.keyPath.join('.'))).toEqual(['toString']);
   });
 });
 

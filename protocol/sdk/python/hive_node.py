@@ -178,6 +178,14 @@ class Command:
         await self.node.reply(self.message, self.reply_to, text)
 
 
+# JavaScript's \s (and String.trim's whitespace): the TypeScript SDK splits a command on exactly
+# these, so both read `!ping\x1fx` (IRC underline) as the same command word. Python's own \s and
+# str.split() also take \x1c-\x1f and \x85.
+JS_SPACE = '\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff'
+JS_SPACE_CHARS = '\t\n\v\f\r \u00a0\u1680' + ''.join(chr(c) for c in range(0x2000, 0x200b)) + '\u2028\u2029\u202f\u205f\u3000\ufeff'
+COMMAND_WORD = re.compile(f'^[{JS_SPACE}]*([^{JS_SPACE}]+)[{JS_SPACE}]*(.*)$', re.DOTALL)
+
+
 def parse_command(line, own_nick, prefix):
     """The same rules as the TypeScript SDK (protocol/sdk/command.ts): (name, args, nick, reply_to) or None."""
     return command_of(parse_irc_line(line), own_nick, prefix)
@@ -193,15 +201,15 @@ def command_of(irc, own_nick, prefix):
     if prefix and text.startswith(prefix):
         rest = text[len(prefix):]
     elif own_nick:
-        addressed = re.match(re.escape(own_nick) + r'[:,]\s*', text, re.IGNORECASE)
+        addressed = re.match(re.escape(own_nick) + f'[:,][{JS_SPACE}]*', text, re.IGNORECASE)
         if addressed:
             rest = text[addressed.end():]
     if rest is None and private:
         rest = text
-    words = (rest or '').split(None, 1)
-    if not words:
+    m = COMMAND_WORD.match(rest or '')
+    if not m:
         return None
-    return words[0].lower(), (words[1].strip() if len(words) > 1 else ''), irc.nick, (irc.nick if private else target)
+    return m.group(1).lower(), m.group(2).strip(JS_SPACE_CHARS), irc.nick, (irc.nick if private else target)
 
 
 # ---- 4. messages ---------------------------------------------------------------------------------
@@ -336,11 +344,18 @@ UNKNOWN_METHOD = {'org.hive.Error.InvalidArgs', 'org.freedesktop.DBus.Error.Unkn
 
 def route_of(lines, meta, prefix):
     """The route key of a message: `event.<hive.event>` without lines, else from the first line
-    `PRIVMSG.command.<name>` for a command to the bot, or its command word (`PRIVMSG`, `JOIN`, `001`)."""
+    `PRIVMSG.command.<name>` for a command to the bot, or its command word (`PRIVMSG`, `JOIN`, `001`).
+    NUL becomes U+FFFD (a D-Bus string may not hold it), as in the TypeScript SDK."""
+    return _route_key(lines, meta, prefix).replace('\0', '\ufffd')
+
+
+def _route_key(lines, meta, prefix):
     if not lines:
         event = meta.get('hive.event')
         return f'event.{event.value}' if event is not None and isinstance(event.value, str) and event.value else 'event'
-    irc = parse_irc_line(to_text(lines[0]))
+    # Invalid UTF-8 as U+FFFD, as the TypeScript SDK reads it: a route is a D-Bus string (no lone
+    # surrogates) and must be the same whichever SDK works it out.
+    irc = parse_irc_line(lines[0].decode('utf-8', 'replace'))
     if irc is None:
         return 'line'
     if irc.command == 'PRIVMSG':
