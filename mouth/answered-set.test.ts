@@ -30,6 +30,15 @@ describe('AnsweredSet', () => {
     expect(a.admit('echo', 'echo', 'm1', true)).toBe(true);
     expect(a.admit('echo', 'echo', 'm1', true)).toBe(false);
   });
+  it('a node that answered as the mouth\'s own child, then answers the replay through a filter it was moved back under, is a duplicate', () => {
+    const a = new AnsweredSet();
+    expect(a.admit('b', 'b', 'm1', false)).toBe(true);
+    expect(a.admit('f1', 'b', 'm1', true)).toBe(false);
+    // Not the other way round: a claim through a filter is only as good as the filter.
+    const c = new AnsweredSet();
+    expect(c.admit('f1', 'b', 'm2', false)).toBe(true);
+    expect(c.admit('b', 'b', 'm2', true)).toBe(true);
+  });
   it('forgets the oldest replies beyond its size', () => {
     const a = new AnsweredSet(2);
     a.admit('n', 'n', '1', false); a.admit('n', 'n', '2', false); a.admit('n', 'n', '3', false);

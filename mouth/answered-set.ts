@@ -14,7 +14,12 @@ export class AnsweredSet {
     // The child the reply came through is part of the key: a node claiming another's origin
     // cannot make that node's replayed answer look like a duplicate.
     const key = `${via}\0${origin}\0${replyTo}\0${network}`;
-    if (replayed && this.keys.has(key)) return false;
+    // Also a duplicate: the same node answered it earlier as the mouth's own child (its origin then
+    // verified by the mouth itself), and answers the replay through a parent it was moved back
+    // under (kill -9 of a filter, then of the node: the chaos test). Nobody but that node can have
+    // made that key, so it shadows nothing.
+    const asItself = `${origin}\0${origin}\0${replyTo}\0${network}`;
+    if (replayed && (this.keys.has(key) || this.keys.has(asItself))) return false;
     if (!this.keys.has(key)) {
       this.keys.add(key);
       if (this.keys.size > this.max) this.keys.delete(this.keys.values().next().value!);
