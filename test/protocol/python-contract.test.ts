@@ -44,6 +44,13 @@ describe('the Python SDK against the committed interface', () => {
     expect(r.stdout).toBe(`${NODE_INTERFACE} 2`);
   });
 
+  it('does not load PyGObject (dbus_next\'s GLib flavour, ~3.7 MB a process), and leaves it importable for a plugin', async () => {
+    const script = "import sys, hive_node\nprint('gi' in sys.modules, 'gi.repository' in sys.modules)\nfrom gi.repository import GLib\nprint(GLib.MAJOR_VERSION >= 2)";
+    const r = await execa('/usr/bin/python3', ['-c', script], { env: { PYTHONPATH: PYTHON_SDK }, reject: false });
+    expect(r.stderr).toBe('');
+    expect(r.stdout.split('\n')).toEqual(['False False', 'True']);
+  });
+
   it('works out the same route as the TypeScript SDK, for ordinary and odd lines', async () => {
     const lines = [
       ':bob!b@h PRIVMSG #c :!Ping now', ':bob!b@h PRIVMSG #c :hive:   echo hi', ':bob!b@h PRIVMSG hive :notes', ':bob!b@h PRIVMSG #c :talk',
