@@ -154,7 +154,11 @@ describe('sanitizer on ngIRCd', () => {
     expect(refusals.every((l) => l.child === 'escape' && typeof l.reason === 'string')).toBe(true);
     expect(refusals[3]!.reason).toBe('MODE is not allowed here (allowed: PRIVMSG, NOTICE)');
     expect(refusals[2]!.reason).toBe('a line names 3 members of #one (at most 2 per line)');
-    const seenByChild = logsOf(hive, 'escape').filter((l) => l.msg === 'escape attempt refused' && (l.time as number) >= since);
+    // The escaping node logs after the sanitizer's refusal has come back to it: wait for its lines too.
+    const seenByChild = await waitFor(() => {
+      const s = logsOf(hive, 'escape').filter((l) => l.msg === 'escape attempt refused' && (l.time as number) >= since);
+      return s.length >= attempts.length ? s : undefined;
+    }, { what: 'the escaping node\'s log of each refusal' });
     expect(seenByChild.map((l) => l.attempt)).toEqual(attempts);
     expect(seenByChild.every((l) => l.error === 'org.hive.Error.Refused' && String(l.reason).startsWith('sanitizer: '))).toBe(true);
     // Counted: the node's dropped counter and the sanitizer's own figures.
