@@ -198,4 +198,4 @@ for (const n of networks.values()) await n.start();
 log.info({ networks: [...networks.keys()] }, 'mouth running');
 // Give back what a burst grew the heap to once quiet (the mouth is the largest process after one);
 // its young generation keeps node's default size, for throughput.
-if (process.env.HIVE_IDLE_GC !== '0') collectWhenIdle();
+collectWhenIdle();

@@ -147,4 +147,26 @@ export type NetworkConfig = z.infer<typeof networkSchema>;
 export type IrcNetworkConfig = z.infer<typeof ircNetworkSchema>;
 export type TerminalNetworkConfig = z.infer<typeof terminalNetworkSchema>;
 export type ScriptNetworkConfig = z.infer<typeof scriptNetworkSchema>;
+
+/**
+ * One line the bot sent on the scripted network, as its client reads it (a JSON line): the wire
+ * contract of that network, here so that hive/testing (tree-supervisor/testing.ts) reads the same type.
+ */
+export interface ScriptSent {
+  /** The raw line, e.g. `PRIVMSG #test :pong`. */
+  sent: string;
+  command: string;
+  target?: string;
+  /** The text of a PRIVMSG or NOTICE. */
+  text?: string;
+  /** The hive.id of the line it answers, and the node that made it. */
+  reply_to?: string;
+  origin?: string;
+  via?: string;
+  /** The message the line belongs to (lines of one message share it; counted from 1) and whether it is its last line. */
+  message: number;
+  last: boolean;
+  /** The message's metadata (hive.* keys and the plugin's own). */
+  meta: Record<string, unknown>;
+}
 export type ChannelConfig = z.infer<typeof channelSchema>;

@@ -22,7 +22,7 @@ import { parseLine } from '../protocol/irc-line.js';
 import type { Meta } from '../protocol/metadata.js';
 import { createTokenBucket } from '../protocol/token-bucket.js';
 import { createAllowList } from './allow-list.js';
-import { nickSchema, type ScriptNetworkConfig } from './network-config.js';
+import { nickSchema, type ScriptNetworkConfig, type ScriptSent } from './network-config.js';
 import type { Network, NetworkSink } from './network.js';
 import { OutboundRefused } from './outbound-error.js';
 import { Outbound, speakerOf, type Sender } from './outbound.js';
@@ -63,20 +63,6 @@ const requestSchema = z
 
 type Request = z.infer<typeof requestSchema>;
 
-/** One line the bot sent, as the client reads it. */
-export interface ScriptSent {
-  sent: string;
-  command: string;
-  target?: string;
-  text?: string;
-  reply_to?: string;
-  origin?: string;
-  via?: string;
-  /** The message the line belongs to (lines of one message share it; counted from 1) and whether it is its last line. */
-  message: number;
-  last: boolean;
-  meta: Record<string, unknown>;
-}
 
 export interface ScriptOptions {
   name: string;

@@ -178,7 +178,7 @@ export async function up(opts: { config?: string }): Promise<number> {
     await supervisor.waitReady();
     if (stopping) return;
     // The supervisor idles at its start-up garbage unless V8 happens to shrink it: collect once quiet.
-    if (process.env.HIVE_IDLE_GC !== '0') collectWhenIdle();
+    collectWhenIdle();
     if (Object.values(config.networks).some((n) => n.type === 'terminal')) {
       if (process.stdin.isTTY) process.stderr.write(`hive '${config.instance}' is up: talk to it here (try !help); Ctrl-D or Ctrl-C ends it.\n`);
       supervisor.connectTerminal();

@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { runtimeInfoSchema, type RuntimeInfo } from './runtime-file.js';
 import { fetchTree, withSupervisor, type TreeNodeInfo } from './cli-client.js';
+import type { ScriptSent } from '../mouth/network-config.js';
 
 /** A plugin as in hive.yaml's `plugins:` (docs/config.md): `use:` a built-in, `exec:` a program or `dir:` a plugin folder (relative to the test's `cwd`). */
 export interface TestPluginSpec {
@@ -58,23 +59,7 @@ export interface TestHiveOptions {
 }
 
 /** A line the bot sent on the scripted network. */
-export interface Sent {
-  /** The raw line, e.g. `PRIVMSG #test :pong`. */
-  sent: string;
-  command: string;
-  target?: string;
-  /** The text of a PRIVMSG or NOTICE. */
-  text?: string;
-  /** The hive.id of the line it answers, and the node that made it. */
-  reply_to?: string;
-  origin?: string;
-  via?: string;
-  /** The message it is a line of (a reply of several lines is one message), and whether it is its last line. */
-  message: number;
-  last: boolean;
-  /** The message's metadata (hive.* keys and the plugin's own). */
-  meta: Record<string, unknown>;
-}
+export type Sent = ScriptSent;
 
 /** A message the mouth refused to send (the allow-list, a CTCP, a line too long, …): the plugin got the error. */
 export interface Refused {

@@ -40,10 +40,13 @@ function gcFunction(): (() => void) | undefined {
   }
 }
 
-/** Starts the watcher; returns a function that stops it. Does nothing (and says so) where gc() cannot be had. */
+/**
+ * Starts the watcher; returns a function that stops it. Does nothing (and says so) where gc() cannot
+ * be had, or with HIVE_IDLE_GC=0 (leave it to V8: to measure what the watcher buys).
+ */
 export function collectWhenIdle(opts: IdleGcOptions = {}): { stop(): void; available: boolean } {
   const { intervalMs, growthBytes, quietBelow } = { ...IDLE_GC_DEFAULTS, ...opts };
-  const gc = gcFunction();
+  const gc = process.env.HIVE_IDLE_GC === '0' ? undefined : gcFunction();
   if (!gc) return { stop() { /* nothing started */ }, available: false };
   let base = getHeapStatistics().total_heap_size;
   let elu = performance.eventLoopUtilization();

@@ -159,10 +159,8 @@ export async function runPlugin<S extends z.ZodType | undefined = undefined>(man
     return node;
   }
   if (underKeeper()) process.send!({ hive: 'up' } satisfies KeeperMessage);
-  // Give back what a burst grew the heap to, once quiet (idle-gc.ts); HIVE_IDLE_GC=0: leave it to V8 (to measure).
-  if (process.env.HIVE_IDLE_GC !== '0') {
-    collectWhenIdle({ onCollect: (before, after) => log.debug({ before_mb: Math.round(before / 1048576), after_mb: Math.round(after / 1048576) }, 'heap collected after a burst') });
-  }
+  // Give back what a burst grew the heap to, once quiet (idle-gc.ts).
+  collectWhenIdle({ onCollect: (before, after) => log.debug({ before_mb: Math.round(before / 1048576), after_mb: Math.round(after / 1048576) }, 'heap collected after a burst') });
   return node;
 }
 

@@ -191,8 +191,8 @@ class Command:
 # JavaScript's \s (and String.trim's whitespace): the TypeScript SDK splits a command on exactly
 # these, so both read `!ping\x1fx` (IRC underline) as the same command word. Python's own \s and
 # str.split() also take \x1c-\x1f and \x85.
-JS_SPACE = '\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff'
-JS_SPACE_CHARS = '\t\n\v\f\r \u00a0\u1680' + ''.join(chr(c) for c in range(0x2000, 0x200b)) + '\u2028\u2029\u202f\u205f\u3000\ufeff'
+JS_SPACE_CHARS = '\t\n\v\f\r \u00a0\u1680' + ''.join(map(chr, range(0x2000, 0x200b))) + '\u2028\u2029\u202f\u205f\u3000\ufeff'
+JS_SPACE = re.escape(JS_SPACE_CHARS)         # the same set, for a character class
 COMMAND_WORD = re.compile(f'^[{JS_SPACE}]*([^{JS_SPACE}]+)[{JS_SPACE}]*(.*)$', re.DOTALL)
 
 
