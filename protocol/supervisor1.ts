@@ -9,6 +9,7 @@ export const SUPERVISOR1: InterfaceSpec = {
   name: SUPERVISOR_INTERFACE,
   methods: {
     Tree: { in: [], out: [['json', 's']] },
+    Logs: { in: [['node', 's'], ['max', 'u']], out: [['lines', 'as']] },
     Start: { in: [['node', 's']], out: [] },
     Stop: { in: [['node', 's']], out: [] },
     Restart: { in: [['node', 's']], out: [] },

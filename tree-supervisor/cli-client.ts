@@ -25,7 +25,7 @@ export async function findHive(opts: { config?: string; instance?: string }): Pr
 }
 
 /** The members only the operator may call: the connection authenticates before the first of them. */
-const OPERATOR_ONLY = new Set(['Start', 'Stop', 'Restart', 'Load', 'Unload', 'Shutdown', 'RemoteAccess']);
+const OPERATOR_ONLY = new Set(['Start', 'Stop', 'Restart', 'Load', 'Unload', 'Shutdown', 'RemoteAccess', 'Logs', 'Reload']);
 
 export async function withSupervisor<T>(info: RuntimeInfo, fn: (call: (member: string, signature?: string, body?: unknown[], timeoutMs?: number) => Promise<unknown[]>, bus: MessageBus) => Promise<T>): Promise<T> {
   const bus = await connectBus(info.bus_address);

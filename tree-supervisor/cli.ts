@@ -10,6 +10,7 @@ import { dirname, resolve } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { PluginSourceError, localizeSpec } from './plugin-manifest.js';
 import { parseBoundedYaml } from './yaml-bounds.js';
+import { formatLogLine } from './node-logs.js';
 
 const FIND = '  -c, --config FILE     find the hive by its config file (its instance)\n  -i, --instance NAME   find the hive by instance name (default: default)\n';
 
@@ -27,6 +28,7 @@ commands:
   load      add a plugin at runtime
   unload    remove a plugin at runtime
   tap       show every message flowing in the tree
+  logs      show a node's recent log lines
   remote    what a remote node is started with: its socket and credential
   down      stop a running hive
   new       start a plugin: a responder, its manifest, a dev config and a test (ts, python, shell)
@@ -78,6 +80,15 @@ Prints every message flowing in the tree, decoded: down (Message signals) and up
 
       --json            one JSON object per message: {time, direction, from, to, lines, meta}
       --count N         stop after N messages
+${FIND}`,
+  logs: `usage: hive logs NODE [--json] [-n N] [--config FILE | --instance NAME]
+
+The node's most recent log lines, oldest first: its own (what it wrote on stdout and stderr) and
+the supervisor's about it (started, died, restarted, moved), as \`hive up\` logged them (its
+log_level applies). The supervisor keeps the last 200 per node, each up to 2 KB. Operator only.
+
+  -n, --lines N         the last N lines only
+      --json            the lines as logged: one JSON object per line
 ${FIND}`,
   remote: `usage: hive remote NODE [--json] [--config FILE | --instance NAME]
 
@@ -195,6 +206,7 @@ export async function main(argv: string[]): Promise<number> {
       options: {
         ...COMMON,
         count: { type: 'string' },
+        lines: { type: 'string', short: 'n' },
         name: { type: 'string' },
         use: { type: 'string' },
         exec: { type: 'string' },
@@ -266,6 +278,14 @@ export async function main(argv: string[]): Promise<number> {
         const parent = `org.hive.${info.instance}.${configured}`;
         const out = { node: n, socket, address, credential, instance: info.instance, parent };
         print(v.json, out, `socket:     ${socket}\ncredential: ${credential}\n\nOn the node's host, with that socket forwarded to SOCK (docs/deploy.md):\n  HIVE_BUS_ADDRESS=unix:path=SOCK HIVE_INSTANCE=${info.instance} HIVE_NODE=${n} HIVE_PARENT=${parent} HIVE_TOKEN=${credential} HIVE_VOUCH=1 PROGRAM\n`);
+        return EXIT_CODES.ok;
+      }
+      case 'logs': {
+        const n = needNode();
+        const max = v.lines === undefined ? 0 : Number(v.lines);
+        if (v.lines !== undefined && (!Number.isInteger(max) || max < 1 || max > 0xffffffff)) throw new CliError(`hive logs: -n wants a whole number of lines, at least 1; got ${JSON.stringify(v.lines)}`, EXIT_CODES.usage);
+        const [lines] = await withSupervisor(info, (call) => call('Logs', 'su', [n, max])) as [string[]];
+        process.stdout.write(lines.map((l) => (v.json ? l : formatLogLine(l)) + '\n').join(''));
         return EXIT_CODES.ok;
       }
       case 'tap': {

@@ -26,6 +26,8 @@ export const OPERATION_DEADLINE_MS = 20_000;
 
 export interface SupervisorOps {
   treeJson(): Promise<string>;
+  /** The node's last `max` log lines (all kept when 0), oldest first; NoSuchNode for an unknown node. */
+  logs(name: string, max: number): string[];
   startNode(name: string): Promise<void>;
   stopNode(name: string): Promise<void>;
   restartNode(name: string): Promise<void>;
@@ -72,6 +74,7 @@ export function serveSupervisor(bus: MessageBus, o: { instance: string; log: Log
     } }),
     methods: {
       Tree: async () => [await bounded('Tree', ops.treeJson())],
+      Logs: op('Logs', (m) => [ops.logs(m.body[0] as string, m.body[1] as number)]),
       Start: op('Start', async (m) => { await bounded('Start', ops.startNode(m.body[0] as string)); }),
       Stop: op('Stop', async (m) => { await bounded('Stop', ops.stopNode(m.body[0] as string)); }),
       Restart: op('Restart', async (m) => { await bounded('Restart', ops.restartNode(m.body[0] as string)); }),

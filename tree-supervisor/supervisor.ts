@@ -51,6 +51,7 @@ import { isProcessUnder } from './process-tree.js';
 import { createLogLimiter } from '../protocol/log-limit.js';
 import { sandboxedProcess, sandboxEnv } from './sandbox.js';
 import type { BusProxy } from './bus-proxy.js';
+import { NodeLogs, teeLogLines } from './node-logs.js';
 
 export { OPERATION_DEADLINE_MS } from './supervisor-service.js';
 export { builtinPluginExists } from './node-process.js';
@@ -93,9 +94,12 @@ export class Supervisor {
   private readonly remotes: RemoteNodes;
   private impostors = 0;
   private readonly impostorLog = createLogLimiter();
+  /** Each node's recent log lines (Supervisor1.Logs). */
+  readonly logs = new NodeLogs((name) => this.nodes.has(name));
 
   constructor(private readonly o: SupervisorOptions) {
     this.instance = o.config.instance;
+    teeLogLines([o.nodeLog, o.log], (line) => this.logs.take(line));
     this.terminal = Object.values(o.config.networks).some((n) => n.type === 'terminal');
     this.remotes = new RemoteNodes({
       nodes: this.nodes, tree: this.tree, instance: this.instance, log: o.log, busAddress: o.busAddress, runtimeDir: o.runtimeDir,
@@ -121,6 +125,7 @@ export class Supervisor {
         checkParent: (child, parent) => this.checkParent(child, parent), impostors: () => this.impostors,
         remoteAccess: (n) => this.remotes.access(this.record(n)),
         treeJson: async () => JSON.stringify(await this.treeView()),
+        logs: (n, max) => { this.record(n); return this.logs.lines(n, max); },
         startNode: (n) => this.startNode(n), stopNode: (n) => this.stopNode(n), restartNode: (n) => this.restartNode(n),
         load: (spec) => this.load(spec), unload: (n) => this.unload(n), shutdown: () => this.o.onShutdown(0),
         isTerminalMouth: (caller) => this.terminal && caller !== undefined && [...this.nodes.values()].some((r) => !r.spec && r.unique === caller),
@@ -610,9 +615,10 @@ export class Supervisor {
         if (c.spec) c.spec = { ...c.spec, parent };
       }
     }
+    this.log.info({ child: name }, 'node unloaded');
     this.tree.delete(name);
     this.nodes.delete(name);
-    this.log.info({ child: name }, 'node unloaded');
+    this.logs.forget(name);
     this.converge();
   }
 
