@@ -12,7 +12,7 @@ describe('bridge config', () => {
     expect(cfg).toEqual({
       groups: { devs: ['a/#hive', 'console/#console'] },
       events: { joins: false, parts: false, quits: false, nicks: false },
-      notices: false, colours: true, plain: [], no_highlight: true, ignore: [],
+      notices: false, colours: true, plain: [], no_highlight: true, max_lines: 10, ignore: [],
     });
   });
 
@@ -26,6 +26,12 @@ describe('bridge config', () => {
     expect(issues({ groups: { d: ['a/#x', 'b/#x'] }, events: { join: true } })[0]).toMatch(/^events: .*join/);
     expect(issues({ groups: { d: ['a/#x', 'b/#x'] }, colors: true })[0]).toMatch(/colors/);
     expect(issues({ groups: { d: ['1a/#x', 'b/#x bad'] } })).toHaveLength(2);
+  });
+
+  it('takes an XMPP room as a channel (#room@conference.example.org), case-insensitive like any channel', () => {
+    expect(issues({ groups: { d: ['libera/#hive', 'jabber/#hive@conference.example.org'] } })).toEqual([]);
+    expect(issues({ groups: { d: ['j/#Hive@conference.localhost', 'j/#hive@conference.localhost'] } })[0]).toMatch(/listed twice/);
+    expect(issues({ groups: { d: ['a/#x', 'b/#x'] }, max_lines: 0 })[0]).toMatch(/^max_lines: /);
   });
 
   it('a channel belongs to one group only (case-insensitive), and once', () => {

@@ -36,6 +36,11 @@ export const configSchema = z
     plain: z.array(networkSchema).default([]),
     /** A zero-width space inside relayed nicks, so they do not highlight anyone. */
     no_highlight: z.boolean().default(true),
+    /**
+     * Lines of one message relayed to an IRC channel at most (a multi-line XMPP message); past it,
+     * the last line says how many more there were. A room gets the whole message.
+     */
+    max_lines: z.number().int().min(1).max(100).default(10),
     /** Nicks never relayed (other relay bots: two bridges in one channel would feed each other). */
     ignore: z.array(z.string().regex(NICK, { error: 'expected an IRC nick' })).default([]),
   })

@@ -8,7 +8,7 @@ import { configSchema } from './config.js';
 import { plainText } from './format.js';
 
 function fakeHive(config: Record<string, unknown>, failOn: string[] = []) {
-  const sent: { network: string; lines: string[]; bytes: Buffer[] }[] = [];
+  const sent: { network: string; lines: string[]; bytes: Buffer[]; meta: Meta }[] = [];
   let handler: ((m: Incoming) => unknown) | undefined;
   const node = { counters: { in: 0, out: 0, dropped: 0, errors: 0 } as Record<string, number>, onAttached: undefined as undefined | ((p: string) => void) };
   const ctx = {
@@ -20,12 +20,13 @@ function fakeHive(config: Record<string, unknown>, failOn: string[] = []) {
     send: async (msg: HiveMessage) => {
       const network = String(msg.meta['hive.network']);
       if (failOn.includes(network)) throw new Error(`org.hive.Error.NetworkUnknown: no network '${network}'`);
-      sent.push({ network, lines: msg.lines.map((l) => plainText(l.toString('utf8'))), bytes: msg.lines });
+      sent.push({ network, lines: msg.lines.map((l) => plainText(l.toString('utf8'))), bytes: msg.lines, meta: msg.meta });
     },
   } as unknown as Parameters<typeof bridge.setup>[0];
   bridge.setup(ctx);
-  const feed = async (network: string, line: string | Buffer, meta: Meta = {}) => {
-    const msg = toIncoming({ lines: [typeof line === 'string' ? Buffer.from(line) : line], meta: { 'hive.network': network, 'hive.nick': 'hivebot', 'hive.event': 'line', 'hive.id': 'm1', ...meta } });
+  const feed = async (network: string, line: string | Buffer | string[], meta: Meta = {}) => {
+    const lines = Array.isArray(line) ? line.map((l) => Buffer.from(l)) : [typeof line === 'string' ? Buffer.from(line) : line];
+    const msg = toIncoming({ lines, meta: { 'hive.network': network, 'hive.nick': 'hivebot', 'hive.event': 'line', 'hive.id': 'm1', ...meta } });
     await handler!(msg);
   };
   const event = async (network: string, what: 'disconnected' | 'registered') => {
@@ -122,5 +123,148 @@ describe('bridge handler', () => {
     await new Promise((r) => setTimeout(r, 10));
     expect(h.sent.map((s) => [s.network, s.lines])).toEqual([['a', ['NAMES #hive']], ['b', ['NAMES #hive']], ['console', ['NAMES #console']]]);
     expect(fakeHive({ groups }).node.onAttached).toBeUndefined();
+  });
+});
+
+describe('bridge handler with XMPP rooms (native replies and corrections)', () => {
+  const A = '#a@conference.localhost';
+  const B = '#b@conference.localhost';
+  const rooms = { g: ['irc/#hive', `x/${A}`, `x/${B}`] };
+  const to = (h: ReturnType<typeof fakeHive>, channel: string) => h.sent.filter((s) => s.lines[0]!.split(' ')[1] === channel);
+  const last = (h: ReturnType<typeof fakeHive>, channel: string) => to(h, channel).at(-1)!;
+
+  it('relays a room\'s line to IRC with a coloured nick and to the other room plain, as a copy with an id of its own', async () => {
+    const h = fakeHive({ groups: rooms });
+    await h.feed('x', `:alice!alice@localhost PRIVMSG ${A} :hello`, { 'hive.msgid': 'm1' });
+    expect(last(h, '#hive').bytes[0]!.toString()).toMatch(/^PRIVMSG #hive :<\x03\d\da\u200blice\x03> hello$/);
+    const copy = last(h, B);
+    expect(copy.bytes[0]!.toString()).toBe(`PRIVMSG ${B} :<a\u200blice> hello`);
+    expect(copy.meta['hive.msgid']).toMatch(/^bridge-/);
+    expect(copy.meta['hive.reply_to']).toBeUndefined();
+    // The room reflects the copy back (its id is ours): not relayed again.
+    const before = h.sent.length;
+    await h.feed('x', `:hivebot2!hivebot@localhost PRIVMSG ${B} :<alice> hello`, { 'hive.msgid': String(copy.meta['hive.msgid']) });
+    expect(h.sent.length).toBe(before);
+  });
+
+  it('strips IRC formatting for rooms, keeps it for IRC', async () => {
+    const h = fakeHive({ groups: { g: ['irc/#hive', 'irc2/#hive', `x/${A}`] }, colours: false });
+    await h.feed('irc', ':alice!u@h PRIVMSG #hive :\x02bold\x02 and \x0304red\x03');
+    expect(last(h, A).bytes[0]!.toString()).toBe(`PRIVMSG ${A} :<a\u200blice> bold and red`);
+    expect(h.sent.find((s) => s.network === 'irc2')!.bytes[0]!.toString()).toBe('PRIVMSG #hive :<a\u200blice> \x02bold\x02 and \x0304red\x03');
+  });
+
+  it('shows a reply on IRC with a short quote, and passes it to another room as a reply to the copy', async () => {
+    const h = fakeHive({ groups: rooms, colours: false });
+    await h.feed('x', `:alice!alice@localhost PRIVMSG ${A} :the first words of a rather long line that will not fit in a quote at all`, { 'hive.msgid': 'm1' });
+    const copyInB = last(h, B).meta['hive.msgid'];
+    await h.feed('x', `:bob!bob@localhost PRIVMSG ${A} :I agree`, { 'hive.msgid': 'm2', 'hive.reply_msgid': 'm1' });
+    expect(last(h, '#hive').lines).toEqual(['PRIVMSG #hive :<bob> ↪ alice: "the first words of a rather long line that will not fit in…" — I agree']);
+    const reply = last(h, B);
+    expect(reply.lines).toEqual([`PRIVMSG ${B} :<bob> I agree`]);
+    expect(reply.meta['hive.reply_msgid']).toBe(copyInB);
+    // A reply in room B to the copy there reaches room A as a reply to alice's original.
+    await h.feed('x', `:carol!carol@localhost PRIVMSG ${B} :me too`, { 'hive.msgid': 'm3', 'hive.reply_msgid': String(copyInB) });
+    expect(last(h, A).meta['hive.reply_msgid']).toBe('m1');
+    expect(last(h, '#hive').lines[0]).toMatch(/^PRIVMSG #hive :<carol> ↪ alice: "the first/);
+    // A reply to something never seen: the text alone.
+    await h.feed('x', `:bob!bob@localhost PRIVMSG ${A} :what?`, { 'hive.msgid': 'm4', 'hive.reply_msgid': 'unknown' });
+    expect(last(h, '#hive').lines).toEqual(['PRIVMSG #hive :<bob> what?']);
+    expect(last(h, B).meta['hive.reply_msgid']).toBeUndefined();
+  });
+
+  it('a reply in a room to a relayed IRC line quotes the IRC speaker', async () => {
+    const h = fakeHive({ groups: rooms, colours: false, no_highlight: false });
+    await h.feed('irc', ':dave!u@h PRIVMSG #hive :anyone here?');
+    const copyInA = String(last(h, A).meta['hive.msgid']);
+    const copyInB = String(last(h, B).meta['hive.msgid']);
+    expect(copyInA).not.toBe(copyInB);
+    await h.feed('x', `:bob!bob@localhost PRIVMSG ${A} :yes`, { 'hive.msgid': 'r1', 'hive.reply_msgid': copyInA });
+    expect(last(h, '#hive').lines).toEqual(['PRIVMSG #hive :<bob> ↪ dave: "anyone here?" — yes']);
+    expect(last(h, B)).toMatchObject({ lines: [`PRIVMSG ${B} :<bob> yes`], meta: { 'hive.reply_msgid': copyInB } });
+  });
+
+  it('shows a room\'s correction on IRC as s/old/new/ or marked, and corrects the copy in the other room', async () => {
+    const h = fakeHive({ groups: rooms, colours: false, no_highlight: false });
+    await h.feed('x', `:alice!alice@localhost PRIVMSG ${A} :I like teh cats`, { 'hive.msgid': 'm1' });
+    const copy = last(h, B).meta['hive.msgid'];
+    const n = h.sent.length;
+    await h.feed('x', `:alice!alice@localhost PRIVMSG ${A} :I like the cats`, { 'hive.msgid': 'm1b', 'hive.replaces': 'm1' });
+    expect(h.sent.length).toBe(n + 2); // one each, no duplicate message
+    expect(last(h, '#hive').lines).toEqual(['PRIVMSG #hive :<alice> s/teh/the/']);
+    expect(last(h, B)).toMatchObject({ lines: [`PRIVMSG ${B} :<alice> I like the cats`], meta: { 'hive.replaces': copy } });
+    expect(last(h, B).meta['hive.msgid']).not.toBe(copy);
+    // A second correction of the same original, against the corrected text.
+    await h.feed('x', `:alice!alice@localhost PRIVMSG ${A} :I like the dogs and cats`, { 'hive.msgid': 'm1c', 'hive.replaces': 'm1' });
+    expect(last(h, '#hive').lines).toEqual(['PRIVMSG #hive :<alice> * correction: I like the dogs and cats']);
+    expect(last(h, B).meta['hive.replaces']).toBe(copy);
+    // A client that names the previous correction's id instead: found too.
+    await h.feed('x', `:alice!alice@localhost PRIVMSG ${A} :I like the dogs and rats`, { 'hive.msgid': 'm1d', 'hive.replaces': 'm1c' });
+    expect(last(h, '#hive').lines).toEqual(['PRIVMSG #hive :<alice> s/cats/rats/']);
+    expect(last(h, B).meta['hive.replaces']).toBe(copy);
+  });
+
+  it('a correction of an unknown id is a plain line marked as a correction; its later corrections find it', async () => {
+    const h = fakeHive({ groups: rooms, colours: false, no_highlight: false });
+    await h.feed('x', `:alice!alice@localhost PRIVMSG ${A} :fixed text`, { 'hive.msgid': 'c1', 'hive.replaces': 'forgotten' });
+    expect(last(h, '#hive').lines).toEqual(['PRIVMSG #hive :<alice> * correction: fixed text']);
+    expect(last(h, B).lines).toEqual([`PRIVMSG ${B} :<alice> * correction: fixed text`]);
+    expect(last(h, B).meta['hive.replaces']).toBeUndefined();
+    const copy = last(h, B).meta['hive.msgid'];
+    await h.feed('x', `:alice!alice@localhost PRIVMSG ${A} :fixed texts`, { 'hive.msgid': 'c2', 'hive.replaces': 'forgotten' });
+    expect(last(h, '#hive').lines).toEqual(['PRIVMSG #hive :<alice> s/text/texts/']);
+    expect(last(h, B).meta['hive.replaces']).toBe(copy);
+  });
+
+  it('an IRC user\'s s/old/new/ right after their line corrects the rooms\' copies; IRC sees the s/// itself', async () => {
+    const h = fakeHive({ groups: { g: ['irc/#hive', 'irc2/#hive', `x/${A}`] }, colours: false, no_highlight: false });
+    await h.feed('irc', ':dave!u@h PRIVMSG #hive :helo world');
+    const copy = last(h, A).meta['hive.msgid'];
+    await h.feed('irc', ':dave!u@h PRIVMSG #hive :s/helo/hello/');
+    expect(last(h, A)).toMatchObject({ lines: [`PRIVMSG ${A} :<dave> hello world`], meta: { 'hive.replaces': copy } });
+    expect(h.sent.filter((s) => s.network === 'irc2').at(-1)!.lines).toEqual(['PRIVMSG #hive :<dave> s/helo/hello/']);
+    // One that does not apply is a plain line everywhere.
+    await h.feed('irc', ':dave!u@h PRIVMSG #hive :s/nothere/x/');
+    expect(last(h, A).lines).toEqual([`PRIVMSG ${A} :<dave> s/nothere/x/`]);
+    expect(last(h, A).meta['hive.replaces']).toBeUndefined();
+    // Someone else's s/// is not a correction of dave's line.
+    await h.feed('irc', ':erin!u@h PRIVMSG #hive :s/world/there/');
+    expect(last(h, A).meta['hive.replaces']).toBeUndefined();
+  });
+
+  it('relays a multi-line room message to IRC as lines kept in one message (bounded), to a room as one message', async () => {
+    const h = fakeHive({ groups: rooms, colours: false, no_highlight: false, max_lines: 3 });
+    await h.feed('x', [`:alice!alice@localhost PRIVMSG ${A} :one`, `:alice!alice@localhost PRIVMSG ${A} :two`], { 'hive.msgid': 'm1' });
+    expect(last(h, '#hive').lines).toEqual(['PRIVMSG #hive :<alice> one', 'PRIVMSG #hive :<alice> two']);
+    expect(last(h, B).lines).toEqual([`PRIVMSG ${B} :<alice> one`, `PRIVMSG ${B} :two`]);
+    // Hostile: 50 lines. IRC gets max_lines, the last saying how many more; the room gets them all.
+    await h.feed('x', Array.from({ length: 50 }, (_, i) => `:alice!alice@localhost PRIVMSG ${A} :l${i}`), { 'hive.msgid': 'm2' });
+    expect(last(h, '#hive').lines).toEqual(['PRIVMSG #hive :<alice> l0', 'PRIVMSG #hive :<alice> l1', 'PRIVMSG #hive :<alice> (… 48 more lines)']);
+    expect(h.node.counters.lines_cut).toBe(48);
+    expect(last(h, B).lines).toHaveLength(50);
+    // A multi-line correction on IRC: marked on its first line, bounded the same way.
+    await h.feed('x', [`:alice!alice@localhost PRIVMSG ${A} :uno`, `:alice!alice@localhost PRIVMSG ${A} :dos`], { 'hive.msgid': 'm1x', 'hive.replaces': 'm1' });
+    expect(last(h, '#hive').lines).toEqual(['PRIVMSG #hive :<alice> * correction: uno', 'PRIVMSG #hive :<alice> dos']);
+  });
+
+  it('does not relay a room\'s history replayed on join, but can quote it when someone replies to it', async () => {
+    const h = fakeHive({ groups: rooms, colours: false, no_highlight: false });
+    await h.feed('x', `:old!old@localhost PRIVMSG ${A} :yesterday's news`, { 'hive.msgid': 'h1', 'hive.history': true });
+    expect(h.sent).toEqual([]);
+    await h.feed('x', `:bob!bob@localhost PRIVMSG ${A} :still true`, { 'hive.msgid': 'n1', 'hive.reply_msgid': 'h1' });
+    expect(last(h, '#hive').lines).toEqual(['PRIVMSG #hive :<bob> ↪ old: "yesterday\'s news" — still true']);
+    // No copy of it in B: the quote there too.
+    expect(last(h, B).lines).toEqual([`PRIVMSG ${B} :<bob> ↪ old: "yesterday's news" — still true`]);
+  });
+
+  it('hostile: a huge correction and a huge quoted line stay bounded on IRC', async () => {
+    const h = fakeHive({ groups: rooms, colours: false, no_highlight: false });
+    const huge = 'w '.repeat(20_000);
+    await h.feed('x', `:mallory!m@localhost PRIVMSG ${A} :${huge}`, { 'hive.msgid': 'big' });
+    await h.feed('x', `:bob!bob@localhost PRIVMSG ${A} :tl;dr`, { 'hive.msgid': 'r', 'hive.reply_msgid': 'big' });
+    expect(last(h, '#hive').lines[0]!.length).toBeLessThan(120);
+    await h.feed('x', `:mallory!m@localhost PRIVMSG ${A} :${huge}x`, { 'hive.msgid': 'big2', 'hive.replaces': 'big' });
+    // The text was too long to keep whole: no s/// guessed from a cut text, the full correction.
+    expect(last(h, '#hive').lines[0]!.startsWith('PRIVMSG #hive :<mallory> * correction: w w')).toBe(true);
   });
 });

@@ -4,11 +4,19 @@
  * changes. The bot's own lines are never relayed (compared with hive.nick, the bot's nick on that
  * network), so two bridged channels on one network cannot feed each other. Long relays are left to
  * the mouth, which splits a long PRIVMSG into lines that fit.
+ *
+ * Where a network has message ids (an XMPP room), replies and corrections stay native: the bridge
+ * gives each copy it relays an id of its own (hive.msgid), remembers recent messages by their ids,
+ * and passes a reply on as a reply to the copy (hive.reply_msgid) and a correction as a correction
+ * of the copy (hive.replaces). Where they cannot be native (IRC), a reply is shown with a short
+ * quote and a correction as `s/old/new/` or `* correction: …` (rich-format.ts).
  */
-import { ChannelMembers, definePlugin, ircLower, type HiveMessage, type Incoming, type Manifest, type Meta } from '../../protocol/sdk/index.js';
+import { ChannelMembers, definePlugin, ircLower, newMessageId, parseLine, type HiveMessage, type Incoming, type Manifest, type Meta } from '../../protocol/sdk/index.js';
 import { buildRoutes, configSchema, endpointKey, type Endpoint } from './config.js';
-import { classifyText, eventText, speechHead, trailingBytes, type NickStyle, type RelayEvent, type SpeechKind } from './format.js';
+import { classifyText, eventText, showNick, speechHead, trailingBytes, type NickStyle, type RelayEvent, type SpeechKind } from './format.js';
 import { RecentRelays } from './echo.js';
+import { MessageMemory, type Remembered } from './message-memory.js';
+import { applySubstitution, correctionLines, isRoom, parseSubstitution, replyPrefix, stripFormatting } from './rich-format.js';
 
 const manifest = {
   name: 'bridge',
@@ -19,6 +27,24 @@ const manifest = {
 
 /** How long a relay is remembered to recognise it if it comes back through another of our connections. */
 const ECHO_MEMORY_MS = 30_000;
+/** Messages remembered for replies and corrections: at most this many, for at most this long. */
+const MEMORY = { maxEntries: 2000, ttlMs: 30 * 60_000 };
+/** An IRC user's s/old/new/ corrects their previous line only if that line is at most this old. */
+const SUBSTITUTION_MS = 5 * 60_000;
+
+/** A string metadata value, or undefined (absent, or not a string). */
+const metaString = (meta: Meta, key: string): string | undefined => {
+  const v = meta[key];
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+};
+
+/** What one relay to one place is: its lines, and for a room the ids that keep it native. */
+interface Relay {
+  to: Endpoint;
+  lines: Buffer[];
+  /** Set for a room: the copy's own id, and what it replies to or corrects there. */
+  meta?: Meta;
+}
 
 export default definePlugin(manifest, function bridge(hive) {
   const cfg = hive.config;
@@ -30,13 +56,19 @@ export default definePlugin(manifest, function bridge(hive) {
   /** The bot's current nick on each network, from the hive.nick of what that network sends. */
   const ownNicks = new Map<string, string>();
   const recent = new RecentRelays(ECHO_MEMORY_MS);
+  const memory = new MessageMemory(MEMORY);
+  // The ids the bridge gives its copies share a prefix (node name, run): a room reflecting a copy
+  // back is recognised by it, whatever nick the bot has in that room.
+  const probe = newMessageId(hive.name);
+  const ownIdPrefix = probe.slice(0, probe.lastIndexOf('-') + 1);
   // Shown from the start in the Counters property, as 0.
   hive.count('relayed', 0);
   hive.count('relay_failed', 0);
+  hive.count('lines_cut', 0);
   const log = hive.log;
 
   const keyOf = (e: Endpoint) => endpointKey(e.network, e.channel);
-  const styleFor = (network: string): NickStyle => ({ colour: cfg.colours && !plain.has(network), noHighlight: cfg.no_highlight });
+  const styleFor = (to: Endpoint): NickStyle => ({ colour: cfg.colours && !plain.has(to.network) && !isRoom(to.channel), noHighlight: cfg.no_highlight });
   const endpointsOn = (network: string) => routes.all.filter((e) => e.network === network);
 
   /**
@@ -52,34 +84,45 @@ export default definePlugin(manifest, function bridge(hive) {
     return false;
   };
 
-  /** Sends each network its lines; a failing network is logged and counted and the others still get theirs. */
-  const deliver = async (lines: Map<string, { to: Endpoint; line: Buffer }[]>) => {
-    await Promise.all([...lines].map(async ([network, items]) => {
-      // No hive.reply_to: a relay is not an answer, and the mouth's replay check keys replies by
-      // (origin, reply_to), which would drop the relay to a second network as a duplicate.
-      const msg: HiveMessage = { lines: items.map((i) => i.line), meta: { 'hive.network': network } satisfies Meta };
-      // Remembered before sending: the line can come back from the server before Send returns.
-      const now = Date.now();
-      for (const i of items) recent.remember(network, i.line.toString('utf8'), now);
-      try {
-        await hive.send(msg);
-        hive.count('relayed', items.length);
-      } catch (err) {
-        hive.count('relay_failed');
-        log.error({ err, network, channels: items.map((i) => i.to.channel) }, 'relay failed');
-      }
-    }));
+  const send = async (network: string, items: Relay[], meta: Meta) => {
+    // No hive.reply_to: a relay is not an answer, and the mouth's replay check keys replies by
+    // (origin, reply_to), which would drop the relay to a second network as a duplicate.
+    const msg: HiveMessage = { lines: items.flatMap((i) => i.lines), meta: { ...meta, 'hive.network': network } satisfies Meta };
+    // Remembered before sending: the line can come back from the server before Send returns.
+    const now = Date.now();
+    for (const l of msg.lines) recent.remember(network, l.toString('utf8'), now);
+    try {
+      await hive.send(msg);
+      hive.count('relayed', items.length);
+    } catch (err) {
+      hive.count('relay_failed');
+      log.error({ err, network, channels: items.map((i) => i.to.channel) }, 'relay failed');
+    }
   };
 
-  const relay = (targets: Endpoint[], build: (to: Endpoint) => Buffer) => {
-    const byNetwork = new Map<string, { to: Endpoint; line: Buffer }[]>();
-    for (const to of targets) {
-      let list = byNetwork.get(to.network);
-      if (!list) { list = []; byNetwork.set(to.network, list); }
-      list.push({ to, line: build(to) });
+  /**
+   * Sends each place its relay: the relays to a network's channels as one message (its lines kept
+   * together), a room's alone (its ids are its own). A failing network is logged and counted and
+   * the others still get theirs.
+   */
+  const deliver = async (relays: Relay[]) => {
+    const byNetwork = new Map<string, Relay[]>();
+    const alone: Relay[] = [];
+    for (const r of relays) {
+      if (r.lines.length === 0) continue;
+      if (r.meta) { alone.push(r); continue; }
+      let list = byNetwork.get(r.to.network);
+      if (!list) { list = []; byNetwork.set(r.to.network, list); }
+      list.push(r);
     }
-    return deliver(byNetwork);
+    await Promise.all([
+      ...[...byNetwork].map(([network, items]) => send(network, items, {})),
+      ...alone.map((r) => send(r.to.network, [r], r.meta!)),
+    ]);
   };
+
+  const relay = (targets: Endpoint[], build: (to: Endpoint) => Buffer) =>
+    deliver(targets.map((to) => ({ to, lines: [build(to)], meta: isRoom(to.channel) ? { 'hive.msgid': newMessageId(hive.name) } : undefined })));
 
   /** Relays an event seen in `sources` (every channel the user was in) to the rest of their groups, once each. */
   const relayEvent = (sources: Endpoint[], e: RelayEvent) => {
@@ -93,30 +136,145 @@ export default definePlugin(manifest, function bridge(hive) {
       }
     }
     if (targets.length === 0) return Promise.resolve();
-    return relay(targets, (to) => Buffer.from(`PRIVMSG ${to.channel} :${eventText(e, styleFor(to.network))}`, 'utf8'));
+    return relay(targets, (to) => Buffer.from(`PRIVMSG ${to.channel} :${eventText(e, styleFor(to))}`, 'utf8'));
+  };
+
+  /**
+   * The lines of one relay: the head before the first line (or before every line on IRC, where
+   * each line stands alone), at most max_lines lines on IRC (the rest said to be cut, and counted).
+   */
+  const relayLines = (to: Endpoint, command: string, head: string, bodies: Buffer[]): Buffer[] => {
+    const room = isRoom(to.channel);
+    let list = bodies;
+    if (!room && list.length > cfg.max_lines) {
+      const cut = list.length - cfg.max_lines + 1;
+      hive.count('lines_cut', cut);
+      list = [...list.slice(0, cfg.max_lines - 1), Buffer.from(`(… ${cut} more lines)`, 'utf8')];
+    }
+    return list.map((body, i) => {
+      let h = i === 0 || !room ? head : '';
+      if (body.length === 0) h = h.trimEnd();
+      // The speaker's bytes go on untouched (on IRC): text that is not UTF-8 stays as it was.
+      return Buffer.concat([Buffer.from(`${command} ${to.channel} :${h}`, 'utf8'), body]);
+    });
+  };
+
+  /** A room gets text without IRC's formatting codes (its clients would show them raw). */
+  const bodiesFor = (to: Endpoint, bodies: Buffer[]) => (isRoom(to.channel) ? bodies.map((b) => Buffer.from(stripFormatting(b.toString('utf8')), 'utf8')) : bodies);
+
+  const toBuffers = (lines: string[]) => lines.map((l) => Buffer.from(l, 'utf8'));
+
+  /** A copy's own id in room `to`, remembered so that replies to it and corrections of it there find `entry`. */
+  const copyId = (entry: Remembered, to: Endpoint): string => {
+    const id = newMessageId(hive.name);
+    memory.setId(entry, keyOf(to), id);
+    return id;
   };
 
   const speech = (msg: Incoming, network: string, nick: string) => {
     const irc = msg.irc!;
-    const from = routes.find(network, irc.params[0] ?? '');
+    const target = irc.params[0] ?? '';
+    const from = routes.find(network, target);
     if (!from) return; // private messages, unbridged channels, @#channel (ops only)
     if (irc.command === 'NOTICE' && !cfg.notices) return;
-    const text = trailingBytes(msg.lines[0]!);
-    if (!text || text.length === 0) return;
-    const c = classifyText(text);
+    const msgid = metaString(msg.meta, 'hive.msgid');
+    if (msgid?.startsWith(ownIdPrefix)) return; // a copy of ours, reflected by the room
+    // Several lines to one place are one message (a multi-line XMPP message): all of them go on.
+    const texts: Buffer[] = [];
+    for (const [i, l] of msg.lines.entries()) {
+      const p = i === 0 ? irc : parseLine(l);
+      if (!p || p.command !== irc.command || ircLower(p.params[0] ?? '') !== ircLower(target)) continue;
+      const t = trailingBytes(l);
+      if (t && t.length > 0) texts.push(t);
+    }
+    if (texts.length === 0) return;
+    const c = classifyText(texts[0]!);
     if (c.kind === 'ctcp') return; // VERSION, PING, …: meant for clients, not people
-    if (isOurEcho(network, nick, text.toString('utf8'))) {
+    const bodies = [c.body, ...texts.slice(1)];
+    const text = stripFormatting(bodies.map((b) => b.toString('utf8')).join('\n'));
+    if (isOurEcho(network, nick, texts[0]!.toString('utf8'))) {
       log.debug({ network, channel: from.channel }, 'own relay seen again; not relayed');
+      return;
+    }
+    const now = Date.now();
+    const fromKey = keyOf(from);
+    if (msg.meta['hive.history']) {
+      // Old lines replayed by the room on join: not news, but replies to them can be quoted.
+      memory.add(fromKey, nick, text, msgid, now);
       return;
     }
     const kind: SpeechKind = irc.command === 'NOTICE' ? 'notice' : c.kind === 'action' ? 'action' : 'message';
     const command = kind === 'notice' ? 'NOTICE' : 'PRIVMSG';
-    return relay(routes.others(from), (to) => {
-      let head = speechHead(kind, nick, styleFor(to.network));
-      if (c.body.length === 0) head = head.trimEnd();
-      // The speaker's bytes go on untouched: text that is not UTF-8 stays as it was.
-      return Buffer.concat([Buffer.from(`${command} ${to.channel} :${head}`, 'utf8'), c.body]);
-    });
+    const headFor = (to: Endpoint) => speechHead(kind, nick, styleFor(to));
+    const others = routes.others(from);
+
+    const replaces = metaString(msg.meta, 'hive.replaces');
+    if (replaces !== undefined) return correction(from, nick, replaces, msgid, text, { command, headFor, others, now });
+
+    const sub = isRoom(from.channel) ? undefined : parseSubstitution(text);
+    const last = sub ? memory.lastOf(fromKey, nick, now) : undefined;
+    const fixed = last && !last.truncated && now - last.at < SUBSTITUTION_MS ? applySubstitution(last.text, sub!) : undefined;
+    if (last && fixed !== undefined) {
+      // An IRC user's s/old/new/ of their previous line: a real correction of each room's copy;
+      // IRC readers get the s/old/new/ itself.
+      memory.update(last, fixed);
+      return deliver(others.map((to) => {
+        const copy = last.ids.get(keyOf(to));
+        if (isRoom(to.channel) && copy) {
+          return { to, lines: relayLines(to, command, headFor(to), toBuffers(fixed.split('\n'))), meta: { 'hive.msgid': newMessageId(hive.name), 'hive.replaces': copy } };
+        }
+        return { to, lines: relayLines(to, command, headFor(to), bodiesFor(to, bodies)), meta: isRoom(to.channel) ? { 'hive.msgid': newMessageId(hive.name) } : undefined };
+      }));
+    }
+
+    const replyTo = metaString(msg.meta, 'hive.reply_msgid');
+    const answered = replyTo !== undefined ? memory.find(fromKey, replyTo, now) : undefined;
+    const entry = memory.add(fromKey, nick, text, msgid, now);
+    return deliver(others.map((to): Relay => {
+      let head = headFor(to);
+      let own: Meta | undefined;
+      if (isRoom(to.channel)) {
+        own = { 'hive.msgid': copyId(entry, to) };
+        const copy = answered?.ids.get(keyOf(to));
+        if (copy) own['hive.reply_msgid'] = copy;
+        else if (answered) head += replyPrefix(showNick(answered.nick, styleFor(to)), answered.text);
+      } else if (answered) {
+        head += replyPrefix(showNick(answered.nick, styleFor(to)), answered.text);
+      }
+      return { to, lines: relayLines(to, command, head, bodiesFor(to, bodies)), meta: own };
+    }));
+  };
+
+  /**
+   * A correction (hive.replaces) of message `replaces` in `from`: a correction of each room's copy,
+   * `s/old/new/` or `* correction: …` on IRC. A correction of a message not remembered is relayed
+   * as a new line marked as a correction.
+   */
+  const correction = (
+    from: Endpoint, nick: string, replaces: string, msgid: string | undefined, text: string,
+    how: { command: string; headFor: (to: Endpoint) => string; others: Endpoint[]; now: number },
+  ) => {
+    const fromKey = keyOf(from);
+    const before = memory.find(fromKey, replaces, how.now);
+    const shown = before ? { text: before.text, truncated: before.truncated } : undefined;
+    let entry = before;
+    if (entry) {
+      if (msgid !== undefined) memory.setId(entry, fromKey, msgid);
+      memory.update(entry, text);
+    } else {
+      entry = memory.add(fromKey, nick, text, msgid, how.now);
+      // Later corrections name the same original: they find this line (and its copies) then.
+      memory.setId(entry, fromKey, replaces);
+    }
+    const marked = toBuffers(correctionLines(shown, text));
+    return deliver(how.others.map((to): Relay => {
+      const head = how.headFor(to);
+      if (!isRoom(to.channel)) return { to, lines: relayLines(to, how.command, head, marked) };
+      const copy = before?.ids.get(keyOf(to));
+      if (copy) return { to, lines: relayLines(to, how.command, head, toBuffers(text.split('\n'))), meta: { 'hive.msgid': newMessageId(hive.name), 'hive.replaces': copy } };
+      // No copy there to correct: a new line, marked; it is the copy later corrections replace.
+      return { to, lines: relayLines(to, how.command, head, toBuffers(correctionLines(undefined, text))), meta: { 'hive.msgid': copyId(entry, to) } };
+    }));
   };
 
   const handle = (msg: Incoming): unknown => {
