@@ -1,0 +1,60 @@
+/**
+ * The pages connected for live updates (server-sent events): at most `maxClients` at once (one
+ * more is refused, counted), and a page that does not read is not waited for: past `maxPending`
+ * events not yet written to it, it is closed and counted (its EventSource reconnects and gets the
+ * whole tree again), so a stuck browser never grows this process.
+ */
+import type { SSEStreamingApi } from 'hono/streaming';
+
+interface Client { stream: SSEStreamingApi; pending: number; closed: boolean; gone: () => void }
+
+export class EventHub {
+  private readonly clients = new Set<Client>();
+  /** Pages closed for not reading. */
+  slowClosed = 0;
+
+  constructor(private readonly o: { maxClients: number; maxPending: number; onSlow?: () => void }) {}
+
+  get size(): number { return this.clients.size; }
+
+  /** Takes a page's stream, or false when `maxClients` are connected; resolves `done` when it goes. */
+  add(stream: SSEStreamingApi): { done: Promise<void>; send: (event: string, data: unknown) => void } | false {
+    if (this.clients.size >= this.o.maxClients) return false;
+    let gone!: () => void;
+    const done = new Promise<void>((resolve) => { gone = resolve; });
+    const client: Client = { stream, pending: 0, closed: false, gone };
+    this.clients.add(client);
+    stream.onAbort(() => this.drop(client));
+    return { done, send: (event, data) => this.write(client, event, JSON.stringify(data)) };
+  }
+
+  broadcast(event: string, data: unknown): void {
+    if (this.clients.size === 0) return;
+    const text = JSON.stringify(data);
+    for (const c of this.clients) this.write(c, event, text);
+  }
+
+  closeAll(): void {
+    for (const c of [...this.clients]) this.drop(c);
+  }
+
+  private write(c: Client, event: string, data: string): void {
+    if (c.closed) return;
+    if (c.pending >= this.o.maxPending) {
+      this.slowClosed++;
+      this.o.onSlow?.();
+      this.drop(c);
+      return;
+    }
+    c.pending++;
+    c.stream.writeSSE({ event, data }).then(() => { c.pending--; }, () => this.drop(c));
+  }
+
+  private drop(c: Client): void {
+    if (c.closed) return;
+    c.closed = true;
+    this.clients.delete(c);
+    void c.stream.close().catch(() => undefined);
+    c.gone();
+  }
+}
