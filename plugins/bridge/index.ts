@@ -16,6 +16,7 @@ import { buildRoutes, configSchema, endpointKey, type Endpoint } from './config.
 import { classifyText, eventText, showNick, speechHead, trailingBytes, type NickStyle, type RelayEvent, type SpeechKind } from './format.js';
 import { RecentRelays } from './echo.js';
 import { MessageMemory, type Remembered } from './message-memory.js';
+import { RoomStamps } from './room-stamps.js';
 import { applySubstitution, correctionLines, isRoom, parseSubstitution, replyPrefix, stripFormatting } from './rich-format.js';
 
 const manifest = {
@@ -44,6 +45,8 @@ interface Relay {
   lines: Buffer[];
   /** Set for a room: the copy's own id, and what it replies to or corrects there. */
   meta?: Meta;
+  /** The message it is a new copy of (to learn the id the room gives the copy, see RoomStamps). */
+  entry?: Remembered;
 }
 
 export default definePlugin(manifest, function bridge(hive) {
@@ -57,6 +60,7 @@ export default definePlugin(manifest, function bridge(hive) {
   const ownNicks = new Map<string, string>();
   const recent = new RecentRelays(ECHO_MEMORY_MS);
   const memory = new MessageMemory(MEMORY);
+  const stamps = new RoomStamps<Remembered>(ECHO_MEMORY_MS);
   // The ids the bridge gives its copies share a prefix (node name, run): a room reflecting a copy
   // back is recognised by it, whatever nick the bot has in that room.
   const probe = newMessageId(hive.name);
@@ -115,6 +119,8 @@ export default definePlugin(manifest, function bridge(hive) {
       if (!list) { list = []; byNetwork.set(r.to.network, list); }
       list.push(r);
     }
+    const now = Date.now();
+    for (const r of alone) if (r.entry) stamps.sent(keyOf(r.to), trailingBytes(r.lines[0]!)?.toString('utf8') ?? '', r.entry, now);
     await Promise.all([
       ...[...byNetwork].map(([network, items]) => send(network, items, {})),
       ...alone.map((r) => send(r.to.network, [r], r.meta!)),
@@ -233,29 +239,34 @@ export default definePlugin(manifest, function bridge(hive) {
     return deliver(others.map((to): Relay => {
       let head = headFor(to);
       let own: Meta | undefined;
+      let newCopy: Remembered | undefined;
       if (isRoom(to.channel)) {
         own = { 'hive.msgid': copyId(entry, to) };
+        newCopy = entry;
         const copy = answered?.ids.get(keyOf(to));
         if (copy) own['hive.reply_msgid'] = copy;
         else if (answered) head += replyPrefix(showNick(answered.nick, styleFor(to)), answered.text);
       } else if (answered) {
         head += replyPrefix(showNick(answered.nick, styleFor(to)), answered.text);
       }
-      return { to, lines: relayLines(to, command, head, bodiesFor(to, bodies)), meta: own };
+      return { to, lines: relayLines(to, command, head, bodiesFor(to, bodies)), meta: own, entry: newCopy };
     }));
   };
 
   /**
    * A correction (hive.replaces) of message `replaces` in `from`: a correction of each room's copy,
-   * `s/old/new/` or `* correction: …` on IRC. A correction of a message not remembered is relayed
-   * as a new line marked as a correction.
+   * `s/old/new/` or `* correction: …` on IRC. A correction of a message not remembered (by its id,
+   * nor the speaker's last line there) is relayed as a new line marked as a correction.
    */
   const correction = (
     from: Endpoint, nick: string, replaces: string, msgid: string | undefined, text: string,
     how: { command: string; headFor: (to: Endpoint) => string; others: Endpoint[]; now: number },
   ) => {
     const fromKey = keyOf(from);
-    const before = memory.find(fromKey, replaces, how.now);
+    // XEP-0308 corrects the sender's last message. Its id may not be the one the line carried
+    // (a room that stamps stanza-ids gives hive.msgid the room's id, while clients correct by
+    // their own): then the speaker's last line there is the one corrected.
+    const before = memory.find(fromKey, replaces, how.now) ?? memory.lastOf(fromKey, nick, how.now);
     const shown = before ? { text: before.text, truncated: before.truncated } : undefined;
     let entry = before;
     if (entry) {
@@ -273,8 +284,22 @@ export default definePlugin(manifest, function bridge(hive) {
       const copy = before?.ids.get(keyOf(to));
       if (copy) return { to, lines: relayLines(to, how.command, head, toBuffers(text.split('\n'))), meta: { 'hive.msgid': newMessageId(hive.name), 'hive.replaces': copy } };
       // No copy there to correct: a new line, marked; it is the copy later corrections replace.
-      return { to, lines: relayLines(to, how.command, head, toBuffers(correctionLines(undefined, text))), meta: { 'hive.msgid': copyId(entry, to) } };
+      return { to, lines: relayLines(to, how.command, head, toBuffers(correctionLines(undefined, text))), meta: { 'hive.msgid': copyId(entry, to) }, entry };
     }));
+  };
+
+  /**
+   * A room that stamps its own ids (XEP-0359 stanza-id) on what it reflects gives our copy an id
+   * other than ours, and its clients reply to that one: learnt from the reflection, matched to the
+   * copy by its text.
+   */
+  const learnStamp = (msg: Incoming, network: string) => {
+    const msgid = metaString(msg.meta, 'hive.msgid');
+    const ep = routes.find(network, msg.irc!.params[0] ?? '');
+    if (!msgid || msgid.startsWith(ownIdPrefix) || !ep || !isRoom(ep.channel)) return;
+    const text = trailingBytes(msg.lines[0]!)?.toString('utf8') ?? '';
+    const entry = stamps.reflected(keyOf(ep), text, Date.now());
+    if (entry) memory.setId(entry, keyOf(ep), msgid);
   };
 
   const handle = (msg: Incoming): unknown => {
@@ -303,6 +328,7 @@ export default definePlugin(manifest, function bridge(hive) {
     switch (irc.command) {
       case 'PRIVMSG':
       case 'NOTICE':
+        if (isSelf(nick)) learnStamp(msg, network);
         if (skip) return;
         return speech(msg, network, nick);
       case 'JOIN': {
