@@ -33,8 +33,13 @@ export interface MetricsInput {
 
 /** A metric or label name in the Prometheus grammar: anything else becomes `_`, a leading digit gets `_`. */
 export function metricName(raw: string): string {
-  const s = raw.replace(/[^a-zA-Z0-9_]/g, '_');
+  const s = namePart(raw);
   return /^[a-zA-Z_]/.test(s) ? s : `_${s}`;
+}
+
+/** The end of a name after our prefix: a digit may lead. */
+function namePart(raw: string): string {
+  return raw.replace(/[^a-zA-Z0-9_]/g, '_');
 }
 
 /** A label value as the text format quotes it: backslash, double quote and line feed escaped. */
@@ -99,7 +104,7 @@ export function renderMetrics(input: MetricsInput): string {
   for (const n of input.nodes) {
     for (const [key, v] of Object.entries(n.counters)) {
       if (key.includes('.')) continue; // a network's (below)
-      if (!f.add(`hive_node_counter_${metricName(key)}`, 'untyped', `The node's counter ${JSON.stringify(key)} (docs/protocol.md#properties).`, { node: n.name }, v)) skipped++;
+      if (!f.add(`hive_node_counter_${namePart(key)}`, 'untyped', `The node's counter ${JSON.stringify(key)} (docs/protocol.md#properties).`, { node: n.name }, v)) skipped++;
     }
   }
   const mouth = input.nodes.find((n) => n.name === 'mouth');
@@ -123,7 +128,7 @@ export function renderMetrics(input: MetricsInput): string {
       const known = NETWORK_KEYS[key];
       if (known) { f.add(known.name, known.type, known.help, { network: net }, v); continue; }
       if (key.startsWith('refused_')) { f.add('hive_network_refused_by_code_total', 'counter', 'Messages the mouth refused to send, by the error it answered.', { network: net, code: key.slice('refused_'.length) }, v); continue; }
-      if (!f.add(`hive_network_counter_${metricName(key)}`, 'untyped', `The mouth's counter <network>.${key}.`, { network: net }, v)) skipped++;
+      if (!f.add(`hive_network_counter_${namePart(key)}`, 'untyped', `The mouth's counter <network>.${key}.`, { network: net }, v)) skipped++;
     }
   }
   for (const [reason, v] of Object.entries(input.refused)) f.add('hive_web_refused_total', 'counter', 'Requests the web view refused, by reason.', { reason }, v);
