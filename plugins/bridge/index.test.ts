@@ -269,6 +269,19 @@ describe('bridge handler with XMPP rooms (native replies and corrections)', () =
     expect(last(h, '#hive').lines).toEqual(['PRIVMSG #hive :<alice> * correction: uno', 'PRIVMSG #hive :<alice> dos']);
   });
 
+  it('gathers a multi-line room message that the mouth hands on one line at a time (one hive.msgid) into one relay', async () => {
+    const h = fakeHive({ groups: rooms, colours: false, no_highlight: false });
+    const line = (t: string, id = 'm1', nick = 'alice') => h.feed('x', `:${nick}!${nick}@localhost PRIVMSG ${A} :${t}`, { 'hive.msgid': id });
+    // As the mouth does: one right after the other, nobody waiting in between.
+    await Promise.all([line('\x01ACTION waves'), line('and says'), line('hello')]);
+    expect(to(h, '#hive').map((s) => s.lines)).toEqual([['PRIVMSG #hive :* alice waves', 'PRIVMSG #hive :* alice and says', 'PRIVMSG #hive :* alice hello']]);
+    expect(to(h, B).map((s) => s.lines)).toEqual([[`PRIVMSG ${B} :* alice waves`, `PRIVMSG ${B} :and says`, `PRIVMSG ${B} :hello`]]);
+    // Another message in between ends the gathering: each is relayed on its own, in order.
+    h.sent.length = 0;
+    await Promise.all([line('one', 'm2'), line('two', 'm3', 'bob'), line('three', 'm2')]);
+    expect(to(h, '#hive').map((s) => s.lines)).toEqual([['PRIVMSG #hive :<alice> one'], ['PRIVMSG #hive :<bob> two'], ['PRIVMSG #hive :<alice> three']]);
+  });
+
   it('does not relay a room\'s history replayed on join, but can quote it when someone replies to it', async () => {
     const h = fakeHive({ groups: rooms, colours: false, no_highlight: false });
     await h.feed('x', `:old!old@localhost PRIVMSG ${A} :yesterday's news`, { 'hive.msgid': 'h1', 'hive.history': true });
