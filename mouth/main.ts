@@ -27,6 +27,7 @@ import { OutboundRefused } from './outbound-error.js';
 import { Speakers } from './outbound.js';
 import { TerminalNetwork } from './terminal-network.js';
 import { ScriptNetwork } from './script-network.js';
+import { XmppNetwork } from './xmpp-network.js';
 
 const mouthConfigSchema = z.object({ networks: z.record(z.string(), networkSchema) }).loose();
 
@@ -107,7 +108,8 @@ node.onUp = async (wire, child) => {
   try {
     const sender = { via, origin, ctcp: meta['hive.ctcp']?.value === true, user };
     // The scripted network hands the metadata back to its client with each line (tests read it).
-    if (network instanceof ScriptNetwork) network.submit(sender, wire[0], replyTo, meta);
+    // So does the XMPP network: hive.msgid, hive.replaces and hive.reply_msgid become stanza parts.
+    if (network instanceof ScriptNetwork || network instanceof XmppNetwork) network.submit(sender, wire[0], replyTo, meta);
     else network.submit(sender, wire[0], replyTo);
   } catch (err) {
     if (err instanceof OutboundRefused) {
@@ -150,6 +152,7 @@ async function finish(): Promise<void> {
 for (const [name, net] of Object.entries(config.networks)) {
   const netLog = log.child({ network: name });
   if (net.type === 'irc') networks.set(name, new IrcNetwork({ name, config: net, sink, log: netLog }));
+  else if (net.type === 'xmpp') networks.set(name, new XmppNetwork({ name, config: net, sink, log: netLog }));
   else if (net.type === 'script') networks.set(name, new ScriptNetwork({ name, config: net, sink, log: netLog }));
   else networks.set(name, new TerminalNetwork({ name, config: net, sink, log: netLog, onInputEnd: () => void finish() }));
 }
@@ -164,6 +167,20 @@ for (const n of ircNetworks) {
   counter('connects', () => n.counters.connects);
   counter('hostile_drops', () => n.counters.hostileDrops);
   counter('identified', () => (n.status().account ? 1 : 0));
+}
+// Each XMPP network's figures, as IRC's (`.malformed`, `.connects`, `.hostile_drops`, `.identified`:
+// 1 while logged in) and its own: `.too_long` (inbound messages dropped for their size), `.resent`
+// (sent again after the server lost the session), `.errors` (error stanzas for what the bot sent).
+const xmppNetworks = [...networks.values()].filter((n): n is XmppNetwork => n instanceof XmppNetwork);
+for (const n of xmppNetworks) {
+  const counter = (key: string, get: () => number) => Object.defineProperty(node.counters, `${n.name}.${key}`, { enumerable: true, get });
+  counter('malformed', () => n.counters.malformed);
+  counter('connects', () => n.counters.connects);
+  counter('hostile_drops', () => n.counters.hostileDrops);
+  counter('identified', () => (n.status().online ? 1 : 0));
+  counter('too_long', () => n.counters.tooLong);
+  counter('resent', () => n.counters.resent);
+  counter('errors', () => n.counters.errors);
 }
 // Each scripted network's requests: `<network>.requests` taken, `.bad_requests` refused (too long,
 // not JSON, not a request), `.clients`, `.clients_refused` (a second one at once), `.clients_dropped` (did not read).
@@ -187,6 +204,12 @@ node.details = () => {
     const s = n.status();
     d[`${n.name}.state`] = s.registered ? 'registered' : s.connected ? 'connecting' : 'down';
     d[`${n.name}.account`] = s.account;
+    d[`${n.name}.last_disconnect`] = s.lastDisconnect;
+  }
+  for (const n of xmppNetworks) {
+    const s = n.status();
+    d[`${n.name}.state`] = s.online ? 'online' : s.connected ? 'connecting' : 'down';
+    d[`${n.name}.account`] = s.jid;
     d[`${n.name}.last_disconnect`] = s.lastDisconnect;
   }
   return d;

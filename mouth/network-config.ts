@@ -1,5 +1,5 @@
 /**
- * The shape of each network in the config's `networks:` (IRC, the terminal and the scripted one): owned by the mouth,
+ * The shape of each network in the config's `networks:` (IRC, XMPP, the terminal and the scripted one): owned by the mouth,
  * which runs them, and imported by the supervisor, which checks the whole config before starting
  * anything. Pure zod schemas; the types are inferred from them.
  */
@@ -141,12 +141,86 @@ export const scriptNetworkSchema = z
   })
   .strict();
 
-export const networkSchema = z.discriminatedUnion('type', [ircNetworkSchema, terminalNetworkSchema, scriptNetworkSchema]);
+/** A bare JID `local@domain` (RFC 7622's forbidden characters kept out; bounded). */
+const BARE_JID = /^[^\s"&'/:<>@]{1,256}@[^\s"&'/:<>@]{1,256}$/;
+const bareJidSchema = z.string().regex(BARE_JID, { error: 'expected a bare JID like "hive@example.org"' });
+/** A MUC room's JID, `room@conference.example.org`: its channel in Hive is `#room@conference.example.org`. */
+const roomJidSchema = z.string().regex(BARE_JID, { error: 'expected a room JID like "room@conference.example.org"' }).transform((j) => j.toLowerCase());
+/** The bot's nick in a room (XMPP allows more than IRC, but plugins recognise it as an IRC nick: "hive: ping"). */
+const roomNickSchema = nickSchema;
+
+/** "room@conference…" or { jid, password, nick }; always { jid, password?, nick? } after parsing. */
+export const roomSchema = z.union([
+  roomJidSchema.transform((jid): { jid: string; password?: string; nick?: string } => ({ jid })),
+  z.object({ jid: roomJidSchema, password: z.string().min(1).optional(), nick: roomNickSchema.optional() }).strict(),
+]);
+
+/** Used when `flood` or one of its fields is omitted, or `rate` is 0: 5 messages at once, then one per second. */
+export const XMPP_FLOOD_DEFAULTS = { burst: 5, rate: 1 } as const;
+
+const xmppFloodSchema = z
+  .object({ burst: z.number().int().min(1).optional(), rate: z.number().min(0).optional() })
+  .strict()
+  .prefault({})
+  .transform((f) => ({ burst: f.burst ?? XMPP_FLOOD_DEFAULTS.burst, rate: f.rate || XMPP_FLOOD_DEFAULTS.rate }));
+
+const xmppObjectSchema = z
+  .object({
+    type: z.literal('xmpp'),
+    /** The bot's account, `local@domain`; the resource is `resource`. */
+    jid: bareJidSchema,
+    password: z.string().min(1),
+    /** Default: the JID's domain. */
+    host: z.string().min(1).optional(),
+    /** Default 5222, or 5223 with tls: direct. */
+    port: z.number().int().min(1).max(65535).optional(),
+    /** starttls: plain TCP upgraded by STARTTLS (required: a server that does not offer it is refused); direct: TLS from the first byte (XEP-0368); none: no TLS (loopback tests only). */
+    tls: z.enum(['starttls', 'direct', 'none']).default('starttls'),
+    tls_verify: z.boolean().default(true),
+    /** A CA to trust (self-signed or own CA); resolved against the config directory. */
+    ca_file: z.string().min(1).optional(),
+    resource: z.string().regex(/^[^\s/]{1,64}$/, { error: 'expected a resource of 1-64 characters without spaces or /' }).default('hive'),
+    /** The bot's nick in rooms (a room may set its own); default: the JID's localpart when it is a valid IRC nick, else "hive". */
+    nick: nickSchema.optional(),
+    rooms: z.array(roomSchema).default([]),
+    flood: xmppFloodSchema,
+    queue_max: z.number().int().min(1).default(500),
+    /** The largest message body the bot sends or takes (UTF-8 bytes); beyond it an outbound message is refused (LineTooLong) and an inbound one dropped and counted. */
+    max_message_bytes: z.number().int().min(512).max(262_144).default(16_384),
+    reconnect: reconnectSchema,
+    /** How long after a kick the bot joins the room again. */
+    rejoin_delay: durationSchema.default(5_000),
+    /** A connection (or a resumed stream) that is not online within this long is dropped. */
+    connect_timeout: durationSchema.default(30_000),
+  })
+  .strict()
+  .superRefine((n, ctx) => {
+    if (n.ca_file && n.tls === 'none') ctx.addIssue({ code: 'custom', path: ['ca_file'], message: 'is given with tls: none (no TLS, nothing to verify)', params: CROSS_FIELD });
+    const seen = new Set<string>();
+    n.rooms.forEach((r, i) => {
+      if (seen.has(r.jid)) ctx.addIssue({ code: 'custom', path: ['rooms', i], message: `room ${r.jid} is listed twice`, params: CROSS_FIELD });
+      seen.add(r.jid);
+    });
+  });
+
+export const xmppNetworkSchema = xmppObjectSchema.transform((n) => {
+  const [local = '', domain = ''] = n.jid.split('@');
+  return {
+    ...n,
+    host: n.host ?? domain,
+    port: n.port ?? (n.tls === 'direct' ? 5223 : 5222),
+    nick: n.nick ?? (NICK.test(local) ? local : 'hive'),
+  };
+});
+
+export const networkSchema = z.discriminatedUnion('type', [ircNetworkSchema, terminalNetworkSchema, scriptNetworkSchema, xmppNetworkSchema]);
 
 export type NetworkConfig = z.infer<typeof networkSchema>;
 export type IrcNetworkConfig = z.infer<typeof ircNetworkSchema>;
 export type TerminalNetworkConfig = z.infer<typeof terminalNetworkSchema>;
 export type ScriptNetworkConfig = z.infer<typeof scriptNetworkSchema>;
+export type XmppNetworkConfig = z.infer<typeof xmppNetworkSchema>;
+export type XmppRoomConfig = z.infer<typeof roomSchema>;
 
 /**
  * One line the bot sent on the scripted network, as its client reads it (a JSON line): the wire

@@ -22,4 +22,9 @@ export const META_SCHEMAS = {
   'hive.replayed': z.boolean(),
   'hive.ctcp': z.boolean(),
   'hive.capabilities': z.array(z.string().max(64)).max(256),
+  'hive.msgid': z.string().min(1).max(128),
+  'hive.reply_msgid': z.string().min(1).max(128),
+  'hive.replaces': z.string().min(1).max(128),
+  'hive.links': z.array(z.string().max(2048)).max(16),
+  'hive.history': z.boolean(),
 } as const satisfies Record<MetaKey, z.ZodType>;

@@ -27,6 +27,11 @@ export const META_KEYS = {
   'hive.replayed': { signature: 'b', doc: 'Set on a message a node got through Replay after it lost its parent, and on the replies to it; the mouth sends only the first reply to such a message.' },
   'hive.ctcp': { signature: 'b', doc: 'Set by a node on an outbound message whose PRIVMSG/NOTICE lines are meant to be CTCP; without it the mouth sends only ACTION.' },
   'hive.capabilities': { signature: 'as', doc: "Capabilities of the speaker, set by the auth filter (never trusted from above it)." },
+  'hive.msgid': { signature: 's', doc: "The message's stable id on its network (XMPP: the room's or server's stanza-id, else origin-id, else the stanza's id); on an outbound message, the id to send it under (so it can be corrected or referred to later)." },
+  'hive.reply_msgid': { signature: 's', doc: 'The hive.msgid of the message this one replies to (XMPP XEP-0461).' },
+  'hive.replaces': { signature: 's', doc: 'The hive.msgid of the message this one corrects (XMPP XEP-0308 Last Message Correction).' },
+  'hive.links': { signature: 'as', doc: 'URLs of attachments and links the message carries (XMPP XEP-0066 out-of-band data).' },
+  'hive.history': { signature: 'b', doc: "Set on a room's history replayed when the bot joins: old lines, not fresh; the SDKs run no command for such a message." },
 } as const;
 
 export type MetaKey = keyof typeof META_KEYS;

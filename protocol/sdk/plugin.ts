@@ -172,7 +172,8 @@ export function createContext<C>(node: HiveNode, opts: {
         if (r instanceof Promise) r.catch((err) => failed(err, 'message handler failed'));
       } catch (err) { failed(err, 'message handler failed'); }
     }
-    if (commands.size === 0 || !msg.irc) return;
+    // A room's history replayed on join is old talk: nobody's command now.
+    if (commands.size === 0 || !msg.irc || msg.meta['hive.history'] === true) return;
     const parsed = parseCommand(msg.irc, msg.meta['hive.nick'], opts.commandPrefix);
     if (!parsed) return;
     const handler = commands.get(parsed.name);

@@ -248,7 +248,8 @@ META_TYPES = {
     'hive.id': 's', 'hive.network': 's', 'hive.time': 'd', 'hive.nick': 's', 'hive.reply_to': 's',
     'hive.seq': 't', 'hive.path': 'as', 'hive.tags': 'a{ss}', 'hive.account': 's', 'hive.event': 's',
     'hive.reason': 's', 'hive.origin': 's', 'hive.query': 'b', 'hive.replayed': 'b', 'hive.capabilities': 'as',
-    'hive.ctcp': 'b',
+    'hive.ctcp': 'b', 'hive.msgid': 's', 'hive.reply_msgid': 's', 'hive.replaces': 's', 'hive.links': 'as',
+    'hive.history': 'b',
 }
 CUSTOM_KEY = re.compile(r'[a-z][a-z0-9_-]*\.[A-Za-z0-9_.-]+')
 
@@ -946,6 +947,8 @@ class HiveNode:
 
     def _run_command(self, msg):
         if not self.handlers or not msg.lines:        # a mouth event has no lines
+            return
+        if msg.get('hive.history') is True:           # a room's history replayed on join: old talk
             return
         parsed = parse_command(to_text(msg.lines[0]), msg.get('hive.nick', ''), self.env.prefix)
         if parsed and parsed[0] in self.handlers:

@@ -1,0 +1,667 @@
+/**
+ * An XMPP network through @xmpp/client: multi-user chat rooms and direct chat, mapped to and from
+ * IRC-shaped lines so that every plugin works on it unchanged (docs/protocol.md, "XMPP"). The
+ * client does the stream, TLS, SASL, resource binding and stream management (XEP-0198); the mouth
+ * owns the connection life (its own reconnect loop with backoff, rejoining rooms, another room nick
+ * on a conflict), the mapping (mouth/xmpp-names.ts, xmpp-stanza.ts, xmpp-room.ts) and the outbound
+ * path (xmpp-outbound.ts).
+ *
+ * The server is not trusted: the bytes of one stanza are bounded before the XML parser holds them
+ * (MAX_STANZA_BYTES: past it the connection is dropped and counted), a stanza a handler here cannot
+ * take is dropped and counted (`malformed`), malformed XML ends the stream (counted, reconnected
+ * with backoff), and a message body longer than max_message_bytes is dropped and counted.
+ *
+ * Stream management: a short drop is resumed (rooms stay joined, unacknowledged stanzas are sent
+ * again by the client, and nothing twice: the server's count says which it had); when the server
+ * lost the session (a restart), the messages it never acknowledged are sent again once the rooms
+ * are joined again, and counted (`resent`).
+ */
+import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { StringDecoder } from 'node:string_decoder';
+import { client as xmppClient, xml, type Client } from '@xmpp/client';
+import type { Element } from '@xmpp/xml';
+import type { Logger } from 'pino';
+import { backoffDelay } from '../protocol/backoff.js';
+import { createLogLimiter } from '../protocol/log-limit.js';
+import type { Meta } from '../protocol/metadata.js';
+import { createTokenBucket } from '../protocol/token-bucket.js';
+import type { XmppNetworkConfig } from './network-config.js';
+import type { Network, NetworkSink } from './network.js';
+import { OutboundRefused, showBytes } from './outbound-error.js';
+import type { Sender } from './outbound.js';
+import { ircSafeNick, maskPart, MAX_CONTACTS, NickTable, roomOfChannel } from './xmpp-names.js';
+import { XmppOutbound, type Resolved, type SubmitOptions, type XmppAction } from './xmpp-outbound.js';
+import { XmppRoom, type Occupant } from './xmpp-room.js';
+import { buildMessage, errorCondition, messageParts, mucStatus, NS } from './xmpp-stanza.js';
+import { xmppTlsFor } from './xmpp-tls.js';
+
+/** Bytes the server may send without completing a stanza (an element at the stream's top level). */
+export const MAX_STANZA_BYTES = 1024 * 1024;
+/** Bytes of one line handed to the plugins; a longer line of a message is cut into several. */
+export const MAX_LINE_TEXT_BYTES = 4000;
+/** Lines of one inbound message handed on; the rest are dropped (counted, logged). */
+export const MAX_INBOUND_LINES = 64;
+/** Inbound messages remembered for replies to them (hive.reply_to → the XMPP message). */
+export const MAX_REFS = 10_000;
+const SM_NS = 'urn:xmpp:sm:3';
+/** Nicks per 353 line, as IRC servers do. */
+const NAMES_PER_LINE = 40;
+/** How long the outbound queue waits for the rooms to be joined after a fresh login. */
+const JOIN_WAIT_MS = 5_000;
+
+export interface XmppNetworkOptions {
+  name: string;
+  config: XmppNetworkConfig;
+  sink: NetworkSink;
+  log: Logger;
+}
+
+export interface XmppNetworkStatus {
+  connected: boolean;
+  online: boolean;
+  /** The full JID the server bound ('' while not online). */
+  jid: string;
+  lastDisconnect: string;
+}
+
+/** What the mouth remembers of an inbound message so that a reply to it can name it (XEP-0461). */
+interface Ref {
+  msgid?: string;
+  /** Who said it: the occupant's full JID in a room, the sender's JID in a direct chat. */
+  from: string;
+}
+
+/** A direct-chat partner: where a message to their nick goes. */
+interface Contact {
+  to: string;
+}
+
+const splitJid = (jid: string): [string, string] => {
+  const slash = jid.indexOf('/');
+  return slash === -1 ? [jid.toLowerCase(), ''] : [jid.slice(0, slash).toLowerCase(), jid.slice(slash + 1)];
+};
+
+const bareOf = (jid: string | undefined): string | undefined => (jid ? splitJid(jid)[0] : undefined);
+
+export class XmppNetwork implements Network {
+  readonly name: string;
+  private xmpp: Client | undefined;
+  private online = false;
+  private stopping = false;
+  private attempt = 0;
+  private lastError = '';
+  private lastDisconnect = '';
+  private down = true;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private connectTimer: NodeJS.Timeout | undefined;
+  private stableTimer: NodeJS.Timeout | undefined;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly outbound: XmppOutbound;
+  private readonly rooms = new Map<string, XmppRoom>();
+  private readonly contacts = new NickTable<Contact>(MAX_CONTACTS);
+  private readonly refs = new Map<string, Ref>();
+  /** Message stanzas the server never acknowledged before it lost our session: sent again after the next login. */
+  private unacked: Element[] = [];
+  private bytesSinceElement = 0;
+  private decoder = new StringDecoder('utf8');
+  private readonly logLimit = createLogLimiter({ max: 5, windowMs: 60_000 });
+  private readonly local: string;
+  private readonly domain: string;
+  /**
+   * connects: connection attempts; malformed: stanzas dropped and XML errors; hostileDrops:
+   * connections dropped for the server's input; tooLong: inbound messages over max_message_bytes
+   * or MAX_INBOUND_LINES; resent: messages sent again after the server lost the session; errors:
+   * error stanzas the server sent back for what we sent.
+   */
+  readonly counters = { connects: 0, malformed: 0, hostileDrops: 0, tooLong: 0, resent: 0, errors: 0 };
+
+  constructor(private readonly o: XmppNetworkOptions) {
+    this.name = o.name;
+    const c = o.config;
+    [this.local = '', this.domain = ''] = c.jid.split('@') as [string, string];
+    this.domain = this.domain.toLowerCase();
+    this.outbound = new XmppOutbound({
+      bucket: createTokenBucket({ burst: c.flood.burst, ratePerSec: c.flood.rate }),
+      queueMax: c.queue_max,
+      maxBodyBytes: c.max_message_bytes,
+      resolve: (target) => this.resolve(target),
+      send: (action) => this.act(action),
+      newId: () => `hive-${randomBytes(9).toString('base64url')}`,
+      log: o.log,
+    });
+    for (const r of c.rooms) this.rooms.set(r.jid, new XmppRoom(r.jid, r.nick ?? c.nick, r.password));
+    if (c.tls !== 'none' && (c.ca_file || !c.tls_verify)) {
+      const tls = { ...(c.ca_file ? { ca: readFileSync(c.ca_file) } : {}), rejectUnauthorized: c.tls_verify };
+      xmppTlsFor(c.host, tls);
+      xmppTlsFor(this.domain, tls);
+    }
+  }
+
+  get nick(): string { return this.o.config.nick; }
+
+  async start(): Promise<void> {
+    this.connect();
+  }
+
+  submit(sender: Sender, lines: Buffer[], replyTo?: string, meta?: Record<string, unknown>): void {
+    const value = (key: string): unknown => {
+      const v = meta?.[key];
+      return v !== null && typeof v === 'object' && 'value' in v ? (v as { value: unknown }).value : v;
+    };
+    const str = (key: string) => { const v = value(key); return typeof v === 'string' ? v : undefined; };
+    const opts: SubmitOptions = {};
+    const ref = replyTo ? this.refs.get(replyTo) : undefined;
+    const replyId = str('hive.reply_msgid') ?? ref?.msgid;
+    if (replyId) opts.reply = { id: replyId, ...(ref && (str('hive.reply_msgid') === undefined || str('hive.reply_msgid') === ref.msgid) ? { to: ref.from } : {}) };
+    const msgid = str('hive.msgid');
+    if (msgid !== undefined) opts.msgid = msgid;
+    const replaces = str('hive.replaces');
+    if (replaces !== undefined) opts.replaces = replaces;
+    this.outbound.submit(sender, lines, opts);
+  }
+
+  outboundCounters(): Record<string, number> { return this.outbound.counters(); }
+
+  status(): XmppNetworkStatus {
+    return { connected: !!this.xmpp?.socket, online: this.online, jid: this.online ? this.xmpp?.jid?.toString() ?? '' : '', lastDisconnect: this.lastDisconnect };
+  }
+
+  // ------------------------------------------------------------------ connection life
+
+  private service(): string {
+    const c = this.o.config;
+    return `${c.tls === 'direct' ? 'xmpps' : 'xmpp'}://${c.host}:${c.port}`;
+  }
+
+  private makeClient(): Client {
+    const c = this.o.config;
+    const x = xmppClient({ service: this.service(), domain: this.domain, username: this.local, password: c.password, resource: c.resource, timeout: 10_000 });
+    // Our own loop reconnects, with backoff; the client's would retry every second forever.
+    x.reconnect.stop();
+    // Bounded before the parser holds it, and decoded across chunk boundaries (the client decodes each chunk alone).
+    x._onData = (data: Buffer) => {
+      this.bytesSinceElement += data.length;
+      if (this.bytesSinceElement > MAX_STANZA_BYTES) {
+        this.drop(`StanzaTooLong: the server sent more than ${MAX_STANZA_BYTES} bytes without completing a stanza`);
+        return;
+      }
+      const text = this.decoder.write(data);
+      if (text) x.parser?.write(text);
+    };
+    x.on('element', () => { this.bytesSinceElement = 0; });
+    x.on('stanza', (s: Element) => this.onStanza(s));
+    // @xmpp/client 0.14 says 'online' before it asks to enable stream management; a stanza we send
+    // then is answered before <enabled/>, counted by the client but not the server, and Prosody
+    // ends the stream at the next ack ("acknowledged more stanzas than sent"). So when the server
+    // offers it, the bot says nothing until it is enabled (or failed).
+    let smOffered = false;
+    x.on('nonza', (el: Element) => {
+      if (el.is('features', 'http://etherx.jabber.org/streams')) smOffered = !!el.getChild('sm', SM_NS);
+    });
+    x.on('online', () => {
+      if (!smOffered) { this.onOnline(); return; }
+      let done = false;
+      const go = () => { if (done) return; done = true; x.removeListener('nonza', settled); clearTimeout(t); if (this.xmpp === x && !this.down) this.onOnline(); };
+      const settled = (el: Element) => { if (el.is('enabled', SM_NS) || el.is('failed', SM_NS)) go(); };
+      const t = setTimeout(go, 5_000);
+      x.on('nonza', settled);
+    });
+    x.streamManagement.on('resumed', () => this.onResumed());
+    x.streamManagement.on('fail', (s: Element) => { if (s.is('message')) this.unacked.push(s); });
+    x.on('disconnect', (e?: { reason?: unknown }) => this.onDown(e?.reason));
+    x.on('error', (err: Error & { condition?: string }) => {
+      if (err.name === 'XMLError') {
+        this.counters.malformed++;
+        this.counters.hostileDrops++;
+        this.lastError = `malformed XML from the server: ${err.message}`;
+      } else if (err.name === 'StreamError') {
+        this.lastError = `stream error: ${err.condition ?? err.message}`;
+      } else if (err.name === 'SASLError') {
+        this.lastError = `login refused: ${err.condition ?? err.message}`;
+      } else {
+        this.lastError ||= err.message;
+      }
+      this.o.log.warn({ err: { name: err.name, message: err.message } }, 'XMPP error');
+    });
+    return x;
+  }
+
+  private connect(): void {
+    if (this.stopping) return;
+    const c = this.o.config;
+    const x = (this.xmpp ??= this.makeClient());
+    this.counters.connects++;
+    this.bytesSinceElement = 0;
+    this.decoder = new StringDecoder('utf8');
+    this.down = false;
+    this.o.sink.event(this.name, 'connecting', { 'hive.nick': this.nick });
+    this.o.log.info({ host: c.host, port: c.port, tls: c.tls, attempt: this.attempt }, 'connecting');
+    this.connectTimer = setTimeout(() => {
+      this.connectTimer = undefined;
+      if (!this.online) this.drop(`not online within ${c.connect_timeout} ms`);
+    }, c.connect_timeout);
+    // The first start logs in afresh; later ones open a new stream on the same client, so that its
+    // stream management can resume the session.
+    const attempt = x.status === 'offline'
+      ? x.start()
+      : (async () => { await x.connect(this.service()); await x.open({ domain: this.domain, lang: 'en' }); })();
+    attempt.catch((err: Error & { condition?: string }) => {
+      if (this.stopping) return;
+      this.lastError = err.name === 'SASLError' ? `login refused: ${err.condition ?? err.message}` : this.lastError || err.message;
+      this.o.log.warn({ err: { name: err.name, message: err.message } }, 'connection attempt failed');
+      this.drop(this.lastError, false);
+    });
+  }
+
+  /** Ends the connection (the reconnect loop takes over); `hostile` counts it as the server's fault. */
+  private drop(reason: string, hostile = true): void {
+    const x = this.xmpp;
+    if (hostile) {
+      this.counters.hostileDrops++;
+      this.o.log.error({ reason }, 'dropping the connection');
+    }
+    this.lastError = reason;
+    // A net.Socket, or @xmpp's TLS wrapper holding one in `.socket`: destroying it ends the stream at once.
+    const socket = x?.socket as unknown as { destroy?: () => void; socket?: { destroy(): void } } | null | undefined;
+    if (x && socket) {
+      x.parser = null;
+      socket.socket?.destroy();
+      socket.destroy?.();
+    } else {
+      this.onDown(reason);
+    }
+  }
+
+  private onOnline(): void {
+    const x = this.xmpp!;
+    const c = this.o.config;
+    if (c.tls !== 'none' && !x.isSecure()) {
+      this.drop(`TLS required (tls: ${c.tls}) but the server offered no STARTTLS`, false);
+      return;
+    }
+    this.up();
+    this.o.log.info({ jid: x.jid?.toString() }, 'online');
+    void x.send(xml('presence')).catch(() => undefined);
+    const rooms = [...this.rooms.values()].filter((r) => r.wanted);
+    for (const r of rooms) { r.reset(); this.join(r); }
+    // The queue opens once the rooms are joined (or the wait is over), so that a message to a room
+    // is not refused by it for being sent before we are in; then what the server lost is sent again.
+    void Promise.all(rooms.map((r) => r.settled(JOIN_WAIT_MS))).then(() => {
+      if (!this.online || this.xmpp !== x) return;
+      const again = this.unacked.splice(0);
+      for (const s of again) {
+        void x.send(s).catch(() => undefined);
+        this.counters.resent++;
+      }
+      if (again.length) this.o.log.warn({ messages: again.length }, 'sent again what the server never acknowledged before it lost the session');
+      this.outbound.setOpen(true);
+    });
+  }
+
+  private onResumed(): void {
+    this.up();
+    this.o.log.info('stream resumed');
+    this.outbound.setOpen(true);
+  }
+
+  private up(): void {
+    if (this.connectTimer) { clearTimeout(this.connectTimer); this.connectTimer = undefined; }
+    this.online = true;
+    this.lastError = '';
+    if (this.stableTimer) clearTimeout(this.stableTimer);
+    this.stableTimer = setTimeout(() => { this.stableTimer = undefined; this.attempt = 0; }, this.o.config.reconnect.stable_after);
+    this.o.sink.event(this.name, 'registered', { 'hive.nick': this.nick });
+  }
+
+  private onDown(reason?: unknown): void {
+    if (this.down) return;
+    this.down = true;
+    const wasOnline = this.online;
+    this.online = false;
+    this.outbound.setOpen(false);
+    if (this.connectTimer) { clearTimeout(this.connectTimer); this.connectTimer = undefined; }
+    if (this.stableTimer) { clearTimeout(this.stableTimer); this.stableTimer = undefined; }
+    const why = this.lastError || (reason instanceof Error ? reason.message : '') || 'connection closed';
+    this.lastDisconnect = why;
+    for (const r of this.rooms.values()) r.settle();
+    this.o.sink.event(this.name, 'disconnected', { 'hive.nick': this.nick, 'hive.reason': why });
+    if (this.stopping) return;
+    const c = this.o.config;
+    const delayMs = backoffDelay(this.attempt++, { baseMs: c.reconnect.min_delay, maxMs: c.reconnect.max_delay });
+    this.o.log.warn({ wasOnline, reason: why, delayMs, attempt: this.attempt }, 'disconnected; reconnecting');
+    this.lastError = '';
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = setTimeout(() => { this.reconnectTimer = undefined; this.connect(); }, delayMs);
+  }
+
+  private join(room: XmppRoom): void {
+    if (!this.online || !this.xmpp) return;
+    room.state = 'joining';
+    const x = xml('x', { xmlns: NS.muc }, room.password ? xml('password', {}, room.password) : undefined);
+    void this.xmpp.send(xml('presence', { to: `${room.jid}/${room.nick}` }, x)).catch(() => undefined);
+    this.o.log.info({ room: room.jid, nick: room.nick }, 'joining');
+  }
+
+  private later(fn: () => void, ms: number): NodeJS.Timeout {
+    const t = setTimeout(() => { this.timers.delete(t); fn(); }, ms);
+    this.timers.add(t);
+    return t;
+  }
+
+  private rejoinLater(room: XmppRoom): void {
+    if (room.rejoinTimer) return;
+    room.rejoinTimer = this.later(() => {
+      room.rejoinTimer = undefined;
+      if (room.wanted && room.state === 'out') { room.reset(); this.join(room); }
+    }, this.o.config.rejoin_delay);
+  }
+
+  async stop(_reason = 'Hive shutting down'): Promise<void> {
+    this.stopping = true;
+    for (const t of [this.reconnectTimer, this.connectTimer, this.stableTimer, ...this.timers]) if (t) clearTimeout(t);
+    this.outbound.close();
+    const x = this.xmpp;
+    if (!x || !this.online) return;
+    await Promise.race([x.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
+  }
+
+  // ------------------------------------------------------------------ outbound
+
+  private resolve(target: string): Resolved {
+    const roomJid = roomOfChannel(target);
+    if (roomJid !== undefined) {
+      const room = this.rooms.get(roomJid);
+      if (!room?.wanted) throw new OutboundRefused('InvalidLine', `The bot is not in the room ${showBytes(target)}; expected one of its rooms (${[...this.rooms.values()].filter((r) => r.wanted).map((r) => r.channel).join(', ') || 'none'}).`);
+      return { to: room.jid, type: 'groupchat' };
+    }
+    const contact = this.contacts.lookup(target);
+    if (contact) return { to: contact.value.to, type: 'chat' };
+    for (const room of this.rooms.values()) {
+      const occ = room.occupants.lookup(target);
+      if (occ) return { to: occ.value.full, type: 'chat' };
+    }
+    if (/^[^\s"&'/:<>@#]{1,256}@[^\s"&'/:<>@]{1,256}$/.test(target)) return { to: target, type: 'chat' };
+    throw new OutboundRefused('InvalidLine', `No one is known as ${showBytes(target)} on this XMPP network; expected a room channel, the nick of someone who wrote to the bot or is in one of its rooms, or a JID.`);
+  }
+
+  private act(action: XmppAction): void {
+    const x = this.xmpp;
+    if (!x) return;
+    if (action.kind === 'message') {
+      void x.send(buildMessage(action.msg)).catch((err: Error) => this.o.log.warn({ err: err.message, to: action.msg.to }, 'message not written'));
+      return;
+    }
+    let room = this.rooms.get(action.room);
+    if (action.kind === 'join') {
+      if (!room) {
+        room = new XmppRoom(action.room, this.o.config.nick, action.password, false);
+        this.rooms.set(action.room, room);
+      }
+      room.wanted = true;
+      if (action.password) room.password = action.password;
+      if (room.state === 'out') { room.reset(); this.join(room); }
+      return;
+    }
+    if (!room) return;
+    room.wanted = false;
+    if (room.state !== 'out') void x.send(xml('presence', { to: `${room.jid}/${room.nick}`, type: 'unavailable' })).catch(() => undefined);
+  }
+
+  // ------------------------------------------------------------------ inbound
+
+  private onStanza(s: Element): void {
+    try {
+      if (s.is('message')) this.onMessage(s);
+      else if (s.is('presence')) this.onPresence(s);
+    } catch (err) {
+      this.malformed(s, err);
+    }
+  }
+
+  private malformed(s: Element, err: unknown): void {
+    this.counters.malformed++;
+    const suppressed = this.logLimit.take('malformed');
+    const why = err instanceof Error ? err.message : String(err);
+    if (suppressed !== undefined) this.o.log.warn({ stanza: showBytes(String(s), 300), why, suppressed }, 'stanza from the server dropped');
+  }
+
+  private ourMask(nick: string): string {
+    return `${nick}!${maskPart(this.local)}@${maskPart(this.domain)}`;
+  }
+
+  /** The IRC prefix of an occupant: their real JID's local@domain when known, else derived from the room. */
+  private occupantMask(room: XmppRoom, nick: string, realJid?: string): string {
+    return maskOf(nick, realJid, nick, room.jid);
+  }
+
+  private emit(line: string, meta: Meta, speaker?: string, ref?: Ref): void {
+    const id = this.o.sink.line(this.name, Buffer.from(line, 'utf8'), meta, speaker);
+    if (ref) {
+      this.refs.set(id, ref);
+      if (this.refs.size > MAX_REFS) this.refs.delete(this.refs.keys().next().value!);
+    }
+  }
+
+  /** A message body as PRIVMSG lines, one per line of text (a long one cut), `/me` as ACTION. */
+  private emitBody(prefix: string, target: string, body: string, meta: Meta, speaker: string, ref: Ref): void {
+    const bytes = Buffer.byteLength(body, 'utf8');
+    if (bytes > this.o.config.max_message_bytes) {
+      this.refuseInbound(`a message of ${bytes} bytes (max_message_bytes ${this.o.config.max_message_bytes})`, prefix);
+      return;
+    }
+    let lines = body.split(/\r\n|\r|\n/).filter((l) => l.trim() !== '');
+    if (lines.length === 0) return;
+    if (lines.length > MAX_INBOUND_LINES) {
+      this.refuseInbound(`${lines.length - MAX_INBOUND_LINES} lines past the first ${MAX_INBOUND_LINES} of a message`, prefix);
+      lines = lines.slice(0, MAX_INBOUND_LINES);
+    }
+    const me = /^\/me(?: (.*))?$/s.exec(lines[0]!);
+    if (me) lines[0] = `\x01ACTION ${me[1] ?? ''}\x01`;
+    for (const line of lines) {
+      for (const part of cutText(line, MAX_LINE_TEXT_BYTES)) this.emit(`:${prefix} PRIVMSG ${target} :${part}`, { ...meta }, speaker, ref);
+    }
+  }
+
+  private refuseInbound(what: string, prefix: string): void {
+    this.counters.tooLong++;
+    const suppressed = this.logLimit.take('tooLong');
+    if (suppressed !== undefined) this.o.log.warn({ from: prefix, suppressed }, `inbound message dropped: ${what}`);
+  }
+
+  private onMessage(s: Element): void {
+    const from = s.attrs.from;
+    if (!from) return;
+    const [bare, resource] = splitJid(from);
+    const room = this.rooms.get(bare);
+    if (s.attrs.type === 'error') {
+      this.counters.errors++;
+      this.o.log.warn({ from, condition: errorCondition(s) }, 'the server refused a message');
+      return;
+    }
+    if (room && s.attrs.type === 'groupchat') { this.onGroupchat(room, resource, s); return; }
+    const parts = messageParts(s, `${this.local}@${this.domain}`.toLowerCase());
+    if (!parts.body.trim()) return;
+    // A private message from a room's occupant (room@service/nick), or a direct chat from a user.
+    const occupant = room && resource ? room.occupants.lookup(room.occupants.nickOf(resource) ?? '')?.value : undefined;
+    const key = room ? from : bare;
+    const nickSource = room ? resource : bare.split('@')[0] ?? bare;
+    const nick = this.contacts.nickFor(key, { to: from });
+    const realJid = room ? occupant?.realJid : bare;
+    const prefix = maskOf(nick, realJid, nickSource, bare);
+    const meta: Meta = { 'hive.nick': this.nick };
+    this.richMeta(meta, parts);
+    if (realJid) meta['hive.account'] = realJid;
+    const speaker = prefix.slice(prefix.indexOf('!') + 1).toLowerCase();
+    this.emitBody(prefix, this.nick, parts.body, meta, speaker, { from, ...(parts.msgid ? { msgid: parts.msgid } : {}) });
+  }
+
+  private richMeta(meta: Meta, parts: ReturnType<typeof messageParts>): void {
+    if (parts.msgid) meta['hive.msgid'] = parts.msgid;
+    if (parts.replyTo) meta['hive.reply_msgid'] = parts.replyTo.id;
+    if (parts.replaces) meta['hive.replaces'] = parts.replaces;
+    if (parts.links.length) meta['hive.links'] = parts.links;
+    if (parts.delayedAt !== undefined) meta['hive.time'] = parts.delayedAt;
+  }
+
+  private onGroupchat(room: XmppRoom, resource: string, s: Element): void {
+    const parts = messageParts(s, room.jid);
+    const known = resource ? room.occupants.nickOf(resource) : undefined;
+    const nick = known ?? (resource ? ircSafeNick(resource) : '');
+    const occ = known ? room.occupants.lookup(known)?.value : undefined;
+    const realJid = occ?.realJid ?? bareOf(mucStatus(s).item?.attrs.jid);
+    if (parts.subject !== undefined && !parts.body) {
+      const meta: Meta = { 'hive.nick': room.nick };
+      if (room.history) {
+        // The subject ends the history; sent on join, it is the topic as IRC's 332 gives it.
+        room.history = false;
+        if (parts.subject) this.emit(`:${this.mucHost(room)} 332 ${room.nick} ${room.channel} :${oneLine(parts.subject)}`, meta);
+      } else if (resource) {
+        this.emit(`:${this.occupantMask(room, nick, realJid)} TOPIC ${room.channel} :${oneLine(parts.subject)}`, meta);
+      }
+      return;
+    }
+    if (!parts.body.trim()) return;
+    // Our own messages come back from the room: the bot does not hear itself (as on IRC).
+    if (resource === room.nick) return;
+    const history = room.history && parts.delayedAt !== undefined;
+    if (room.history && !history) room.history = false;
+    const meta: Meta = { 'hive.nick': room.nick };
+    this.richMeta(meta, parts);
+    if (history) meta['hive.history'] = true;
+    if (realJid) meta['hive.account'] = realJid;
+    if (!resource) {
+      // The room itself speaks (a configuration change, an announcement): a notice from the server.
+      for (const line of parts.body.split('\n').filter((l) => l.trim())) this.emit(`:${this.mucHost(room)} NOTICE ${room.channel} :${cutText(line, MAX_LINE_TEXT_BYTES)[0]}`, { ...meta });
+      return;
+    }
+    const prefix = this.occupantMask(room, nick, realJid);
+    this.emitBody(prefix, room.channel, parts.body, meta, prefix.slice(prefix.indexOf('!') + 1).toLowerCase(), { from: s.attrs.from!, ...(parts.msgid ? { msgid: parts.msgid } : {}) });
+  }
+
+  private mucHost(room: XmppRoom): string {
+    return room.jid.slice(room.jid.indexOf('@') + 1);
+  }
+
+  private onPresence(s: Element): void {
+    const from = s.attrs.from;
+    if (!from) return;
+    const [bare, resource] = splitJid(from);
+    const room = this.rooms.get(bare);
+    if (!room || !resource) return;
+    const meta = (): Meta => ({ 'hive.nick': room.nick });
+    const type = s.attrs.type;
+    if (type === 'error') {
+      if (resource !== room.nick) return;
+      const condition = errorCondition(s);
+      if (condition === 'conflict') {
+        const next = room.nextNick();
+        if (next) {
+          this.o.log.warn({ room: room.jid, next }, 'nick in use in the room; trying the next one');
+          this.join(room);
+          return;
+        }
+      }
+      this.o.log.error({ room: room.jid, nick: room.nick, condition }, 'could not join the room; trying again later');
+      room.state = 'out';
+      room.settle();
+      this.rejoinLater(room);
+      return;
+    }
+    const status = mucStatus(s);
+    const item = status.item;
+    const realJid = bareOf(item?.attrs.jid);
+    const self = status.self || (resource === room.nick && room.state !== 'in');
+    if (self) {
+      if (type === 'unavailable') {
+        const wasIn = room.state === 'in';
+        if (status.codes.has('303') && item?.attrs.nick) { room.nick = item.attrs.nick; return; }
+        room.state = 'out';
+        room.settle();
+        if (status.codes.has('307') || status.codes.has('301')) {
+          const actor = item?.getChild('actor')?.attrs.nick;
+          const by = actor ? this.occupantMask(room, room.occupants.nickOf(actor) ?? ircSafeNick(actor)) : this.mucHost(room);
+          if (wasIn) this.emit(`:${by} KICK ${room.channel} ${room.nick} :${oneLine(item?.getChildText('reason') ?? '')}`, meta());
+          this.o.log.warn({ room: room.jid, by: actor, delayMs: this.o.config.rejoin_delay }, 'kicked; rejoining later');
+        } else if (wasIn) {
+          this.emit(`:${this.ourMask(room.nick)} PART ${room.channel}`, meta());
+        }
+        room.occupants.clear();
+        if (room.wanted) this.rejoinLater(room);
+        return;
+      }
+      if (room.state !== 'in') {
+        room.state = 'in';
+        room.history = true;
+        if (resource !== room.nick) room.nick = resource;
+        this.o.log.info({ room: room.jid, nick: room.nick }, 'joined');
+        this.emit(`:${this.ourMask(room.nick)} JOIN ${room.channel}`, meta());
+        const names = room.occupants.entries().map((e) => e.nick);
+        names.push(room.nick);
+        for (let i = 0; i < names.length; i += NAMES_PER_LINE) {
+          this.emit(`:${this.mucHost(room)} 353 ${room.nick} = ${room.channel} :${names.slice(i, i + NAMES_PER_LINE).join(' ')}`, meta());
+        }
+        this.emit(`:${this.mucHost(room)} 366 ${room.nick} ${room.channel} :End of /NAMES list.`, meta());
+        room.settle();
+      }
+      return;
+    }
+    if (type === 'unavailable') {
+      const nick = room.occupants.nickOf(resource);
+      if (nick === undefined) return;
+      const old = room.occupants.lookup(nick)!.value;
+      const mask = this.occupantMask(room, nick, old.realJid);
+      room.occupants.forget(resource);
+      if (status.codes.has('303') && item?.attrs.nick) {
+        const next = item.attrs.nick;
+        const newNick = room.occupants.nickFor(next, { full: `${room.jid}/${next}`, ...(old.realJid ? { realJid: old.realJid } : {}) });
+        room.renames.add(next);
+        if (room.state === 'in') this.emit(`:${mask} NICK :${newNick}`, meta());
+      } else if (status.codes.has('307') || status.codes.has('301')) {
+        const actor = item?.getChild('actor')?.attrs.nick;
+        const by = actor ? this.occupantMask(room, room.occupants.nickOf(actor) ?? ircSafeNick(actor)) : this.mucHost(room);
+        if (room.state === 'in') this.emit(`:${by} KICK ${room.channel} ${nick} :${oneLine(item?.getChildText('reason') ?? '')}`, meta());
+      } else if (room.state === 'in') {
+        const why = s.getChildText('status');
+        this.emit(`:${mask} PART ${room.channel}${why ? ` :${oneLine(why)}` : ''}`, meta());
+      }
+      return;
+    }
+    if (type !== undefined) return;
+    const occupant: Occupant = { full: from, ...(realJid ? { realJid } : {}) };
+    if (room.renames.delete(resource)) { room.occupants.nickFor(resource, occupant); return; }
+    const known = room.occupants.nickOf(resource);
+    const nick = room.occupants.nickFor(resource, occupant);
+    if (known === undefined && room.state === 'in') this.emit(`:${this.occupantMask(room, nick, realJid)} JOIN ${room.channel}`, meta());
+  }
+}
+
+/** `nick!local@domain` of a real JID, else `nick!user@place` with the place's JID (a room) as a host name. */
+function maskOf(nick: string, realJid: string | undefined, user: string, place: string): string {
+  if (realJid) {
+    const [l = '', d = ''] = realJid.split('@');
+    return `${nick}!${maskPart(l)}@${maskPart(d)}`;
+  }
+  return `${nick}!${maskPart(user)}@${maskPart(place.replace('@', '.'))}`;
+}
+
+/** Text for a single IRC parameter: line breaks become spaces, bounded. */
+function oneLine(s: string): string {
+  return cutText(s.replace(/[\r\n]+/g, ' '), MAX_LINE_TEXT_BYTES)[0] ?? '';
+}
+
+/** `text` in pieces of at most `max` UTF-8 bytes, cut between code points. */
+export function cutText(text: string, max: number): string[] {
+  if (Buffer.byteLength(text, 'utf8') <= max) return [text];
+  const out: string[] = [];
+  let cur = '';
+  let bytes = 0;
+  for (const ch of text) {
+    const n = Buffer.byteLength(ch, 'utf8');
+    if (bytes + n > max) { out.push(cur); cur = ''; bytes = 0; }
+    cur += ch;
+    bytes += n;
+  }
+  if (cur) out.push(cur);
+  return out;
+}

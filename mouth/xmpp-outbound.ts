@@ -1,0 +1,201 @@
+/**
+ * The outbound path of an XMPP network: a HiveMessage's IRC lines checked as on IRC (injection,
+ * allow-list, CTCP), turned into XMPP actions — the PRIVMSG/NOTICE lines to one target become ONE
+ * message with the lines joined by "\n" (`\x01ACTION …\x01` becomes `/me …`), JOIN and PART join
+ * and leave rooms — then queued fairly (mouth/fair-queue.ts: by verified child, claimed origin and
+ * the user answered) and sent paced by the token bucket, one token per stanza. Targets are
+ * resolved when the message is submitted, so a plugin learns at once that a nick is unknown.
+ * While the network is down the queue holds (bounded: QueueFull); nothing is dropped silently.
+ */
+import type { Logger } from 'pino';
+import type { TokenBucket } from '../protocol/token-bucket.js';
+import { createAllowList } from './allow-list.js';
+import { createFairQueue, type FairQueue } from './fair-queue.js';
+import { checkEffect, parseOutbound } from './line-safety.js';
+import { OUTBOUND_HIVE_ERROR, OutboundRefused, showBytes, type OutboundRefusedCode } from './outbound-error.js';
+import type { Sender } from './outbound.js';
+import { roomOfChannel } from './xmpp-names.js';
+import { MAX_ID, type OutgoingMessage } from './xmpp-stanza.js';
+
+/** What a plugin may send on XMPP: talk, and join or leave rooms. */
+export const XMPP_COMMANDS = ['PRIVMSG', 'NOTICE', 'JOIN', 'PART'] as const;
+
+export type XmppAction =
+  | { kind: 'message'; msg: OutgoingMessage }
+  | { kind: 'join'; room: string; password?: string }
+  | { kind: 'part'; room: string };
+
+/** Where a line's target goes: a room (groupchat) or a JID (chat). */
+export interface Resolved {
+  to: string;
+  type: 'chat' | 'groupchat';
+}
+
+/** The XMPP parts of the message a reply answers, and what the sender asked for in its metadata. */
+export interface SubmitOptions {
+  /** The message it answers (from hive.reply_to, or hive.reply_msgid): sent as XEP-0461 <reply>. */
+  reply?: { id: string; to?: string };
+  /** hive.msgid: the id of the (first) message sent. */
+  msgid?: string;
+  /** hive.replaces: the message it corrects (XEP-0308). */
+  replaces?: string;
+}
+
+export interface XmppOutboundOptions {
+  bucket: TokenBucket;
+  queueMax: number;
+  /** The largest body, in UTF-8 bytes. */
+  maxBodyBytes: number;
+  /** A PRIVMSG/NOTICE target → where it goes; throws OutboundRefused InvalidLine for one it cannot reach. */
+  resolve(target: string): Resolved;
+  send(action: XmppAction): void;
+  /** A fresh stanza id. */
+  newId(): string;
+  log: Logger;
+}
+
+const ACTION = /^\x01ACTION(?: ([\s\S]*?))?\x01?$/;
+/** mIRC formatting (bold, colours, italics, …): meaningless in an XMPP body, and not XML characters. */
+const IRC_FORMATTING = /\x03(?:\d{1,2}(?:,\d{1,2})?)?|[\x02\x0f\x11\x16\x1d\x1e\x1f]/g;
+/** What XML 1.0 cannot carry: other control characters, lone surrogates, U+FFFE/U+FFFF. */
+const NOT_XML = /[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** A line's text as an XMPP body may carry it: formatting dropped, what XML cannot hold as U+FFFD. */
+export function xmppText(text: string): string {
+  return text.replace(IRC_FORMATTING, '').replace(NOT_XML, '\ufffd');
+}
+
+export class XmppOutbound {
+  private readonly queue: FairQueue<XmppAction[]>;
+  private readonly allowList = createAllowList(XMPP_COMMANDS);
+  private current: XmppAction[] | undefined;
+  private index = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private open = false;
+  readonly stats = { queued: 0, sent: 0, refused: 0, refusedBy: {} as Partial<Record<OutboundRefusedCode, number>> };
+
+  constructor(private readonly o: XmppOutboundOptions) {
+    this.queue = createFairQueue({ maxItems: o.queueMax });
+  }
+
+  get size(): number { return this.queue.size + (this.current ? 1 : 0); }
+
+  /** Checks and queues the lines of one message; throws OutboundRefused and queues nothing on any bad line. */
+  submit(sender: Sender, lines: Buffer[], opts: SubmitOptions = {}): void {
+    try {
+      const actions = this.actionsOf(sender, lines, opts);
+      if (actions.length === 0) return;
+      this.queue.push(sender.via, actions, sender.origin, sender.user);
+      this.stats.queued++;
+    } catch (err) {
+      this.count(err);
+      throw err;
+    }
+    this.pump();
+  }
+
+  /** Counts a refusal made outside submit (e.g. by the network), so `refused` tells all. */
+  count(err: unknown): void {
+    this.stats.refused++;
+    if (err instanceof OutboundRefused) this.stats.refusedBy[err.code] = (this.stats.refusedBy[err.code] ?? 0) + 1;
+  }
+
+  private actionsOf(sender: Sender, lines: Buffer[], opts: SubmitOptions): XmppAction[] {
+    const actions: XmppAction[] = [];
+    let open: { key: string; resolved: Resolved; texts: string[] } | undefined;
+    const flush = () => {
+      if (!open) return;
+      const body = open.texts.join('\n');
+      const bytes = Buffer.byteLength(body, 'utf8');
+      if (bytes > this.o.maxBodyBytes) {
+        throw new OutboundRefused('LineTooLong', `The message to ${showBytes(open.resolved.to)} is ${bytes} bytes; expected at most ${this.o.maxBodyBytes} (max_message_bytes).`);
+      }
+      const first = !actions.some((a) => a.kind === 'message');
+      const id = first && opts.msgid ? opts.msgid : this.o.newId();
+      actions.push({
+        kind: 'message',
+        msg: { to: open.resolved.to, type: open.resolved.type, body, id, ...(opts.reply ? { replyTo: opts.reply } : {}), ...(first && opts.replaces ? { replaces: opts.replaces } : {}) },
+      });
+      open = undefined;
+    };
+    if (opts.msgid !== undefined && (opts.msgid.length === 0 || opts.msgid.length > MAX_ID)) {
+      throw new OutboundRefused('InvalidLine', `hive.msgid must be 1-${MAX_ID} characters.`);
+    }
+    for (const line of lines) {
+      const parsed = parseOutbound(line);
+      this.allowList.check(parsed.command);
+      checkEffect(parsed, { ctcp: sender.ctcp });
+      const [first, second] = parsed.params;
+      if (parsed.command === 'JOIN' || parsed.command === 'PART') {
+        flush();
+        if (!first) throw new OutboundRefused('InvalidLine', `${parsed.command} needs a room, as "${parsed.command} #room@conference.example.org".`);
+        const keys = parsed.command === 'JOIN' && second ? second.toString('utf8').split(',') : [];
+        first.toString('utf8').split(',').forEach((channel, i) => {
+          const room = roomOfChannel(channel);
+          if (!room) throw new OutboundRefused('InvalidLine', `${showBytes(channel)} is not a room; expected a channel like "#room@conference.example.org".`);
+          actions.push(parsed.command === 'JOIN' ? { kind: 'join', room, ...(keys[i] ? { password: keys[i] } : {}) } : { kind: 'part', room });
+        });
+        continue;
+      }
+      // PRIVMSG or NOTICE: XMPP has no notices; both are messages.
+      if (!first || parsed.params.length < 2) throw new OutboundRefused('InvalidLine', `${parsed.command} needs a target and a text, as "${parsed.command} target :text".`);
+      const target = first.toString('utf8');
+      let text = parsed.params.slice(1).map((p) => p.toString('utf8')).join(' ');
+      const action = ACTION.exec(text);
+      if (action) text = `/me ${action[1] ?? ''}`.trimEnd();
+      const key = target.toLowerCase();
+      if (open && open.key !== key) flush();
+      if (!open) open = { key, resolved: this.o.resolve(target), texts: [] };
+      open.texts.push(xmppText(text));
+    }
+    flush();
+    return actions;
+  }
+
+  /** The counters for `hive tree`, flat, always the same keys: queued, sent, waiting, refused, refused_<Code>. */
+  counters(): Record<string, number> {
+    const c: Record<string, number> = { queued: this.stats.queued, sent: this.stats.sent, waiting: this.size, refused: this.stats.refused };
+    for (const code of Object.keys(OUTBOUND_HIVE_ERROR) as OutboundRefusedCode[]) {
+      if (code !== 'NetworkUnknown') c[`refused_${code}`] = this.stats.refusedBy[code] ?? 0;
+    }
+    return c;
+  }
+
+  /** The stream is online (true) or gone (false). */
+  setOpen(open: boolean): void {
+    this.open = open;
+    if (open) this.pump();
+    else if (this.timer) { clearTimeout(this.timer); this.timer = undefined; }
+  }
+
+  private pump(): void {
+    if (this.timer) return;
+    while (this.open) {
+      if (!this.current) {
+        const next = this.queue.shift();
+        if (!next) return;
+        this.current = next.item;
+        this.index = 0;
+      }
+      while (this.index < this.current.length) {
+        if (!this.open) return;
+        if (!this.o.bucket.take()) {
+          this.timer = setTimeout(() => { this.timer = undefined; this.pump(); }, Math.max(1, this.o.bucket.nextAvailableInMs()));
+          return;
+        }
+        this.o.send(this.current[this.index++]!);
+        this.stats.sent++;
+      }
+      this.current = undefined;
+    }
+  }
+
+  /** Empties the queue; returns how many messages were still waiting (reported, not lost silently). */
+  close(): number {
+    this.setOpen(false);
+    const left = this.queue.clear().length + (this.current ? 1 : 0);
+    this.current = undefined;
+    if (left) this.o.log.error({ messages: left }, 'outbound messages not sent at shutdown');
+    return left;
+  }
+}

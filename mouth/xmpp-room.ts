@@ -1,0 +1,67 @@
+/**
+ * What the XMPP network knows of one MUC room: whether it is wanted (configured, or joined by a
+ * plugin's JOIN) and joined, the bot's nick there (with the alternates tried on a conflict), the
+ * occupants with their IRC nicks and real JIDs where the room reveals them, and whether the room is
+ * replaying its history (from our own presence until the subject, which ends it: XEP-0045 7.2.15).
+ */
+import { channelOfRoom, MAX_OCCUPANTS, NickTable } from './xmpp-names.js';
+
+export interface Occupant {
+  /** `room@service/nick`: where a private message to them goes. */
+  full: string;
+  /** Their real bare JID, when the room tells (non-anonymous rooms). */
+  realJid?: string;
+}
+
+export class XmppRoom {
+  readonly channel: string;
+  /** Wanted: in the config, or joined by a plugin (and not parted since). */
+  wanted = true;
+  state: 'out' | 'joining' | 'in' = 'out';
+  /** True between our own presence and the subject: the messages then are the room's history. */
+  history = false;
+  nick: string;
+  private tries = 0;
+  readonly occupants = new NickTable<Occupant>(MAX_OCCUPANTS);
+  /** New XMPP nicks announced by a nick change (303), whose next presence is no join. */
+  readonly renames = new Set<string>();
+  /** Join attempts waiting for the outcome (resolved on our presence or an error). */
+  private waiters: (() => void)[] = [];
+  rejoinTimer: NodeJS.Timeout | undefined;
+
+  constructor(readonly jid: string, readonly baseNick: string, public password?: string, readonly configured = true) {
+    this.channel = channelOfRoom(jid);
+    this.nick = baseNick;
+  }
+
+  /** The next nick to try after a conflict (409): nick_, nick__, then nick and a number; undefined when all were tried. */
+  nextNick(): string | undefined {
+    const candidates = [`${this.baseNick}_`, `${this.baseNick}__`, `${this.baseNick.slice(0, 28)}${Math.floor(Math.random() * 1000)}`];
+    const next = candidates[this.tries++];
+    if (next) this.nick = next;
+    return next;
+  }
+
+  /** A fresh join: our first nick again, nobody known yet. */
+  reset(): void {
+    this.state = 'out';
+    this.history = false;
+    this.nick = this.baseNick;
+    this.tries = 0;
+    this.occupants.clear();
+    this.renames.clear();
+  }
+
+  /** Resolves once this join attempt has an outcome (joined or failed), or after `ms`. */
+  settled(ms: number): Promise<void> {
+    if (this.state === 'in') return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.waiters.push(() => { clearTimeout(t); resolve(); });
+    });
+  }
+
+  settle(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+}
