@@ -85,10 +85,13 @@ export class IrcNetwork implements Network {
   private readonly guard = new ServerGuard();
   private readonly sasl: SaslLogin;
   private readonly logLimit = createLogLimiter({ max: 5, windowMs: 60_000 });
+  /** The channels to be in: the config's, then what setChannels made of them (hive reload). */
+  private channels: { name: string; key?: string }[];
 
   constructor(private readonly o: IrcNetworkOptions) {
     this.name = o.name;
     const c = o.config;
+    this.channels = [...c.channels];
     this.outbound = new Outbound({
       allowList: createAllowList(c.allow_commands),
       bucket: createTokenBucket({ burst: c.flood.burst, ratePerSec: c.flood.rate }),
@@ -126,6 +129,28 @@ export class IrcNetwork implements Network {
   }
 
   outboundCounters(): Record<string, number> { return this.outbound.counters(); }
+
+  /**
+   * The channels to be in from now on (hive reload): JOIN for the new ones, PART for the ones no
+   * longer listed, nothing for the others (IRC channel names compare without case). A key that
+   * changed for a channel the bot is in is kept for its next JOIN (a rejoin after a kick or a
+   * reconnect). Not connected: kept for the next registration.
+   */
+  async setChannels(channels: { name: string; key?: string }[]): Promise<void> {
+    const key = (n: string) => n.toLowerCase();
+    const before = new Set(this.channels.map((ch) => key(ch.name)));
+    const after = new Set(channels.map((ch) => key(ch.name)));
+    const part = this.channels.filter((ch) => !after.has(key(ch.name)));
+    const join = channels.filter((ch) => !before.has(key(ch.name)));
+    this.channels = channels.map((ch) => ({ ...ch }));
+    const client = this.client;
+    if (!client || !this.registered) return;
+    // irc-framework has part(); types/irc-framework.d.ts does not declare it.
+    const parting = client as unknown as { part(channel: string, message?: string): void };
+    for (const ch of part) parting.part(ch.name, 'Hive: channel removed from the config');
+    for (const ch of join) client.join(ch.name, ch.key);
+    if (part.length || join.length) this.o.log.info({ joined: join.map((c) => c.name), parted: part.map((c) => c.name) }, 'channels changed');
+  }
 
   private connect(): void {
     const c = this.o.config;
@@ -184,7 +209,7 @@ export class IrcNetwork implements Network {
       log.info({ nick: this.nick, account: this.sasl.account || null }, 'registered');
       this.sasl.scheduleRetry();
       this.o.sink.event(this.name, 'registered', { 'hive.nick': this.nick });
-      for (const ch of c.channels) client.join(ch.name, ch.key);
+      for (const ch of this.channels) client.join(ch.name, ch.key);
       this.outbound.setOpen(true);
       this.scheduleRegain();
     });
@@ -208,9 +233,14 @@ export class IrcNetwork implements Network {
       const { kicked, channel } = e;
       if (typeof kicked !== 'string' || typeof channel !== 'string' || !channel) return;
       if (kicked.toLowerCase() !== this.nick.toLowerCase()) return;
-      const ch = c.channels.find((x) => x.name.toLowerCase() === channel.toLowerCase());
+      const ch = this.channels.find((x) => x.name.toLowerCase() === channel.toLowerCase());
+      // A channel taken off the list (hive reload) is not rejoined.
+      if (!ch) { log.warn({ channel, by: e.nick }, 'kicked from a channel no longer configured; not rejoining'); return; }
       log.warn({ channel, by: e.nick, delayMs: c.rejoin_delay }, 'kicked; rejoining later');
-      this.later(() => { if (this.registered && this.client === client) client.join(channel, ch?.key); }, c.rejoin_delay);
+      this.later(() => {
+        const still = this.channels.find((x) => x.name.toLowerCase() === channel.toLowerCase());
+        if (still && this.registered && this.client === client) client.join(channel, still.key);
+      }, c.rejoin_delay);
     });
     // Answered within per-requester and overall limits, as a small source of its own (mouth/ctcp.ts).
     client.on('ctcp request', (e: CtcpRequest) => this.outbound.ctcp.request(e));

@@ -25,6 +25,12 @@ export interface Network {
   /** Queues the lines of one message from `sender` (answering `replyTo`, if any); throws OutboundRefused. */
   submit(sender: Sender, lines: Buffer[], replyTo?: string): void;
   stop(reason?: string): Promise<void>;
+  /**
+   * Joins the channels (rooms) newly listed and leaves those no longer listed, without
+   * reconnecting; the others are not touched. Resolves once the lines are sent (or, while not
+   * connected, once the list is kept for the next registration). `hive reload` (mouth/live-config.ts).
+   */
+  setChannels?(channels: { name: string; key?: string }[]): Promise<void>;
   /** The outbound path's counters (Outbound.counters()): the same keys every time. */
   outboundCounters(): Record<string, number>;
 }

@@ -10,6 +10,7 @@ export const SUPERVISOR1: InterfaceSpec = {
   methods: {
     Tree: { in: [], out: [['json', 's']] },
     Logs: { in: [['node', 's'], ['max', 'u']], out: [['lines', 'as']] },
+    Reload: { in: [['config', 's'], ['dry_run', 'b']], out: [['result', 's']] },
     Start: { in: [['node', 's']], out: [] },
     Stop: { in: [['node', 's']], out: [] },
     Restart: { in: [['node', 's']], out: [] },

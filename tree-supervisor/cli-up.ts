@@ -11,13 +11,13 @@ import { constants } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createRootLogger } from '../protocol/logger.js';
 import { collectWhenIdle } from '../protocol/sdk/idle-gc.js';
-import { defaultConfig, loadConfig, redactSecrets, type HiveConfig } from './config.js';
+import { defaultConfig, redactSecrets, type HiveConfig } from './config.js';
+import { checkBuiltins, readHiveConfig } from './read-config.js';
 import { ConfigError } from './config-errors.js';
 import { EXIT_CODES } from './exit-codes.js';
 import { startPrivateBus, type PrivateBus } from './private-bus.js';
 import { ensureRuntimeDir, readRuntimeInfo, removeRuntimeInfo, runtimeDir, runtimeFile, writeRuntimeInfo } from './runtime-file.js';
 import { Supervisor } from './supervisor.js';
-import { builtinPluginExists } from './node-process.js';
 import { stopWithDeadline } from './deadline.js';
 import { newSecret } from './credentials.js';
 
@@ -64,7 +64,7 @@ export async function up(opts: { config?: string }): Promise<number> {
   let configDir = process.cwd();
   try {
     if (opts.config) {
-      const loaded = loadConfig(resolve(opts.config));
+      const loaded = readHiveConfig(opts.config);
       config = loaded.config;
       secretPaths = loaded.secretPaths;
       configDir = dirname(resolve(opts.config));
@@ -73,10 +73,7 @@ export async function up(opts: { config?: string }): Promise<number> {
       // The embedded default is for chatting in a terminal: only problems are logged there.
       config.log_level ??= (process.env.HIVE_LOG_LEVEL as HiveConfig['log_level']) ?? 'warn';
     }
-    const unknown = config.plugins.map((p, i) => [p.use, i] as const).filter(([u]) => u !== undefined && !builtinPluginExists(u));
-    if (unknown.length) {
-      throw new ConfigError(unknown.map(([u, i]) => ({ keyPath: ['plugins', i, 'use'], message: `no built-in plugin '${u}'` })), { file: opts.config });
-    }
+    checkBuiltins(config, opts.config);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -168,6 +165,14 @@ export async function up(opts: { config?: string }): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // SIGHUP: `hive reload` of the file the hive runs (systemd's ExecReload=kill -HUP $MAINPID).
+  process.on('SIGHUP', () => {
+    log.info({ signal: 'SIGHUP' }, 'reloading the config');
+    supervisor.reload().then(
+      (r) => { if (r.errors.length) log.error({ errors: r.errors }, 'reload done with errors'); },
+      (err: Error) => log.error({ reason: err.message.slice(0, 2000) }, 'SIGHUP: reload refused; nothing changed'),
+    );
+  });
 
   // Raced with `done`: a signal during start-up ends `hive up` once the stop is done, even while a
   // start-up step still waits (each is bounded too: START_CALL_MS, waitReady's 30 s).

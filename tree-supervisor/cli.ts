@@ -11,6 +11,9 @@ import { stringify as toYaml } from 'yaml';
 import { PluginSourceError, localizeSpec } from './plugin-manifest.js';
 import { parseBoundedYaml } from './yaml-bounds.js';
 import { formatLogLine } from './node-logs.js';
+import { readHiveConfig } from './read-config.js';
+import { renderPlan } from './reload-plan.js';
+import type { ReloadResult } from './supervisor.js';
 
 const FIND = '  -c, --config FILE     find the hive by its config file (its instance)\n  -i, --instance NAME   find the hive by instance name (default: default)\n';
 
@@ -27,6 +30,7 @@ commands:
   restart   restart a node
   load      add a plugin at runtime
   unload    remove a plugin at runtime
+  reload    apply the edited config to the running hive (or plan it: --dry-run)
   tap       show every message flowing in the tree
   logs      show a node's recent log lines
   remote    what a remote node is started with: its socket and credential
@@ -80,6 +84,21 @@ Prints every message flowing in the tree, decoded: down (Message signals) and up
 
       --json            one JSON object per message: {time, direction, from, to, lines, meta}
       --count N         stop after N messages
+${FIND}`,
+  reload: `usage: hive reload [--config FILE | --instance NAME] [--dry-run] [--json]
+
+Reads the config file again (FILE, else the one the hive was started with), checks it fully, and
+applies the difference to the running hive; SIGHUP to \`hive up\` does the same. Plugins added
+are loaded, removed ones unloaded; a plugin whose use/exec/config/… changed restarts alone; one
+whose parent changed moves (no restart, unless it runs behind its proxy); a changed restart
+policy is taken without a restart. Networks are added and removed without touching the others;
+a network's channels are joined and parted without reconnecting; any other change to a network
+reconnects that network alone. A config with a problem, or a change that cannot be made while
+the hive runs (instance, bus, state_dir, log_level, command_prefix, a terminal network), changes
+nothing: exit 2, each key named.
+
+      --dry-run         print the plan, change nothing
+      --json            {"file","plan":{"steps":[…],"refused":[…]},"applied","errors":[…]}
 ${FIND}`,
   logs: `usage: hive logs NODE [--json] [-n N] [--config FILE | --instance NAME]
 
@@ -207,6 +226,7 @@ export async function main(argv: string[]): Promise<number> {
         ...COMMON,
         count: { type: 'string' },
         lines: { type: 'string', short: 'n' },
+        'dry-run': { type: 'boolean' },
         name: { type: 'string' },
         use: { type: 'string' },
         exec: { type: 'string' },
@@ -279,6 +299,25 @@ export async function main(argv: string[]): Promise<number> {
         const out = { node: n, socket, address, credential, instance: info.instance, parent };
         print(v.json, out, `socket:     ${socket}\ncredential: ${credential}\n\nOn the node's host, with that socket forwarded to SOCK (docs/deploy.md):\n  HIVE_BUS_ADDRESS=unix:path=SOCK HIVE_INSTANCE=${info.instance} HIVE_NODE=${n} HIVE_PARENT=${parent} HIVE_TOKEN=${credential} HIVE_VOUCH=1 PROGRAM\n`);
         return EXIT_CODES.ok;
+      }
+      case 'reload': {
+        // The file is checked here first, so that its problems come with their lines (exit 2).
+        const file = v.config ? resolve(v.config) : '';
+        if (file) readHiveConfig(file);
+        let out: string;
+        try {
+          [out] = await withSupervisor(info, (call) => call('Reload', 'sb', [file, !!v['dry-run']], 60_000)) as [string];
+        } catch (err) {
+          // Refused as a config the running hive cannot take: a config problem (exit 2), as for `hive up`.
+          if (err instanceof CliError && err.message.startsWith('invalid config')) throw new CliError(err.message, EXIT_CODES.usage);
+          throw err;
+        }
+        const result = JSON.parse(out) as ReloadResult;
+        const head = v['dry-run'] ? `dry run: nothing changed (${result.file})\n` : `reloaded ${result.file}\n`;
+        const errors = result.errors.map((e) => `error: ${e}\n`).join('');
+        print(v.json, result, head + renderPlan(result.plan) + errors);
+        if (result.plan.refused.length) return EXIT_CODES.usage;
+        return result.errors.length ? EXIT_CODES.error : EXIT_CODES.ok;
       }
       case 'logs': {
         const n = needNode();

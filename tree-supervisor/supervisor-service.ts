@@ -28,6 +28,8 @@ export interface SupervisorOps {
   treeJson(): Promise<string>;
   /** The node's last `max` log lines (all kept when 0), oldest first; NoSuchNode for an unknown node. */
   logs(name: string, max: number): string[];
+  /** Re-reads the config file (`file`, else the hive's own), plans and (unless dryRun) applies the change; the ReloadResult as JSON. */
+  reload(file: string, dryRun: boolean): Promise<string>;
   startNode(name: string): Promise<void>;
   stopNode(name: string): Promise<void>;
   restartNode(name: string): Promise<void>;
@@ -75,6 +77,7 @@ export function serveSupervisor(bus: MessageBus, o: { instance: string; log: Log
     methods: {
       Tree: async () => [await bounded('Tree', ops.treeJson())],
       Logs: op('Logs', (m) => [ops.logs(m.body[0] as string, m.body[1] as number)]),
+      Reload: op('Reload', async (m) => [await bounded('Reload', ops.reload(m.body[0] as string, m.body[1] as boolean))]),
       Start: op('Start', async (m) => { await bounded('Start', ops.startNode(m.body[0] as string)); }),
       Stop: op('Stop', async (m) => { await bounded('Stop', ops.stopNode(m.body[0] as string)); }),
       Restart: op('Restart', async (m) => { await bounded('Restart', ops.restartNode(m.body[0] as string)); }),

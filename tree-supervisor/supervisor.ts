@@ -52,6 +52,13 @@ import { createLogLimiter } from '../protocol/log-limit.js';
 import { sandboxedProcess, sandboxEnv } from './sandbox.js';
 import type { BusProxy } from './bus-proxy.js';
 import { NodeLogs, teeLogLines } from './node-logs.js';
+import { planReload, type ReloadPlan, type RunningPlugin } from './reload-plan.js';
+import { readHiveConfig } from './read-config.js';
+import { ConfigError } from './config-errors.js';
+import { MOUTH1, MOUTH_PATH } from '../protocol/mouth1.js';
+import { runModeOf } from './node-record.js';
+import { createRestartIntensity } from './restart-intensity.js';
+import { trustOf } from './trust.js';
 
 export { OPERATION_DEADLINE_MS } from './supervisor-service.js';
 export { builtinPluginExists } from './node-process.js';
@@ -79,7 +86,20 @@ export interface SupervisorOptions {
   nodeLog: Logger;
   /** Called when the hive should end (the terminal's input ended, or Shutdown was called). */
   onShutdown: (code: number) => void;
+  /** Called around a reload (sd-notify's RELOADING=1, then its new STATUS). */
+  onReload?: (phase: 'start' | 'end') => void;
 }
+
+/** What Supervisor1.Reload answers: the plan, whether it was applied, and what failed on the way. */
+export interface ReloadResult {
+  file: string;
+  plan: ReloadPlan;
+  applied: boolean;
+  errors: string[];
+}
+
+/** How long the mouth may take to apply a change of its networks (each removed one waits up to 1 s for its QUIT). */
+const CONFIGURE_MS = 15_000;
 
 export class Supervisor {
   private bus: MessageBus | undefined;
@@ -126,6 +146,7 @@ export class Supervisor {
         remoteAccess: (n) => this.remotes.access(this.record(n)),
         treeJson: async () => JSON.stringify(await this.treeView()),
         logs: (n, max) => { this.record(n); return this.logs.lines(n, max); },
+        reload: async (file, dryRun) => JSON.stringify(await this.reload({ file: file || undefined, dryRun })),
         startNode: (n) => this.startNode(n), stopNode: (n) => this.stopNode(n), restartNode: (n) => this.restartNode(n),
         load: (spec) => this.load(spec), unload: (n) => this.unload(n), shutdown: () => this.o.onShutdown(0),
         isTerminalMouth: (caller) => this.terminal && caller !== undefined && [...this.nodes.values()].some((r) => !r.spec && r.unique === caller),
@@ -620,6 +641,120 @@ export class Supervisor {
     this.nodes.delete(name);
     this.logs.forget(name);
     this.converge();
+  }
+
+  private reloading = false;
+
+  /**
+   * Supervisor1.Reload and SIGHUP: reads the config file (the one given, else the one the hive
+   * runs), checks it fully, plans (reload-plan.ts) and, unless dryRun, applies the plan. A bad
+   * config, or a change that cannot be made live, changes nothing (InvalidArgs naming the keys).
+   */
+  async reload(o: { file?: string; dryRun?: boolean } = {}): Promise<ReloadResult> {
+    if (!this.ready) throw new HiveError('Failed', 'the hive is still starting; reload once it is up');
+    if (this.shuttingDown) throw new HiveError('Failed', 'the hive is shutting down');
+    const file = o.file ? resolve(o.file) : this.o.configFile;
+    if (!file) throw new HiveError('Failed', 'this hive runs the embedded default (hive up without --config): there is no config file to reload; give one with --config');
+    if (this.reloading) throw new HiveError('Failed', 'a reload is under way; try again when it is done');
+    this.reloading = true;
+    try {
+      let next: HiveConfig;
+      try { next = readHiveConfig(file).config; } catch (err) {
+        if (err instanceof ConfigError) {
+          this.log.warn({ file, problems: err.message.slice(0, 2000) }, 'reload refused: the config has problems; nothing changed');
+          throw new HiveError('InvalidArgs', err.message);
+        }
+        throw err;
+      }
+      const fromFile = new Set(this.o.config.plugins.map((p) => p.name));
+      const running = new Map<string, RunningPlugin>();
+      for (const r of this.nodes.values()) if (r.spec) running.set(r.name, { spec: r.spec, fromFile: fromFile.has(r.name) });
+      const plan = planReload({ running, tree: this.tree, old: this.o.config, next });
+      if (plan.refused.length) {
+        const text = `invalid config ${file} for a running hive:\n${plan.refused.map((r) => `\`${r.key}\`: ${r.message}`).join('\n')}`;
+        this.log.warn({ file, refused: plan.refused }, 'reload refused; nothing changed');
+        if (o.dryRun) return { file, plan, applied: false, errors: [] };
+        throw new HiveError('InvalidArgs', text);
+      }
+      if (o.dryRun) return { file, plan, applied: false, errors: [] };
+      this.o.onReload?.('start');
+      try {
+        const errors = await this.applyReload(plan, next, file);
+        this.log.info({ file, steps: plan.steps.length, errors }, errors.length ? 'reloaded, with errors' : 'reloaded');
+        return { file, plan, applied: true, errors };
+      } finally {
+        this.o.onReload?.('end');
+      }
+    } finally {
+      this.reloading = false;
+    }
+  }
+
+  /** Applies a checked plan; what fails on the way is said, and the rest still done. */
+  private async applyReload(plan: ReloadPlan, next: HiveConfig, file: string): Promise<string[]> {
+    const errors: string[] = [];
+    const oldNetworks = this.o.config.networks;
+    // From now on the hive's config is the new one: a node (the mouth too) started later gets it.
+    this.o.config = next;
+    this.o.configFile = file;
+    this.o.configDir = dirname(file);
+    const specs = new Map(next.plugins.map((p) => [p.name, p]));
+    const nodeSteps = (kind: 'load' | 'unload' | 'restart') => plan.steps.flatMap((s) => (s.do === kind ? [s.node] : []));
+    // 1. New records first (their tree entries with them), so that a node moved under a new one finds it.
+    const loads = nodeSteps('load').map((n) => this.addRecord(n, specs.get(n)!));
+    // 2. Every node from the file where the file puts it, with its new spec.
+    for (const spec of next.plugins) {
+      const r = this.nodes.get(spec.name);
+      if (!r || loads.includes(r)) continue;
+      const policyChanged = JSON.stringify(r.spec?.restart) !== JSON.stringify(spec.restart);
+      r.spec = spec;
+      r.run = runModeOf(spec);
+      r.trust = trustOf(spec);
+      if (policyChanged) r.intensity = createRestartIntensity({ max: spec.restart.max, withinMs: spec.restart.within });
+      this.tree.set(spec.name, { parent: spec.parent, onDeath: spec.on_death });
+    }
+    // 3. Gone from the file: unloaded, leaves first.
+    for (const n of nodeSteps('unload')) await this.unload(n).catch((err: Error) => { errors.push(`unload ${n}: ${err.message}`); });
+    // 4. New nodes started, parents first (the plan's order).
+    for (const r of loads) {
+      try {
+        this.log.info({ child: r.name, parent: r.spec!.parent, trust: r.trust }, 'node loaded');
+        if (r.spec!.remote) await this.remotes.open(r);
+        else await this.launch(r);
+      } catch (err) { errors.push(`load ${r.name}: ${(err as Error).message}`); }
+    }
+    // 5. Moves (SetParent, no restart), then the restarts, side by side; a node the operator stopped stays stopped.
+    this.converge();
+    await Promise.all(nodeSteps('restart').map(async (n) => {
+      const r = this.nodes.get(n)!;
+      try {
+        if (r.state === 'stopped') return;
+        if (r.state === 'failed') await this.startNode(n);
+        else await this.restartNode(n);
+      } catch (err) { errors.push(`restart ${n}: ${(err as Error).message}`); }
+    }));
+    // 6. The networks: the mouth applies its part (mouth/live-config.ts); a mouth that is down starts with the new ones.
+    if (plan.steps.some((s) => s.do === 'network')) {
+      const mouth = this.nodes.get(ROOT)!;
+      if (mouth.state !== 'running') this.log.info('the mouth is not running: it starts with the new networks');
+      else {
+        try {
+          await callWithDeadline(this.bus!, { destination: nodeBusName(this.instance, ROOT), path: MOUTH_PATH, interface: MOUTH1.name, member: 'Configure', signature: 's', body: [JSON.stringify(next.networks)] }, CONFIGURE_MS);
+        } catch (err) {
+          errors.push(`networks: ${(err as Error).message}`);
+          this.log.error({ err, before: Object.keys(oldNetworks), after: Object.keys(next.networks) }, 'the mouth did not take the new networks; it has them at its next start');
+        }
+      }
+    }
+    return errors;
+  }
+
+  /** One line for systemd's STATUS= and the log: how many nodes run, and what is not well. */
+  statusLine(): string {
+    const states = [...this.nodes.values()].map((r) => r.state);
+    const count = (s: NodeState) => states.filter((x) => x === s).length;
+    const bad = (['failed', 'restarting', 'held', 'stopped'] as const).filter((s) => count(s) > 0).map((s) => `${count(s)} ${s}`);
+    return `${count('running')}/${states.length} nodes running${bad.length ? `, ${bad.join(', ')}` : ''}`;
   }
 
   treeView() {
