@@ -64,8 +64,8 @@ export class NickTable<V> {
 
   get size(): number { return this.byName.size; }
 
-  /** The IRC nick of `name` (made now if new), with `value` stored for it. */
-  nickFor(name: string, value: V): string {
+  /** The IRC nick of `name` (made now if new, from `base`: by default the name itself), with `value` stored for it. */
+  nickFor(name: string, value: V, base = name): string {
     const known = this.byName.get(name);
     if (known !== undefined) {
       const e = this.byNick.get(foldNick(known))!;
@@ -75,9 +75,9 @@ export class NickTable<V> {
       this.byName.set(name, known);
       return known;
     }
-    const base = ircSafeNick(name);
-    let nick = base;
-    for (let i = 2; this.byNick.has(foldNick(nick)); i++) nick = `${base.slice(0, MAX_NICK - String(i).length)}${i}`;
+    const safe = ircSafeNick(base);
+    let nick = safe;
+    for (let i = 2; this.byNick.has(foldNick(nick)); i++) nick = `${safe.slice(0, MAX_NICK - String(i).length)}${i}`;
     this.byNick.set(foldNick(nick), { name, nick, value });
     this.byName.set(name, nick);
     if (this.byName.size > this.max) this.forget(this.byName.keys().next().value!);

@@ -480,13 +480,15 @@ export class XmppNetwork implements Network {
       return;
     }
     if (room && s.attrs.type === 'groupchat') { this.onGroupchat(room, resource, s); return; }
-    const parts = messageParts(s, `${this.local}@${this.domain}`.toLowerCase());
+    // In a direct chat the ids both sides know are the sender's (origin-id, else id): replies and
+    // corrections name those (XEP-0461, XEP-0308); our server's stanza-id is for our archive only.
+    const parts = messageParts(s, '');
     if (!parts.body.trim()) return;
     // A private message from a room's occupant (room@service/nick), or a direct chat from a user.
     const occupant = room && resource ? room.occupants.lookup(room.occupants.nickOf(resource) ?? '')?.value : undefined;
     const key = room ? from : bare;
     const nickSource = room ? resource : bare.split('@')[0] ?? bare;
-    const nick = this.contacts.nickFor(key, { to: from });
+    const nick = this.contacts.nickFor(key, { to: from }, nickSource);
     const realJid = room ? occupant?.realJid : bare;
     const prefix = maskOf(nick, realJid, nickSource, bare);
     const meta: Meta = { 'hive.nick': this.nick };
@@ -526,6 +528,9 @@ export class XmppNetwork implements Network {
     if (resource === room.nick) return;
     const history = room.history && parts.delayedAt !== undefined;
     if (room.history && !history) room.history = false;
+    // A correction names the sender's own id of the message; hive.replaces is the room's (its hive.msgid).
+    if (resource && parts.replaces) parts.replaces = room.msgidOf(resource, parts.replaces) ?? parts.replaces;
+    if (resource && parts.senderId && parts.msgid && !parts.replaces) room.rememberId(resource, parts.senderId, parts.msgid);
     const meta: Meta = { 'hive.nick': room.nick };
     this.richMeta(meta, parts);
     if (history) meta['hive.history'] = true;
@@ -537,6 +542,13 @@ export class XmppNetwork implements Network {
     }
     const prefix = this.occupantMask(room, nick, realJid);
     this.emitBody(prefix, room.channel, parts.body, meta, prefix.slice(prefix.indexOf('!') + 1).toLowerCase(), { from: s.attrs.from!, ...(parts.msgid ? { msgid: parts.msgid } : {}) });
+  }
+
+  /** The prefix of the occupant with this XMPP nick (an actor of a kick): their real JID when known. */
+  private maskOfNick(room: XmppRoom, xmppNick: string): string {
+    const nick = room.occupants.nickOf(xmppNick);
+    const occ = nick !== undefined ? room.occupants.lookup(nick)?.value : undefined;
+    return this.occupantMask(room, nick ?? ircSafeNick(xmppNick), occ?.realJid);
   }
 
   private mucHost(room: XmppRoom): string {
@@ -580,7 +592,7 @@ export class XmppNetwork implements Network {
         room.settle();
         if (status.codes.has('307') || status.codes.has('301')) {
           const actor = item?.getChild('actor')?.attrs.nick;
-          const by = actor ? this.occupantMask(room, room.occupants.nickOf(actor) ?? ircSafeNick(actor)) : this.mucHost(room);
+          const by = actor ? this.maskOfNick(room, actor) : this.mucHost(room);
           if (wasIn) this.emit(`:${by} KICK ${room.channel} ${room.nick} :${oneLine(item?.getChildText('reason') ?? '')}`, meta());
           this.o.log.warn({ room: room.jid, by: actor, delayMs: this.o.config.rejoin_delay }, 'kicked; rejoining later');
         } else if (wasIn) {
@@ -619,7 +631,7 @@ export class XmppNetwork implements Network {
         if (room.state === 'in') this.emit(`:${mask} NICK :${newNick}`, meta());
       } else if (status.codes.has('307') || status.codes.has('301')) {
         const actor = item?.getChild('actor')?.attrs.nick;
-        const by = actor ? this.occupantMask(room, room.occupants.nickOf(actor) ?? ircSafeNick(actor)) : this.mucHost(room);
+        const by = actor ? this.maskOfNick(room, actor) : this.mucHost(room);
         if (room.state === 'in') this.emit(`:${by} KICK ${room.channel} ${nick} :${oneLine(item?.getChildText('reason') ?? '')}`, meta());
       } else if (room.state === 'in') {
         const why = s.getChildText('status');

@@ -6,6 +6,9 @@
  */
 import { channelOfRoom, MAX_OCCUPANTS, NickTable } from './xmpp-names.js';
 
+/** Messages per room whose ids are remembered for corrections. */
+export const MAX_SENDER_IDS = 2_000;
+
 export interface Occupant {
   /** `room@service/nick`: where a private message to them goes. */
   full: string;
@@ -28,6 +31,20 @@ export class XmppRoom {
   /** Join attempts waiting for the outcome (resolved on our presence or an error). */
   private waiters: (() => void)[] = [];
   rejoinTimer: NodeJS.Timeout | undefined;
+  /** `nick\0id the sender gave` → the room's stanza-id, for the last messages: a correction names the former, hive.replaces the latter. */
+  private readonly senderIds = new Map<string, string>();
+
+  /** Remembers which room stanza-id a sender's own message id got (the last MAX_SENDER_IDS). */
+  rememberId(nick: string, senderId: string, msgid: string): void {
+    if (senderId === msgid) return;
+    this.senderIds.set(`${nick}\0${senderId}`, msgid);
+    if (this.senderIds.size > MAX_SENDER_IDS) this.senderIds.delete(this.senderIds.keys().next().value!);
+  }
+
+  /** The room's id of the message `nick` sent under `senderId`, if remembered. */
+  msgidOf(nick: string, senderId: string): string | undefined {
+    return this.senderIds.get(`${nick}\0${senderId}`);
+  }
 
   constructor(readonly jid: string, readonly baseNick: string, public password?: string, readonly configured = true) {
     this.channel = channelOfRoom(jid);

@@ -26,10 +26,12 @@ export const MAX_URL = 2048;
 export interface MessageParts {
   /** The body as the line carries it: the reply's fallback quote cut out. '' without a body. */
   body: string;
-  /** XEP-0359 stanza-id given by `trustedBy` (the room, or our own server), else origin-id, else the stanza's id. */
+  /** XEP-0359 stanza-id given by `trustedBy` (the room), else origin-id, else the stanza's id. */
   msgid?: string;
   replyTo?: { id: string; to?: string };
   replaces?: string;
+  /** The id the sender gave it (origin-id, else id): what a correction of it names (XEP-0308). */
+  senderId?: string;
   links: string[];
   /** XEP-0203: when it was first sent (ms since the epoch); set on a room's history and on messages kept offline. */
   delayedAt?: number;
@@ -39,12 +41,13 @@ export interface MessageParts {
 
 const idOk = (s: string | undefined): s is string => typeof s === 'string' && s.length > 0 && s.length <= MAX_ID;
 
-/** The parts of a message stanza; `trustedBy` is who may stamp a stanza-id (the room's JID for groupchat, our bare JID for chat). */
+/** The parts of a message stanza; `trustedBy` is who may stamp a stanza-id (the room's JID for groupchat; '' for none). */
 export function messageParts(s: Element, trustedBy: string): MessageParts {
   const parts: MessageParts = { body: cutFallback(s, s.getChildText('body') ?? ''), links: [] };
-  const sid = s.getChildren('stanza-id', NS.sid).find((e) => e.attrs.by?.toLowerCase() === trustedBy);
+  const sid = trustedBy ? s.getChildren('stanza-id', NS.sid).find((e) => e.attrs.by?.toLowerCase() === trustedBy) : undefined;
   const origin = s.getChild('origin-id', NS.sid)?.attrs.id;
   parts.msgid = [sid?.attrs.id, origin, s.attrs.id].find(idOk);
+  parts.senderId = [origin, s.attrs.id].find(idOk);
   const reply = s.getChild('reply', NS.reply);
   if (reply && idOk(reply.attrs.id)) parts.replyTo = { id: reply.attrs.id, ...(reply.attrs.to && reply.attrs.to.length <= 3 * 1024 ? { to: reply.attrs.to } : {}) };
   const replace = s.getChild('replace', NS.correct)?.attrs.id;
