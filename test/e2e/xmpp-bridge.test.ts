@@ -152,4 +152,16 @@ describe('bridge between ngIRCd and Prosody', () => {
     const bridge = await hive.node('bridge');
     expect(bridge.counters.relay_failed).toBe(0);
   });
+
+  it('hostile: a 60-line message reaches IRC as max_lines lines (the rest said and counted), the other room whole', async () => {
+    const [c0, b0] = [carol.mark(), bob.mark()];
+    const before = (await hive.node('bridge')).counters.lines_cut ?? 0;
+    const lines = Array.from({ length: 60 }, (_, i) => `flood ${i}`);
+    await alice.groupchat(A, lines.join('\n'));
+    await expectFromBot(bob, B, `<alice> ${lines.join('\n')}`, b0);
+    await expectIrc('<alice> (… 51 more lines)', c0);
+    await sleep(300);
+    expect(ircRelays(c0)).toEqual([...lines.slice(0, 9).map((l) => `<alice> ${l}`), '<alice> (… 51 more lines)']);
+    expect((await hive.node('bridge')).counters.lines_cut).toBe(before + 51);
+  });
 });
