@@ -282,6 +282,16 @@ describe('bridge handler with XMPP rooms (native replies and corrections)', () =
     expect(to(h, '#hive').map((s) => s.lines)).toEqual([['PRIVMSG #hive :<alice> one'], ['PRIVMSG #hive :<bob> two'], ['PRIVMSG #hive :<alice> three']]);
   });
 
+  it('relays a room\'s joins and parts where enabled: plain in the other room (an id of its own), coloured on IRC', async () => {
+    const h = fakeHive({ groups: rooms, events: { joins: true, parts: true } });
+    await h.feed('x', `:bob!bob@localhost JOIN ${A}`);
+    expect(last(h, '#hive').bytes[0]!.toString()).toMatch(/^PRIVMSG #hive :\* \x03\d\db\u200bob\x03 has joined$/);
+    expect(last(h, B).bytes[0]!.toString()).toBe(`PRIVMSG ${B} :* b\u200bob has joined`);
+    expect(last(h, B).meta['hive.msgid']).toMatch(/^bridge-/);
+    await h.feed('x', `:bob!bob@localhost PART ${A} :gone`);
+    expect(last(h, B).lines).toEqual([`PRIVMSG ${B} :* bob has left (gone)`]);
+  });
+
   it('does not relay a room\'s history replayed on join, but can quote it when someone replies to it', async () => {
     const h = fakeHive({ groups: rooms, colours: false, no_highlight: false });
     await h.feed('x', `:old!old@localhost PRIVMSG ${A} :yesterday's news`, { 'hive.msgid': 'h1', 'hive.history': true });
