@@ -2,6 +2,7 @@
 // and waiting for the bot in a room from the raw client's side.
 import type { Prosody } from '../helpers/prosody.js';
 import { bodyOf, type XmppTestClient } from '../helpers/xmpp-client.js';
+import net from 'node:net';
 import type { Element } from '@xmpp/xml';
 
 export const BOT = { user: 'hivebot', password: 'botpass' };
@@ -36,4 +37,43 @@ export function expectBody(c: XmppTestClient, from: string, body: string | RegEx
 /** Bodies of messages from `from` (prefix) since. */
 export function bodiesFrom(c: XmppTestClient, from: string, since = 0): string[] {
   return c.stanzas.slice(since).filter((s) => s.is('message') && (s.attrs.from ?? '').startsWith(from)).map(bodyOf).filter((b): b is string => b !== undefined);
+}
+
+/** A TCP forwarder to 127.0.0.1:`target`: closed, it drops new connections; cut() ends the current ones (a network drop). */
+export interface CutGate {
+  port: number;
+  open: boolean;
+  /** Connections made through it so far. */
+  connections: number;
+  cut(): void;
+  close(): Promise<void>;
+}
+
+export async function startCutGate(target: number): Promise<CutGate> {
+  const pairs = new Set<[net.Socket, net.Socket]>();
+  const server = net.createServer((down) => {
+    down.on('error', () => down.destroy());
+    if (!gate.open) { down.destroy(); return; }
+    gate.connections++;
+    const up = net.connect({ host: '127.0.0.1', port: target });
+    const pair: [net.Socket, net.Socket] = [down, up];
+    pairs.add(pair);
+    up.on('error', () => up.destroy());
+    up.on('close', () => { pairs.delete(pair); down.destroy(); });
+    down.on('close', () => { pairs.delete(pair); up.destroy(); });
+    down.pipe(up);
+    up.pipe(down);
+  });
+  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(0, '127.0.0.1', () => resolve()); });
+  const gate: CutGate = {
+    port: (server.address() as net.AddressInfo).port,
+    open: true,
+    connections: 0,
+    cut() {
+      for (const [down, up] of pairs) { down.destroy(); up.destroy(); }
+      pairs.clear();
+    },
+    close: () => new Promise<void>((resolve) => { gate.cut(); server.close(() => resolve()); }),
+  };
+  return gate;
 }

@@ -1,0 +1,140 @@
+// The XMPP network's connection life on a real Prosody: a room nick in use, a short drop resumed
+// by stream management while messages are on the wire (each arrives once), and Prosody killed and
+// restarted while a plugin sends (what was queued arrives once, the rooms are joined again).
+// The bot connects through a TCP gate, which the test can cut or hold shut.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startProsody, type Prosody } from '../helpers/prosody.js';
+import { connectXmpp, type XmppTestClient } from '../helpers/xmpp-client.js';
+import { startHive, type TestHive } from '../helpers/hive.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+import { exec, logsOf, waitForNodeLog } from './util.js';
+import { BOT, bodiesFrom, botInRoom, expectBody, startCutGate, xmppNetwork, type CutGate } from './xmpp-util.js';
+
+let prosody: Prosody;
+let gate: CutGate;
+let hive: TestHive | undefined;
+const clients: XmppTestClient[] = [];
+let rooms = 0;
+const newRoom = () => `life${++rooms}@conference.localhost`;
+
+beforeAll(async () => {
+  prosody = await startProsody();
+  await prosody.register(BOT.user, BOT.password);
+  for (const u of ['alice', 'bob']) await prosody.register(u, 'pw');
+  gate = await startCutGate(prosody.port);
+});
+afterAll(async () => {
+  await gate?.close();
+  await prosody?.stop();
+});
+afterEach(async (ctx) => {
+  if (ctx.task.result?.state === 'fail' && hive) process.stderr.write(hive.logs.filter((l) => l.node === 'mouth' || l.node === 'flood').map((l) => JSON.stringify(l)).slice(-40).join('\n') + '\n');
+  for (const c of clients.splice(0)) await c.close();
+  await hive?.stop();
+  hive = undefined;
+  gate.open = true;
+});
+
+async function client(user: string): Promise<XmppTestClient> {
+  const c = await connectXmpp(prosody, user, 'pw');
+  clients.push(c);
+  return c;
+}
+
+const viaGate = (extra: Record<string, unknown> = {}) => xmppNetwork({ host: '127.0.0.1', port: gate.port, domain: 'localhost' }, extra);
+
+describe('XMPP connection life', () => {
+  it('takes another room nick when its own is in use, and answers under it', async () => {
+    const room = newRoom();
+    const holder = await client('bob');
+    await holder.join(room, 'hivebot');
+    hive = await startHive({
+      networks: { xmpp: viaGate({ rooms: [room] }) },
+      plugins: [{ name: 'ping', use: 'ping' }],
+    });
+    await botInRoom(holder, room, 'hivebot_');
+    const since = holder.mark();
+    await holder.groupchat(room, 'hivebot_: ping');
+    await expectBody(holder, `${room}/hivebot_`, 'pong', { since });
+    await holder.groupchat(room, '!ping');
+    await waitFor(() => bodiesFrom(holder, `${room}/hivebot_`, since).length === 2, { what: 'two pongs' });
+    expect(logsOf(hive, 'mouth').filter((l) => l.msg === 'nick in use in the room; trying the next one').map((l) => l.next)).toEqual(['hivebot_']);
+  });
+
+  it('resumes the stream after a short drop in the middle of sending: every message arrives once, the room stays joined', async () => {
+    const room = newRoom();
+    const alice = await client('alice');
+    await alice.join(room, 'alice');
+    hive = await startHive({
+      networks: { xmpp: viaGate({ rooms: [room], flood: { burst: 3, rate: 10 } }) },
+      plugins: [{ name: 'flood', exec: exec('flood') }],
+    });
+    await botInRoom(alice, room);
+    const since = alice.mark();
+    await alice.groupchat(room, '!flood 20');
+    const bot = `${room}/hivebot`;
+    await waitFor(() => bodiesFrom(alice, bot, since).length >= 6, { what: 'the first messages' });
+    // The drop: whatever was on its way is lost with the connection.
+    gate.open = false;
+    gate.cut();
+    await waitForNodeLog(hive, 'mouth', 'disconnected; reconnecting');
+    await sleep(500);
+    gate.open = true;
+    await waitForNodeLog(hive, 'mouth', 'stream resumed', () => true, 15_000);
+    await waitFor(() => bodiesFrom(alice, bot, since).length >= 20, { timeout: 15_000, what: () => `20 messages (got ${bodiesFrom(alice, bot, since).join(', ')})` });
+    await sleep(500);
+    expect(bodiesFrom(alice, bot, since)).toEqual(Array.from({ length: 20 }, (_, i) => `flood ${i + 1}/20`));
+    // Resumed, not joined again: the room never saw the bot leave.
+    expect(alice.stanzas.slice(since).filter((s) => s.is('presence') && s.attrs.from === bot)).toEqual([]);
+    const mouth = await hive.node('mouth');
+    // Attempts while the gate was shut, then one that resumed: no second login.
+    expect(mouth.counters['xmpp.connects']).toBeGreaterThanOrEqual(2);
+    expect(logsOf(hive, 'mouth').filter((l) => l.msg === 'online')).toHaveLength(1);
+    expect(mouth.counters['xmpp.resent']).toBe(0);
+  });
+
+  it('comes back after Prosody is killed and restarted: what was queued arrives once, rooms joined again, commands answered', async () => {
+    const room = newRoom();
+    const room2 = newRoom();
+    const before = await client('alice');
+    await before.join(room, 'alice');
+    hive = await startHive({
+      networks: { xmpp: viaGate({ rooms: [room, room2], queue_max: 10, reconnect: { min_delay: 100, max_delay: 400 } }) },
+      plugins: [{ name: 'flood', exec: exec('flood') }, { name: 'ping', use: 'ping' }, { name: 'recorder', exec: exec('recorder') }],
+    });
+    await botInRoom(before, room);
+    await before.groupchat(room, '!flood 8 1500');
+    const scheduled = await waitForNodeLog(hive, 'flood', 'flood scheduled');
+    gate.open = false;
+    await prosody.kill();
+    clients.splice(0);
+    const down = await waitForNodeLog(hive, 'mouth', 'disconnected; reconnecting');
+    const result = await waitForNodeLog(hive, 'flood', 'flood result', () => true, 10_000);
+    expect(down.time as number).toBeLessThan(result.time as number);
+    expect(result.time as number).toBeGreaterThanOrEqual((scheduled.time as number) + 1500);
+    // Five fit in the plugin's share of the queue (half of queue_max 10); three were refused, not dropped.
+    expect(result).toMatchObject({ n: 8, ok: 5, errors: { 'org.hive.Error.QueueFull': 3 } });
+    await waitFor(() => logsOf(hive!, 'mouth').filter((l) => l.msg === 'disconnected; reconnecting').length >= 3, { what: 'reconnect attempts' });
+
+    await prosody.start();
+    const after = await client('alice');
+    await after.join(room, 'alice');
+    await after.join(room2, 'alice');
+    gate.open = true;
+    const bot = `${room}/hivebot`;
+    await botInRoom(after, room);
+    await botInRoom(after, room2);
+    await waitFor(() => bodiesFrom(after, bot).length >= 5, { what: 'the queued messages' });
+    await sleep(300);
+    expect(bodiesFrom(after, bot)).toEqual(['flood 1/8', 'flood 2/8', 'flood 3/8', 'flood 4/8', 'flood 5/8']);
+    const since = after.mark();
+    await after.groupchat(room2, '!ping');
+    await expectBody(after, `${room2}/hivebot`, 'pong', { since });
+    expect(logsOf(hive, 'mouth').filter((l) => l.msg === 'online')).toHaveLength(2);
+    const events = logsOf(hive, 'recorder').filter((l) => l.msg === 'event' && (l.time as number) >= (scheduled.time as number)).map((l) => l.event);
+    expect(events[0]).toBe('disconnected');
+    expect(events.at(-1)).toBe('registered');
+    const mouth = await hive.node('mouth');
+    expect(mouth.counters['xmpp.refused_QueueFull']).toBe(3);
+  });
+});
