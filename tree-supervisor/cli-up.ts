@@ -13,6 +13,7 @@ import { createRootLogger } from '../protocol/logger.js';
 import { collectWhenIdle } from '../protocol/sdk/idle-gc.js';
 import { defaultConfig, redactSecrets, type HiveConfig } from './config.js';
 import { checkBuiltins, readHiveConfig } from './read-config.js';
+import { SdNotify } from './sd-notify.js';
 import { ConfigError } from './config-errors.js';
 import { EXIT_CODES } from './exit-codes.js';
 import { startPrivateBus, type PrivateBus } from './private-bus.js';
@@ -92,6 +93,8 @@ export async function up(opts: { config?: string }): Promise<number> {
 
   const root = createRootLogger(config.log_level);
   const log = root.child({ node: 'supervisor', kind: 'supervisor' });
+  // Under systemd (Type=notify): taken out of the environment before any node is started.
+  const notify = SdNotify.fromEnv(process.env, log);
   const badRuntimeDir = await ensureRuntimeDir();
   if (badRuntimeDir) {
     log.error({ dir: runtimeDir() }, badRuntimeDir);
@@ -118,7 +121,24 @@ export async function up(opts: { config?: string }): Promise<number> {
 
   let finished: (code: number) => void = () => undefined;
   const done = new Promise<number>((r) => { finished = r; });
-  const supervisor = new Supervisor({ config, configDir, configFile: opts.config ? resolve(opts.config) : undefined, busAddress, secret: token, runtimeDir: runtimeDir(), log, nodeLog: root, onShutdown: (code) => void stop(code) });
+  // STATUS= follows the tree: at once, then at most once a second (the last state always sent).
+  let statusTimer: NodeJS.Timeout | undefined;
+  let statusSentAt = 0;
+  let isReady = false;
+  const sendStatus = () => { statusSentAt = Date.now(); if (!stopping) void notify?.status(supervisor.statusLine()); };
+  const statusChanged = () => {
+    if (!notify || !isReady || statusTimer) return;
+    const wait = statusSentAt + 1000 - Date.now();
+    if (wait <= 0) { sendStatus(); return; }
+    statusTimer = setTimeout(() => { statusTimer = undefined; sendStatus(); }, wait);
+    statusTimer.unref();
+  };
+  const supervisor = new Supervisor({
+    config, configDir, configFile: opts.config ? resolve(opts.config) : undefined, busAddress, secret: token, runtimeDir: runtimeDir(), log, nodeLog: root,
+    onShutdown: (code) => void stop(code),
+    onStateChange: statusChanged,
+    onReload: (phase) => { if (notify && isReady) void (phase === 'start' ? notify.reloading() : notify.reloaded(supervisor.statusLine())); },
+  });
 
   let stopping = false;
   let stopped: Promise<void> | undefined;
@@ -126,6 +146,7 @@ export async function up(opts: { config?: string }): Promise<number> {
   function stop(code: number): Promise<void> {
     stopping = true;
     stopped ??= (async () => {
+      await notify?.stopping();
       await supervisor.shutdown().catch((err) => log.error({ err }, 'shutdown failed'));
       // Bounded: a bus daemon that does not end on SIGTERM (stopped, wedged) is killed.
       if (bus) {
@@ -182,6 +203,8 @@ export async function up(opts: { config?: string }): Promise<number> {
     await writeRuntimeInfo({ instance: config.instance, pid: process.pid, bus_address: busAddress, supervisor: `org.hive.${config.instance}.Supervisor`, token, private_bus: bus !== undefined });
     await supervisor.waitReady();
     if (stopping) return;
+    isReady = true;
+    await notify?.ready(supervisor.statusLine());
     // The supervisor idles at its start-up garbage unless V8 happens to shrink it: collect once quiet.
     collectWhenIdle();
     if (Object.values(config.networks).some((n) => n.type === 'terminal')) {

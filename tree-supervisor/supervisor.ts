@@ -86,8 +86,10 @@ export interface SupervisorOptions {
   nodeLog: Logger;
   /** Called when the hive should end (the terminal's input ended, or Shutdown was called). */
   onShutdown: (code: number) => void;
-  /** Called around a reload (sd-notify's RELOADING=1, then its new STATUS). */
+  /** Called around a reload (sd-notify's RELOADING=1, then READY=1 with its new STATUS). */
   onReload?: (phase: 'start' | 'end') => void;
+  /** Called when a node changes state (sd-notify's STATUS). */
+  onStateChange?: () => void;
 }
 
 /** What Supervisor1.Reload answers: the plan, whether it was applied, and what failed on the way. */
@@ -472,6 +474,7 @@ export class Supervisor {
     if (state === 'running') { r.attempt = 0; r.error = undefined; }
     if (state !== 'running' && state !== 'held') { r.misplacedSince = undefined; r.misplacedChecks = 0; }
     if (this.bus) this.bus.send(Message.newSignal(SUPERVISOR_PATH, SUPERVISOR_INTERFACE, 'NodeStateChanged', 'ss', [r.name, state]));
+    this.o.onStateChange?.();
   }
 
   /** Moves every live node to where it should be attached now: planned in reparent.ts, applied here. */
