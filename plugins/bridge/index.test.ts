@@ -276,6 +276,18 @@ describe('bridge handler with XMPP rooms (native replies and corrections)', () =
     await Promise.all([line('\x01ACTION waves'), line('and says'), line('hello')]);
     expect(to(h, '#hive').map((s) => s.lines)).toEqual([['PRIVMSG #hive :* alice waves', 'PRIVMSG #hive :* alice and says', 'PRIVMSG #hive :* alice hello']]);
     expect(to(h, B).map((s) => s.lines)).toEqual([[`PRIVMSG ${B} :* alice waves`, `PRIVMSG ${B} :and says`, `PRIVMSG ${B} :hello`]]);
+    // Lines that keep coming (each within the idle time of the one before) stay one message, even
+    // past the idle time in all; a pause longer than it ends the message.
+    h.sent.length = 0;
+    const slow: Promise<void>[] = [];
+    for (let i = 0; i < 4; i++) {
+      slow.push(line(`slow ${i}`, 'm9'));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await new Promise((r) => setTimeout(r, 120));
+    slow.push(line('late', 'm9'));
+    await Promise.all(slow);
+    expect(to(h, B).map((s) => s.lines.length)).toEqual([4, 1]);
     // Another message in between ends the gathering: each is relayed on its own, in order.
     h.sent.length = 0;
     await Promise.all([line('one', 'm2'), line('two', 'm3', 'bob'), line('three', 'm2')]);

@@ -34,10 +34,11 @@ const MEMORY = { maxEntries: 2000, ttlMs: 30 * 60_000 };
 const SUBSTITUTION_MS = 5 * 60_000;
 /**
  * The mouth hands a multi-line room message on as one HiveMessage per line, all with the message's
- * hive.msgid, one right after the other: the bridge gathers them for this long (from the first)
- * and relays them as one message. At most GATHER_MAX lines are gathered into one.
+ * hive.msgid, one right after the other: the bridge gathers them until none came for GATHER_IDLE_MS
+ * (or GATHER_MAX_MS from the first, or GATHER_MAX lines) and relays them as one message.
  */
-const GATHER_MS = 30;
+const GATHER_IDLE_MS = 40;
+const GATHER_MAX_MS = 1000;
 const GATHER_MAX = 200;
 
 /** A string metadata value, or undefined (absent, or not a string). */
@@ -309,8 +310,11 @@ export default definePlugin(manifest, function bridge(hive) {
     if (entry) memory.setId(entry, keyOf(ep), msgid);
   };
 
-  /** The lines of one room message being gathered (see GATHER_MS). */
-  let gathering: { network: string; command: string; target: string; nick: string; msgid: string; msgs: Incoming[]; timer: NodeJS.Timeout; done: Promise<unknown>; resolve: (v: unknown) => void } | undefined;
+  /** The lines of one room message being gathered (see GATHER_IDLE_MS). */
+  let gathering: {
+    network: string; command: string; target: string; nick: string; msgid: string; msgs: Incoming[];
+    started: number; timer: NodeJS.Timeout; done: Promise<unknown>; resolve: (v: unknown) => void;
+  } | undefined;
 
   const flushGathering = () => {
     const g = gathering;
@@ -337,6 +341,8 @@ export default definePlugin(manifest, function bridge(hive) {
   const gather = (msg: Incoming, network: string, nick: string): unknown => {
     if (gathering && continuesGathering(msg)) {
       gathering.msgs.push(msg);
+      clearTimeout(gathering.timer);
+      gathering.timer = setTimeout(flushGathering, Math.max(0, Math.min(GATHER_IDLE_MS, gathering.started + GATHER_MAX_MS - Date.now())));
       return gathering.done;
     }
     const irc = msg.irc!;
@@ -345,7 +351,7 @@ export default definePlugin(manifest, function bridge(hive) {
     if (msgid === undefined || msg.lines.length !== 1 || msg.meta['hive.history'] || !isRoom(target) || !routes.find(network, target)) return speech(msg, network, nick);
     let resolve!: (v: unknown) => void;
     const done = new Promise<unknown>((r) => { resolve = r; });
-    gathering = { network, command: irc.command, target, nick, msgid, msgs: [msg], timer: setTimeout(flushGathering, GATHER_MS), done, resolve };
+    gathering = { network, command: irc.command, target, nick, msgid, msgs: [msg], started: Date.now(), timer: setTimeout(flushGathering, GATHER_IDLE_MS), done, resolve };
     return done;
   };
 
