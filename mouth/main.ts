@@ -28,6 +28,8 @@ import { Speakers } from './outbound.js';
 import { TerminalNetwork } from './terminal-network.js';
 import { ScriptNetwork } from './script-network.js';
 import { XmppNetwork } from './xmpp-network.js';
+import { serveLiveConfig } from './live-config.js';
+import type { NetworkConfig } from './network-config.js';
 
 const mouthConfigSchema = z.object({ networks: z.record(z.string(), networkSchema) }).loose();
 
@@ -149,68 +151,77 @@ async function finish(): Promise<void> {
   process.exit(EXIT.ok);
 }
 
-for (const [name, net] of Object.entries(config.networks)) {
+/** Makes a network from its config (at start-up, and when `hive reload` adds or reconnects one) and shows its counters. */
+function makeNetwork(name: string, net: NetworkConfig): Network {
   const netLog = log.child({ network: name });
-  if (net.type === 'irc') networks.set(name, new IrcNetwork({ name, config: net, sink, log: netLog }));
-  else if (net.type === 'xmpp') networks.set(name, new XmppNetwork({ name, config: net, sink, log: netLog }));
-  else if (net.type === 'script') networks.set(name, new ScriptNetwork({ name, config: net, sink, log: netLog }));
-  else networks.set(name, new TerminalNetwork({ name, config: net, sink, log: netLog, onInputEnd: () => void finish() }));
+  let n: Network;
+  if (net.type === 'irc') n = new IrcNetwork({ name, config: net, sink, log: netLog });
+  else if (net.type === 'xmpp') n = new XmppNetwork({ name, config: net, sink, log: netLog });
+  else if (net.type === 'script') n = new ScriptNetwork({ name, config: net, sink, log: netLog });
+  else if (net.type === 'terminal') n = new TerminalNetwork({ name, config: net, sink, log: netLog, onInputEnd: () => void finish() });
+  else throw new Error(`network ${name}: no network of type ${(net as { type: string }).type}`);
+  exposeCounters(name, n);
+  return n;
 }
 
-// Each IRC network's figures, read when asked: Counters `<network>.malformed`, `.connects`,
-// `.hostile_drops` and `.identified` (1 when logged in to services), so `hive tree` shows them;
-// Details `<network>.account`, `.state` and `.last_disconnect`.
-const ircNetworks = [...networks.values()].filter((n): n is IrcNetwork => n instanceof IrcNetwork);
-for (const n of ircNetworks) {
-  const counter = (key: string, get: () => number) => Object.defineProperty(node.counters, `${n.name}.${key}`, { enumerable: true, get });
-  counter('malformed', () => n.counters.malformed);
-  counter('connects', () => n.counters.connects);
-  counter('hostile_drops', () => n.counters.hostileDrops);
-  counter('identified', () => (n.status().account ? 1 : 0));
-}
-// Each XMPP network's figures, as IRC's (`.malformed`, `.connects`, `.hostile_drops`, `.identified`:
-// 1 while logged in) and its own: `.too_long` (inbound messages dropped for their size), `.resent`
-// (sent again after the server lost the session), `.errors` (error stanzas for what the bot sent).
-const xmppNetworks = [...networks.values()].filter((n): n is XmppNetwork => n instanceof XmppNetwork);
-for (const n of xmppNetworks) {
-  const counter = (key: string, get: () => number) => Object.defineProperty(node.counters, `${n.name}.${key}`, { enumerable: true, get });
-  counter('malformed', () => n.counters.malformed);
-  counter('connects', () => n.counters.connects);
-  counter('hostile_drops', () => n.counters.hostileDrops);
-  counter('identified', () => (n.status().online ? 1 : 0));
-  counter('too_long', () => n.counters.tooLong);
-  counter('resent', () => n.counters.resent);
-  counter('errors', () => n.counters.errors);
-}
-// Each scripted network's requests: `<network>.requests` taken, `.bad_requests` refused (too long,
-// not JSON, not a request), `.clients`, `.clients_refused` (a second one at once), `.clients_dropped` (did not read).
-for (const n of networks.values()) {
-  if (!(n instanceof ScriptNetwork)) continue;
-  for (const key of Object.keys(n.counters) as (keyof ScriptNetwork['counters'])[]) {
-    Object.defineProperty(node.counters, `${n.name}.${key}`, { enumerable: true, get: () => n.counters[key] });
+/**
+ * A network's figures in the mouth's Counters, read when asked through `networks` (a network
+ * reconnected by `hive reload` is a new object) and deletable (forgetNetwork):
+ * IRC: `<network>.malformed`, `.connects`, `.hostile_drops`, `.identified` (1 when logged in to
+ * services); XMPP: the same (`.identified` 1 while logged in) and its own `.too_long` (inbound
+ * messages dropped for their size), `.resent` (sent again after the server lost the session),
+ * `.errors` (error stanzas for what the bot sent); scripted: `.requests`, `.bad_requests`,
+ * `.clients`, `.clients_refused`, `.clients_dropped`; every network's outbound figures
+ * (mouth/outbound.ts counters()): `.queued`, `.sent`, `.waiting`, `.refused` and
+ * `.refused_<Code>`, `.ctcp_answered`, `.ctcp_dropped`.
+ */
+function exposeCounters(name: string, n: Network): void {
+  const counter = (key: string, get: (n: Network) => number) => Object.defineProperty(node.counters, `${name}.${key}`, {
+    enumerable: true, configurable: true, get: () => get(networks.get(name) ?? n),
+  });
+  if (n instanceof IrcNetwork) {
+    counter('malformed', (x) => (x as IrcNetwork).counters.malformed);
+    counter('connects', (x) => (x as IrcNetwork).counters.connects);
+    counter('hostile_drops', (x) => (x as IrcNetwork).counters.hostileDrops);
+    counter('identified', (x) => ((x as IrcNetwork).status().account ? 1 : 0));
   }
-}
-// Every network's outbound figures (mouth/outbound.ts counters()): `<network>.queued`, `.sent`,
-// `.waiting`, `.refused` and `.refused_<Code>` (QueueFull, CtcpNotAllowed, JoinZero, RateLimited, …),
-// `.ctcp_answered`, `.ctcp_dropped` (CTCP requests over the limits).
-for (const n of networks.values()) {
-  for (const key of Object.keys(n.outboundCounters())) {
-    Object.defineProperty(node.counters, `${n.name}.${key}`, { enumerable: true, get: () => n.outboundCounters()[key] ?? 0 });
+  if (n instanceof XmppNetwork) {
+    counter('malformed', (x) => (x as XmppNetwork).counters.malformed);
+    counter('connects', (x) => (x as XmppNetwork).counters.connects);
+    counter('hostile_drops', (x) => (x as XmppNetwork).counters.hostileDrops);
+    counter('identified', (x) => ((x as XmppNetwork).status().online ? 1 : 0));
+    counter('too_long', (x) => (x as XmppNetwork).counters.tooLong);
+    counter('resent', (x) => (x as XmppNetwork).counters.resent);
+    counter('errors', (x) => (x as XmppNetwork).counters.errors);
   }
+  if (n instanceof ScriptNetwork) {
+    for (const key of Object.keys(n.counters) as (keyof ScriptNetwork['counters'])[]) counter(key, (x) => (x as ScriptNetwork).counters[key]);
+  }
+  for (const key of Object.keys(n.outboundCounters())) counter(key, (x) => x.outboundCounters()[key] ?? 0);
 }
+
+/** A network removed by `hive reload`: its counters go too. */
+function forgetNetwork(name: string): void {
+  for (const key of Object.keys(node.counters)) if (key.startsWith(`${name}.`)) delete node.counters[key];
+}
+
+for (const [name, net] of Object.entries(config.networks)) networks.set(name, makeNetwork(name, net));
+
+// Details `<network>.account`, `.state` and `.last_disconnect` of each IRC and XMPP network there is now.
 node.details = () => {
   const d: Record<string, string> = {};
-  for (const n of ircNetworks) {
-    const s = n.status();
-    d[`${n.name}.state`] = s.registered ? 'registered' : s.connected ? 'connecting' : 'down';
-    d[`${n.name}.account`] = s.account;
-    d[`${n.name}.last_disconnect`] = s.lastDisconnect;
-  }
-  for (const n of xmppNetworks) {
-    const s = n.status();
-    d[`${n.name}.state`] = s.online ? 'online' : s.connected ? 'connecting' : 'down';
-    d[`${n.name}.account`] = s.jid;
-    d[`${n.name}.last_disconnect`] = s.lastDisconnect;
+  for (const n of networks.values()) {
+    if (n instanceof IrcNetwork) {
+      const s = n.status();
+      d[`${n.name}.state`] = s.registered ? 'registered' : s.connected ? 'connecting' : 'down';
+      d[`${n.name}.account`] = s.account;
+      d[`${n.name}.last_disconnect`] = s.lastDisconnect;
+    } else if (n instanceof XmppNetwork) {
+      const s = n.status();
+      d[`${n.name}.state`] = s.online ? 'online' : s.connected ? 'connecting' : 'down';
+      d[`${n.name}.account`] = s.jid;
+      d[`${n.name}.last_disconnect`] = s.lastDisconnect;
+    }
   }
   return d;
 };
@@ -218,6 +229,8 @@ node.details = () => {
 installShutdown(node, stopNetworks);
 await node.start();
 for (const n of networks.values()) await n.start();
+// `hive reload`: the supervisor changes the networks live (org.hive.Mouth1.Configure, mouth/live-config.ts).
+serveLiveConfig({ bus: node.bus, instance: env.instance, log, networks, configs: config.networks, create: makeNetwork, forget: forgetNetwork, counters: node.counters });
 log.info({ networks: [...networks.keys()] }, 'mouth running');
 // Give back what a burst grew the heap to once quiet (the mouth is the largest process after one);
 // its young generation keeps node's default size, for throughput.
