@@ -11,6 +11,9 @@ import { connectClient, type IrcTestClient } from '../helpers/irc-client.js';
 import { startHive, type TestHive, type TreeNodeJson } from '../helpers/hive.js';
 import { waitFor } from '../helpers/wait.js';
 import { botJoined, expectPrivmsg, ircNetwork } from '../mouth/util.js';
+import { join } from 'node:path';
+import { callWithDeadline, connectBus } from '../../protocol/sdk/bus.js';
+import { SUPERVISOR_INTERFACE } from '../../protocol/names.js';
 
 let ircd: Ircd;
 let hive: TestHive;
@@ -148,6 +151,20 @@ describe('hive reload: plugins', () => {
     r = await reload();
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/nothing to change/);
+  });
+
+  it('refuses Reload to a connection that is not the operator\'s, counted', { timeout: 30_000 }, async () => {
+    const info = JSON.parse(await readFile(join(hive.dir, 'run', `${hive.instance}.json`), 'utf8')) as { bus_address: string; supervisor: string };
+    const stranger = await connectBus(info.bus_address);
+    try {
+      const call = (member: string, signature: string, body: unknown[]) => callWithDeadline(stranger, { destination: info.supervisor, path: '/org/hive/Supervisor', interface: SUPERVISOR_INTERFACE, member, signature, body }, 5000);
+      const code = await call('Reload', 'sb', ['', true]).then(() => 'ok', (e: { code?: string }) => e.code);
+      expect(code).toBe('NotAuthorized');
+      const props = await callWithDeadline(stranger, { destination: info.supervisor, path: '/org/hive/Supervisor', interface: 'org.freedesktop.DBus.Properties', member: 'Get', signature: 'ss', body: [SUPERVISOR_INTERFACE, 'Counters'] }, 5000);
+      expect(Number((props.body[0] as { value: Record<string, bigint> }).value.not_authorized)).toBeGreaterThanOrEqual(1);
+    } finally {
+      stranger.disconnect();
+    }
   });
 
   it('reloads on SIGHUP', { timeout: 60_000 }, async () => {
