@@ -196,9 +196,11 @@ describe('hive web in a browser (Debian chromium)', () => {
     const pid = (await hive.node('ping')).pid!;
     expect(await page.$eval('g.node[data-node="ping"]', (g) => g.textContent)).toContain(`pid ${pid}`);
 
-    // Select ping: its log and the messages through it.
+    // No node selected, no buttons; select ping: its buttons, its log and the messages through it.
+    expect(await page.$eval('#actions', (a) => getComputedStyle(a).display)).toBe('none');
     await page.click('g.node[data-node="ping"]');
     await page.waitForFunction(() => document.querySelectorAll('#logs li').length > 0, { timeout: 5000 });
+    expect(await page.$eval('#actions', (a) => getComputedStyle(a).display)).toBe('flex');
     expect(await page.$eval('#logs', (l) => l.textContent)).toMatch(/attached to parent|node started/);
     hive.say('!ping');
     await page.waitForFunction(() => [...document.querySelectorAll('#messages li.up')].some((li) => li.textContent!.includes('pong')), { timeout: 5000 });

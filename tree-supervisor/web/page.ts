@@ -30,7 +30,7 @@ const STYLE = `
   .node.restarting text, .node.failed text { fill: #fff; }
   dl { display: grid; grid-template-columns: max-content 1fr; gap: .1em 1em; margin: 0; }
   dt { color: var(--muted); } dd { margin: 0; font-family: ui-monospace, monospace; overflow-wrap: anywhere; }
-  #actions { display: flex; gap: .5em; margin: .6em 0; flex-wrap: wrap; }
+  #actions { display: flex; gap: .5em; margin: .6em 0; flex-wrap: wrap; } #actions[hidden] { display: none; }
   #actions button { padding: .3em .9em; border-radius: 6px; border: 1px solid var(--line); background: #fff; cursor: pointer; }
   #status.error { color: #c62828; } #status.ok { color: #2e7d32; }
   ul { list-style: none; margin: 0; padding: 0; max-height: 260px; overflow: auto; font: 12px/1.5 ui-monospace, monospace; }
