@@ -17,6 +17,7 @@ import { classifyText, eventText, showNick, speechHead, trailingBytes, type Nick
 import { RecentRelays } from './echo.js';
 import { MessageMemory, type Remembered } from './message-memory.js';
 import { RoomStamps } from './room-stamps.js';
+import { Gatherer, gatherKey } from './gatherer.js';
 import { applySubstitution, correctionLines, isRoom, parseSubstitution, replyPrefix, stripFormatting } from './rich-format.js';
 
 const manifest = {
@@ -32,14 +33,6 @@ const ECHO_MEMORY_MS = 30_000;
 const MEMORY = { maxEntries: 2000, ttlMs: 30 * 60_000 };
 /** An IRC user's s/old/new/ corrects their previous line only if that line is at most this old. */
 const SUBSTITUTION_MS = 5 * 60_000;
-/**
- * The mouth hands a multi-line room message on as one HiveMessage per line, all with the message's
- * hive.msgid, one right after the other: the bridge gathers them until none came for GATHER_IDLE_MS
- * (or GATHER_MAX_MS from the first, or GATHER_MAX lines) and relays them as one message.
- */
-const GATHER_IDLE_MS = 40;
-const GATHER_MAX_MS = 1000;
-const GATHER_MAX = 200;
 
 /** A string metadata value, or undefined (absent, or not a string). */
 const metaString = (meta: Meta, key: string): string | undefined => {
@@ -310,54 +303,20 @@ export default definePlugin(manifest, function bridge(hive) {
     if (entry) memory.setId(entry, keyOf(ep), msgid);
   };
 
-  /** The lines of one room message being gathered (see GATHER_IDLE_MS). */
-  let gathering: {
-    network: string; command: string; target: string; nick: string; msgid: string; msgs: Incoming[];
-    started: number; timer: NodeJS.Timeout; done: Promise<unknown>; resolve: (v: unknown) => void;
-  } | undefined;
-
-  const flushGathering = () => {
-    const g = gathering;
-    if (!g) return;
-    gathering = undefined;
-    clearTimeout(g.timer);
-    const first = g.msgs[0]!;
-    const merged = g.msgs.length === 1 ? first : Object.assign({}, first, { lines: g.msgs.flatMap((m) => m.lines) });
-    try {
-      g.resolve(speech(merged, g.network, g.nick));
-    } catch (err) {
-      g.resolve(Promise.reject(err));
-    }
-  };
-
-  const continuesGathering = (msg: Incoming): boolean => {
-    const g = gathering;
-    const irc = msg.irc;
-    return !!g && !!irc && msg.network === g.network && msg.lines.length === 1 && irc.command === g.command && irc.nick === g.nick
-      && ircLower(irc.params[0] ?? '') === ircLower(g.target) && metaString(msg.meta, 'hive.msgid') === g.msgid && g.msgs.length < GATHER_MAX;
-  };
+  /** A multi-line room message comes one line per HiveMessage: gathered, relayed whole. */
+  const gatherer = new Gatherer((whole) => speech(whole, whole.network!, whole.irc!.nick));
 
   /** Speech from a room with an id may be the first line of several: gathered; anything else is relayed at once. */
   const gather = (msg: Incoming, network: string, nick: string): unknown => {
-    if (gathering && continuesGathering(msg)) {
-      gathering.msgs.push(msg);
-      clearTimeout(gathering.timer);
-      gathering.timer = setTimeout(flushGathering, Math.max(0, Math.min(GATHER_IDLE_MS, gathering.started + GATHER_MAX_MS - Date.now())));
-      return gathering.done;
-    }
-    const irc = msg.irc!;
-    const msgid = metaString(msg.meta, 'hive.msgid');
-    const target = irc.params[0] ?? '';
-    if (msgid === undefined || msg.lines.length !== 1 || msg.meta['hive.history'] || !isRoom(target) || !routes.find(network, target)) return speech(msg, network, nick);
-    let resolve!: (v: unknown) => void;
-    const done = new Promise<unknown>((r) => { resolve = r; });
-    gathering = { network, command: irc.command, target, nick, msgid, msgs: [msg], started: Date.now(), timer: setTimeout(flushGathering, GATHER_IDLE_MS), done, resolve };
-    return done;
+    const key = gatherKey(msg);
+    const target = msg.irc!.params[0] ?? '';
+    if (key === undefined || msg.meta['hive.history'] || !isRoom(target) || !routes.find(network, target)) return speech(msg, network, nick);
+    return gatherer.add(msg, key);
   };
 
   const handle = (msg: Incoming): unknown => {
     // Whatever does not continue the message being gathered comes after it: it is relayed first.
-    if (gathering && !continuesGathering(msg)) flushGathering();
+    if (!gatherer.continues(msg)) gatherer.flush();
     const network = msg.network;
     if (!network) return;
     const own = msg.meta['hive.nick'];
