@@ -6,7 +6,7 @@
  */
 import type { SSEStreamingApi } from 'hono/streaming';
 
-interface Client { stream: SSEStreamingApi; pending: number; closed: boolean; gone: () => void }
+interface Client { stream: SSEStreamingApi; pending: number; closed: boolean; gone: () => void; cut?: () => void }
 
 export class EventHub {
   private readonly clients = new Set<Client>();
@@ -17,12 +17,15 @@ export class EventHub {
 
   get size(): number { return this.clients.size; }
 
-  /** Takes a page's stream, or false when `maxClients` are connected; resolves `done` when it goes. */
-  add(stream: SSEStreamingApi): { done: Promise<void>; send: (event: string, data: unknown) => void } | false {
+  /**
+   * Takes a page's stream, or false when `maxClients` are connected; resolves `done` when it goes.
+   * `cut` ends its connection at once (a page that does not read would hold a graceful end forever).
+   */
+  add(stream: SSEStreamingApi, cut?: () => void): { done: Promise<void>; send: (event: string, data: unknown) => void } | false {
     if (this.clients.size >= this.o.maxClients) return false;
     let gone!: () => void;
     const done = new Promise<void>((resolve) => { gone = resolve; });
-    const client: Client = { stream, pending: 0, closed: false, gone };
+    const client: Client = { stream, pending: 0, closed: false, gone, cut };
     this.clients.add(client);
     stream.onAbort(() => this.drop(client));
     return { done, send: (event, data) => this.write(client, event, JSON.stringify(data)) };
@@ -43,18 +46,23 @@ export class EventHub {
     if (c.pending >= this.o.maxPending) {
       this.slowClosed++;
       this.o.onSlow?.();
-      this.drop(c);
+      this.drop(c, true);
       return;
     }
     c.pending++;
     c.stream.writeSSE({ event, data }).then(() => { c.pending--; }, () => this.drop(c));
   }
 
-  private drop(c: Client): void {
+  private drop(c: Client, cut = false): void {
     if (c.closed) return;
     c.closed = true;
     this.clients.delete(c);
-    void c.stream.close().catch(() => undefined);
+    if (cut) {
+      c.cut?.();
+      c.stream.abort();
+    } else {
+      void c.stream.close().catch(() => undefined);
+    }
     c.gone();
   }
 }

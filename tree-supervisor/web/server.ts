@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { Hono, type Context } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
 import { streamSSE } from 'hono/streaming';
-import { getRequestListener } from '@hono/node-server';
+import { getRequestListener, type HttpBindings } from '@hono/node-server';
 import { NAME_PATTERN } from '../../protocol/names.js';
 import { HiveError } from '../../protocol/errors.js';
 import { createLogLimiter } from '../../protocol/log-limit.js';
@@ -60,7 +60,7 @@ export async function startWeb(info: RuntimeInfo, o: WebOptions): Promise<WebSer
   const cookie = cookieName(token);
   const refused: Record<string, number> = {};
   const limiter = createLogLimiter();
-  const refuse = (c: Context, status: 400 | 401 | 403 | 404 | 405 | 413 | 503, reason: RefusalReason | 'not_found' | 'bad_node' | 'too_many_pages' | 'slow_page' | 'too_many_connections', text: string) => {
+  const refuse = (c: Context<{ Bindings: HttpBindings }>, status: 400 | 401 | 403 | 404 | 405 | 413 | 503, reason: RefusalReason | 'not_found' | 'bad_node' | 'too_many_pages' | 'slow_page' | 'too_many_connections', text: string) => {
     count(reason);
     return c.json({ error: reason, message: text }, status);
   };
@@ -91,7 +91,7 @@ export async function startWeb(info: RuntimeInfo, o: WebOptions): Promise<WebSer
   });
   const ticker = setInterval(() => { if (hub.size) void pushTree(); }, o.treeEveryMs ?? 1000);
 
-  const app = new Hono();
+  const app = new Hono<{ Bindings: HttpBindings }>();
   app.use('*', async (c, next) => {
     const url = new URL(c.req.url);
     const verdict = checkRequest({
@@ -170,7 +170,7 @@ export async function startWeb(info: RuntimeInfo, o: WebOptions): Promise<WebSer
   app.get('/events', (c) => {
     if (hub.size >= (o.maxClients ?? 16)) return refuse(c, 503, 'too_many_pages', `at most ${o.maxClients ?? 16} pages at once`);
     return streamSSE(c, async (stream) => {
-      const client = hub.add(stream);
+      const client = hub.add(stream, () => c.env.outgoing.destroy());
       if (!client) return;
       feed.start();
       const t = lastTree ?? await readTree();
