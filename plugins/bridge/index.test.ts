@@ -304,6 +304,16 @@ describe('bridge handler with XMPP rooms (native replies and corrections)', () =
     expect(last(h, B).lines).toEqual([`PRIVMSG ${B} :* bob has left (gone)`]);
   });
 
+  it('an attachment whose address is not in the text goes on as a line of its own', async () => {
+    const h = fakeHive({ groups: rooms, colours: false, no_highlight: false });
+    await h.feed('x', `:alice!alice@localhost PRIVMSG ${A} :look at this`, { 'hive.msgid': 'm1', 'hive.links': ['https://example.org/cat.jpg'] });
+    expect(last(h, '#hive').lines).toEqual(['PRIVMSG #hive :<alice> look at this', 'PRIVMSG #hive :<alice> https://example.org/cat.jpg']);
+    expect(last(h, B).lines).toEqual([`PRIVMSG ${B} :<alice> look at this`, `PRIVMSG ${B} :https://example.org/cat.jpg`]);
+    // Already in the text (as most clients send it): not twice. Hostile values are left out.
+    await h.feed('x', `:alice!alice@localhost PRIVMSG ${A} :https://example.org/dog.jpg`, { 'hive.msgid': 'm2', 'hive.links': ['https://example.org/dog.jpg', 'bad url', 'x'.repeat(5000)] });
+    expect(last(h, '#hive').lines).toEqual(['PRIVMSG #hive :<alice> https://example.org/dog.jpg']);
+  });
+
   it('does not relay a room\'s history replayed on join, but can quote it when someone replies to it', async () => {
     const h = fakeHive({ groups: rooms, colours: false, no_highlight: false });
     await h.feed('x', `:old!old@localhost PRIVMSG ${A} :yesterday's news`, { 'hive.msgid': 'h1', 'hive.history': true });

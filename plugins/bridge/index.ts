@@ -40,6 +40,15 @@ const metaString = (meta: Meta, key: string): string | undefined => {
   return typeof v === 'string' && v.length > 0 ? v : undefined;
 };
 
+/** The links of a message (hive.links), bounded: at most MAX_LINKS, each a URL without spaces of at most MAX_URL characters. */
+const MAX_LINKS = 16;
+const MAX_URL = 2048;
+const linksOf = (meta: Meta): string[] => {
+  const v = meta['hive.links'];
+  if (!Array.isArray(v)) return [];
+  return v.filter((u): u is string => typeof u === 'string' && u.length > 0 && u.length <= MAX_URL && !/[\s\0]/.test(u)).slice(0, MAX_LINKS);
+};
+
 /** What one relay to one place is: its lines, and for a room the ids that keep it native. */
 interface Relay {
   to: Endpoint;
@@ -198,7 +207,14 @@ export default definePlugin(manifest, function bridge(hive) {
     const c = classifyText(texts[0]!);
     if (c.kind === 'ctcp') return; // VERSION, PING, …: meant for clients, not people
     const bodies = [c.body, ...texts.slice(1)];
-    const text = stripFormatting(bodies.map((b) => b.toString('utf8')).join('\n'));
+    let text = stripFormatting(bodies.map((b) => b.toString('utf8')).join('\n'));
+    // An attachment (XEP-0066) whose address is not in the text: its address is a line of its own,
+    // so the other side can open it.
+    for (const url of linksOf(msg.meta)) {
+      if (text.includes(url)) continue;
+      bodies.push(Buffer.from(url, 'utf8'));
+      text += `\n${url}`;
+    }
     if (isOurEcho(network, nick, texts[0]!.toString('utf8'))) {
       log.debug({ network, channel: from.channel }, 'own relay seen again; not relayed');
       return;

@@ -153,6 +153,14 @@ describe('bridge between ngIRCd and Prosody', () => {
     expect(bridge.counters.relay_failed).toBe(0);
   });
 
+  it('an attachment (XEP-0066) whose address is not in the text reaches IRC and the other room as a line of its own', async () => {
+    const [c0, b0] = [carol.mark(), bob.mark()];
+    await alice.groupchat(A, 'the plan', [xml('x', { xmlns: 'jabber:x:oob' }, xml('url', {}, 'https://example.org/plan.pdf'))]);
+    await expectFromBot(bob, B, '<alice> the plan\nhttps://example.org/plan.pdf', b0);
+    await expectIrc('<alice> https://example.org/plan.pdf', c0);
+    expect(ircRelays(c0)).toEqual(['<alice> the plan', '<alice> https://example.org/plan.pdf']);
+  });
+
   it('hostile: a 60-line message reaches IRC as max_lines lines (the rest said and counted), the other room whole', async () => {
     const [c0, b0] = [carol.mark(), bob.mark()];
     const before = (await hive.node('bridge')).counters.lines_cut ?? 0;
