@@ -53,10 +53,13 @@ export async function web(info: RuntimeInfo, opts: { listen?: string; json?: boo
     process.once('SIGTERM', stop);
     opts.signal?.addEventListener('abort', stop, { once: true });
   });
+  let ending = false;
   const code = await Promise.race([stopped, server.hiveGone.then(() => {
-    process.stderr.write(`hive web: the hive '${info.instance}' ended\n`);
+    // Our own close ends the bus connection too: that is not the hive ending.
+    if (!ending) process.stderr.write(`hive web: the hive '${info.instance}' ended\n`);
     return EXIT_CODES.error;
   })]);
+  ending = true;
   await server.close();
   if (server.socket) await import('node:fs/promises').then((fs) => fs.rm(server.socket!, { force: true }));
   log.flush();
