@@ -93,6 +93,8 @@ export class XmppNetwork implements Network {
   private lastError = '';
   private lastDisconnect = '';
   private down = true;
+  /** This connection is being dropped by us (counted once). */
+  private dropping = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
   private stableTimer: NodeJS.Timeout | undefined;
@@ -187,7 +189,29 @@ export class XmppNetwork implements Network {
         return;
       }
       const text = this.decoder.write(data);
-      if (text) x.parser?.write(text);
+      if (!text || !x.parser) return;
+      try {
+        x.parser.write(text);
+      } catch (err) {
+        // The client stops listening to a parser after its first error; a second one in the same
+        // chunk is thrown here. The stream is over either way.
+        this.badXml((err as Error).message);
+      }
+    };
+    // @xmpp/client stops listening to a socket once it closed; an error the socket reports after
+    // that (ECONNRESET) would have no listener and end the process. Each socket keeps one of ours.
+    const attach = x._attachSocket.bind(x);
+    x._attachSocket = (socket) => {
+      const quiet = (sock: { on?: (e: 'error', f: () => void) => unknown } | null | undefined) => { if (sock?.on) sock.on('error', () => undefined); };
+      quiet(socket);
+      quiet(socket.socket);
+      // @xmpp's TLS wrapper makes its TLS socket in connect(), after it is attached.
+      const wrapper = socket as { connect?: (...a: unknown[]) => unknown; socket?: unknown };
+      if (typeof wrapper.connect === 'function' && 'secure' in socket) {
+        const connect = wrapper.connect.bind(socket);
+        wrapper.connect = (...a: unknown[]) => { const r = connect(...a); quiet(wrapper.socket as never); return r; };
+      }
+      attach(socket);
     };
     x.on('element', () => { this.bytesSinceElement = 0; });
     x.on('stanza', (s: Element) => this.onStanza(s));
@@ -209,12 +233,10 @@ export class XmppNetwork implements Network {
     });
     x.streamManagement.on('resumed', () => this.onResumed());
     x.streamManagement.on('fail', (s: Element) => { if (s.is('message')) this.unacked.push(s); });
-    x.on('disconnect', (e?: { reason?: unknown }) => this.onDown(e?.reason));
+    x.on('disconnect', (e?: { reason?: unknown }) => { if (this.xmpp === x) this.onDown(e?.reason); });
     x.on('error', (err: Error & { condition?: string }) => {
       if (err.name === 'XMLError') {
-        this.counters.malformed++;
-        this.counters.hostileDrops++;
-        this.lastError = `malformed XML from the server: ${err.message}`;
+        this.badXml(err.message);
       } else if (err.name === 'StreamError') {
         this.lastError = `stream error: ${err.condition ?? err.message}`;
       } else if (err.name === 'SASLError') {
@@ -230,33 +252,63 @@ export class XmppNetwork implements Network {
   private connect(): void {
     if (this.stopping) return;
     const c = this.o.config;
-    const x = (this.xmpp ??= this.makeClient());
+    // A fresh client for each connection: @xmpp/client leaves the negotiations of a connection that
+    // died half-way listening on the client (for its 10 s timeout), and they take the next
+    // connection's answers (a SASL exchange spoilt, a login that never ends). What stream
+    // management needs to resume the session (its id, counts and unacknowledged stanzas) is carried over.
+    const old = this.xmpp;
+    const x = this.makeClient();
+    if (old) {
+      const from = old.streamManagement;
+      const to = x.streamManagement;
+      Object.assign(to, { id: from.id, inbound: from.inbound, outbound: from.outbound, outbound_q: from.outbound_q, max: (from as { max?: unknown }).max });
+      from.outbound_q = [];
+      old.removeAllListeners();
+      old.streamManagement.removeAllListeners();
+      old.on('error', () => undefined);
+      const socket = old.socket as unknown as { destroy?: () => void; socket?: { destroy(): void } } | null;
+      socket?.socket?.destroy();
+      socket?.destroy?.();
+    }
+    this.xmpp = x;
     this.counters.connects++;
     this.bytesSinceElement = 0;
     this.decoder = new StringDecoder('utf8');
     this.down = false;
+    this.dropping = false;
     this.o.sink.event(this.name, 'connecting', { 'hive.nick': this.nick });
     this.o.log.info({ host: c.host, port: c.port, tls: c.tls, attempt: this.attempt }, 'connecting');
     this.connectTimer = setTimeout(() => {
       this.connectTimer = undefined;
       if (!this.online) this.drop(`not online within ${c.connect_timeout} ms`);
     }, c.connect_timeout);
-    // The first start logs in afresh; later ones open a new stream on the same client, so that its
-    // stream management can resume the session.
-    const attempt = x.status === 'offline'
-      ? x.start()
-      : (async () => { await x.connect(this.service()); await x.open({ domain: this.domain, lang: 'en' }); })();
-    attempt.catch((err: Error & { condition?: string }) => {
-      if (this.stopping) return;
+    // Not x.start(): it waits for 'online' with a promise that also rejects on the client's next
+    // 'error', and leaves it unhandled when the stream fails to open (an unhandled rejection ends
+    // the mouth). 'online' and 'disconnect' are events here anyway.
+    const attempt = async () => {
+      await x.connect(this.service());
+      await x.open({ domain: this.domain, lang: 'en' });
+    };
+    attempt().catch((err: Error & { condition?: string }) => {
+      if (this.stopping || this.xmpp !== x) return;
       this.lastError = err.name === 'SASLError' ? `login refused: ${err.condition ?? err.message}` : this.lastError || err.message;
       this.o.log.warn({ err: { name: err.name, message: err.message } }, 'connection attempt failed');
       this.drop(this.lastError, false);
     });
   }
 
-  /** Ends the connection (the reconnect loop takes over); `hostile` counts it as the server's fault. */
+  /** Malformed XML ends the stream: counted once per connection, however many errors the rest of it makes. */
+  private badXml(message: string): void {
+    if (this.dropping) return;
+    this.counters.malformed++;
+    this.drop(`malformed XML from the server: ${message}`);
+  }
+
+  /** Ends the connection (the reconnect loop takes over); `hostile` counts it as the server's fault (once per connection). */
   private drop(reason: string, hostile = true): void {
     const x = this.xmpp;
+    if (this.dropping) return;
+    this.dropping = true;
     if (hostile) {
       this.counters.hostileDrops++;
       this.o.log.error({ reason }, 'dropping the connection');

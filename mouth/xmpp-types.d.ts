@@ -66,6 +66,8 @@ declare module '@xmpp/client' {
     isSecure(): boolean;
     /** Connection's data handler: bound at the first socket attach, so it can be wrapped before. */
     _onData(data: Buffer): void;
+    /** Attaches a socket (the TCP one, or @xmpp's TLS wrapper with its TLS socket in `.socket`). */
+    _attachSocket(socket: EventEmitter & { socket?: EventEmitter | null }): void;
     Socket: new () => EventEmitter;
   }
 
