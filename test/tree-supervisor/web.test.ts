@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, statSync } from 'node:fs';
 import { createServer, request } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import puppeteer, { type Browser } from 'puppeteer-core';
@@ -151,6 +151,19 @@ describe('hive web over HTTP', () => {
     await waitFor(async () => (await metric('hive_web_sse_clients')) === 0, { what: 'the pages to be gone' });
   });
 
+  it('takes at most 64 connections at once; the ones beyond are dropped and counted', async () => {
+    const sockets = await Promise.all(Array.from({ length: 72 }, () => new Promise<Socket>((resolve, reject) => {
+      const s = connect(web.port!, '127.0.0.1', () => resolve(s));
+      s.on('error', reject);
+    })));
+    try {
+      await waitFor(() => sockets.filter((s) => s.readyState === 'closed' || s.destroyed || !s.readable).length >= 8, { what: 'the connections beyond 64 to be dropped' });
+    } finally {
+      for (const s of sockets) s.destroy();
+    }
+    expect(await metric('hive_web_refused_total{reason="too_many_connections"}')).toBeGreaterThanOrEqual(8);
+  });
+
   it('listens on a unix socket of mode 0600 instead, and refuses a path that exists or an address off loopback', async () => {
     const socket = join(hive.dir, 'web.sock');
     const u = await startWeb(hive, '--listen', `unix:${socket}`);
@@ -205,6 +218,12 @@ describe('hive web in a browser (Debian chromium)', () => {
     hive.say('!ping');
     await page.waitForFunction(() => [...document.querySelectorAll('#messages li.up')].some((li) => li.textContent!.includes('pong')), { timeout: 5000 });
     expect(await page.$eval('#messages', (l) => l.textContent)).toContain('!ping');
+    // What users say is drawn as text, never markup.
+    await page.click('g.node[data-node="echo"]');
+    hive.say('!echo <img src=x onerror="window.pwned=1"><b>bold</b>');
+    await page.waitForFunction(() => [...document.querySelectorAll('#messages li.up')].some((li) => li.textContent!.includes('<b>bold</b>')), { timeout: 5000 });
+    expect(await page.evaluate(() => [document.querySelectorAll('#messages img, #messages b').length, (window as unknown as { pwned?: number }).pwned ?? 0])).toEqual([0, 0]);
+    await page.click('g.node[data-node="ping"]');
 
     // Every state the page shows for ping, as it shows it.
     await page.evaluate(() => {
