@@ -11,7 +11,7 @@ import type { Element } from '@xmpp/xml';
 import { startProsody, type Prosody } from '../helpers/prosody.js';
 import { bodyOf, connectXmpp, xml, type XmppTestClient } from '../helpers/xmpp-client.js';
 import { startHive, type TestHive } from '../helpers/hive.js';
-import { sleep } from '../helpers/wait.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 import { exec, logsOf, waitForNodeLog } from './util.js';
 import { BOT, bodiesFrom, botInRoom, expectBody, xmppNetwork } from './xmpp-util.js';
 
@@ -19,7 +19,8 @@ const PYTHON = '/usr/bin/python3';
 const PYMETA = `
 from hive_node import HiveNode, HiveMessage, log, to_bytes
 
-node = HiveNode(kind='responder', commands=[('two', 'two lines'), ('fix', 'says helo, then corrects it'), ('wave', 'waves back')])
+node = HiveNode(kind='responder', commands=[('two', 'two lines'), ('fix', 'says helo, then corrects it'), ('wave', 'waves back'),
+                                            ('join', 'join ROOM'), ('leave', 'leave ROOM')])
 
 
 @node.on_message(routes=['PRIVMSG.*'])
@@ -37,6 +38,22 @@ async def two(cmd):
 @node.command('wave')
 async def wave(cmd):
     await cmd.reply('\\x01ACTION waves back\\x01')
+
+
+async def line(cmd, text):
+    m = HiveMessage([to_bytes(text)], {})
+    m.set('hive.network', 's', cmd.message.get('hive.network'))
+    await node.send(m)
+
+
+@node.command('join')
+async def join(cmd):
+    await line(cmd, f'JOIN {cmd.args}')
+
+
+@node.command('leave')
+async def leave(cmd):
+    await line(cmd, f'PART {cmd.args}')
 
 
 @node.command('fix')
@@ -92,9 +109,11 @@ describe('XMPP mapping', () => {
     await alice.groupchat(room, '!ping');
     await alice.groupchat(room, 'old talk');
     hive = await startHive({
-      networks: { xmpp: xmppNetwork(prosody, { rooms: [room] }) },
+      networks: { xmpp: xmppNetwork(prosody) },
       plugins: [{ name: 'ping', use: 'ping' }, { name: 'seen', use: 'seen' }, { name: 'recorder', exec: exec('recorder') }, { name: 'pymeta', exec: [PYTHON, pymeta] }],
     });
+    // The bot joins on a plugin's JOIN, once every plugin is there to see it.
+    await alice.chat(`${BOT.user}@localhost`, `join ${chan}`);
     await botInRoom(alice, room);
     // The history reaches the plugins marked, and nobody answers the old !ping.
     const old = await waitForNodeLog(hive, 'pymeta', 'meta', (l) => String(l.text).endsWith(':!ping'));
@@ -102,10 +121,15 @@ describe('XMPP mapping', () => {
     expect(old.account).toBe('alice@localhost');
     expect(old.text).toBe(`:alice!alice@localhost PRIVMSG ${chan} :!ping`);
     await waitForNodeLog(hive, 'pymeta', 'meta', (l) => String(l.text).endsWith(':old talk') && l.history === true);
+    await waitFor(() => recorded(hive!).includes(`:conference.localhost 366 hivebot ${chan} :End of /NAMES list.`), { what: 'the end of NAMES' });
     const lines = recorded(hive);
-    expect(lines).toContain(`:hivebot!hivebot@localhost JOIN ${chan}`);
-    expect(lines).toContain(`:conference.localhost 353 hivebot = ${chan} :alice hivebot`);
-    expect(lines).toContain(`:conference.localhost 366 hivebot ${chan} :End of /NAMES list.`);
+    const joinAt = lines.indexOf(`:hivebot!hivebot@localhost JOIN ${chan}`);
+    expect(joinAt).toBeGreaterThanOrEqual(0);
+    expect(lines.slice(joinAt, joinAt + 3)).toEqual([
+      `:hivebot!hivebot@localhost JOIN ${chan}`,
+      `:conference.localhost 353 hivebot = ${chan} :alice hivebot`,
+      `:conference.localhost 366 hivebot ${chan} :End of /NAMES list.`,
+    ]);
     // A fresh line after the history is not marked.
     let since = alice.mark();
     await alice.groupchat(room, 'fresh talk');
@@ -134,6 +158,11 @@ describe('XMPP mapping', () => {
     since = alice.mark();
     await alice.groupchat(room, '!seen bobby');
     await expectBody(alice, `${room}/hivebot`, /^bobby was last seen .* bobby here/, { since });
+
+    // A plugin's PART leaves the room.
+    await alice.chat(`${BOT.user}@localhost`, `leave ${chan}`);
+    await waitForNodeLog(hive, 'recorder', 'seen', (l) => l.text === `:hivebot!hivebot@localhost PART ${chan}`);
+    await alice.waitFor((s) => s.is('presence') && s.attrs.from === `${room}/hivebot` && s.attrs.type === 'unavailable', { what: 'the bot leaving' });
   });
 
   it('replies with XEP-0461, sends a multi-line reply as one message, /me both ways, corrections and ids both ways', async () => {
