@@ -10,13 +10,14 @@ import { plainText } from './format.js';
 function fakeHive(config: Record<string, unknown>, failOn: string[] = []) {
   const sent: { network: string; lines: string[]; bytes: Buffer[]; meta: Meta }[] = [];
   let handler: ((m: Incoming) => unknown) | undefined;
-  const node = { counters: { in: 0, out: 0, dropped: 0, errors: 0 } as Record<string, number>, onAttached: undefined as undefined | ((p: string) => void) };
+  const node = { counters: { in: 0, out: 0, dropped: 0, errors: 0 } as Record<string, number>, onAttached: undefined as undefined | ((p: string) => void), details: () => ({}) as Record<string, unknown> };
   const ctx = {
     // The runtime hands the plugin its config parsed by the schema.
     name: 'bridge', kind: 'automaton', config: configSchema.parse(config), stateDir: undefined, log: pino({ level: 'silent' }), commandPrefix: '!',
     count: (name: string, by = 1) => { node.counters[name] = (node.counters[name] ?? 0) + by; },
     onAttached: (fn: (p: string) => void) => { node.onAttached = fn; },
     onMessage: (h: (m: Incoming) => unknown) => { handler = h; },
+    details: (fn: () => Record<string, unknown>) => { node.details = fn; },
     send: async (msg: HiveMessage) => {
       const network = String(msg.meta['hive.network']);
       if (failOn.includes(network)) throw new Error(`org.hive.Error.NetworkUnknown: no network '${network}'`);
@@ -107,6 +108,17 @@ describe('bridge handler', () => {
     await h.event('a', 'disconnected');
     await h.feed('a', ':alicia!u@h QUIT :bye');
     expect(h.sent).toEqual([]);
+  });
+
+  it('an IRC-only group remembers nothing (no ids to keep): s/old/new/ is an ordinary line', async () => {
+    const h = fakeHive({ groups, colours: false, no_highlight: false });
+    await h.feed('a', ':alice!u@h PRIVMSG #hive :helo');
+    await h.feed('a', ':alice!u@h PRIVMSG #hive :s/helo/hello/');
+    expect(h.sent.filter((s) => s.network === 'b').map((s) => s.lines)).toEqual([['PRIVMSG #hive :<alice> helo'], ['PRIVMSG #hive :<alice> s/helo/hello/']]);
+    expect(h.node.details()).toEqual({ remembered: 0 });
+    const r = fakeHive({ groups: { g: ['a/#hive', 'x/#r@muc.example.org'] } });
+    await r.feed('a', ':alice!u@h PRIVMSG #hive :helo');
+    expect(r.node.details()).toEqual({ remembered: 1 });
   });
 
   it('a network that refuses is logged and counted; the others still get the relay', async () => {

@@ -230,6 +230,10 @@ export default definePlugin(manifest, function bridge(hive) {
     const command = kind === 'notice' ? 'NOTICE' : 'PRIVMSG';
     const headFor = (to: Endpoint) => speechHead(kind, nick, styleFor(to));
     const others = routes.others(from);
+    // A group without rooms has no ids to keep: nothing to remember.
+    if (!isRoom(from.channel) && !others.some((o) => isRoom(o.channel))) {
+      return deliver(others.map((to) => ({ to, lines: relayLines(to, command, headFor(to), bodies) })));
+    }
 
     const replaces = metaString(msg.meta, 'hive.replaces');
     if (replaces !== undefined) return correction(from, nick, replaces, msgid, text, { command, headFor, others, now });
@@ -396,6 +400,7 @@ export default definePlugin(manifest, function bridge(hive) {
   };
 
   hive.onMessage(handle);
+  hive.details(() => ({ remembered: memory.size }));
 
   if (cfg.events.quits || cfg.events.nicks) {
     // QUIT and NICK name no channel: ask who is where, in case the bot joined before this node ran.
