@@ -51,6 +51,7 @@ function http(o: { port?: number; socketPath?: string; method?: string; path: st
 
 let hive: TestHive;
 let web: Web;
+let slow: Promise<{ afterMs: number; answer: string }>;
 const bearer = () => ({ Authorization: `Bearer ${web.token}` });
 const metric = async (series: string): Promise<number> => {
   const text = (await http({ port: web.port, path: '/metrics', headers: bearer() })).body;
@@ -61,6 +62,13 @@ const metric = async (series: string): Promise<number> => {
 beforeAll(async () => {
   hive = await startHive({ networks: { console: { type: 'terminal', quiet_ms: 200 } }, plugins: [{ name: 'ping', use: 'ping' }, { name: 'echo', use: 'echo' }] });
   web = await startWeb(hive);
+  // A client that never finishes its headers (slowloris), watched while the other tests run.
+  const s = connect(web.port!, '127.0.0.1', () => s.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: '));
+  const since = Date.now();
+  let answer = '';
+  s.on('data', (d: Buffer) => { answer += d.toString(); });
+  slow = new Promise((resolve) => s.on('close', () => resolve({ afterMs: Date.now() - since, answer })));
+  s.on('error', () => undefined);
 }, 60_000);
 afterAll(async () => {
   web?.proc.kill('SIGTERM');
@@ -185,6 +193,13 @@ describe('hive web over HTTP', () => {
     const wide = await execa('node', [WEB, '--config', hive.configFile, '--listen', '0.0.0.0:8080'], { env: hive.env, reject: false, timeout: 15_000 });
     expect(wide.exitCode).toBe(2);
     expect(wide.stderr).toMatch(/only a loopback address/);
+  });
+
+  it('drops a client that does not finish its headers within 5 s (408)', async () => {
+    const { afterMs, answer } = await slow;
+    expect(answer).toMatch(/^HTTP\/1\.1 408/);
+    expect(afterMs).toBeGreaterThanOrEqual(4_900);
+    expect(afterMs).toBeLessThan(10_000);
   });
 });
 

@@ -186,7 +186,7 @@ export async function startWeb(info: RuntimeInfo, o: WebOptions): Promise<WebSer
     return c.json({ error: 'failed', message: 'the request failed; see the log of hive web' }, 500);
   });
 
-  const server = createServer({ maxHeaderSize: 8192, requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000 }, getRequestListener(app.fetch));
+  const server = createServer({ maxHeaderSize: 8192, requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 }, getRequestListener(app.fetch));
   server.maxConnections = MAX_CONNECTIONS;
   server.on('drop', () => count('too_many_connections'));
   const cleanup = () => { clearInterval(ticker); if (soon) clearTimeout(soon); hub.closeAll(); void feed.stop(); link.close(); };
