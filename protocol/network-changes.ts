@@ -49,10 +49,12 @@ export function networkChanges(old: Record<string, NetworkSettings>, next: Recor
     const field = was.type === cfg.type ? LIVE_LISTS[cfg.type] : undefined;
     const keys = [...new Set([...Object.keys(was), ...Object.keys(cfg)])]
       .filter((k) => k !== field && canonical((was as Record<string, unknown>)[k]) !== canonical((cfg as Record<string, unknown>)[k])).sort();
-    // An entry kept in the list whose other settings changed (a room's own nick): that network reconnects.
+    // setChannels takes a name and a key only: an entry kept whose other settings changed, or an
+    // entry added with settings of its own (a room's own nick), makes that network reconnect.
     const before = new Map(liveList(was).map((c) => [c.name.toLowerCase(), c]));
     const after = new Map(liveList(cfg).map((c) => [c.name.toLowerCase(), c]));
-    if ([...after].some(([n, c]) => before.has(n) && before.get(n)!.rest !== c.rest) && field) keys.push(field);
+    const plain = canonical({});
+    if (field && [...after].some(([n, c]) => (before.has(n) ? before.get(n)!.rest !== c.rest : c.rest !== plain))) keys.push(field);
     if (keys.length > 0) { out.push({ network: name, do: 'restart', keys }); continue; }
     out.push({
       network: name, do: 'channels',

@@ -98,7 +98,7 @@ the hive runs (instance, bus, state_dir, log_level, command_prefix, a terminal n
 nothing: exit 2, each key named.
 
       --dry-run         print the plan, change nothing
-      --json            {"file","plan":{"steps":[…],"refused":[…]},"applied","errors":[…]}
+      --json            {"file","plan":{"steps":[…],"refused":[…]},"applied","errors":[…],"networks":[…]}
 ${FIND}`,
   logs: `usage: hive logs NODE [--json] [-n N] [--config FILE | --instance NAME]
 
@@ -315,7 +315,10 @@ export async function main(argv: string[]): Promise<number> {
         const result = JSON.parse(out) as ReloadResult;
         const head = v['dry-run'] ? `dry run: nothing changed (${result.file})\n` : `reloaded ${result.file}\n`;
         const errors = result.errors.map((e) => `error: ${e}\n`).join('');
-        print(v.json, result, head + renderPlan(result.plan) + errors);
+        // What the mouth did, where it is not what the plan said (a network that cannot change its channels live reconnected).
+        const mouth = (result.networks ?? []).filter((n) => n.did === 'restarted' && result.plan.steps.some((s) => s.do === 'network' && s.change.network === n.network && s.change.do === 'channels'))
+          .map((n) => `network  ${n.network}: reconnected instead (it cannot change its channels live)\n`).join('');
+        print(v.json, result, head + renderPlan(result.plan) + mouth + errors);
         if (result.plan.refused.length) return EXIT_CODES.usage;
         return result.errors.length ? EXIT_CODES.error : EXIT_CODES.ok;
       }

@@ -98,6 +98,8 @@ export interface ReloadResult {
   plan: ReloadPlan;
   applied: boolean;
   errors: string[];
+  /** What the mouth did to each changed network (`channels`, `restarted` for one that cannot change its channels live, …). */
+  networks?: { network: string; did: string }[];
 }
 
 /** How long the mouth may take to apply a change of its networks (each removed one waits up to 1 s for its QUIT). */
@@ -682,9 +684,9 @@ export class Supervisor {
       if (o.dryRun) return { file, plan, applied: false, errors: [] };
       this.o.onReload?.('start');
       try {
-        const errors = await this.applyReload(plan, next, file);
-        this.log.info({ file, steps: plan.steps.length, errors }, errors.length ? 'reloaded, with errors' : 'reloaded');
-        return { file, plan, applied: true, errors };
+        const { errors, networks } = await this.applyReload(plan, next, file);
+        this.log.info({ file, steps: plan.steps.length, errors, networks }, errors.length ? 'reloaded, with errors' : 'reloaded');
+        return { file, plan, applied: true, errors, ...(networks && { networks }) };
       } finally {
         this.o.onReload?.('end');
       }
@@ -694,8 +696,9 @@ export class Supervisor {
   }
 
   /** Applies a checked plan; what fails on the way is said, and the rest still done. */
-  private async applyReload(plan: ReloadPlan, next: HiveConfig, file: string): Promise<string[]> {
+  private async applyReload(plan: ReloadPlan, next: HiveConfig, file: string): Promise<{ errors: string[]; networks?: { network: string; did: string }[] }> {
     const errors: string[] = [];
+    let networks: { network: string; did: string }[] | undefined;
     const oldNetworks = this.o.config.networks;
     // From now on the hive's config is the new one: a node (the mouth too) started later gets it.
     this.o.config = next;
@@ -742,14 +745,15 @@ export class Supervisor {
       if (mouth.state !== 'running') this.log.info('the mouth is not running: it starts with the new networks');
       else {
         try {
-          await callWithDeadline(this.bus!, { destination: nodeBusName(this.instance, ROOT), path: MOUTH_PATH, interface: MOUTH1.name, member: 'Configure', signature: 's', body: [JSON.stringify(next.networks)] }, CONFIGURE_MS);
+          const reply = await callWithDeadline(this.bus!, { destination: nodeBusName(this.instance, ROOT), path: MOUTH_PATH, interface: MOUTH1.name, member: 'Configure', signature: 's', body: [JSON.stringify(next.networks)] }, CONFIGURE_MS);
+          try { networks = JSON.parse(String(reply.body[0])) as { network: string; did: string }[]; } catch { /* said nothing readable: the plan stands */ }
         } catch (err) {
           errors.push(`networks: ${(err as Error).message}`);
           this.log.error({ err, before: Object.keys(oldNetworks), after: Object.keys(next.networks) }, 'the mouth did not take the new networks; it has them at its next start');
         }
       }
     }
-    return errors;
+    return { errors, ...(networks && { networks }) };
   }
 
   /** One line for systemd's STATUS= and the log: how many nodes run, and what is not well. */

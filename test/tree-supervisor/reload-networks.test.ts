@@ -55,8 +55,10 @@ describe('hive reload: networks', () => {
     const dry = await reload('--dry-run');
     expect(dry.exitCode, dry.stderr).toBe(0);
     expect(dry.stdout).toMatch(/network {2}net: join #three, part #two \(no reconnect\)/);
-    const r = await reload();
+    const r = await reload('--json');
     expect(r.exitCode, r.stderr + r.stdout).toBe(0);
+    // What the mouth says it did: the channels, on the open connection.
+    expect((JSON.parse(r.stdout) as { networks: unknown }).networks).toEqual([{ network: 'net', did: 'channels' }]);
     await botJoined(watcher, 'hivebot', '#three', { since });
     await watcher.waitFor((l) => l.command === 'PART' && l.nick === 'hivebot' && l.params[0] === '#two', { since });
     const s = watcher.mark();

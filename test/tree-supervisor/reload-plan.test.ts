@@ -72,5 +72,7 @@ describe('networkChanges', () => {
       .toEqual([{ network: 'x', do: 'channels', join: ['r2@muc.example.org'], part: [] }]);
     expect(networkChanges(xmpp(['r1@muc.example.org']), xmpp([{ jid: 'r1@muc.example.org', nick: 'other' }])))
       .toEqual([{ network: 'x', do: 'restart', keys: ['rooms'] }]);
+    expect(networkChanges(xmpp(['r1@muc.example.org']), xmpp(['r1@muc.example.org', { jid: 'r2@muc.example.org', nick: 'own' }])))
+      .toEqual([{ network: 'x', do: 'restart', keys: ['rooms'] }]);
   });
 });
