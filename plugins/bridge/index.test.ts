@@ -185,25 +185,6 @@ describe('bridge handler with XMPP rooms (native replies and corrections)', () =
     expect(last(h, B).meta['hive.reply_msgid']).toBeUndefined();
   });
 
-  it('learns the id a room stamps on a copy from its reflection, so replies by that id find the message', async () => {
-    const h = fakeHive({ groups: rooms, colours: false, no_highlight: false });
-    await h.feed('x', `:alice!alice@localhost PRIVMSG ${A} :hello`, { 'hive.msgid': 'm1' });
-    const ours = String(last(h, B).meta['hive.msgid']);
-    // The room reflects our copy with its own stanza-id; the bot's nick there is hive.nick.
-    const n = h.sent.length;
-    await h.feed('x', `:hivebot!hivebot@localhost PRIVMSG ${B} :<alice> hello`, { 'hive.msgid': 'room-stamp-1' });
-    expect(h.sent.length).toBe(n);
-    await h.feed('x', `:carol!carol@localhost PRIVMSG ${B} :hi alice`, { 'hive.msgid': 'm5', 'hive.reply_msgid': 'room-stamp-1' });
-    expect(last(h, A).meta['hive.reply_msgid']).toBe('m1');
-    expect(last(h, '#hive').lines).toEqual(['PRIVMSG #hive :<carol> ↪ alice: "hello" — hi alice']);
-    // Our own id still finds it too, and a reflection of text never sent teaches nothing.
-    await h.feed('x', `:hivebot!hivebot@localhost PRIVMSG ${B} :<alice> never sent`, { 'hive.msgid': 'room-stamp-2' });
-    await h.feed('x', `:carol!carol@localhost PRIVMSG ${B} :again`, { 'hive.msgid': 'm6', 'hive.reply_msgid': ours });
-    expect(last(h, A).meta['hive.reply_msgid']).toBe('m1');
-    await h.feed('x', `:carol!carol@localhost PRIVMSG ${B} :?`, { 'hive.msgid': 'm7', 'hive.reply_msgid': 'room-stamp-2' });
-    expect(last(h, A).meta['hive.reply_msgid']).toBeUndefined();
-  });
-
   it('a reply in a room to a relayed IRC line quotes the IRC speaker', async () => {
     const h = fakeHive({ groups: rooms, colours: false, no_highlight: false });
     await h.feed('irc', ':dave!u@h PRIVMSG #hive :anyone here?');

@@ -16,7 +16,6 @@ import { buildRoutes, configSchema, endpointKey, type Endpoint } from './config.
 import { classifyText, eventText, showNick, speechHead, trailingBytes, type NickStyle, type RelayEvent, type SpeechKind } from './format.js';
 import { RecentRelays } from './echo.js';
 import { MessageMemory, type Remembered } from './message-memory.js';
-import { RoomStamps } from './room-stamps.js';
 import { Gatherer, gatherKey } from './gatherer.js';
 import { applySubstitution, correctionLines, isRoom, parseSubstitution, replyPrefix, stripFormatting } from './rich-format.js';
 
@@ -55,8 +54,6 @@ interface Relay {
   lines: Buffer[];
   /** Set for a room: the copy's own id, and what it replies to or corrects there. */
   meta?: Meta;
-  /** The message it is a new copy of (to learn the id the room gives the copy, see RoomStamps). */
-  entry?: Remembered;
 }
 
 export default definePlugin(manifest, function bridge(hive) {
@@ -70,7 +67,6 @@ export default definePlugin(manifest, function bridge(hive) {
   const ownNicks = new Map<string, string>();
   const recent = new RecentRelays(ECHO_MEMORY_MS);
   const memory = new MessageMemory(MEMORY);
-  const stamps = new RoomStamps<Remembered>(ECHO_MEMORY_MS);
   // The ids the bridge gives its copies share a prefix (node name, run): a room reflecting a copy
   // back is recognised by it, whatever nick the bot has in that room.
   const probe = newMessageId(hive.name);
@@ -129,8 +125,6 @@ export default definePlugin(manifest, function bridge(hive) {
       if (!list) { list = []; byNetwork.set(r.to.network, list); }
       list.push(r);
     }
-    const now = Date.now();
-    for (const r of alone) if (r.entry) stamps.sent(keyOf(r.to), trailingBytes(r.lines[0]!)?.toString('utf8') ?? '', r.entry, now);
     await Promise.all([
       ...[...byNetwork].map(([network, items]) => send(network, items, {})),
       ...alone.map((r) => send(r.to.network, [r], r.meta!)),
@@ -260,17 +254,15 @@ export default definePlugin(manifest, function bridge(hive) {
     return deliver(others.map((to): Relay => {
       let head = headFor(to);
       let own: Meta | undefined;
-      let newCopy: Remembered | undefined;
       if (isRoom(to.channel)) {
         own = { 'hive.msgid': copyId(entry, to) };
-        newCopy = entry;
         const copy = answered?.ids.get(keyOf(to));
         if (copy) own['hive.reply_msgid'] = copy;
         else if (answered) head += replyPrefix(showNick(answered.nick, styleFor(to)), answered.text);
       } else if (answered) {
         head += replyPrefix(showNick(answered.nick, styleFor(to)), answered.text);
       }
-      return { to, lines: relayLines(to, command, head, bodiesFor(to, bodies)), meta: own, entry: newCopy };
+      return { to, lines: relayLines(to, command, head, bodiesFor(to, bodies)), meta: own };
     }));
   };
 
@@ -291,6 +283,8 @@ export default definePlugin(manifest, function bridge(hive) {
     const shown = before ? { text: before.text, truncated: before.truncated } : undefined;
     let entry = before;
     if (entry) {
+      // Found as the speaker's last line: the id named finds it directly next time.
+      memory.setId(entry, fromKey, replaces);
       if (msgid !== undefined) memory.setId(entry, fromKey, msgid);
       memory.update(entry, text);
     } else {
@@ -305,22 +299,8 @@ export default definePlugin(manifest, function bridge(hive) {
       const copy = before?.ids.get(keyOf(to));
       if (copy) return { to, lines: relayLines(to, how.command, head, toBuffers(text.split('\n'))), meta: { 'hive.msgid': newMessageId(hive.name), 'hive.replaces': copy } };
       // No copy there to correct: a new line, marked; it is the copy later corrections replace.
-      return { to, lines: relayLines(to, how.command, head, toBuffers(correctionLines(undefined, text))), meta: { 'hive.msgid': copyId(entry, to) }, entry };
+      return { to, lines: relayLines(to, how.command, head, toBuffers(correctionLines(undefined, text))), meta: { 'hive.msgid': copyId(entry, to) } };
     }));
-  };
-
-  /**
-   * A room that stamps its own ids (XEP-0359 stanza-id) on what it reflects gives our copy an id
-   * other than ours, and its clients reply to that one: learnt from the reflection, matched to the
-   * copy by its text.
-   */
-  const learnStamp = (msg: Incoming, network: string) => {
-    const msgid = metaString(msg.meta, 'hive.msgid');
-    const ep = routes.find(network, msg.irc!.params[0] ?? '');
-    if (!msgid || msgid.startsWith(ownIdPrefix) || !ep || !isRoom(ep.channel)) return;
-    const text = trailingBytes(msg.lines[0]!)?.toString('utf8') ?? '';
-    const entry = stamps.reflected(keyOf(ep), text, Date.now());
-    if (entry) memory.setId(entry, keyOf(ep), msgid);
   };
 
   /** A multi-line room message comes one line per HiveMessage: gathered, relayed whole. */
@@ -362,7 +342,6 @@ export default definePlugin(manifest, function bridge(hive) {
     switch (irc.command) {
       case 'PRIVMSG':
       case 'NOTICE':
-        if (isSelf(nick)) learnStamp(msg, network);
         if (skip) return;
         return gather(msg, network, nick);
       case 'JOIN': {
