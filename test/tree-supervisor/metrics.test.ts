@@ -2,12 +2,15 @@
 // grammar; hostile counter and node names sanitized; and on a running hive on ngIRCd, every value
 // checked against `hive tree --json` (per node) and the mouth's counters (per network).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { renderMetrics, metricName, type MetricsNode } from '../../tree-supervisor/web/metrics.js';
 import { startHive, type TestHive } from '../helpers/hive.js';
 import { startNgircd, type Ircd } from '../helpers/ircd.js';
 import { DIST } from '../helpers/paths.js';
+import { callWithDeadline, connectBus } from '../../protocol/sdk/bus.js';
+import { SUPERVISOR_INTERFACE, SUPERVISOR_PATH } from '../../protocol/names.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -64,6 +67,7 @@ describe('renderMetrics', () => {
         node({ name: 'ping', state: 'restarting', restarts: 4, uptime_ms: 0, counters: { in: 9, out: 9, dropped: 0, errors: 1, lost: 0 } }),
       ],
       mouthDetails: { 'libera.state': 'registered', 'libera.account': 'bot' },
+      supervisor: { not_authorized: 3, vouch_refused: 0 },
       refused: { no_token: 2 },
       sseClients: 1,
     });
@@ -88,6 +92,8 @@ describe('renderMetrics', () => {
     expect(s.get('hive_network_counter_malformed{network="libera"}')).toBe(0);
     expect(s.get('hive_web_refused_total{reason="no_token"}')).toBe(2);
     expect(s.get('hive_web_sse_clients')).toBe(1);
+    expect(s.get('hive_supervisor_not_authorized_total')).toBe(3);
+    expect(s.get('hive_supervisor_vouch_refused_total')).toBe(0);
     expect(text).toMatch(/^# TYPE hive_node_restarts_total counter$/m);
   });
 
@@ -182,6 +188,23 @@ describe('/metrics on a running hive', () => {
     expect(mouth['console.sent']).toBeGreaterThanOrEqual(1);
     // The terminal network has no connection to tell about.
     expect(s.has('hive_network_connected{network="console"}')).toBe(false);
+  });
+
+  it('counts the supervisor\'s refusals: a Stop from a connection that did not authenticate shows as not_authorized', async () => {
+    const info = JSON.parse(await readFile(join(hive.dir, 'run', `${hive.instance}.json`), 'utf8')) as { bus_address: string; supervisor: string };
+    const stranger = await connectBus(info.bus_address);
+    try {
+      const refused = await callWithDeadline(stranger, { destination: info.supervisor, path: SUPERVISOR_PATH, interface: SUPERVISOR_INTERFACE, member: 'Stop', signature: 's', body: ['ping'] }, 10_000).then(() => 'ok', (e: { code?: string }) => e.code);
+      expect(refused).toBe('NotAuthorized');
+      const counters = (await callWithDeadline(stranger, { destination: info.supervisor, path: SUPERVISOR_PATH, interface: 'org.freedesktop.DBus.Properties', member: 'Get', signature: 'ss', body: [SUPERVISOR_INTERFACE, 'Counters'] }, 5000)).body[0] as { value: Record<string, bigint> };
+      const s = parseExposition(await (await scrape()).text());
+      expect(Number(counters.value.not_authorized)).toBeGreaterThanOrEqual(1);
+      expect(s.get('hive_supervisor_not_authorized_total')).toBe(Number(counters.value.not_authorized));
+      for (const [k, v] of Object.entries(counters.value)) expect(s.get(`hive_supervisor_${k}_total`), k).toBe(Number(v));
+    } finally {
+      stranger.disconnect();
+    }
+    expect((await hive.node('ping')).state).toBe('running');
   });
 
   it('takes the token as ?token= too, and refuses a scrape without it or with a wrong one, counting both', async () => {

@@ -8,7 +8,8 @@
  * node's own). Per network (the mouth's counters `<network>.<key>` and Details `<network>.state`):
  * `hive_network_connected`, `_registered`, `_identified`, `_lines_out_total`, `_queue_depth`,
  * `_refused_total`, `_refused_by_code_total{code}`, `_reconnects_total`, and every other key as
- * `hive_network_counter_<key>`. Names are sanitized to `[a-zA-Z_:][a-zA-Z0-9_:]*`, label values escaped.
+ * `hive_network_counter_<key>`. The supervisor's own refusals (its Counters: not_authorized,
+ * vouch_refused, parent_refused, impostor) are `hive_supervisor_<key>_total`. Names are sanitized to `[a-zA-Z_:][a-zA-Z0-9_:]*`, label values escaped.
  */
 
 export const NODE_STATES = ['starting', 'running', 'restarting', 'held', 'failed', 'stopped'] as const;
@@ -26,6 +27,8 @@ export interface MetricsInput {
   nodes: MetricsNode[];
   /** The mouth's Details (`<network>.state`: registered, connecting or down); {} when unknown. */
   mouthDetails: Record<string, unknown>;
+  /** Supervisor1's Counters; {} when unknown. */
+  supervisor?: Record<string, number>;
   /** The web view's own refusals by reason. */
   refused: Record<string, number>;
   sseClients: number;
@@ -130,6 +133,9 @@ export function renderMetrics(input: MetricsInput): string {
       if (key.startsWith('refused_')) { f.add('hive_network_refused_by_code_total', 'counter', 'Messages the mouth refused to send, by the error it answered.', { network: net, code: key.slice('refused_'.length) }, v); continue; }
       if (!f.add(`hive_network_counter_${namePart(key)}`, 'untyped', `The mouth's counter <network>.${key}.`, { network: net }, v)) skipped++;
     }
+  }
+  for (const [key, v] of Object.entries(input.supervisor ?? {})) {
+    if (!f.add(`hive_supervisor_${namePart(key)}_total`, 'counter', `The supervisor's counter ${JSON.stringify(key)} (docs/security.md).`, {}, v)) skipped++;
   }
   for (const [reason, v] of Object.entries(input.refused)) f.add('hive_web_refused_total', 'counter', 'Requests the web view refused, by reason.', { reason }, v);
   f.add('hive_web_sse_clients', 'gauge', 'Pages connected for live updates now.', {}, input.sseClients);

@@ -209,7 +209,11 @@ export function pageScript(): void {
 
   const events = new EventSource('/events');
   events.addEventListener('open', () => { $('conn').textContent = 'live'; $('conn').className = 'live'; });
-  events.addEventListener('error', () => { $('conn').textContent = 'disconnected, retrying'; $('conn').className = 'down'; });
+  events.addEventListener('error', () => {
+    // Closed for good when refused (a new `hive web` has a new token); otherwise the browser retries.
+    $('conn').textContent = events.readyState === EventSource.CLOSED ? 'disconnected: open the address hive web printed' : 'disconnected, retrying';
+    $('conn').className = 'down';
+  });
   events.addEventListener('tree', (e) => {
     tree = JSON.parse((e as MessageEvent<string>).data) as Tree;
     $('instance').textContent = tree.instance;

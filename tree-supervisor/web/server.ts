@@ -162,9 +162,9 @@ export async function startWeb(info: RuntimeInfo, o: WebOptions): Promise<WebSer
   });
 
   app.get('/metrics', async (c) => {
-    const [t, details] = await Promise.all([readTree(), link.mouthDetails()]);
+    const [t, details, supervisor] = await Promise.all([readTree(), link.mouthDetails(), link.supervisorCounters()]);
     if (!t) return c.text('# the supervisor did not answer\n', 502);
-    return c.body(renderMetrics({ nodes: t.nodes, mouthDetails: details, refused, sseClients: hub.size }), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
+    return c.body(renderMetrics({ nodes: t.nodes, mouthDetails: details, supervisor, refused, sseClients: hub.size }), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
   });
 
   app.get('/events', (c) => {

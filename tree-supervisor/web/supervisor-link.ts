@@ -93,6 +93,17 @@ export class SupervisorLink {
     }
   }
 
+  /** The supervisor's Counters property (vouch_refused, parent_refused, impostor, not_authorized); {} when it does not answer. */
+  async supervisorCounters(): Promise<Record<string, number>> {
+    try {
+      const reply = await callWithDeadline(this.bus, { destination: this.info.supervisor, path: SUPERVISOR_PATH, interface: 'org.freedesktop.DBus.Properties', member: 'Get', signature: 'ss', body: [SUPERVISOR_INTERFACE, 'Counters'] }, 5_000);
+      const v = (reply.body[0] as { value: Record<string, bigint | number> }).value;
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, Number(x)]));
+    } catch {
+      return {};
+    }
+  }
+
   close(): void {
     this.bus.disconnect();
   }
