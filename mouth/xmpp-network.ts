@@ -133,7 +133,8 @@ export class XmppNetwork implements Network {
       log: o.log,
     });
     for (const r of c.rooms) this.rooms.set(r.jid, new XmppRoom(r.jid, r.nick ?? c.nick, r.password));
-    if (c.tls !== 'none' && (c.ca_file || !c.tls_verify)) {
+    // Always set for this host, so that what an earlier network (or an earlier config) asked for it does not linger.
+    if (c.tls !== 'none') {
       const tls = { ...(c.ca_file ? { ca: readFileSync(c.ca_file) } : {}), rejectUnauthorized: c.tls_verify };
       xmppTlsFor(c.host, tls);
       xmppTlsFor(this.domain, tls);
@@ -164,6 +165,36 @@ export class XmppNetwork implements Network {
   }
 
   outboundCounters(): Record<string, number> { return this.outbound.counters(); }
+
+  /**
+   * The configured rooms are now these (`hive reload`: name = the room's JID, or its channel;
+   * key = its password): new ones are joined, those no longer listed left, without reconnecting.
+   * Rooms a plugin joined with JOIN are not the config's and stay. While offline the list is kept
+   * for the next login.
+   */
+  async setChannels(channels: { name: string; key?: string }[]): Promise<void> {
+    const listed = new Map<string, string | undefined>();
+    for (const ch of channels) {
+      const jid = roomOfChannel(ch.name.startsWith('#') ? ch.name : `#${ch.name}`);
+      if (jid) listed.set(jid, ch.key);
+      else this.o.log.warn({ room: ch.name }, 'not a room JID; left out');
+    }
+    for (const room of this.rooms.values()) {
+      if (!room.configured || listed.has(room.jid) || !room.wanted) continue;
+      room.wanted = false;
+      if (room.rejoinTimer) { clearTimeout(room.rejoinTimer); room.rejoinTimer = undefined; }
+      this.leave(room);
+    }
+    for (const [jid, key] of listed) {
+      let room = this.rooms.get(jid);
+      if (!room) this.rooms.set(jid, (room = new XmppRoom(jid, this.o.config.nick, key)));
+      room.configured = true;
+      room.password = key;
+      if (room.wanted && room.state !== 'out') continue;
+      room.wanted = true;
+      if (this.online) { room.reset(); this.join(room); }
+    }
+  }
 
   status(): XmppNetworkStatus {
     return { connected: !!this.xmpp?.socket, online: this.online, jid: this.online ? this.xmpp?.jid?.toString() ?? '' : '', lastDisconnect: this.lastDisconnect };
@@ -457,7 +488,13 @@ export class XmppNetwork implements Network {
     }
     if (!room) return;
     room.wanted = false;
-    if (room.state !== 'out') void x.send(xml('presence', { to: `${room.jid}/${room.nick}`, type: 'unavailable' })).catch(() => undefined);
+    this.leave(room);
+  }
+
+  private leave(room: XmppRoom): void {
+    if (room.state === 'out' || !this.xmpp || !this.online) return;
+    void this.xmpp.send(xml('presence', { to: `${room.jid}/${room.nick}`, type: 'unavailable' })).catch(() => undefined);
+    this.o.log.info({ room: room.jid }, 'leaving');
   }
 
   // ------------------------------------------------------------------ inbound

@@ -46,7 +46,11 @@ export class XmppRoom {
     return this.senderIds.get(`${nick}\0${senderId}`);
   }
 
-  constructor(readonly jid: string, readonly baseNick: string, public password?: string, readonly configured = true) {
+  /** In the config's `rooms` (else joined by a plugin's JOIN): `hive reload` may take it off the list. */
+  configured: boolean;
+
+  constructor(readonly jid: string, readonly baseNick: string, public password?: string, configured = true) {
+    this.configured = configured;
     this.channel = channelOfRoom(jid);
     this.nick = baseNick;
   }
