@@ -107,9 +107,10 @@ describe('XMPP mapping', () => {
     const alice = await client('alice');
     await alice.join(room, 'alice');
     await alice.groupchat(room, '!ping');
+    await alice.groupchat(room, '!two');
     await alice.groupchat(room, 'old talk');
     hive = await startHive({
-      networks: { xmpp: xmppNetwork(prosody) },
+      networks: { xmpp: xmppNetwork(prosody, { rejoin_delay: 300 }) },
       plugins: [{ name: 'ping', use: 'ping' }, { name: 'seen', use: 'seen' }, { name: 'recorder', exec: exec('recorder') }, { name: 'pymeta', exec: [PYTHON, pymeta] }],
     });
     // The bot joins on a plugin's JOIN, once every plugin is there to see it.
@@ -136,7 +137,8 @@ describe('XMPP mapping', () => {
     const fresh = await waitForNodeLog(hive, 'pymeta', 'meta', (l) => String(l.text).endsWith(':fresh talk'));
     expect(fresh.history).toBeNull();
     await sleep(500);
-    expect(bodiesFrom(alice, `${room}/hivebot`, since)).toEqual([]);
+    // Neither ping (TypeScript) nor pymeta (Python) answered the history's commands.
+    expect(bodiesFrom(alice, `${room}/hivebot`)).toEqual([]);
 
     const bob = await client('bob');
     await bob.join(room, 'bob');
@@ -158,6 +160,13 @@ describe('XMPP mapping', () => {
     since = alice.mark();
     await alice.groupchat(room, '!seen bobby');
     await expectBody(alice, `${room}/hivebot`, /^bobby was last seen .* bobby here/, { since });
+
+    // The bot kicked: a KICK line for it, and it comes back after rejoin_delay.
+    since = alice.mark();
+    await alice.send(xml('iq', { type: 'set', to: room, id: 'kick2' }, xml('query', { xmlns: 'http://jabber.org/protocol/muc#admin' }, xml('item', { nick: 'hivebot', role: 'none' }, xml('reason', {}, 'out')))));
+    await waitForNodeLog(hive, 'recorder', 'seen', (l) => l.text === `:alice!alice@localhost KICK ${chan} hivebot :out`);
+    await botInRoom(alice, room, 'hivebot', { since });
+    await waitFor(() => recorded(hive!).filter((t) => t === `:hivebot!hivebot@localhost JOIN ${chan}`).length === 2, { what: 'the bot joining again' });
 
     // A plugin's PART leaves the room.
     await alice.chat(`${BOT.user}@localhost`, `leave ${chan}`);
