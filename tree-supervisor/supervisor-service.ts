@@ -45,6 +45,8 @@ export interface SupervisorOps {
   checkParent(child: string, parent: string): Promise<boolean>;
   /** How many times a connection the supervisor did not start took a node's name. */
   impostors(): number;
+  /** How many reloads were refused (a config with problems, a change that cannot be made live). */
+  reloadsRefused(): number;
   /** A remote node's address and credential. */
   remoteAccess(name: string): [string, string];
 }
@@ -72,7 +74,7 @@ export function serveSupervisor(bus: MessageBus, o: { instance: string; log: Log
     spec: SUPERVISOR1,
     log: o.log,
     properties: () => ({ Instance: o.instance, Ready: o.ready(), Counters: {
-      vouch_refused: BigInt(vouchRefused), parent_refused: BigInt(parentRefused), impostor: BigInt(ops.impostors()), not_authorized: BigInt(operators.notAuthorized),
+      vouch_refused: BigInt(vouchRefused), parent_refused: BigInt(parentRefused), impostor: BigInt(ops.impostors()), not_authorized: BigInt(operators.notAuthorized), reload_refused: BigInt(ops.reloadsRefused()),
     } }),
     methods: {
       Tree: async () => [await bounded('Tree', ops.treeJson())],

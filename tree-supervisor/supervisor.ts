@@ -146,7 +146,7 @@ export class Supervisor {
       instance: this.instance, log: this.log, secret: this.o.secret, ready: () => this.ready,
       ops: {
         vouch: (name, credential, caller) => this.vouch(name, credential, caller),
-        checkParent: (child, parent) => this.checkParent(child, parent), impostors: () => this.impostors,
+        checkParent: (child, parent) => this.checkParent(child, parent), impostors: () => this.impostors, reloadsRefused: () => this.reloadsRefused,
         remoteAccess: (n) => this.remotes.access(this.record(n)),
         treeJson: async () => JSON.stringify(await this.treeView()),
         logs: (n, max) => { this.record(n); return this.logs.lines(n, max); },
@@ -649,6 +649,7 @@ export class Supervisor {
   }
 
   private reloading = false;
+  private reloadsRefused = 0;
 
   /**
    * Supervisor1.Reload and SIGHUP: reads the config file (the one given, else the one the hive
@@ -666,6 +667,7 @@ export class Supervisor {
       let next: HiveConfig;
       try { next = readHiveConfig(file).config; } catch (err) {
         if (err instanceof ConfigError) {
+          this.reloadsRefused++;
           this.log.warn({ file, problems: err.message.slice(0, 2000) }, 'reload refused: the config has problems; nothing changed');
           throw new HiveError('InvalidArgs', err.message);
         }
@@ -676,6 +678,7 @@ export class Supervisor {
       for (const r of this.nodes.values()) if (r.spec) running.set(r.name, { spec: r.spec, fromFile: fromFile.has(r.name) });
       const plan = planReload({ running, tree: this.tree, old: this.o.config, next });
       if (plan.refused.length) {
+        if (!o.dryRun) this.reloadsRefused++;
         const text = `invalid config ${file} for a running hive:\n${plan.refused.map((r) => `\`${r.key}\`: ${r.message}`).join('\n')}`;
         this.log.warn({ file, refused: plan.refused }, 'reload refused; nothing changed');
         if (o.dryRun) return { file, plan, applied: false, errors: [] };
