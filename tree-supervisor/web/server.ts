@@ -74,11 +74,13 @@ export async function startWeb(info: RuntimeInfo, o: WebOptions): Promise<WebSer
   const hub = new EventHub({ maxClients: o.maxClients ?? 16, maxPending: 256, onSlow: () => count('slow_page') });
   const feed = new MessageFeed({ info, log, perSecond: 200, each: (m) => hub.broadcast('message', m) });
 
-  let lastTree: WebTree | undefined;
-  const readTree = async (): Promise<WebTree | undefined> => {
-    try { lastTree = await link.tree(); } catch (err) { log.warn({ err }, 'cannot read the tree'); }
-    return lastTree;
-  };
+  // One Tree call at a time, shared by whoever asks meanwhile (the pages' tick, a state change, a
+  // scrape): a slow supervisor is not asked again and again. A failure is undefined, never an old tree.
+  let reading: Promise<WebTree | undefined> | undefined;
+  const readTree = (): Promise<WebTree | undefined> => reading ??= link.tree().then((t) => t, (err: unknown) => {
+    if (limiter.take('tree') !== undefined) log.warn({ err }, 'cannot read the tree');
+    return undefined;
+  }).finally(() => { reading = undefined; });
   const pushTree = async () => {
     const t = await readTree();
     if (t) hub.broadcast('tree', { ...t, skipped: feed.skipped });
@@ -173,7 +175,7 @@ export async function startWeb(info: RuntimeInfo, o: WebOptions): Promise<WebSer
       const client = hub.add(stream, () => c.env.outgoing.destroy());
       if (!client) return;
       feed.start();
-      const t = lastTree ?? await readTree();
+      const t = await readTree();
       if (t) client.send('tree', { ...t, skipped: feed.skipped });
       await client.done;
       if (hub.size === 0) await feed.stop();
