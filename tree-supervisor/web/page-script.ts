@@ -207,6 +207,7 @@ export function pageScript(): void {
 
   for (const b of Array.from(document.querySelectorAll<HTMLButtonElement>('#actions button'))) b.addEventListener('click', () => void act(b.dataset.action!));
 
+  let drawing = false;
   const events = new EventSource('/events');
   events.addEventListener('open', () => { $('conn').textContent = 'live'; $('conn').className = 'live'; });
   events.addEventListener('error', () => {
@@ -227,7 +228,8 @@ export function pageScript(): void {
   events.addEventListener('message', (e) => {
     messages.push(JSON.parse((e as MessageEvent<string>).data) as Msg);
     if (messages.length > 500) messages.splice(0, messages.length - 500);
-    drawMessages();
+    // Drawn once a frame at most, however fast they come.
+    if (!drawing) { drawing = true; requestAnimationFrame(() => { drawing = false; drawMessages(); }); }
   });
   setInterval(() => void loadLogs(), 2000);
   drawDetails();
