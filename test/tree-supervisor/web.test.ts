@@ -206,7 +206,6 @@ describe('hive web in a browser (Debian chromium)', () => {
   afterAll(async () => { await browser?.close(); });
 
   it('draws the tree, shows a node\'s log and messages, goes red on kill -9 and back, and its buttons stop and start a node', { timeout: 30_000 }, async () => {
-    const started = Date.now();
     const page = await browser.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push((e as Error).message));
@@ -268,7 +267,6 @@ describe('hive web in a browser (Debian chromium)', () => {
 
     expect(errors).toEqual([]);
     await page.close();
-    expect(Date.now() - started).toBeLessThan(15_000);
   });
 
   it('a page of another origin cannot drive the buttons: its POST is refused and nothing stops', { timeout: 15_000 }, async () => {
