@@ -432,12 +432,15 @@ export class XmppNetwork implements Network {
     return t;
   }
 
+  /** Joins again after rejoin_delay, and ever more slowly while the room keeps refusing (a wrong password does not mend itself). */
   private rejoinLater(room: XmppRoom): void {
     if (room.rejoinTimer) return;
+    const c = this.o.config;
+    const delayMs = room.refusals === 0 ? c.rejoin_delay : backoffDelay(room.refusals, { baseMs: c.rejoin_delay, maxMs: Math.max(c.rejoin_delay, c.reconnect.max_delay) });
     room.rejoinTimer = this.later(() => {
       room.rejoinTimer = undefined;
       if (room.wanted && room.state === 'out') { room.reset(); this.join(room); }
-    }, this.o.config.rejoin_delay);
+    }, delayMs);
   }
 
   async stop(_reason = 'Hive shutting down'): Promise<void> {
@@ -663,7 +666,7 @@ export class XmppNetwork implements Network {
           return;
         }
       }
-      this.o.log.error({ room: room.jid, nick: room.nick, condition }, 'could not join the room; trying again later');
+      this.o.log.error({ room: room.jid, nick: room.nick, condition, refusals: ++room.refusals }, 'could not join the room; trying again later');
       room.state = 'out';
       room.settle();
       this.rejoinLater(room);
@@ -693,6 +696,7 @@ export class XmppNetwork implements Network {
       }
       if (room.state !== 'in') {
         room.state = 'in';
+        room.refusals = 0;
         room.history = true;
         if (resource !== room.nick) room.nick = resource;
         this.o.log.info({ room: room.jid, nick: room.nick }, 'joined');

@@ -31,6 +31,8 @@ export class XmppRoom {
   /** Join attempts waiting for the outcome (resolved on our presence or an error). */
   private waiters: (() => void)[] = [];
   rejoinTimer: NodeJS.Timeout | undefined;
+  /** Joins the room refused in a row (a wrong password, a ban): each next try waits longer. */
+  refusals = 0;
   /** `nick\0id the sender gave` → the room's stanza-id, for the last messages: a correction names the former, hive.replaces the latter. */
   private readonly senderIds = new Map<string, string>();
 

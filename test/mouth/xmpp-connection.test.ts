@@ -4,7 +4,7 @@
 // The bot connects through a TCP gate, which the test can cut or hold shut.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startProsody, type Prosody } from '../helpers/prosody.js';
-import { connectXmpp, type XmppTestClient } from '../helpers/xmpp-client.js';
+import { connectXmpp, xml, type XmppTestClient } from '../helpers/xmpp-client.js';
 import { startHive, type TestHive } from '../helpers/hive.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { exec, logsOf, waitForNodeLog } from './util.js';
@@ -59,6 +59,35 @@ describe('XMPP connection life', () => {
     await holder.groupchat(room, '!ping');
     await waitFor(() => bodiesFrom(holder, `${room}/hivebot_`, since).length === 2, { what: 'two pongs' });
     expect(logsOf(hive, 'mouth').filter((l) => l.msg === 'nick in use in the room; trying the next one').map((l) => l.next)).toEqual(['hivebot_']);
+  });
+
+  it('joins a room with its password; a wrong password is refused, logged with the condition, and tried again later', async () => {
+    const [locked, other] = [newRoom(), newRoom()];
+    const owner = await client('alice');
+    for (const room of [locked, other]) {
+      await owner.join(room, 'alice');
+      const form = xml('x', { xmlns: 'jabber:x:data', type: 'submit' },
+        xml('field', { var: 'FORM_TYPE' }, xml('value', {}, 'http://jabber.org/protocol/muc#roomconfig')),
+        xml('field', { var: 'muc#roomconfig_passwordprotectedroom' }, xml('value', {}, '1')),
+        xml('field', { var: 'muc#roomconfig_roomsecret' }, xml('value', {}, 'sesame')));
+      const since = owner.mark();
+      await owner.send(xml('iq', { type: 'set', to: room, id: `cfg-${room}` }, xml('query', { xmlns: 'http://jabber.org/protocol/muc#owner' }, form)));
+      await owner.waitFor((s) => s.is('iq') && s.attrs.id === `cfg-${room}` && s.attrs.type === 'result', { since, what: 'the room configured' });
+    }
+    hive = await startHive({
+      networks: { xmpp: viaGate({ rooms: [{ jid: locked, password: 'sesame' }, { jid: other, password: 'wrong' }], rejoin_delay: 300 }) },
+      plugins: [{ name: 'ping', use: 'ping' }],
+    });
+    await botInRoom(owner, locked);
+    const refused = await waitForNodeLog(hive, 'mouth', 'could not join the room; trying again later', (l) => l.room === other);
+    expect(refused.condition).toBe('not-authorized');
+    // Tried again after rejoin_delay (and refused again), then more slowly.
+    await waitFor(() => logsOf(hive!, 'mouth').filter((l) => l.msg === 'could not join the room; trying again later' && l.room === other).length >= 3, { what: 'more tries' });
+    const tries = logsOf(hive, 'mouth').filter((l) => l.msg === 'could not join the room; trying again later' && l.room === other).map((l) => l.time as number);
+    expect(tries[2]! - tries[1]!).toBeGreaterThan(tries[1]! - tries[0]!);
+    const since = owner.mark();
+    await owner.groupchat(locked, '!ping');
+    await expectBody(owner, `${locked}/hivebot`, 'pong', { since });
   });
 
   it('resumes the stream after a short drop in the middle of sending: every message arrives once, the room stays joined', async () => {
