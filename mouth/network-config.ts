@@ -192,6 +192,8 @@ const xmppObjectSchema = z
     rejoin_delay: durationSchema.default(5_000),
     /** A connection (or a resumed stream) that is not online within this long is dropped. */
     connect_timeout: durationSchema.default(30_000),
+    /** A connection the server says nothing on for half this long is pinged (XEP-0199); without an answer within the other half it is dropped. */
+    ping_timeout: durationSchema.default(120_000),
   })
   .strict()
   .superRefine((n, ctx) => {

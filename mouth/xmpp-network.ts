@@ -106,6 +106,9 @@ export class XmppNetwork implements Network {
   /** Message stanzas the server never acknowledged before it lost our session: sent again after the next login. */
   private unacked: Element[] = [];
   private bytesSinceElement = 0;
+  /** When the server last completed an element (for ping_timeout). */
+  private lastHeard = 0;
+  private pingTimer: NodeJS.Timeout | undefined;
   private decoder = new StringDecoder('utf8');
   private readonly logLimit = createLogLimiter({ max: 5, windowMs: 60_000 });
   private readonly local: string;
@@ -244,7 +247,7 @@ export class XmppNetwork implements Network {
       }
       attach(socket);
     };
-    x.on('element', () => { this.bytesSinceElement = 0; });
+    x.on('element', () => { this.bytesSinceElement = 0; this.lastHeard = Date.now(); });
     x.on('stanza', (s: Element) => this.onStanza(s));
     // @xmpp/client 0.14 says 'online' before it asks to enable stream management; a stanza we send
     // then is answered before <enabled/>, counted by the client but not the server, and Prosody
@@ -391,6 +394,8 @@ export class XmppNetwork implements Network {
   private up(): void {
     if (this.connectTimer) { clearTimeout(this.connectTimer); this.connectTimer = undefined; }
     this.online = true;
+    this.lastHeard = Date.now();
+    this.schedulePing();
     this.lastError = '';
     if (this.stableTimer) clearTimeout(this.stableTimer);
     this.stableTimer = setTimeout(() => { this.stableTimer = undefined; this.attempt = 0; }, this.o.config.reconnect.stable_after);
@@ -405,6 +410,7 @@ export class XmppNetwork implements Network {
     this.outbound.setOpen(false);
     if (this.connectTimer) { clearTimeout(this.connectTimer); this.connectTimer = undefined; }
     if (this.stableTimer) { clearTimeout(this.stableTimer); this.stableTimer = undefined; }
+    if (this.pingTimer) { clearTimeout(this.pingTimer); this.pingTimer = undefined; }
     const why = this.lastError || (reason instanceof Error ? reason.message : '') || 'connection closed';
     this.lastDisconnect = why;
     for (const r of this.rooms.values()) r.settle();
@@ -416,6 +422,28 @@ export class XmppNetwork implements Network {
     this.lastError = '';
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = setTimeout(() => { this.reconnectTimer = undefined; this.connect(); }, delayMs);
+  }
+
+  /**
+   * A server silent for half of ping_timeout is pinged (XEP-0199); no answer within the other half
+   * drops the connection (a dead peer, or a path that swallows everything, never closes it).
+   */
+  private schedulePing(): void {
+    const half = this.o.config.ping_timeout / 2;
+    const x = this.xmpp;
+    this.pingTimer = setTimeout(() => {
+      this.pingTimer = undefined;
+      if (!this.online || this.xmpp !== x || !x) return;
+      if (Date.now() - this.lastHeard < half) { this.schedulePing(); return; }
+      x.iqCaller.request(xml('iq', { type: 'get', to: this.domain }, xml('ping', { xmlns: 'urn:xmpp:ping' })), half)
+        .then(() => { if (this.online && this.xmpp === x) this.schedulePing(); })
+        .catch((err: Error) => {
+          if (!this.online || this.xmpp !== x) return;
+          // An error answer is an answer: the server is there.
+          if (err.name !== 'TimeoutError') { this.schedulePing(); return; }
+          this.drop(`ping timeout (no answer within ${this.o.config.ping_timeout} ms)`, false);
+        });
+    }, half);
   }
 
   private join(room: XmppRoom): void {
@@ -445,7 +473,7 @@ export class XmppNetwork implements Network {
 
   async stop(_reason = 'Hive shutting down'): Promise<void> {
     this.stopping = true;
-    for (const t of [this.reconnectTimer, this.connectTimer, this.stableTimer, ...this.timers]) if (t) clearTimeout(t);
+    for (const t of [this.reconnectTimer, this.connectTimer, this.stableTimer, this.pingTimer, ...this.timers]) if (t) clearTimeout(t);
     this.outbound.close();
     const x = this.xmpp;
     if (!x || !this.online) return;

@@ -122,6 +122,25 @@ describe('XMPP connection life', () => {
     expect(mouth.counters['xmpp.resent']).toBe(0);
   });
 
+  it('notices a connection gone silent by its ping, and resumes the session', async () => {
+    const room = newRoom();
+    const alice = await client('alice');
+    await alice.join(room, 'alice');
+    hive = await startHive({
+      networks: { xmpp: viaGate({ rooms: [room], ping_timeout: 1000 }) },
+      plugins: [{ name: 'ping', use: 'ping' }],
+    });
+    await botInRoom(alice, room);
+    const since = alice.mark();
+    gate.freeze();
+    const down = await waitForNodeLog(hive, 'mouth', 'disconnected; reconnecting', () => true, 10_000);
+    expect(down.reason).toBe('ping timeout (no answer within 1000 ms)');
+    await waitForNodeLog(hive, 'mouth', 'stream resumed', () => true, 10_000);
+    await alice.groupchat(room, '!ping');
+    await expectBody(alice, `${room}/hivebot`, 'pong', { since });
+    expect(alice.stanzas.slice(since).filter((s) => s.is('presence') && s.attrs.from === `${room}/hivebot`)).toEqual([]);
+  });
+
   it('comes back after Prosody is killed and restarted: what was queued arrives once, rooms joined again, commands answered', async () => {
     const room = newRoom();
     const room2 = newRoom();

@@ -46,6 +46,8 @@ export interface CutGate {
   /** Connections made through it so far. */
   connections: number;
   cut(): void;
+  /** The current connections stay open but carry nothing more, either way (a path that swallows everything). */
+  freeze(): void;
   close(): Promise<void>;
 }
 
@@ -71,6 +73,16 @@ export async function startCutGate(target: number): Promise<CutGate> {
     connections: 0,
     cut() {
       for (const [down, up] of pairs) { down.destroy(); up.destroy(); }
+      pairs.clear();
+    },
+    freeze() {
+      for (const [down, up] of pairs) {
+        down.unpipe(up);
+        up.unpipe(down);
+        // Read and drop, so nothing ever reaches the other side.
+        down.on('data', () => undefined);
+        up.on('data', () => undefined);
+      }
       pairs.clear();
     },
     close: () => new Promise<void>((resolve) => { gate.cut(); server.close(() => resolve()); }),
