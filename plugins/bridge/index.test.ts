@@ -193,6 +193,12 @@ describe('bridge handler with XMPP rooms (native replies and corrections)', () =
     expect(copyInA).not.toBe(copyInB);
     await h.feed('x', `:bob!bob@localhost PRIVMSG ${A} :yes`, { 'hive.msgid': 'r1', 'hive.reply_msgid': copyInA });
     expect(last(h, '#hive').lines).toEqual(['PRIVMSG #hive :<bob> ↪ dave: "anyone here?" — yes']);
+    // With no_highlight: dave is in #hive and is being answered, so his nick is highlighted there
+    // (no zero-width space), as an IRC reply would; the speaker's is not.
+    const n = fakeHive({ groups: rooms, colours: false });
+    await n.feed('irc', ':dave!u@h PRIVMSG #hive :anyone here?');
+    await n.feed('x', `:bob!bob@localhost PRIVMSG ${A} :yes`, { 'hive.msgid': 'r1', 'hive.reply_msgid': String(last(n, A).meta['hive.msgid']) });
+    expect(last(n, '#hive').bytes[0]!.toString()).toBe('PRIVMSG #hive :<b\u200bob> ↪ dave: "anyone here?" — yes');
     expect(last(h, B)).toMatchObject({ lines: [`PRIVMSG ${B} :<bob> yes`], meta: { 'hive.reply_msgid': copyInB } });
   });
 

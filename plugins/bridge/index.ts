@@ -181,6 +181,13 @@ export default definePlugin(manifest, function bridge(hive) {
     return id;
   };
 
+  /**
+   * The nick a reply quotes: someone who said it in the very channel the reply goes to is there and
+   * is being answered, so they are highlighted, as an IRC reply `alice: …` would; anyone else not.
+   */
+  const quotedNick = (answered: Remembered, to: Endpoint) =>
+    showNick(answered.nick, { ...styleFor(to), noHighlight: cfg.no_highlight && answered.where !== keyOf(to) });
+
   const speech = (msg: Incoming, network: string, nick: string) => {
     const irc = msg.irc!;
     const target = irc.params[0] ?? '';
@@ -258,9 +265,9 @@ export default definePlugin(manifest, function bridge(hive) {
         own = { 'hive.msgid': copyId(entry, to) };
         const copy = answered?.ids.get(keyOf(to));
         if (copy) own['hive.reply_msgid'] = copy;
-        else if (answered) head += replyPrefix(showNick(answered.nick, styleFor(to)), answered.text);
+        else if (answered) head += replyPrefix(quotedNick(answered, to), answered.text);
       } else if (answered) {
-        head += replyPrefix(showNick(answered.nick, styleFor(to)), answered.text);
+        head += replyPrefix(quotedNick(answered, to), answered.text);
       }
       return { to, lines: relayLines(to, command, head, bodiesFor(to, bodies)), meta: own };
     }));

@@ -16,6 +16,8 @@ const MAX_IDS_PER_ENTRY = 32;
 export interface Remembered {
   /** The speaker, as the network named them. */
   nick: string;
+  /** The endpoint key of the place it was said. */
+  readonly where: string;
   /** The text as readers see it (no formatting codes), lines joined by "\n", at most MAX_REMEMBERED_TEXT characters. */
   text: string;
   /** The text was longer than what is kept: no s/old/new/ can be worked out from it. */
@@ -52,7 +54,7 @@ export class MessageMemory {
   add(endpoint: string, nick: string, text: string, msgid: string | undefined, now: number): Remembered {
     this.prune(now);
     const cut = boundText(text);
-    const entry: Remembered = { nick, text: cut.text, truncated: cut.truncated, ids: new Map(), at: now, keys: [] };
+    const entry: Remembered = { nick, where: endpoint, text: cut.text, truncated: cut.truncated, ids: new Map(), at: now, keys: [] };
     this.entries.add(entry);
     if (msgid !== undefined) this.setId(entry, endpoint, msgid);
     const lk = `${endpoint}\0${ircLower(nick)}`;
