@@ -6,28 +6,13 @@
  */
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createLogger } from '../protocol/logger.js';
 import { CliError, findHive } from './cli-client.js';
 import { EXIT_CODES } from './exit-codes.js';
 import type { RuntimeInfo } from './runtime-file.js';
 import { ListenError, parseListen } from './web/listen.js';
-import { startWeb } from './web/server.js';
+import { WEB_HELP } from './web/help.js';
 
-export const WEB_HELP = `usage: hive web [--listen HOST:PORT | unix:PATH] [--json] [--config FILE | --instance NAME]
-
-Serves a live view of the tree in a browser: the nodes drawn as a tree (state, pid, restarts,
-uptime, counters), each node's log lines and the messages flowing through it, and buttons to
-stop, start, restart or unload it. Prints the address to open; it carries a token made at this
-start (like Jupyter's): anyone with it is the operator of this hive until \`hive web\` ends.
-Also serves /metrics for Prometheus (the token as ?token= or Authorization: Bearer). Runs until
-Ctrl-C, or until the hive ends (exit 1). Loopback only; see docs/web.md for SSH forwarding.
-
-      --listen ADDR     127.0.0.1:PORT, [::1]:PORT or PORT (default: 127.0.0.1 and a free port),
-                        or unix:PATH (a new socket, mode 0600)
-      --json            print {"url","token","port"|"socket"} on one line instead of the address
-  -c, --config FILE     find the hive by its config file (its instance)
-  -i, --instance NAME   find the hive by instance name (default: default)
-`;
+export { WEB_HELP } from './web/help.js';
 
 export async function web(info: RuntimeInfo, opts: { listen?: string; json?: boolean; signal?: AbortSignal }, out: NodeJS.WritableStream = process.stdout): Promise<number> {
   let listen;
@@ -35,6 +20,8 @@ export async function web(info: RuntimeInfo, opts: { listen?: string; json?: boo
     if (err instanceof ListenError) throw new CliError(`hive web: ${err.message}`, EXIT_CODES.usage);
     throw err;
   }
+  // Loaded here, not at the top: cli.ts imports WEB_HELP, and `hive tree` need not load hono or pino.
+  const [{ startWeb }, { createLogger }] = await Promise.all([import('./web/server.js'), import('../protocol/logger.js')]);
   const log = createLogger({ node: 'web' });
   let server;
   try {
