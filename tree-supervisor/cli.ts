@@ -11,6 +11,7 @@ import { stringify as toYaml } from 'yaml';
 import { PluginSourceError, localizeSpec } from './plugin-manifest.js';
 import { parseBoundedYaml } from './yaml-bounds.js';
 import { formatLogLine } from './node-logs.js';
+import { WEB_HELP } from './cli-web.js';
 import { readHiveConfig } from './read-config.js';
 import { renderPlan } from './reload-plan.js';
 import type { ReloadResult } from './supervisor.js';
@@ -20,6 +21,7 @@ const FIND = '  -c, --config FILE     find the hive by its config file (its inst
 const REMOTE = 'A remote node (remote: true) is refused with exit 4: it runs elsewhere (docs/deploy.md).\n';
 
 const HELP: Record<string, string> = {
+  web: WEB_HELP,
   main: `usage: hive COMMAND [options]
 
 commands:
@@ -33,6 +35,7 @@ commands:
   reload    apply the edited config to the running hive (or plan it: --dry-run)
   tap       show every message flowing in the tree
   logs      show a node's recent log lines
+  web       serve a live view of the tree in a browser, and /metrics (behind a token)
   remote    what a remote node is started with: its socket and credential
   down      stop a running hive
   new       start a plugin: a responder, its manifest, a dev config and a test (ts, python, shell)
@@ -227,6 +230,7 @@ export async function main(argv: string[]): Promise<number> {
         count: { type: 'string' },
         lines: { type: 'string', short: 'n' },
         'dry-run': { type: 'boolean' },
+        listen: { type: 'string' },
         name: { type: 'string' },
         use: { type: 'string' },
         exec: { type: 'string' },
@@ -329,6 +333,11 @@ export async function main(argv: string[]): Promise<number> {
         const [lines] = await withSupervisor(info, (call) => call('Logs', 'su', [n, max])) as [string[]];
         process.stdout.write(lines.map((l) => (v.json ? l : formatLogLine(l)) + '\n').join(''));
         return EXIT_CODES.ok;
+      }
+      case 'web': {
+        const { web } = await import('./cli-web.js');
+        // Like `hive up`: the server and the supervisor's bus connection must not keep it running after it ends.
+        process.exit(await web(info, { listen: v.listen, json: !!v.json }));
       }
       case 'tap': {
         const { tap } = await import('./cli-tap.js');
