@@ -92,7 +92,7 @@ describe('XMPP hostile', () => {
     const evil = await hostileServer(['garbage', 'endless', 'silent', 'proxy']);
     try {
       hive = await startHive({
-        networks: { xmpp: xmppNetwork({ host: '127.0.0.1', port: evil.port, domain: 'localhost' }, { rooms: [room], connect_timeout: 1500, reconnect: { min_delay: 50, max_delay: 200 } }) },
+        networks: { xmpp: xmppNetwork({ host: '127.0.0.1', port: evil.port, domain: 'localhost' }, { rooms: [room], connect_timeout: 2500, reconnect: { min_delay: 50, max_delay: 200 } }) },
         plugins: [{ name: 'ping', use: 'ping' }],
       });
       await botInRoom(alice, room, 'hivebot', { timeout: 20_000 });
@@ -100,17 +100,19 @@ describe('XMPP hostile', () => {
       await alice.groupchat(room, '!ping');
       await expectBody(alice, `${room}/hivebot`, 'pong', { since });
       expect(evil.seen.slice(0, 4)).toEqual(['garbage', 'endless', 'silent', 'proxy']);
+      // (Under load a login through the proxy may itself take longer than connect_timeout: one more drop, one more connect.)
+      const extra = evil.seen.length - 4;
       const mouth = await hive.node('mouth');
       expect(mouth.restarts).toBe(0);
       expect(mouth.counters['xmpp.malformed']).toBe(1);
       // The malformed XML, the endless element, the silent server.
-      expect(mouth.counters['xmpp.hostile_drops']).toBe(3);
-      expect(mouth.counters['xmpp.connects']).toBe(4);
+      expect(mouth.counters['xmpp.hostile_drops']).toBe(3 + extra);
+      expect(mouth.counters['xmpp.connects']).toBe(4 + extra);
       expect(mouth.counters['xmpp.identified']).toBe(1);
       const reasons = logsOf(hive, 'mouth').filter((l) => l.msg === 'disconnected; reconnecting').map((l) => String(l.reason));
       expect(reasons[0]).toMatch(/malformed XML/);
       expect(reasons[1]).toMatch(/^StanzaTooLong/);
-      expect(reasons[2]).toMatch(/not online within 1500 ms/);
+      expect(reasons[2]).toMatch(/not online within 2500 ms/);
     } finally {
       await evil.close();
     }
