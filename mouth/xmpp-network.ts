@@ -644,8 +644,14 @@ export class XmppNetwork implements Network {
       return;
     }
     if (!parts.body.trim()) return;
-    // Our own messages come back from the room: the bot does not hear itself (as on IRC).
-    if (resource === room.nick) return;
+    // Our own messages come back from the room: the bot does not hear itself (as on IRC). The
+    // room's id of each is kept, so that a reply to it is told by the id the bot sent it under.
+    if (resource === room.nick) {
+      const sid = s.getChildren('stanza-id', NS.sid).find((e) => e.attrs.by?.toLowerCase() === room.jid)?.attrs.id;
+      if (sid && parts.senderId && sid.length <= 128) room.rememberOwn(sid, parts.senderId);
+      return;
+    }
+    if (parts.replyTo) parts.replyTo.id = room.ownIdOf(parts.replyTo.id) ?? parts.replyTo.id;
     const history = room.history && parts.delayedAt !== undefined;
     if (room.history && !history) room.history = false;
     // A correction names the sender's own id of the message; hive.replaces is the room's (its hive.msgid).

@@ -43,6 +43,21 @@ export class XmppRoom {
     if (this.senderIds.size > MAX_SENDER_IDS) this.senderIds.delete(this.senderIds.keys().next().value!);
   }
 
+  /** The room's stanza-id → the id the bot sent its own message under, for its last messages. */
+  private readonly ownIds = new Map<string, string>();
+
+  /** Remembers the room's id of one of the bot's own messages (seen as the room echoes it). */
+  rememberOwn(stanzaId: string, ownId: string): void {
+    if (stanzaId === ownId) return;
+    this.ownIds.set(stanzaId, ownId);
+    if (this.ownIds.size > MAX_SENDER_IDS) this.ownIds.delete(this.ownIds.keys().next().value!);
+  }
+
+  /** The id the bot gave its message that the room knows as `stanzaId`: what its plugins know it by (hive.msgid). */
+  ownIdOf(stanzaId: string): string | undefined {
+    return this.ownIds.get(stanzaId);
+  }
+
   /** The room's id of the message `nick` sent under `senderId`, if remembered. */
   msgidOf(nick: string, senderId: string): string | undefined {
     return this.senderIds.get(`${nick}\0${senderId}`);

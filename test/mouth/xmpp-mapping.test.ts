@@ -241,6 +241,12 @@ describe('XMPP mapping', () => {
     expect(helo.attrs.id).toBe('py-fix-1');
     const hello = await expectBody(alice, bot, 'hello', { since });
     expect(hello.getChild('replace', 'urn:xmpp:message-correct:0')!.attrs.id).toBe('py-fix-1');
+    // A reply to the bot's own message (named by the room's id of it) carries the id the plugin sent it under.
+    const heloSid = helo.getChild('stanza-id', 'urn:xmpp:sid:0')!.attrs.id!;
+    expect(heloSid).not.toBe('py-fix-1');
+    await alice.groupchat(room, 'nice fix', [xml('reply', { xmlns: 'urn:xmpp:reply:0', id: heloSid, to: bot })]);
+    const toBot = await waitForNodeLog(hive, 'pymeta', 'meta', (l) => String(l.text).endsWith(':nice fix'));
+    expect(toBot.reply_msgid).toBe('py-fix-1');
 
     // Direct chat: a reply names the message by its id; hive.account is the sender's bare JID.
     since = alice.mark();
