@@ -631,7 +631,9 @@ export class XmppNetwork implements Network {
     const known = resource ? room.occupants.nickOf(resource) : undefined;
     const nick = known ?? (resource ? ircSafeNick(resource) : '');
     const occ = known ? room.occupants.lookup(known)?.value : undefined;
-    const realJid = occ?.realJid ?? bareOf(mucStatus(s).item?.attrs.jid);
+    // The real JID only from the occupant's presence, which the room builds: an occupant can put
+    // any <x muc#user><item jid> in a message, and the room passes it on (Prosody 0.12 does).
+    const realJid = occ?.realJid;
     if (parts.subject !== undefined && !parts.body) {
       const meta: Meta = { 'hive.nick': room.nick };
       if (room.history) {

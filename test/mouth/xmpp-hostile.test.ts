@@ -2,12 +2,12 @@
 // only to be hostile) answers each connection with one misdeed — malformed XML after the stream
 // opens, an element that never ends, silence — and the mouth must survive each, count it and
 // reconnect; the last connection is passed to the real Prosody, where the bot then answers. On
-// Prosody itself: a huge message, a message of too many lines, an odd nick, and one occupant's
-// flood of commands, which fills only their own share of the queue.
+// Prosody itself: a huge message, a message of too many lines, an odd nick, a forged real JID, and
+// one occupant's flood of commands, which fills only their own share of the queue.
 import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startProsody, type Prosody } from '../helpers/prosody.js';
-import { connectXmpp, type XmppTestClient } from '../helpers/xmpp-client.js';
+import { connectXmpp, xml, type XmppTestClient } from '../helpers/xmpp-client.js';
 import { startHive, type TestHive } from '../helpers/hive.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { exec, logsOf, waitForNodeLog } from './util.js';
@@ -147,6 +147,11 @@ describe('XMPP hostile', () => {
     // alice floods !ping; bob's one !ping is answered within a round, not after all of hers.
     const bob = await client('bob');
     await bob.join(room, 'bob');
+    // A message claiming another's real JID (<x muc#user><item jid>: the room passes it on) does not make it theirs.
+    await bob.groupchat(room, 'i am alice', [xml('x', { xmlns: 'http://jabber.org/protocol/muc#user' }, xml('item', { jid: 'alice@localhost/x' }))]);
+    await waitForNodeLog(hive, 'recorder', 'seen', (l) => l.text === `:bob!bob@localhost PRIVMSG ${chan} :i am alice`);
+    expect(logsOf(hive, 'recorder').find((l) => String(l.text).endsWith(':i am alice'))!.account).toBe('bob@localhost');
+
     const since = bob.mark();
     await Promise.all(Array.from({ length: 40 }, () => alice.groupchat(room, '!ping')));
     await bob.groupchat(room, '!ping');
