@@ -13,7 +13,7 @@ export function pageScript(): void {
   interface Msg { time: number; direction: string; from: string; to: string; route?: string; lines: string[]; meta: Record<string, string> }
 
   const SVG = 'http://www.w3.org/2000/svg';
-  const W = 168, H = 70, GAP_X = 18, GAP_Y = 46;
+  const W = 150, H = 72, GAP_X = 12, GAP_Y = 40;
   let tree: Tree = { instance: '', nodes: [] };
   let selected: string | null = null;
   const messages: Msg[] = [];
@@ -60,7 +60,14 @@ export function pageScript(): void {
         `↻ ${n.restarts} · up ${uptime(n.uptime_ms)}`,
         `in ${c.in ?? '-'} out ${c.out ?? '-'}${c.dropped ? ` drop ${c.dropped}` : ''}${c.errors ? ` err ${c.errors}` : ''}${c.lost ? ` lost ${c.lost}` : ''}`,
       ];
-      texts.forEach((t, i) => { if (b.lines[i]!.textContent !== t) b.lines[i]!.textContent = t; });
+      texts.forEach((t, i) => {
+        const line = b.lines[i]! as SVGTextElement;
+        if (line.textContent === t) return;
+        line.textContent = t;
+        // A line too long for its box is squeezed into it rather than drawn over the next box.
+        line.removeAttribute('textLength');
+        if (line.getComputedTextLength() > W - 16) { line.setAttribute('textLength', String(W - 16)); line.setAttribute('lengthAdjust', 'spacingAndGlyphs'); }
+      });
       b.title.textContent = `${n.name} (${n.kind})${n.error ? `: ${n.error}` : ''}`;
     }
   }
@@ -111,7 +118,7 @@ export function pageScript(): void {
       const { x, y } = at(n.name);
       const g = svg('g', { transform: `translate(${x},${y})`, 'data-node': n.name, tabindex: 0, role: 'button' });
       g.append(svg('rect', { width: W, height: H, rx: 8 }));
-      const lines = [[18, 'name'], [35, 'info'], [50, 'info'], [64, 'info']].map(([dy, cls]) => svg('text', { x: 10, y: dy!, class: String(cls) }));
+      const lines = [[19, 'name'], [36, 'info'], [51, 'info'], [66, 'info']].map(([dy, cls]) => svg('text', { x: 10, y: dy!, class: String(cls) }));
       const title = svg('title', {});
       g.append(...lines, title);
       g.addEventListener('click', () => select(n.name));

@@ -15,7 +15,7 @@ const STYLE = `
   header h1 { font-size: 1.1em; margin: 0; }
   #conn { font-size: .85em; padding: .1em .5em; border-radius: 1em; background: #555; }
   #conn.live { background: #2e7d32; } #conn.down { background: #c62828; }
-  main { display: grid; grid-template-columns: minmax(0, 3fr) minmax(320px, 2fr); gap: 1em; padding: 1em; }
+  main { display: grid; grid-template-columns: minmax(0, 3fr) minmax(320px, 2fr); gap: 1em; padding: 1em; align-items: start; }
   section { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: .6em .8em; min-width: 0; }
   h2 { font-size: 1em; margin: .2em 0 .5em; }
   #tree { width: 100%; height: auto; min-height: 240px; }
@@ -26,7 +26,7 @@ const STYLE = `
   .node.restarting rect, .node.failed rect { fill: #ef5350; } .node.stopped rect { fill: #e0e0e0; }
   .node.misplaced rect { fill: #ffcc80; }
   .node.selected rect { stroke: #1d2330; stroke-width: 3; }
-  .node text { font-size: 11px; fill: #1d2330; } .node text.name { font-size: 13px; font-weight: 600; }
+  .node text { font-size: 12px; fill: #1d2330; } .node text.name { font-size: 14px; font-weight: 600; }
   .node.restarting text, .node.failed text { fill: #fff; }
   dl { display: grid; grid-template-columns: max-content 1fr; gap: .1em 1em; margin: 0; }
   dt { color: var(--muted); } dd { margin: 0; font-family: ui-monospace, monospace; overflow-wrap: anywhere; }
