@@ -11,7 +11,7 @@ import { stringify as toYaml } from 'yaml';
 import { PluginSourceError, localizeSpec } from './plugin-manifest.js';
 import { parseBoundedYaml } from './yaml-bounds.js';
 import { formatLogLine } from './node-logs.js';
-import { WEB_HELP } from './cli-web.js';
+import { WEB_HELP } from './web/help.js';
 import { readHiveConfig } from './read-config.js';
 import { renderPlan } from './reload-plan.js';
 import type { ReloadResult } from './supervisor.js';
@@ -35,7 +35,7 @@ commands:
   reload    apply the edited config to the running hive (or plan it: --dry-run)
   tap       show every message flowing in the tree
   logs      show a node's recent log lines
-  web       serve a live view of the tree in a browser, and /metrics (behind a token)
+  web       a live view of the tree in a browser, and /metrics (behind a token)
   remote    what a remote node is started with: its socket and credential
   down      stop a running hive
   new       start a plugin: a responder, its manifest, a dev config and a test (ts, python, shell)
