@@ -141,6 +141,38 @@ describe('XMPP connection life', () => {
     expect(alice.stanzas.slice(since).filter((s) => s.is('presence') && s.attrs.from === `${room}/hivebot`)).toEqual([]);
   });
 
+  it('sends again, once, what the server never acknowledged when it lost the session', async () => {
+    const room = newRoom();
+    const before = await client('alice');
+    await before.join(room, 'alice');
+    hive = await startHive({
+      networks: { xmpp: viaGate({ rooms: [room], reconnect: { min_delay: 100, max_delay: 400 } }) },
+      plugins: [{ name: 'flood', exec: exec('flood') }],
+    });
+    await botInRoom(before, room);
+    // What the bot writes from now on is swallowed: never acknowledged.
+    await before.groupchat(room, '!flood 3 500');
+    await waitForNodeLog(hive, 'flood', 'flood scheduled');
+    gate.freeze();
+    const result = await waitForNodeLog(hive, 'flood', 'flood result');
+    expect(result).toMatchObject({ n: 3, ok: 3 });
+    await sleep(300);
+    // The server goes with the session; the bot's connection with it.
+    gate.open = false;
+    await prosody.restart();
+    clients.splice(0);
+    const after = await client('alice');
+    await after.join(room, 'alice');
+    gate.open = true;
+    const bot = `${room}/hivebot`;
+    await botInRoom(after, room);
+    await waitFor(() => bodiesFrom(after, bot).length >= 3, { what: 'the unacknowledged messages' });
+    await sleep(500);
+    expect(bodiesFrom(after, bot)).toEqual(['flood 1/3', 'flood 2/3', 'flood 3/3']);
+    const mouth = await hive.node('mouth');
+    expect(mouth.counters['xmpp.resent']).toBe(3);
+  });
+
   it('comes back after Prosody is killed and restarted: what was queued arrives once, rooms joined again, commands answered', async () => {
     const room = newRoom();
     const room2 = newRoom();
