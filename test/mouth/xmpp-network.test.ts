@@ -70,6 +70,29 @@ describe('XmppNetwork', () => {
     expect(seen.events.map((e) => e.event)).toEqual(['connecting', 'registered']);
   });
 
+  it('sends a message under the hive.msgid given, as a correction, and as a reply to the hive.reply_msgid given', async () => {
+    const alice = await connectXmpp(plain, 'alice', 'pw');
+    clients.push(alice);
+    const room = 'meta1@conference.localhost';
+    await alice.join(room, 'alice');
+    const { net } = network({ host: plain.host, port: plain.port, tls: 'none', rooms: [room] });
+    await net.start();
+    await botInRoom(alice, room);
+    const since = alice.mark();
+    const v = (value: string) => ({ signature: 's', value });
+    const sender = { via: 'p', origin: 'p' };
+    net.submit(sender, [Buffer.from(`PRIVMSG #${room} :first`)], undefined, { 'hive.msgid': v('m-1') });
+    net.submit(sender, [Buffer.from(`PRIVMSG #${room} :first!`)], undefined, { 'hive.replaces': v('m-1'), 'hive.reply_msgid': v('elsewhere-9') });
+    const bot = `${room}/hivebot`;
+    const first = await alice.waitFor((s) => s.is('message') && s.attrs.from === bot && s.getChildText('body') === 'first', { since });
+    expect(first.attrs.id).toBe('m-1');
+    expect(first.getChild('origin-id', 'urn:xmpp:sid:0')!.attrs.id).toBe('m-1');
+    const fix = await alice.waitFor((s) => s.is('message') && s.attrs.from === bot && s.getChildText('body') === 'first!', { since });
+    expect(fix.getChild('replace', 'urn:xmpp:message-correct:0')!.attrs.id).toBe('m-1');
+    expect(fix.getChild('reply', 'urn:xmpp:reply:0')!.attrs).toMatchObject({ id: 'elsewhere-9' });
+    expect(fix.attrs.id).not.toBe('m-1');
+  });
+
   it('logs in over STARTTLS and over direct TLS trusting ca_file', async () => {
     for (const [tls, port] of [['starttls', secure.port], ['direct', secure.tlsPort!]] as const) {
       const { net, seen } = network({ host: '127.0.0.1', port, tls, ca_file: secure.caFile });
