@@ -599,7 +599,11 @@ export class XmppNetwork implements Network {
       this.o.log.warn({ from, condition: errorCondition(s) }, 'the server refused a message');
       return;
     }
-    if (room && s.attrs.type === 'groupchat') { this.onGroupchat(room, resource, s); return; }
+    if (s.attrs.type === 'groupchat') {
+      // From a room the bot is not in (left, or never joined): nobody's line here.
+      if (room) this.onGroupchat(room, resource, s);
+      return;
+    }
     // In a direct chat the ids both sides know are the sender's (origin-id, else id): replies and
     // corrections name those (XEP-0461, XEP-0308); our server's stanza-id is for our archive only.
     const parts = messageParts(s, '');
