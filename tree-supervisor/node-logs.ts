@@ -11,10 +11,10 @@ import { pino, type Logger } from 'pino';
 
 /** Lines kept per node. */
 export const LOG_RING_LINES = 200;
-/** The longest line kept as it is; a longer one is kept as a stub that says so. */
+/** The longest line kept as it is, in bytes; a longer one is kept as a stub that says so. */
 export const LOG_LINE_MAX = 2048;
-/** Lines longer than this are not parsed to find their node (the name is read from their start). */
-const PARSE_MAX = 64 * 1024;
+/** Lines longer than this are not parsed to find their node (the name is read from their start): they are kept as a stub anyway. */
+const PARSE_MAX = 4 * LOG_LINE_MAX;
 
 export class NodeLogs {
   private readonly rings = new Map<string, string[]>();
@@ -30,7 +30,8 @@ export class NodeLogs {
     const node = nodeOf(line);
     if (node === undefined || !this.known(node)) return;
     let kept = line;
-    if (line.length > LOG_LINE_MAX) {
+    // Bytes, not characters: a line of non-ASCII text is up to 3 bytes a character.
+    if (line.length > LOG_LINE_MAX / 3 && Buffer.byteLength(line) > LOG_LINE_MAX) {
       this.truncated++;
       kept = stub(line, node);
     }
@@ -52,18 +53,24 @@ export class NodeLogs {
   }
 }
 
-/** The node a line is about: its `child` field (the supervisor's lines), else its `node` (the node's own). */
+/**
+ * The node a line is about: a supervisor's line by its `child` field, any other line by its `node`
+ * (bound by node-process.ts, first). `child` is trusted on the supervisor's lines only: a node's
+ * own line could carry one to write into another node's log (node-process.ts renames it anyway).
+ */
 function nodeOf(line: string): string | undefined {
   if (line.length <= PARSE_MAX) {
     try {
       const obj = JSON.parse(line) as Record<string, unknown>;
-      if (typeof obj.child === 'string') return obj.child;
-      if (typeof obj.node === 'string' && obj.node !== 'supervisor') return obj.node;
-      return undefined;
+      if (obj.node === 'supervisor') return typeof obj.child === 'string' ? obj.child : undefined;
+      return typeof obj.node === 'string' ? obj.node : undefined;
     } catch { return undefined; }
   }
-  // pino writes the bindings first: a forwarded node's name is near the start.
-  return /^\{"level":\d+,"time":\d+,"node":"([A-Za-z0-9_-]{1,64})"/.exec(line)?.[1];
+  // pino writes the bindings first: a forwarded node's name is near the start; a supervisor's long
+  // line is placed when `child` is its first field (as the supervisor writes it).
+  const m = /^\{"level":\d+,"time":\d+,"node":"([A-Za-z0-9_-]{1,64})"(?:,"child":"([A-Za-z0-9_-]{1,64})")?/.exec(line);
+  if (!m) return undefined;
+  return m[1] === 'supervisor' ? m[2] : m[1];
 }
 
 /** A too-long line as a line that says so: its level, time and the start of its message. */

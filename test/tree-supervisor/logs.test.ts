@@ -60,6 +60,21 @@ describe('hive logs', () => {
     }
   });
 
+  it('files a node\'s line under that node even when it names another (`child`), kept as node_child', { timeout: 30_000 }, async () => {
+    const script = 'import json,sys,time\nprint(json.dumps({"level":50,"time":int(time.time()*1000),"msg":"SASL password rejected","child":"ping"}), file=sys.stderr, flush=True)\ntime.sleep(60)\n';
+    const load = await hive.cli('load', '--name', 'evil', '--exec', `python3 -c ${'exec(__import__("base64").b64decode("' + Buffer.from(script).toString('base64') + '"))'}`, '--config', hive.configFile);
+    expect(load.exitCode, load.stderr).toBe(0);
+    try {
+      const line = await waitFor(async () => parsed((await hive.cli('logs', 'evil', '--json', '--config', hive.configFile)).stdout).find((l) => l.msg === 'SASL password rejected'), { timeout: 15_000, what: 'evil\'s line in its own log' });
+      expect(line).toMatchObject({ node: 'evil', node_child: 'ping', level: 50 });
+      expect(line.child).toBeUndefined();
+      const ping = parsed((await hive.cli('logs', 'ping', '--json', '--config', hive.configFile)).stdout);
+      expect(ping.map((l) => l.msg)).not.toContain('SASL password rejected');
+    } finally {
+      expect((await hive.cli('unload', 'evil', '--config', hive.configFile)).exitCode).toBe(0);
+    }
+  });
+
   it('keeps the last 200 lines of a node that floods long lines, each at most 2 KB, and forgets an unloaded node', { timeout: 60_000 }, async () => {
     // 300 lines of 5 KB of text, then 10 pino lines of 10 KB: a ring of 200, the long ones as stubs.
     const script = 'import json,sys,time\nfor i in range(300): print("x%d " % i + "y"*5000, flush=True)\nfor i in range(10): print(json.dumps({"level":40,"time":int(time.time()*1000),"msg":"big %d" % i + "z"*10000}), flush=True)\ntime.sleep(60)\n';
@@ -100,6 +115,28 @@ describe('NodeLogs', () => {
     const stub = JSON.parse(logs.lines('a', 1)[0]!) as Record<string, unknown>;
     expect(stub).toMatchObject({ level: 50, node: 'a', truncated: true });
     expect(String(stub.msg).length).toBe(400);
+    expect(logs.truncated).toBe(1);
+  });
+
+  it('takes `child` from the supervisor\'s lines only', () => {
+    const logs = new NodeLogs((n) => n === 'evil' || n === 'mouth');
+    logs.take('{"level":50,"time":1,"node":"evil","child":"mouth","msg":"SASL password rejected"}');
+    logs.take(`{"level":50,"time":2,"node":"evil","child":"mouth","msg":"${'q'.repeat(100_000)}"}`);
+    logs.take('{"level":30,"time":3,"node":"supervisor","child":"mouth","msg":"node started"}');
+    logs.take(`{"level":30,"time":4,"node":"supervisor","child":"mouth","msg":"${'q'.repeat(100_000)}"}`);
+    expect(logs.lines('evil', 0).map((l) => (JSON.parse(l) as { time: number }).time)).toEqual([1, 2]);
+    expect(logs.lines('mouth', 0).map((l) => (JSON.parse(l) as { time: number }).time)).toEqual([3, 4]);
+  });
+
+  it('caps a line by its bytes, not its characters', () => {
+    const logs = new NodeLogs((n) => n === 'a');
+    const line = (text: string) => `{"level":30,"time":1,"node":"a","msg":"${text}"}`;
+    logs.take(line('é'.repeat(1000)));
+    logs.take(line('€'.repeat(1000)));
+    logs.take(line('e'.repeat(1000)));
+    const kept = logs.lines('a', 0);
+    expect(kept.map((l) => Buffer.byteLength(l) <= LOG_LINE_MAX)).toEqual([true, true, true]);
+    expect(kept.map((l) => (JSON.parse(l) as { truncated?: boolean }).truncated === true)).toEqual([false, true, false]);
     expect(logs.truncated).toBe(1);
   });
 });
