@@ -45,6 +45,10 @@ export const MAX_INBOUND_LINES = 64;
 /** Inbound messages remembered for replies to them (hive.reply_to → the XMPP message). */
 export const MAX_REFS = 10_000;
 const SM_NS = 'urn:xmpp:sm:3';
+/** Rooms the bot is in or wants at most (the config's and those plugins joined). */
+export const MAX_ROOMS = 200;
+/** Stanzas sent and not acknowledged (stream management) at most: a server that never acknowledges would otherwise grow the client's queue without end. */
+export const MAX_UNACKED = 500;
 /** Nicks per 353 line, as IRC servers do. */
 const NAMES_PER_LINE = 40;
 /** How long the outbound queue waits for the rooms to be joined after a fresh login. */
@@ -131,6 +135,10 @@ export class XmppNetwork implements Network {
       queueMax: c.queue_max,
       maxBodyBytes: c.max_message_bytes,
       resolve: (target) => this.resolve(target),
+      joinable: (room) => {
+        const wanted = [...this.rooms.values()].filter((r) => r.wanted).length;
+        if (!this.rooms.get(room)?.wanted && wanted >= MAX_ROOMS) throw new OutboundRefused('InvalidLine', `The bot is in ${wanted} rooms already, the most it joins (${MAX_ROOMS}); PART one first.`);
+      },
       send: (action) => this.act(action),
       newId: () => `hive-${randomBytes(9).toString('base64url')}`,
       log: o.log,
@@ -504,6 +512,7 @@ export class XmppNetwork implements Network {
     if (!x) return;
     if (action.kind === 'message') {
       void x.send(buildMessage(action.msg)).catch((err: Error) => this.o.log.warn({ err: err.message, to: action.msg.to }, 'message not written'));
+      if (x.streamManagement.outbound_q.length > MAX_UNACKED) this.drop(`AcksMissing: more than ${MAX_UNACKED} stanzas sent and not acknowledged`);
       return;
     }
     let room = this.rooms.get(action.room);

@@ -19,6 +19,7 @@ function make(o: { queueMax?: number; maxBodyBytes?: number; burst?: number } = 
       if (t === 'alice') return { to: 'alice@x/phone', type: 'chat' };
       throw new OutboundRefused('InvalidLine', `no ${t}`);
     },
+    joinable: (room) => { if (room === 'full@c') throw new OutboundRefused('InvalidLine', 'too many rooms'); },
     send: (a) => sent.push(a),
     newId: () => `id${++n}`,
     log: pino({ level: 'silent' }),
@@ -54,10 +55,11 @@ describe('xmpp outbound', () => {
     expect(codeOf(() => out.submit(sender, [L('PRIVMSG nobody :hi')]))).toBe('InvalidLine');
     expect(codeOf(() => out.submit(sender, [L('JOIN #not-a-room')]))).toBe('InvalidLine');
     expect(codeOf(() => out.submit(sender, [L('JOIN 0')]))).toBe('JoinZero');
+    expect(codeOf(() => out.submit(sender, [L('JOIN #ok@c,#full@c')]))).toBe('InvalidLine');
     expect(codeOf(() => out.submit(sender, [L('PRIVMSG #r@c :12345'), L('PRIVMSG #r@c :67890')]))).toBe('LineTooLong');
     expect(codeOf(() => out.submit(sender, [L('PRIVMSG #r@c :x')], { msgid: 'm'.repeat(129) }))).toBe('InvalidLine');
     expect(sent).toEqual([]);
-    expect(out.counters()).toMatchObject({ refused: 9, refused_CommandNotAllowed: 2, refused_InjectionAttempt: 1, refused_CtcpNotAllowed: 1, refused_InvalidLine: 3, refused_JoinZero: 1, refused_LineTooLong: 1 });
+    expect(out.counters()).toMatchObject({ refused: 10, refused_CommandNotAllowed: 2, refused_InjectionAttempt: 1, refused_CtcpNotAllowed: 1, refused_InvalidLine: 4, refused_JoinZero: 1, refused_LineTooLong: 1 });
   });
 
   it('holds while down, bounded, and sends in order once up, paced by the bucket', async () => {

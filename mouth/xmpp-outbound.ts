@@ -48,6 +48,8 @@ export interface XmppOutboundOptions {
   maxBodyBytes: number;
   /** A PRIVMSG/NOTICE target → where it goes; throws OutboundRefused InvalidLine for one it cannot reach. */
   resolve(target: string): Resolved;
+  /** Throws OutboundRefused when the room cannot be joined now (too many rooms). */
+  joinable?(room: string): void;
   send(action: XmppAction): void;
   /** A fresh stanza id. */
   newId(): string;
@@ -133,6 +135,7 @@ export class XmppOutbound {
         first.toString('utf8').split(',').forEach((channel, i) => {
           const room = roomOfChannel(channel);
           if (!room) throw new OutboundRefused('InvalidLine', `${showBytes(channel)} is not a room; expected a channel like "#room@conference.example.org".`);
+          if (parsed.command === 'JOIN') this.o.joinable?.(room);
           actions.push(parsed.command === 'JOIN' ? { kind: 'join', room, ...(keys[i] ? { password: keys[i] } : {}) } : { kind: 'part', room });
         });
         continue;
