@@ -218,7 +218,8 @@ node.details = () => {
       d[`${n.name}.last_disconnect`] = s.lastDisconnect;
     } else if (n instanceof XmppNetwork) {
       const s = n.status();
-      d[`${n.name}.state`] = s.online ? 'online' : s.connected ? 'connecting' : 'down';
+      // The same words as IRC's (hive metrics and the web view read them).
+    d[`${n.name}.state`] = s.online ? 'registered' : s.connected ? 'connecting' : 'down';
       d[`${n.name}.account`] = s.jid;
       d[`${n.name}.last_disconnect`] = s.lastDisconnect;
     }
