@@ -37,4 +37,10 @@ describe('xmpp names', () => {
     // rfc1459 folding: {} and [] are one.
     expect(t.lookup('ALICE{1}')!.name).toBe('alice[1]');
   });
+
+  it('gives no one a reserved nick', () => {
+    const t = new NickTable<string>(10, (folded) => folded === 'hive{bot}');
+    expect(t.nickFor('hive[bot]', 'x')).toBe('hive[bot]2');
+    expect(t.nickFor('carol', 'y')).toBe('carol');
+  });
 });

@@ -60,7 +60,8 @@ export class NickTable<V> {
   /** name → nick */
   private readonly byName = new Map<string, string>();
 
-  constructor(private readonly max: number) {}
+  /** @param reserved nicks no one else may get (the bot's own), asked with the folded nick. */
+  constructor(private readonly max: number, private readonly reserved: (folded: string) => boolean = () => false) {}
 
   get size(): number { return this.byName.size; }
 
@@ -77,7 +78,8 @@ export class NickTable<V> {
     }
     const safe = ircSafeNick(base);
     let nick = safe;
-    for (let i = 2; this.byNick.has(foldNick(nick)); i++) nick = `${safe.slice(0, MAX_NICK - String(i).length)}${i}`;
+    const taken = (n: string) => this.byNick.has(foldNick(n)) || this.reserved(foldNick(n));
+    for (let i = 2; taken(nick); i++) nick = `${safe.slice(0, MAX_NICK - String(i).length)}${i}`;
     this.byNick.set(foldNick(nick), { name, nick, value });
     this.byName.set(name, nick);
     if (this.byName.size > this.max) this.forget(this.byName.keys().next().value!);

@@ -30,7 +30,7 @@ import type { XmppNetworkConfig } from './network-config.js';
 import type { Network, NetworkSink } from './network.js';
 import { OutboundRefused, showBytes } from './outbound-error.js';
 import type { Sender } from './outbound.js';
-import { ircSafeNick, maskPart, MAX_CONTACTS, NickTable, roomOfChannel } from './xmpp-names.js';
+import { foldNick, ircSafeNick, maskPart, MAX_CONTACTS, NickTable, roomOfChannel } from './xmpp-names.js';
 import { XmppOutbound, type Resolved, type SubmitOptions, type XmppAction } from './xmpp-outbound.js';
 import { XmppRoom, type Occupant } from './xmpp-room.js';
 import { buildMessage, errorCondition, messageParts, mucStatus, NS } from './xmpp-stanza.js';
@@ -105,7 +105,8 @@ export class XmppNetwork implements Network {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly outbound: XmppOutbound;
   private readonly rooms = new Map<string, XmppRoom>();
-  private readonly contacts = new NickTable<Contact>(MAX_CONTACTS);
+  /** Direct-chat partners; none gets a nick the bot has (its own, or its nick in a room). */
+  private readonly contacts = new NickTable<Contact>(MAX_CONTACTS, (folded) => folded === foldNick(this.nick) || [...this.rooms.values()].some((r) => foldNick(r.nick) === folded));
   private readonly refs = new Map<string, Ref>();
   /** Message stanzas the server never acknowledged before it lost our session: sent again after the next login. */
   private unacked: Element[] = [];
@@ -642,7 +643,7 @@ export class XmppNetwork implements Network {
   private onGroupchat(room: XmppRoom, resource: string, s: Element): void {
     const parts = messageParts(s, room.jid);
     const known = resource ? room.occupants.nickOf(resource) : undefined;
-    const nick = known ?? (resource ? ircSafeNick(resource) : '');
+    const nick = known ?? (resource ? this.outsiderNick(room, resource) : '');
     const occ = known ? room.occupants.lookup(known)?.value : undefined;
     // The real JID only from the occupant's presence, which the room builds: an occupant can put
     // any <x muc#user><item jid> in a message, and the room passes it on (Prosody 0.12 does).
@@ -689,7 +690,13 @@ export class XmppNetwork implements Network {
   private maskOfNick(room: XmppRoom, xmppNick: string): string {
     const nick = room.occupants.nickOf(xmppNick);
     const occ = nick !== undefined ? room.occupants.lookup(nick)?.value : undefined;
-    return this.occupantMask(room, nick ?? ircSafeNick(xmppNick), occ?.realJid);
+    return this.occupantMask(room, nick ?? this.outsiderNick(room, xmppNick), occ?.realJid);
+  }
+
+  /** The IRC nick of someone not (or no longer) in the room: never the bot's own there. */
+  private outsiderNick(room: XmppRoom, xmppNick: string): string {
+    const safe = ircSafeNick(xmppNick);
+    return foldNick(safe) === foldNick(room.nick) ? `${safe.slice(0, 31)}2` : safe;
   }
 
   private mucHost(room: XmppRoom): string {
@@ -748,6 +755,12 @@ export class XmppNetwork implements Network {
         room.refusals = 0;
         room.history = true;
         if (resource !== room.nick) room.nick = resource;
+        // An occupant who got our nick as their IRC nick before we came (an XMPP nick that maps to it) gets another.
+        const holder = room.occupants.lookup(room.nick);
+        if (holder && holder.name !== room.nick) {
+          room.occupants.forget(holder.name);
+          room.occupants.nickFor(holder.name, holder.value);
+        }
         this.o.log.info({ room: room.jid, nick: room.nick }, 'joined');
         this.emit(`:${this.ourMask(room.nick)} JOIN ${room.channel}`, meta());
         const names = room.occupants.entries().map((e) => e.nick);

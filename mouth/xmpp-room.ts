@@ -4,7 +4,7 @@
  * occupants with their IRC nicks and real JIDs where the room reveals them, and whether the room is
  * replaying its history (from our own presence until the subject, which ends it: XEP-0045 7.2.15).
  */
-import { channelOfRoom, MAX_OCCUPANTS, NickTable } from './xmpp-names.js';
+import { channelOfRoom, foldNick, MAX_OCCUPANTS, NickTable } from './xmpp-names.js';
 
 /** Messages per room whose ids are remembered for corrections. */
 export const MAX_SENDER_IDS = 2_000;
@@ -25,7 +25,8 @@ export class XmppRoom {
   history = false;
   nick: string;
   private tries = 0;
-  readonly occupants = new NickTable<Occupant>(MAX_OCCUPANTS);
+  /** Nobody else gets the bot's nick in the room as their IRC nick (plugins take such lines for the bot's own). */
+  readonly occupants = new NickTable<Occupant>(MAX_OCCUPANTS, (folded) => folded === foldNick(this.nick));
   /** New XMPP nicks announced by a nick change (303), whose next presence is no join. */
   readonly renames = new Set<string>();
   /** Join attempts waiting for the outcome (resolved on our presence or an error). */

@@ -44,15 +44,23 @@ async function client(user: string): Promise<XmppTestClient> {
 const viaGate = (extra: Record<string, unknown> = {}) => xmppNetwork({ host: '127.0.0.1', port: gate.port, domain: 'localhost' }, extra);
 
 describe('XMPP connection life', () => {
-  it('takes another room nick when its own is in use, and answers under it', async () => {
+  it('takes another room nick when its own is in use, answers under it, and lets no one else have it as an IRC nick', async () => {
     const room = newRoom();
     const holder = await client('bob');
     await holder.join(room, 'hivebot');
+    // Alice's XMPP nick is IRC-safe as hivebot_, the nick the bot will get: she must get another.
+    const alice = await client('alice');
+    await alice.join(room, 'hivebot?');
     hive = await startHive({
       networks: { xmpp: viaGate({ rooms: [room] }) },
-      plugins: [{ name: 'ping', use: 'ping' }],
+      plugins: [{ name: 'ping', use: 'ping' }, { name: 'recorder', exec: exec('recorder') }],
     });
     await botInRoom(holder, room, 'hivebot_');
+    await alice.groupchat(room, 'hello');
+    const chan = `#${room}`;
+    await waitForNodeLog(hive, 'recorder', 'seen', (l) => l.text === `:hivebot_2!alice@localhost PRIVMSG ${chan} :hello`);
+    const names = logsOf(hive, 'recorder').find((l) => String(l.text).includes(` 353 hivebot_ = ${chan} :`));
+    expect(String(names!.text).split(' :')[1]!.split(' ').sort()).toEqual(['hivebot', 'hivebot_', 'hivebot_2']);
     const since = holder.mark();
     await holder.groupchat(room, 'hivebot_: ping');
     await expectBody(holder, `${room}/hivebot_`, 'pong', { since });
