@@ -197,7 +197,6 @@ const xmppObjectSchema = z
   })
   .strict()
   .superRefine((n, ctx) => {
-    if (n.ca_file && n.tls === 'none') ctx.addIssue({ code: 'custom', path: ['ca_file'], message: 'is given with tls: none (no TLS, nothing to verify)', params: CROSS_FIELD });
     const seen = new Set<string>();
     n.rooms.forEach((r, i) => {
       if (seen.has(r.jid)) ctx.addIssue({ code: 'custom', path: ['rooms', i], message: `room ${r.jid} is listed twice`, params: CROSS_FIELD });

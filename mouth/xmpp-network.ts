@@ -145,12 +145,11 @@ export class XmppNetwork implements Network {
       log: o.log,
     });
     for (const r of c.rooms) this.rooms.set(r.jid, new XmppRoom(r.jid, r.nick ?? c.nick, r.password));
-    // Always set for this host, so that what an earlier network (or an earlier config) asked for it does not linger.
-    if (c.tls !== 'none') {
-      const tls = { ...(c.ca_file ? { ca: readFileSync(c.ca_file) } : {}), rejectUnauthorized: c.tls_verify };
-      xmppTlsFor(c.host, tls);
-      xmppTlsFor(this.domain, tls);
-    }
+    // Always set for this host, so that what an earlier network (or an earlier config) asked for it
+    // does not linger; with tls: none too, since a server may offer STARTTLS all the same.
+    const tls = { ...(c.ca_file ? { ca: readFileSync(c.ca_file) } : {}), rejectUnauthorized: c.tls_verify };
+    xmppTlsFor(c.host, tls);
+    xmppTlsFor(this.domain, tls);
   }
 
   get nick(): string { return this.o.config.nick; }

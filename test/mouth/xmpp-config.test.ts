@@ -48,7 +48,6 @@ describe('xmpp network config', () => {
     expect(one({ ...base, rooms: ['#irc-style'] })).toEqual(['networks.jabber.rooms.0']);
     expect(one({ ...base, rooms: [{ jid: 'r@c.org', nick: '9lives' }] })).toEqual(['networks.jabber.rooms.0.nick']);
     expect(one({ ...base, rooms: ['r@c.org', 'R@C.org'] })).toEqual(['networks.jabber.rooms.1']);
-    expect(one({ ...base, tls: 'none', ca_file: '/etc/ca.pem' })).toEqual(['networks.jabber.ca_file']);
     expect(one({ ...base, max_message_bytes: 10 })).toEqual(['networks.jabber.max_message_bytes']);
     expect(one({ ...base, reconnect: { min_delay: '5m', max_delay: '1s' } })).toEqual(['networks.jabber.reconnect.min_delay']);
     expect(one({ ...base, channels: ['#x'] })).toEqual(['networks.jabber.channels']);
