@@ -204,6 +204,16 @@ describe('XMPP mapping', () => {
     await sleep(300);
     expect(bodiesFrom(alice, bot, since)).toEqual(['line one\nline two']);
 
+    // A message of several lines: one line each, in order, all with the message's hive.msgid.
+    since = alice.mark();
+    const multi = await alice.groupchat(room, 'first line\n\nsecond line');
+    const multiEcho = await alice.waitFor((s) => s.is('message') && s.attrs.id === multi, { since });
+    const multiSid = multiEcho.getChild('stanza-id', 'urn:xmpp:sid:0')!.attrs.id;
+    const second = await waitForNodeLog(hive, 'pymeta', 'meta', (l) => String(l.text).endsWith(':second line'));
+    const first = logsOf(hive, 'pymeta').find((l) => String(l.text).endsWith(':first line'))!;
+    expect([first.msgid, second.msgid]).toEqual([multiSid, multiSid]);
+    expect(logsOf(hive, 'pymeta').indexOf(first)).toBeLessThan(logsOf(hive, 'pymeta').indexOf(second));
+
     // /me both ways.
     await alice.groupchat(room, '/me waves');
     await waitForNodeLog(hive, 'recorder', 'seen', (l) => String(l.text).endsWith(`PRIVMSG #${room} :\x01ACTION waves\x01`));
