@@ -35,9 +35,14 @@ export function nodeSocketDir(runtimeDir: string, instance: string, node: string
   return join(runtimeDir, `${instance}.nodes`, node);
 }
 
-/** Where every unix socket of the user's and of the system's bus lives (hidden from a sandboxed node). */
+/**
+ * Where every unix socket of the user's and of the system's bus lives, and systemd's (its notify
+ * socket: under NotifyAccess=all systemd takes READY=1, WATCHDOG=1 or STOPPING=1 from any process
+ * of the unit's cgroup that reaches it): hidden from a sandboxed node. (An abstract NOTIFY_SOCKET,
+ * @…, is out of reach already: a sandbox has its own network namespace unless `network: true`.)
+ */
 export function socketDirs(env: NodeJS.ProcessEnv = process.env): string[] {
-  return [...(env.XDG_RUNTIME_DIR ? [env.XDG_RUNTIME_DIR] : []), '/run/user', '/run/dbus', '/var/run/dbus'];
+  return [...(env.XDG_RUNTIME_DIR ? [env.XDG_RUNTIME_DIR] : []), '/run/user', '/run/dbus', '/var/run/dbus', '/run/systemd', '/var/run/systemd'];
 }
 
 /**

@@ -16,6 +16,8 @@ export interface NodeRecord {
   name: string;
   /** Undefined for the mouth. */
   spec: PluginSpec | undefined;
+  /** Whether it came from the config file (the hive's, or a reload's), not `hive load`: a reload unloads it once the file drops it. */
+  fromFile: boolean;
   run: RunMode;
   /** How far it is trusted (trust.ts): on the bus, through its proxy, or sandboxed too. */
   trust: Trust;
@@ -65,9 +67,9 @@ export function runModeOf(spec: PluginSpec | undefined): RunMode {
   return !spec ? 'mouth' : spec.use ? 'plugin' : spec.remote ? 'remote' : 'exec';
 }
 
-export function newRecord(name: string, spec: PluginSpec | undefined): NodeRecord {
+export function newRecord(name: string, spec: PluginSpec | undefined, fromFile = false): NodeRecord {
   return {
-    name, spec, run: runModeOf(spec), trust: trustOf(spec), proxy: undefined, proxyGone: Promise.resolve(), kind: spec ? undefined : 'mouth', state: 'stopped', launched: undefined, generation: 0, unique: undefined, ownerEvents: 0, pendingOwner: undefined,
+    name, spec, fromFile, run: runModeOf(spec), trust: trustOf(spec), proxy: undefined, proxyGone: Promise.resolve(), kind: spec ? undefined : 'mouth', state: 'stopped', launched: undefined, generation: 0, unique: undefined, ownerEvents: 0, pendingOwner: undefined,
     restarts: 0, attempt: 0, startedAt: undefined,
     intensity: createRestartIntensity({ max: spec?.restart.max ?? 5, withinMs: spec?.restart.within ?? 60_000 }),
     currentParent: undefined, pendingParent: undefined, moveFailures: 0, restartTimer: undefined, wantStopped: false, diedAt: undefined, decided: 0,

@@ -118,11 +118,17 @@ export class Supervisor {
   private readonly remotes: RemoteNodes;
   private impostors = 0;
   private readonly impostorLog = createLogLimiter();
+  /**
+   * Every config file the hive has read (the one it started with, each one given to a reload):
+   * all hidden from sandboxed nodes, whichever the hive runs now (an older one holds secrets too).
+   */
+  private readonly configFiles = new Set<string>();
   /** Each node's recent log lines (Supervisor1.Logs). */
   readonly logs = new NodeLogs((name) => this.nodes.has(name));
 
   constructor(private readonly o: SupervisorOptions) {
     this.instance = o.config.instance;
+    if (o.configFile) this.configFiles.add(resolve(o.configFile));
     teeLogLines([o.nodeLog, o.log], (line) => this.logs.take(line));
     this.terminal = Object.values(o.config.networks).some((n) => n.type === 'terminal');
     this.remotes = new RemoteNodes({
@@ -161,7 +167,7 @@ export class Supervisor {
     if (reply !== 1 && reply !== 4) throw new HiveError('Failed', `another hive named '${this.instance}' is running on this bus`);
 
     this.addRecord(ROOT, undefined);
-    for (const spec of treeOrder(this.o.config)) this.addRecord(spec.name, spec);
+    for (const spec of treeOrder(this.o.config)) this.addRecord(spec.name, spec, true);
     for (const r of this.nodes.values()) {
       this.notShuttingDown();
       if (r.spec?.remote) { r.state = 'stopped'; await this.remotes.open(r); continue; }
@@ -221,8 +227,8 @@ export class Supervisor {
     return out;
   }
 
-  private addRecord(name: string, spec: PluginSpec | undefined): NodeRecord {
-    const r = newRecord(name, spec);
+  private addRecord(name: string, spec: PluginSpec | undefined, fromFile = false): NodeRecord {
+    const r = newRecord(name, spec, fromFile);
     this.nodes.set(name, r);
     if (spec) this.tree.set(name, { parent: spec.parent, onDeath: spec.on_death });
     return r;
@@ -268,7 +274,7 @@ export class Supervisor {
       const isolated = await isolate({
         trust: r.trust, sandbox: r.spec && sandboxOf(r.spec), name: r.name, instance: this.instance, busAddress: this.o.busAddress, runtimeDir: this.o.runtimeDir,
         stateRoot: this.o.config.state_dir, stateDir, command: program, cwd, configDir: this.o.configDir, tree: this.tree, generation,
-        secretFiles: [this.o.configFile, process.env.HIVE_TOKEN_FILE && resolve(process.env.HIVE_TOKEN_FILE)].filter((f): f is string => !!f),
+        secretFiles: [...this.configFiles, process.env.HIVE_TOKEN_FILE && resolve(process.env.HIVE_TOKEN_FILE)].filter((f): f is string => !!f),
       });
       proxy = isolated.proxy;
       command = isolated.command;
@@ -650,6 +656,8 @@ export class Supervisor {
 
   private reloading = false;
   private reloadsRefused = 0;
+  /** The mouth's last Configure failed: the next reload asks it again, even with no network changed in the file. */
+  private networksBehind = false;
 
   /**
    * Supervisor1.Reload and SIGHUP: reads the config file (the one given, else the one the hive
@@ -663,6 +671,8 @@ export class Supervisor {
     if (!file) throw new HiveError('Failed', 'this hive runs the embedded default (hive up without --config): there is no config file to reload; give one with --config');
     if (this.reloading) throw new HiveError('Failed', 'a reload is under way; try again when it is done');
     this.reloading = true;
+    // Read by the supervisor: a config file from now on, hidden from sandboxed nodes (started later) as the first one is.
+    this.configFiles.add(file);
     try {
       let next: HiveConfig;
       try { next = readHiveConfig(file).config; } catch (err) {
@@ -673,9 +683,9 @@ export class Supervisor {
         }
         throw err;
       }
-      const fromFile = new Set(this.o.config.plugins.map((p) => p.name));
+      // By the record, not by the old file: a node whose unload failed last time is still the file's, and goes now.
       const running = new Map<string, RunningPlugin>();
-      for (const r of this.nodes.values()) if (r.spec) running.set(r.name, { spec: r.spec, fromFile: fromFile.has(r.name) });
+      for (const r of this.nodes.values()) if (r.spec) running.set(r.name, { spec: r.spec, fromFile: r.fromFile });
       const plan = planReload({ running, tree: this.tree, old: this.o.config, next });
       if (plan.refused.length) {
         if (!o.dryRun) this.reloadsRefused++;
@@ -710,22 +720,29 @@ export class Supervisor {
     const specs = new Map(next.plugins.map((p) => [p.name, p]));
     const nodeSteps = (kind: 'load' | 'unload' | 'restart') => plan.steps.flatMap((s) => (s.do === kind ? [s.node] : []));
     // 1. New records first (their tree entries with them), so that a node moved under a new one finds it.
-    const loads = nodeSteps('load').map((n) => this.addRecord(n, specs.get(n)!));
+    const loads = nodeSteps('load').map((n) => this.addRecord(n, specs.get(n)!, true));
     // 2. Every node from the file where the file puts it, with its new spec.
     for (const spec of next.plugins) {
       const r = this.nodes.get(spec.name);
       if (!r || loads.includes(r)) continue;
       const policyChanged = JSON.stringify(r.spec?.restart) !== JSON.stringify(spec.restart);
       r.spec = spec;
+      r.fromFile = true;
       r.run = runModeOf(spec);
       r.trust = trustOf(spec);
       if (policyChanged) r.intensity = createRestartIntensity({ max: spec.restart.max, withinMs: spec.restart.within });
       this.tree.set(spec.name, { parent: spec.parent, onDeath: spec.on_death });
     }
-    // 3. Gone from the file: unloaded, leaves first.
-    for (const n of nodeSteps('unload')) await this.unload(n).catch((err: Error) => { errors.push(`unload ${n}: ${err.message}`); });
+    // 3. Gone from the file: unloaded, leaves first, each depth side by side (stopWaves) so that
+    // many unloads take a few stop graces, not one each.
+    const unloads = new Set(nodeSteps('unload'));
+    for (const wave of stopWaves(this.tree).map((w) => w.filter((n) => unloads.has(n))).filter((w) => w.length > 0)) {
+      if (this.shuttingDown) break;
+      await Promise.all(wave.map((n) => this.unload(n).catch((err: Error) => { errors.push(`unload ${n}: ${err.message}`); })));
+    }
     // 4. New nodes started, parents first (the plan's order).
     for (const r of loads) {
+      if (this.shuttingDown) break;
       try {
         this.log.info({ child: r.name, parent: r.spec!.parent, trust: r.trust }, 'node loaded');
         if (r.spec!.remote) await this.remotes.open(r);
@@ -737,25 +754,32 @@ export class Supervisor {
     await Promise.all(nodeSteps('restart').map(async (n) => {
       const r = this.nodes.get(n)!;
       try {
+        if (this.shuttingDown) return;
         if (r.state === 'stopped') return;
         if (r.state === 'failed') await this.startNode(n);
         else await this.restartNode(n);
       } catch (err) { errors.push(`restart ${n}: ${(err as Error).message}`); }
     }));
     // 6. The networks: the mouth applies its part (mouth/live-config.ts); a mouth that is down starts with the new ones.
-    if (plan.steps.some((s) => s.do === 'network')) {
+    // Asked again at the next reload after a failed Configure, planned network steps or not: the
+    // mouth compares against what it runs, so a change it could not make then (a network whose
+    // ca_file was missing) is made now.
+    if (!this.shuttingDown && (plan.steps.some((s) => s.do === 'network') || this.networksBehind)) {
       const mouth = this.nodes.get(ROOT)!;
-      if (mouth.state !== 'running') this.log.info('the mouth is not running: it starts with the new networks');
+      if (mouth.state !== 'running') { if (plan.steps.some((s) => s.do === 'network')) this.log.info('the mouth is not running: it starts with the new networks'); }
       else {
         try {
           const reply = await callWithDeadline(this.bus!, { destination: nodeBusName(this.instance, ROOT), path: MOUTH_PATH, interface: MOUTH1.name, member: 'Configure', signature: 's', body: [JSON.stringify(next.networks)] }, CONFIGURE_MS);
+          this.networksBehind = false;
           try { networks = JSON.parse(String(reply.body[0])) as { network: string; did: string }[]; } catch { /* said nothing readable: the plan stands */ }
         } catch (err) {
+          this.networksBehind = true;
           errors.push(`networks: ${(err as Error).message}`);
           this.log.error({ err, before: Object.keys(oldNetworks), after: Object.keys(next.networks) }, 'the mouth did not take the new networks; it has them at its next start');
         }
       }
     }
+    if (this.shuttingDown) errors.push('the hive began to shut down during the reload: the rest of it was not applied');
     return { errors, ...(networks && { networks }) };
   }
 
