@@ -734,7 +734,14 @@ export class XmppNetwork implements Network {
     if (self) {
       if (type === 'unavailable') {
         const wasIn = room.state === 'in';
-        if (status.codes.has('303') && item?.attrs.nick) { room.nick = item.attrs.nick; return; }
+        if (status.codes.has('303') && item?.attrs.nick) {
+          // Our nick in the room changed (we took our own nick back): as IRC says it.
+          const was = room.nick;
+          room.nick = item.attrs.nick;
+          this.o.log.info({ room: room.jid, nick: room.nick }, 'room nick changed');
+          if (room.state === 'in') this.emit(`:${this.ourMask(was)} NICK :${room.nick}`, meta());
+          return;
+        }
         room.state = 'out';
         room.settle();
         if (status.codes.has('307') || status.codes.has('301')) {
@@ -790,6 +797,11 @@ export class XmppNetwork implements Network {
       } else if (room.state === 'in') {
         const why = s.getChildText('status');
         this.emit(`:${mask} PART ${room.channel}${why ? ` :${oneLine(why)}` : ''}`, meta());
+      }
+      // Whoever had our nick in the room is gone: take it back.
+      if (resource === room.baseNick && room.nick !== room.baseNick && room.state === 'in' && this.xmpp) {
+        this.o.log.info({ room: room.jid, nick: room.baseNick }, 'taking our room nick back');
+        void this.xmpp.send(xml('presence', { to: `${room.jid}/${room.baseNick}` })).catch(() => undefined);
       }
       return;
     }

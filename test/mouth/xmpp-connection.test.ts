@@ -67,6 +67,12 @@ describe('XMPP connection life', () => {
     await holder.groupchat(room, '!ping');
     await waitFor(() => bodiesFrom(holder, `${room}/hivebot_`, since).length === 2, { what: 'two pongs' });
     expect(logsOf(hive, 'mouth').filter((l) => l.msg === 'nick in use in the room; trying the next one').map((l) => l.next)).toEqual(['hivebot_']);
+    // The holder leaves: the bot takes its own nick back, and plugins see it as IRC says it.
+    const since2 = alice.mark();
+    await holder.leave(room, 'hivebot');
+    await waitForNodeLog(hive, 'recorder', 'seen', (l) => l.text === `:hivebot_!hivebot@localhost NICK :hivebot`);
+    await alice.groupchat(room, 'hivebot: ping');
+    await expectBody(alice, `${room}/hivebot`, 'pong', { since: since2 });
   });
 
   it('joins a room with its password; a wrong password is refused, logged with the condition, and tried again later', async () => {
