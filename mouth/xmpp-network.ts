@@ -608,6 +608,9 @@ export class XmppNetwork implements Network {
       this.o.log.warn({ from, condition: errorCondition(s) }, 'the server refused a message');
       return;
     }
+    // Headlines are notices of services (news, pubsub), nobody's talk; another resource of the bot's
+    // own account is the bot itself.
+    if (s.attrs.type === 'headline' || (!room && bare === `${this.local}@${this.domain}`.toLowerCase())) return;
     if (s.attrs.type === 'groupchat') {
       // From a room the bot is not in (left, or never joined): nobody's line here.
       if (room) this.onGroupchat(room, resource, s);

@@ -138,6 +138,15 @@ describe('XMPP hostile', () => {
     let mouth = await hive.node('mouth');
     expect(mouth.counters['xmpp.too_long']).toBe(2);
 
+    // A headline, and a message from another resource of the bot's own account: nobody's line.
+    await alice.send(xml('message', { to: `${BOT.user}@localhost`, type: 'headline' }, xml('body', {}, 'headline news')));
+    const twin = await connectXmpp(prosody, BOT.user, BOT.password, 'twin');
+    clients.push(twin);
+    await twin.chat(`${BOT.user}@localhost/hive`, 'from my twin');
+    await alice.chat(`${BOT.user}@localhost`, 'after them');
+    await waitForNodeLog(hive, 'recorder', 'seen', (l) => String(l.text).endsWith(':after them'));
+    expect(logsOf(hive, 'recorder').some((l) => /headline news|from my twin/.test(String(l.text)))).toBe(false);
+
     const odd = await client('carol');
     await odd.join(room, '9 lives! ☺');
     await waitForNodeLog(hive, 'recorder', 'seen', (l) => l.text === `:_9_lives___!carol@localhost JOIN ${chan}`);
