@@ -87,6 +87,8 @@ export class IrcNetwork implements Network {
   private readonly logLimit = createLogLimiter({ max: 5, windowMs: 60_000 });
   /** The channels to be in: the config's, then what setChannels made of them (hive reload). */
   private channels: { name: string; key?: string }[];
+  /** The listed channels the bot is in now (lowercase), as the server said: its own JOIN, less its PART and KICK (bounded by the list). */
+  private readonly joined = new Set<string>();
 
   constructor(private readonly o: IrcNetworkOptions) {
     this.name = o.name;
@@ -131,17 +133,17 @@ export class IrcNetwork implements Network {
   outboundCounters(): Record<string, number> { return this.outbound.counters(); }
 
   /**
-   * The channels to be in from now on (hive reload): JOIN for the new ones, PART for the ones no
-   * longer listed, nothing for the others (IRC channel names compare without case). A key that
-   * changed for a channel the bot is in is kept for its next JOIN (a rejoin after a kick or a
-   * reconnect). Not connected: kept for the next registration.
+   * The channels to be in from now on (hive reload): JOIN for each listed one the bot is not in
+   * (new, or one it could not join or was kicked from and not let back: a key edited is the usual
+   * fix) or whose key changed, PART for the ones no longer listed, nothing for the others (IRC
+   * channel names compare without case). Not connected: kept for the next registration.
    */
   async setChannels(channels: { name: string; key?: string }[]): Promise<void> {
     const key = (n: string) => n.toLowerCase();
-    const before = new Set(this.channels.map((ch) => key(ch.name)));
+    const before = new Map(this.channels.map((ch) => [key(ch.name), ch.key]));
     const after = new Set(channels.map((ch) => key(ch.name)));
     const part = this.channels.filter((ch) => !after.has(key(ch.name)));
-    const join = channels.filter((ch) => !before.has(key(ch.name)));
+    const join = channels.filter((ch) => !before.has(key(ch.name)) || !this.joined.has(key(ch.name)) || before.get(key(ch.name)) !== ch.key);
     this.channels = channels.map((ch) => ({ ...ch }));
     const client = this.client;
     if (!client || !this.registered) return;
@@ -229,10 +231,16 @@ export class IrcNetwork implements Network {
         this.scheduleRegain();
       }
     });
+    // Which channels the bot is in (setChannels joins the listed ones it is not in).
+    const mine = (e: { nick?: unknown; channel?: unknown }): string | undefined =>
+      typeof e.nick === 'string' && typeof e.channel === 'string' && e.channel && this.client === client && e.nick.toLowerCase() === this.nick.toLowerCase() ? e.channel.toLowerCase() : undefined;
+    client.on('join', (e: { nick?: unknown; channel?: unknown }) => { const ch = mine(e); if (ch && this.channels.some((x) => x.name.toLowerCase() === ch)) this.joined.add(ch); });
+    client.on('part', (e: { nick?: unknown; channel?: unknown }) => { const ch = mine(e); if (ch) this.joined.delete(ch); });
     client.on('kick', (e: Partial<KickEvent>) => {
       const { kicked, channel } = e;
       if (typeof kicked !== 'string' || typeof channel !== 'string' || !channel) return;
       if (kicked.toLowerCase() !== this.nick.toLowerCase()) return;
+      if (this.client === client) this.joined.delete(channel.toLowerCase());
       const ch = this.channels.find((x) => x.name.toLowerCase() === channel.toLowerCase());
       // A channel taken off the list (hive reload) is not rejoined.
       if (!ch) { log.warn({ channel, by: e.nick }, 'kicked from a channel no longer configured; not rejoining'); return; }
@@ -334,6 +342,7 @@ export class IrcNetwork implements Network {
     if (this.client !== client) return;
     const wasRegistered = this.registered;
     this.registered = false;
+    this.joined.clear();
     this.socket = undefined;
     this.outbound.setOpen(false);
     if (this.regainTimer) { clearInterval(this.regainTimer); this.regainTimer = undefined; }

@@ -6,7 +6,10 @@
  * - a network added: made and connected; removed: QUIT and gone;
  * - only its channels changed: the channels joined and parted on the open connection
  *   (Network.setChannels; a network without it is restarted instead);
- * - anything else changed (server, nick, SASL, flood, …): that network alone reconnects.
+ * - anything else changed (server, nick, SASL, flood, …): that network alone reconnects. Its
+ *   successor is made first: one that cannot be made (a ca_file or client key that cannot be read)
+ *   leaves the working connection as it is, and the change is tried again at the next Configure
+ *   (the mouth compares against what it runs, not against the file).
  *
  * Only the supervisor may call it: the caller must own org.hive.<instance>.Supervisor, as for
  * SetParent (docs/security.md). The terminal network cannot come or go (the mouth's stdin and
@@ -50,6 +53,25 @@ export function serveLiveConfig(o: LiveConfigOptions): void {
   let queue: Promise<unknown> = Promise.resolve();
   const supervisor = supervisorBusName(o.instance);
 
+  /**
+   * Makes `name`'s successor (it may throw: nothing changed then). The counters the old network
+   * has and the new one does not define again go with the old one (a network of another type).
+   */
+  const successor = (name: string, config: NetworkConfig): Network => {
+    const own = (k: string) => k.startsWith(`${name}.`);
+    const getters = new Map(Object.keys(o.counters).filter(own).map((k) => [k, Object.getOwnPropertyDescriptor(o.counters, k)?.get]));
+    const n = o.create(name, config);
+    for (const [k, get] of getters) if (Object.getOwnPropertyDescriptor(o.counters, k)?.get === get) delete o.counters[k];
+    return n;
+  };
+  /** The old connection goes only once its successor is made. */
+  const replace = async (name: string, current: Network | undefined, config: NetworkConfig, why: string): Promise<void> => {
+    const n = successor(name, config);
+    await current?.stop(why);
+    o.networks.set(name, n);
+    await n.start();
+  };
+
   const apply = async (next: Record<string, NetworkConfig>): Promise<{ network: string; did: string }[]> => {
     const changes = networkChanges(configs, next);
     const refused = changes.map((c) => refusedChange(c, configs, next)).filter((r): r is string => r !== undefined);
@@ -61,25 +83,19 @@ export function serveLiveConfig(o: LiveConfigOptions): void {
       const log = o.log.child({ network: name });
       try {
         const current = o.networks.get(name);
-        if (change.do === 'remove' || change.do === 'restart') {
-          await current?.stop(change.do === 'remove' ? 'Hive: network removed' : 'Hive: reconnecting with a new configuration');
+        if (change.do === 'remove') {
+          await current?.stop('Hive: network removed');
           o.networks.delete(name);
           o.forget?.(name);
         }
-        if (change.do === 'add' || change.do === 'restart') {
-          const n = o.create(name, next[name]!);
-          o.networks.set(name, n);
-          await n.start();
-        }
+        if (change.do === 'restart') await replace(name, current, next[name]!, 'Hive: reconnecting with a new configuration');
+        // (An added network that is there already is one whose start failed at an earlier Configure.)
+        if (change.do === 'add') await replace(name, current, next[name]!, 'Hive: network added again');
         if (change.do === 'channels') {
           if (current?.setChannels) await current.setChannels(channelsOf(next[name]!));
           else {
             // A network that cannot change its channels live reconnects with them.
-            await current?.stop('Hive: reconnecting with new channels');
-            o.forget?.(name);
-            const n = o.create(name, next[name]!);
-            o.networks.set(name, n);
-            await n.start();
+            await replace(name, current, next[name]!, 'Hive: reconnecting with new channels');
             done.push({ network: name, did: 'restarted' });
             configs = { ...configs, [name]: next[name]! };
             continue;

@@ -8,7 +8,7 @@ import { stringify as toYaml } from 'yaml';
 import { SUPERVISOR_INTERFACE, SUPERVISOR_PATH } from '../protocol/names.js';
 import { HiveError } from '../protocol/errors.js';
 import { callWithDeadline, connectBus, type MessageBus } from '../protocol/sdk/bus.js';
-import { loadConfig } from './config.js';
+import { instanceOfConfig } from './read-config.js';
 import { EXIT_CODES } from './exit-codes.js';
 import { readRuntimeInfo, type RuntimeInfo } from './runtime-file.js';
 
@@ -18,7 +18,7 @@ export class CliError extends Error {
 
 export async function findHive(opts: { config?: string; instance?: string }): Promise<RuntimeInfo> {
   let instance = opts.instance ?? 'default';
-  if (opts.config) instance = loadConfig(opts.config).config.instance;
+  if (opts.config) instance = instanceOfConfig(opts.config);
   const info = await readRuntimeInfo(instance);
   if (!info) throw new CliError(`no running hive '${instance}' (start one with \`hive up\`)`, EXIT_CODES.notRunning);
   return info;

@@ -137,7 +137,8 @@ export async function up(opts: { config?: string }): Promise<number> {
     config, configDir, configFile: opts.config ? resolve(opts.config) : undefined, busAddress, secret: token, runtimeDir: runtimeDir(), log, nodeLog: root,
     onShutdown: (code) => void stop(code),
     onStateChange: statusChanged,
-    onReload: (phase) => { if (notify && isReady) void (phase === 'start' ? notify.reloading() : notify.reloaded(supervisor.statusLine())); },
+    // Nothing after STOPPING=1: a reload that was running when the stop began does not say READY=1.
+    onReload: (phase) => { if (notify && isReady && !stopping) void (phase === 'start' ? notify.reloading() : notify.reloaded(supervisor.statusLine())); },
   });
 
   let stopping = false;
@@ -146,8 +147,11 @@ export async function up(opts: { config?: string }): Promise<number> {
   function stop(code: number): Promise<void> {
     stopping = true;
     stopped ??= (async () => {
-      await notify?.stopping();
+      // STOPPING=1 sent while the shutdown begins, not before: shutdown() refuses any reload from
+      // its first line, so none (SIGHUP, Reload) can start in between.
+      const stoppingSent = notify?.stopping();
       await supervisor.shutdown().catch((err) => log.error({ err }, 'shutdown failed'));
+      await stoppingSent;
       // Bounded: a bus daemon that does not end on SIGTERM (stopped, wedged) is killed.
       if (bus) {
         const b = bus;
@@ -188,6 +192,7 @@ export async function up(opts: { config?: string }): Promise<number> {
   process.on('SIGTERM', onSignal);
   // SIGHUP: `hive reload` of the file the hive runs (systemd's ExecReload=kill -HUP $MAINPID).
   process.on('SIGHUP', () => {
+    if (stopping) { log.warn({ signal: 'SIGHUP' }, 'the hive is stopping: not reloading'); return; }
     log.info({ signal: 'SIGHUP' }, 'reloading the config');
     supervisor.reload().then(
       (r) => { if (r.errors.length) log.error({ errors: r.errors }, 'reload done with errors'); },

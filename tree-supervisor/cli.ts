@@ -12,7 +12,7 @@ import { PluginSourceError, localizeSpec } from './plugin-manifest.js';
 import { parseBoundedYaml } from './yaml-bounds.js';
 import { formatLogLine } from './node-logs.js';
 import { WEB_HELP } from './web/help.js';
-import { readHiveConfig } from './read-config.js';
+import { precheckConfig } from './read-config.js';
 import { renderPlan } from './reload-plan.js';
 import type { ReloadResult } from './supervisor.js';
 
@@ -306,8 +306,10 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'reload': {
         // The file is checked here first, so that its problems come with their lines (exit 2).
+        // Its ${ENV} secrets are not: the supervisor fills them from its own environment (hive up's,
+        // e.g. the unit's Environment=), which this shell need not have; it checks them itself.
         const file = v.config ? resolve(v.config) : '';
-        if (file) readHiveConfig(file);
+        if (file) precheckConfig(file);
         let out: string;
         try {
           [out] = await withSupervisor(info, (call) => call('Reload', 'sb', [file, !!v['dry-run']], 60_000)) as [string];
@@ -321,7 +323,10 @@ export async function main(argv: string[]): Promise<number> {
         const errors = result.errors.map((e) => `error: ${e}\n`).join('');
         // What the mouth did, where it is not what the plan said (a network that cannot change its channels live reconnected).
         const mouth = (result.networks ?? []).filter((n) => n.did === 'restarted' && result.plan.steps.some((s) => s.do === 'network' && s.change.network === n.network && s.change.do === 'channels'))
-          .map((n) => `network  ${n.network}: reconnected instead (it cannot change its channels live)\n`).join('');
+          .map((n) => `network  ${n.network}: reconnected instead (it cannot change its channels live)\n`).join('')
+          // What the mouth did that this reload did not plan: a change an earlier reload could not make.
+          + (result.networks ?? []).filter((n) => !result.plan.steps.some((s) => s.do === 'network' && s.change.network === n.network))
+            .map((n) => `network  ${n.network}: ${n.did} (left undone by an earlier reload)\n`).join('');
         print(v.json, result, head + renderPlan(result.plan) + mouth + errors);
         if (result.plan.refused.length) return EXIT_CODES.usage;
         return result.errors.length ? EXIT_CODES.error : EXIT_CODES.ok;

@@ -23,6 +23,12 @@ export const SUPERVISOR_BODY_MAX = 2 * YAML_LIMITS.maxBytes;
  * in the background). Below the CLI's own 30 s, so `hive` prints the named error, not its own.
  */
 export const OPERATION_DEADLINE_MS = 20_000;
+/**
+ * Reload's own: its steps one after the other can take longer than one operation (each wave of
+ * unloads up to a stop's 7 s, the restarts 7 s and a start, the mouth's Configure up to 15 s).
+ * Below the CLI's 60 s for Reload.
+ */
+export const RELOAD_DEADLINE_MS = 55_000;
 
 export interface SupervisorOps {
   treeJson(): Promise<string>;
@@ -52,8 +58,8 @@ export interface SupervisorOps {
 }
 
 export function serveSupervisor(bus: MessageBus, o: { instance: string; log: Logger; secret: string; ready: () => boolean; ops: SupervisorOps }): void {
-  // Every operation answers within OPERATION_DEADLINE_MS: Timeout (logged) if it is not done by then.
-  const bounded = <T>(what: string, p: Promise<T>): Promise<T> => withDeadline(p, OPERATION_DEADLINE_MS, what).catch((err: unknown) => {
+  // Every operation answers within OPERATION_DEADLINE_MS (Reload: RELOAD_DEADLINE_MS): Timeout (logged) if it is not done by then.
+  const bounded = <T>(what: string, p: Promise<T>, ms = OPERATION_DEADLINE_MS): Promise<T> => withDeadline(p, ms, what).catch((err: unknown) => {
     if (err instanceof HiveError && err.code === 'Timeout') o.log.error({ operation: what }, err.message);
     throw err;
   });
@@ -79,7 +85,7 @@ export function serveSupervisor(bus: MessageBus, o: { instance: string; log: Log
     methods: {
       Tree: async () => [await bounded('Tree', ops.treeJson())],
       Logs: op('Logs', (m) => [ops.logs(m.body[0] as string, m.body[1] as number)]),
-      Reload: op('Reload', async (m) => [await bounded('Reload', ops.reload(m.body[0] as string, m.body[1] as boolean))]),
+      Reload: op('Reload', async (m) => [await bounded('Reload', ops.reload(m.body[0] as string, m.body[1] as boolean), RELOAD_DEADLINE_MS)]),
       Start: op('Start', async (m) => { await bounded('Start', ops.startNode(m.body[0] as string)); }),
       Stop: op('Stop', async (m) => { await bounded('Stop', ops.stopNode(m.body[0] as string)); }),
       Restart: op('Restart', async (m) => { await bounded('Restart', ops.restartNode(m.body[0] as string)); }),
