@@ -1,13 +1,14 @@
 /**
  * An XMPP network through @xmpp/client: multi-user chat rooms and direct chat, mapped to and from
  * IRC-shaped lines so that every plugin works on it unchanged (docs/protocol.md, "XMPP"). The
- * client does the stream, TLS, SASL, resource binding and stream management (XEP-0198); the mouth
- * owns the connection life (its own reconnect loop with backoff, rejoining rooms, another room nick
- * on a conflict), the mapping (mouth/xmpp-names.ts, xmpp-stanza.ts, xmpp-room.ts) and the outbound
- * path (xmpp-outbound.ts).
+ * client does the stream, TLS, SASL, resource binding and stream management (XEP-0198), inside
+ * the mouth's guards (mouth/xmpp-connection.ts); the network owns the connection life (its own
+ * reconnect loop with backoff, a ping for a silent server, rejoining rooms, another room nick on a
+ * conflict and taking it back), the mapping (xmpp-names.ts, xmpp-stanza.ts, xmpp-room.ts) and the
+ * outbound path (xmpp-outbound.ts).
  *
  * The server is not trusted: the bytes of one stanza are bounded before the XML parser holds them
- * (MAX_STANZA_BYTES: past it the connection is dropped and counted), a stanza a handler here cannot
+ * (past MAX_STANZA_BYTES the connection is dropped and counted), a stanza a handler here cannot
  * take is dropped and counted (`malformed`), malformed XML ends the stream (counted, reconnected
  * with backoff), and a message body longer than max_message_bytes is dropped and counted.
  *
@@ -18,8 +19,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { StringDecoder } from 'node:string_decoder';
-import { client as xmppClient, xml, type Client } from '@xmpp/client';
+import { xml, type Client } from '@xmpp/client';
 import type { Element } from '@xmpp/xml';
 import type { Logger } from 'pino';
 import { backoffDelay } from '../protocol/backoff.js';
@@ -35,16 +35,14 @@ import { XmppOutbound, type Resolved, type SubmitOptions, type XmppAction } from
 import { XmppRoom, type Occupant } from './xmpp-room.js';
 import { buildMessage, errorCondition, messageParts, mucStatus, NS } from './xmpp-stanza.js';
 import { xmppTlsFor } from './xmpp-tls.js';
+import { carrySession, createConnection, cut, MAX_STANZA_BYTES, open, type ConnectionHooks } from './xmpp-connection.js';
 
-/** Bytes the server may send without completing a stanza (an element at the stream's top level). */
-export const MAX_STANZA_BYTES = 1024 * 1024;
 /** Bytes of one line handed to the plugins; a longer line of a message is cut into several. */
 export const MAX_LINE_TEXT_BYTES = 4000;
 /** Lines of one inbound message handed on; the rest are dropped (counted, logged). */
 export const MAX_INBOUND_LINES = 64;
 /** Inbound messages remembered for replies to them (hive.reply_to → the XMPP message). */
 export const MAX_REFS = 10_000;
-const SM_NS = 'urn:xmpp:sm:3';
 /** Rooms the bot is in or wants at most (the config's and those plugins joined). */
 export const MAX_ROOMS = 200;
 /** Stanzas sent and not acknowledged (stream management) at most: a server that never acknowledges would otherwise grow the client's queue without end. */
@@ -110,11 +108,9 @@ export class XmppNetwork implements Network {
   private readonly refs = new Map<string, Ref>();
   /** Message stanzas the server never acknowledged before it lost our session: sent again after the next login. */
   private unacked: Element[] = [];
-  private bytesSinceElement = 0;
   /** When the server last completed an element (for ping_timeout). */
   private lastHeard = 0;
   private pingTimer: NodeJS.Timeout | undefined;
-  private decoder = new StringDecoder('utf8');
   private readonly logLimit = createLogLimiter({ max: 5, windowMs: 60_000 });
   private readonly local: string;
   private readonly domain: string;
@@ -220,102 +216,35 @@ export class XmppNetwork implements Network {
 
   private makeClient(): Client {
     const c = this.o.config;
-    const x = xmppClient({ service: this.service(), domain: this.domain, username: this.local, password: c.password, resource: c.resource, timeout: 10_000 });
-    // Our own loop reconnects, with backoff; the client's would retry every second forever.
-    x.reconnect.stop();
-    // Bounded before the parser holds it, and decoded across chunk boundaries (the client decodes each chunk alone).
-    x._onData = (data: Buffer) => {
-      this.bytesSinceElement += data.length;
-      if (this.bytesSinceElement > MAX_STANZA_BYTES) {
-        this.drop(`StanzaTooLong: the server sent more than ${MAX_STANZA_BYTES} bytes without completing a stanza`);
-        return;
-      }
-      const text = this.decoder.write(data);
-      if (!text || !x.parser) return;
-      try {
-        x.parser.write(text);
-      } catch (err) {
-        // The client stops listening to a parser after its first error; a second one in the same
-        // chunk is thrown here. The stream is over either way.
-        this.badXml((err as Error).message);
-      }
+    const hooks: ConnectionHooks = {
+      online: () => { if (this.xmpp === x && !this.down) this.onOnline(); },
+      resumed: () => this.onResumed(),
+      failed: (st) => { if (st.is('message')) this.unacked.push(st); },
+      stanza: (st) => this.onStanza(st),
+      heard: () => { this.lastHeard = Date.now(); },
+      tooLong: () => this.drop(`StanzaTooLong: the server sent more than ${MAX_STANZA_BYTES} bytes without completing a stanza`),
+      badXml: (message) => this.badXml(message),
+      error: (err) => {
+        if (err.name === 'StreamError') this.lastError = `stream error: ${err.condition ?? err.message}`;
+        else if (err.name === 'SASLError') this.lastError = `login refused: ${err.condition ?? err.message}`;
+        else this.lastError ||= err.message;
+        this.o.log.warn({ err: { name: err.name, message: err.message } }, 'XMPP error');
+      },
+      disconnected: (reason) => { if (this.xmpp === x) this.onDown(reason); },
     };
-    // @xmpp/client stops listening to a socket once it closed; an error the socket reports after
-    // that (ECONNRESET) would have no listener and end the process. Each socket keeps one of ours.
-    const attach = x._attachSocket.bind(x);
-    x._attachSocket = (socket) => {
-      const quiet = (sock: { on?: (e: 'error', f: () => void) => unknown } | null | undefined) => { if (sock?.on) sock.on('error', () => undefined); };
-      quiet(socket);
-      quiet(socket.socket);
-      // @xmpp's TLS wrapper makes its TLS socket in connect(), after it is attached.
-      const wrapper = socket as { connect?: (...a: unknown[]) => unknown; socket?: unknown };
-      if (typeof wrapper.connect === 'function' && 'secure' in socket) {
-        const connect = wrapper.connect.bind(socket);
-        wrapper.connect = (...a: unknown[]) => { const r = connect(...a); quiet(wrapper.socket as never); return r; };
-      }
-      attach(socket);
-    };
-    x.on('element', () => { this.bytesSinceElement = 0; this.lastHeard = Date.now(); });
-    x.on('stanza', (s: Element) => this.onStanza(s));
-    // @xmpp/client 0.14 says 'online' before it asks to enable stream management; a stanza we send
-    // then is answered before <enabled/>, counted by the client but not the server, and Prosody
-    // ends the stream at the next ack ("acknowledged more stanzas than sent"). So when the server
-    // offers it, the bot says nothing until it is enabled (or failed).
-    let smOffered = false;
-    x.on('nonza', (el: Element) => {
-      if (el.is('features', 'http://etherx.jabber.org/streams')) smOffered = !!el.getChild('sm', SM_NS);
-    });
-    x.on('online', () => {
-      if (!smOffered) { this.onOnline(); return; }
-      let done = false;
-      const go = () => { if (done) return; done = true; x.removeListener('nonza', settled); clearTimeout(t); if (this.xmpp === x && !this.down) this.onOnline(); };
-      const settled = (el: Element) => { if (el.is('enabled', SM_NS) || el.is('failed', SM_NS)) go(); };
-      const t = setTimeout(go, 5_000);
-      x.on('nonza', settled);
-    });
-    x.streamManagement.on('resumed', () => this.onResumed());
-    x.streamManagement.on('fail', (s: Element) => { if (s.is('message')) this.unacked.push(s); });
-    x.on('disconnect', (e?: { reason?: unknown }) => { if (this.xmpp === x) this.onDown(e?.reason); });
-    x.on('error', (err: Error & { condition?: string }) => {
-      if (err.name === 'XMLError') {
-        this.badXml(err.message);
-      } else if (err.name === 'StreamError') {
-        this.lastError = `stream error: ${err.condition ?? err.message}`;
-      } else if (err.name === 'SASLError') {
-        this.lastError = `login refused: ${err.condition ?? err.message}`;
-      } else {
-        this.lastError ||= err.message;
-      }
-      this.o.log.warn({ err: { name: err.name, message: err.message } }, 'XMPP error');
-    });
+    const x: Client = createConnection({ service: this.service(), domain: this.domain, local: this.local, password: c.password, resource: c.resource }, hooks);
     return x;
   }
 
   private connect(): void {
     if (this.stopping) return;
     const c = this.o.config;
-    // A fresh client for each connection: @xmpp/client leaves the negotiations of a connection that
-    // died half-way listening on the client (for its 10 s timeout), and they take the next
-    // connection's answers (a SASL exchange spoilt, a login that never ends). What stream
-    // management needs to resume the session (its id, counts and unacknowledged stanzas) is carried over.
+    // A fresh client for each connection, the session carried over (mouth/xmpp-connection.ts says why).
     const old = this.xmpp;
     const x = this.makeClient();
-    if (old) {
-      const from = old.streamManagement;
-      const to = x.streamManagement;
-      Object.assign(to, { id: from.id, inbound: from.inbound, outbound: from.outbound, outbound_q: from.outbound_q, max: (from as { max?: unknown }).max });
-      from.outbound_q = [];
-      old.removeAllListeners();
-      old.streamManagement.removeAllListeners();
-      old.on('error', () => undefined);
-      const socket = old.socket as unknown as { destroy?: () => void; socket?: { destroy(): void } } | null;
-      socket?.socket?.destroy();
-      socket?.destroy?.();
-    }
+    if (old) carrySession(old, x);
     this.xmpp = x;
     this.counters.connects++;
-    this.bytesSinceElement = 0;
-    this.decoder = new StringDecoder('utf8');
     this.down = false;
     this.dropping = false;
     this.o.sink.event(this.name, 'connecting', { 'hive.nick': this.nick });
@@ -324,14 +253,7 @@ export class XmppNetwork implements Network {
       this.connectTimer = undefined;
       if (!this.online) this.drop(`not online within ${c.connect_timeout} ms`);
     }, c.connect_timeout);
-    // Not x.start(): it waits for 'online' with a promise that also rejects on the client's next
-    // 'error', and leaves it unhandled when the stream fails to open (an unhandled rejection ends
-    // the mouth). 'online' and 'disconnect' are events here anyway.
-    const attempt = async () => {
-      await x.connect(this.service());
-      await x.open({ domain: this.domain, lang: 'en' });
-    };
-    attempt().catch((err: Error & { condition?: string }) => {
+    open(x, this.service(), this.domain).catch((err: Error & { condition?: string }) => {
       if (this.stopping || this.xmpp !== x) return;
       this.lastError = err.name === 'SASLError' ? `login refused: ${err.condition ?? err.message}` : this.lastError || err.message;
       this.o.log.warn({ err: { name: err.name, message: err.message } }, 'connection attempt failed');
@@ -356,15 +278,7 @@ export class XmppNetwork implements Network {
       this.o.log.error({ reason }, 'dropping the connection');
     }
     this.lastError = reason;
-    // A net.Socket, or @xmpp's TLS wrapper holding one in `.socket`: destroying it ends the stream at once.
-    const socket = x?.socket as unknown as { destroy?: () => void; socket?: { destroy(): void } } | null | undefined;
-    if (x && socket) {
-      x.parser = null;
-      socket.socket?.destroy();
-      socket.destroy?.();
-    } else {
-      this.onDown(reason);
-    }
+    if (!x || !cut(x)) this.onDown(reason);
   }
 
   private onOnline(): void {
