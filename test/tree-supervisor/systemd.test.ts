@@ -1,7 +1,8 @@
 // `hive up` under systemd's Type=notify (issue 20): the datagrams it sends, received on a real
 // unix datagram socket (python3, with the sender's credentials): READY=1 with a STATUS once the
 // tree is up, STATUS again when a node dies and comes back, RELOADING=1 then READY=1 around a
-// SIGHUP reload, WATCHDOG=1 every WATCHDOG_USEC/2, STOPPING=1 at SIGTERM. No node inherits
+// SIGHUP reload, WATCHDOG=1 every WATCHDOG_USEC/2, STOPPING=1 at SIGTERM, and nothing after it
+// (a reload under way at SIGTERM does not say READY=1; a SIGHUP then is refused). No node inherits
 // NOTIFY_SOCKET; the log is JSON lines with the node's name when not on a TTY. A NOTIFY_SOCKET
 // that is not a socket path is refused in the log, and the hive runs on.
 import { afterEach, describe, expect, it } from 'vitest';
@@ -141,6 +142,35 @@ describe('hive up under systemd (Type=notify)', () => {
       expect(typeof o.node, line).toBe('string');
     }
     expect(hive.logs.some((l) => (JSON.parse(l) as { node: string }).node === 'ping')).toBe(true);
+  });
+
+  it('says nothing after STOPPING=1: a reload under way at SIGTERM sends no READY=1, and a SIGHUP while stopping is refused', { timeout: 60_000 }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hive-sd-'));
+    cleanup.push(() => rm(dir, { recursive: true, force: true }));
+    const { path, got } = await listen(dir);
+    const hive = await hiveUp(dir, { NOTIFY_SOCKET: path });
+    await waitFor(() => got.some((d) => d.data.startsWith('READY=1')), { timeout: 30_000, what: 'READY=1 (sent by systemd-notify: apt install systemd; or socat: apt install socat)' });
+    // A plugin that ignores SIGTERM: unloading it takes the stop's grace (5 s), so the reload is still under way at SIGTERM.
+    const cfg = await readFile(hive.config, 'utf8');
+    await writeFile(hive.config, cfg.replace('plugins:\n', 'plugins:\n  - name: stubborn\n    exec: [sh, -c, "trap \'\' TERM; while :; do sleep 1; done"]\n'));
+    let mark = got.length;
+    hive.proc.kill('SIGHUP');
+    await waitFor(() => got.slice(mark).some((d) => d.data.startsWith('READY=1')), { timeout: 20_000, what: 'READY=1 after loading stubborn' });
+    await writeFile(hive.config, cfg);
+    mark = got.length;
+    hive.proc.kill('SIGHUP');
+    await waitFor(() => got.slice(mark).some((d) => d.data.startsWith('RELOADING=1')), { timeout: 10_000, what: 'RELOADING=1' });
+    // Not proc.kill: execa would SIGKILL it 5 s later, and this stop takes the stubborn node's grace.
+    process.kill(hive.proc.pid!, 'SIGTERM');
+    await waitFor(() => got.slice(mark).some((d) => d.data.startsWith('STOPPING=1')), { timeout: 10_000, what: 'STOPPING=1' });
+    hive.proc.kill('SIGHUP');
+    await hive.proc;
+    expect(hive.proc.exitCode, `${String(hive.proc.signalCode)} ${hive.logs.slice(-8).join('\n')}`).toBe(0);
+    const after = got.slice(mark).map((d) => d.data).filter((d) => d !== 'WATCHDOG=1');
+    const stop = after.findIndex((d) => d.startsWith('STOPPING=1'));
+    expect(after[0]).toMatch(/^RELOADING=1/);
+    expect(after.slice(stop + 1).filter((d) => /^(READY|RELOADING)=1/m.test(d))).toEqual([]);
+    expect(hive.logs.some((l) => l.includes('the hive is stopping: not reloading'))).toBe(true);
   });
 
   it('runs on, saying why, when NOTIFY_SOCKET is not a socket path', { timeout: 60_000 }, async () => {
