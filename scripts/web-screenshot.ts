@@ -51,10 +51,10 @@ async function main(out: string): Promise<void> {
   web.stderr!.on('data', (d: Buffer) => { webErr += d.toString(); });
   const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
   try {
-    const { url, port } = JSON.parse(await until('hive web', () => {
+    const { url, port, token } = JSON.parse(await until('hive web', () => {
       if (web.exitCode !== null) throw new Error(`hive web exited ${web.exitCode}: ${webErr}`);
       return webOut.split('\n').find((l) => l.startsWith('{'));
-    })) as { url: string; port: number };
+    })) as { url: string; port: number; token: string };
     const page = await browser.newPage();
     page.on('pageerror', (e) => process.stderr.write(`page error: ${(e as Error).message}\n`));
     await page.setViewport({ width: 1280, height: 760, deviceScaleFactor: 1 });
@@ -68,8 +68,7 @@ async function main(out: string): Promise<void> {
       hive.stdin!.write(`${line}\n`);
       await new Promise((r) => setTimeout(r, 300));
     }
-    const cookie = (await page.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
-    await fetch(`http://127.0.0.1:${port}/api/nodes/seen/stop`, { method: 'POST', headers: { Cookie: cookie, Origin: `http://127.0.0.1:${port}` } });
+    await fetch(`http://127.0.0.1:${port}/api/nodes/seen/stop`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
     await page.waitForSelector('g.node[data-node="seen"][data-state="stopped"]');
     await page.waitForFunction(() => document.querySelectorAll('#messages li').length >= 4 && document.querySelectorAll('#logs li').length > 0);
     await new Promise((r) => setTimeout(r, 1200));

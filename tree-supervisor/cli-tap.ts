@@ -29,28 +29,46 @@ export interface MessageWatch {
   stop(): void;
 }
 
-/** Becomes a monitor of the hive's messages and calls `each` with every one, decoded, until stopped. */
-export async function watchMessages(info: RuntimeInfo, each: (m: TapMessage) => void): Promise<MessageWatch> {
-  const names = new Map<string, string>();
+/** The tree's nodes as far as naming them goes. */
+export type NodeNames = () => Promise<{ name: string; unique_name?: string | null }[]>;
+
+/**
+ * Becomes a monitor of the hive's messages and calls `each` with every one, decoded, until stopped.
+ * Nodes are named from `nodes` (default: a Tree call of its own), asked again 2 s after each answer.
+ */
+export async function watchMessages(info: RuntimeInfo, each: (m: TapMessage) => void, nodes: NodeNames = async () => (await fetchTree(info)).nodes): Promise<MessageWatch> {
+  // Only the latest tree's names and the one before (a node that just left may still have a
+  // message on its way): a page left open for months does not grow with every restart.
+  let names = new Map<string, string>();
+  let before = new Map<string, string>();
+  const nameOf = (bus: string) => names.get(bus) ?? before.get(bus);
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
   const refresh = async () => {
     try {
+      const fresh = new Map<string, string>();
       // A child without a connection shows its parent's unique name: the first (the parent) keeps it.
-      for (const n of (await fetchTree(info)).nodes) if (n.unique_name && !names.has(n.unique_name)) names.set(n.unique_name, n.name);
+      for (const n of await nodes()) if (n.unique_name && !fresh.has(n.unique_name)) fresh.set(n.unique_name, n.name);
+      before = names;
+      names = fresh;
     } catch { /* the hive may be going down */ }
   };
+  // The next ask only once the last is answered: a hung supervisor is never asked twice at once.
+  const loop = async () => {
+    await refresh();
+    if (!stopped) timer = setTimeout(() => void loop(), 2000);
+  };
   await refresh();
-  const timer = setInterval(() => void refresh(), 2000);
   // Header first: a body larger than any HiveMessage a node accepts is skipped unread (and not shown).
-  const bus = await connectBus(info.bus_address, undefined, sizeGate(LIMITS.maxCallBodyBytes)).catch((err: unknown) => { clearInterval(timer); throw err; });
+  const bus = await connectBus(info.bus_address, undefined, sizeGate(LIMITS.maxCallBodyBytes));
   // A monitor must never send: swallow every call it sees instead of letting dbus-next answer it.
   bus.addMethodHandler(() => true);
-  let stopped = false;
   let ended!: () => void;
   const closed = new Promise<void>((resolve) => { ended = resolve; });
   const stop = () => {
     if (stopped) return;
     stopped = true;
-    clearInterval(timer);
+    clearTimeout(timer);
     bus.disconnect();
     ended();
   };
@@ -67,18 +85,21 @@ export async function watchMessages(info: RuntimeInfo, each: (m: TapMessage) => 
     const m = decode((upAs || down ? msg.body[1] : msg.body[0]) as WireMessage);
     const route = down ? msg.body[0] as string : undefined;
     const origin = m.meta['hive.origin'];
-    const from = upAs ? `${typeof origin === 'string' ? origin : 'a child without a connection'}` : names.get(msg.sender) ?? msg.sender;
-    const to = up || upAs ? names.get(msg.destination) ?? msg.destination : 'children';
+    const from = upAs ? `${typeof origin === 'string' ? origin : 'a child without a connection'}` : nameOf(msg.sender) ?? msg.sender;
+    const to = up || upAs ? nameOf(msg.destination) ?? msg.destination : 'children';
     const meta: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(m.meta)) meta[k] = v && typeof v === 'object' && 'signature' in (v as object) ? (v as { value: unknown }).value : v;
     const lines = m.lines.map((l) => l.toString('utf8'));
     each({ time: Date.now(), direction: up || upAs ? 'up' : 'down', from, to, ...(route !== undefined ? { route } : {}), lines, meta });
   });
   bus.on('error', () => stop());
+  // dbus-next emits no close event of its own: a bus that went away ends the watch too.
+  (bus as unknown as { _connection?: { stream?: NodeJS.EventEmitter } })._connection?.stream?.on('close', () => stop());
   await callWithDeadline(bus, {
     destination: DBUS.name, path: DBUS.path, interface: 'org.freedesktop.DBus.Monitoring', member: 'BecomeMonitor', signature: 'asu',
     body: [[`type='signal',interface='${NODE_INTERFACE}',member='Message'`, `type='method_call',interface='${NODE_INTERFACE}',member='Send'`, `type='method_call',interface='${NODE_INTERFACE}',member='SendAs'`], 0],
   }, 5000).catch((err) => { stop(); throw err; });
+  timer = setTimeout(() => void loop(), 2000);
   return { closed, stop };
 }
 

@@ -31,7 +31,7 @@ export async function web(info: RuntimeInfo, opts: { listen?: string; json?: boo
     throw err;
   }
   if (opts.json) out.write(JSON.stringify({ url: server.url, token: server.token, ...(server.socket ? { socket: server.socket } : { port: server.port }) }) + '\n');
-  else if (server.socket) out.write(`hive web: listening on unix:${server.socket}\nforward it (ssh -L 8080:${server.socket} HOST) and open http://localhost:8080/?token=${server.token}\n`);
+  else if (server.socket) out.write(`hive web: listening on unix:${server.socket}\nforward it (ssh -L 8080:${server.socket} HOST) and open http://localhost:8080/#token=${server.token}\n`);
   else out.write(`hive web: open ${server.url}\n`);
   log.info({ instance: info.instance, ...(server.socket ? { socket: server.socket } : { port: server.port }) }, 'web view listening');
   const stopped = new Promise<number>((resolve) => {
@@ -42,7 +42,8 @@ export async function web(info: RuntimeInfo, opts: { listen?: string; json?: boo
   });
   let ending = false;
   const code = await Promise.race([stopped, server.hiveGone.then(() => {
-    // Our own close ends the bus connection too: that is not the hive ending.
+    // Our own close ends the bus connection too: that is not the hive ending. On a shared bus
+    // (session, an address) the hive ends when its supervisor's name loses its owner.
     if (!ending) process.stderr.write(`hive web: the hive '${info.instance}' ended\n`);
     return EXIT_CODES.error;
   })]);
@@ -53,7 +54,7 @@ export async function web(info: RuntimeInfo, opts: { listen?: string; json?: boo
   return code;
 }
 
-/** Run directly (`node dist/tree-supervisor/cli-web.js …`) until `hive web` is wired into cli.ts. */
+/** Run directly (`node dist/tree-supervisor/cli-web.js …`), as the tests do; `hive web` in cli.ts calls web(). */
 async function main(argv: string[]): Promise<number> {
   const { values: v } = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' }, listen: { type: 'string' }, config: { type: 'string', short: 'c' }, instance: { type: 'string', short: 'i' } } });
   if (v.help) { process.stdout.write(WEB_HELP); return EXIT_CODES.ok; }

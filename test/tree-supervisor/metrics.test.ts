@@ -116,6 +116,20 @@ describe('renderMetrics', () => {
     expect(text.split('\n').filter((l) => l.startsWith('# TYPE')).length).toBe(new Set(text.split('\n').filter((l) => l.startsWith('# TYPE'))).size);
   });
 
+  it('shows a dotted counter of a node other than the mouth as its own (none dropped unsaid); the mouth\'s are its networks\'', () => {
+    const s = parseExposition(renderMetrics({
+      nodes: [node({ name: 'weather', counters: { 'cache.hits': 7, 'in': 1 } }), node({ name: 'mouth', counters: { 'libera.sent': 3 } })],
+      mouthDetails: {},
+      refused: {},
+      sseClients: 0,
+    }));
+    expect(s.get('hive_node_counter_cache_hits{node="weather"}')).toBe(7);
+    expect(s.get('hive_node_counter_in{node="weather"}')).toBe(1);
+    expect(s.get('hive_network_lines_out_total{network="libera"}')).toBe(3);
+    expect([...s.keys()].filter((k) => k.startsWith('hive_node_counter_') && k.includes('mouth'))).toEqual([]);
+    expect(s.get('hive_metrics_skipped_total')).toBe(0);
+  });
+
   it('the grammar check itself refuses what is not the format', () => {
     expect(() => parseExposition('# TYPE a gauge\na{b="c"} 1\n')).not.toThrow();
     expect(() => parseExposition('a 1\n')).toThrow(/before its TYPE/);

@@ -64,4 +64,23 @@ describe('EventHub', () => {
     r.send('state', { node: 'ping', state: 'running' });
     expect(await reading.read()).toContain('event: state\ndata: {"node":"ping","state":"running"}');
   });
+
+  it('cuts off a page that does not read once maxPendingBytes wait for it, even under maxPending events', async () => {
+    let slow = 0;
+    const hub = new EventHub({ maxClients: 4, maxPending: 256, maxPendingBytes: 10_000, onSlow: () => slow++ });
+    const stuck = page();
+    const reading = page();
+    const s = hub.add(stuck.stream)!;
+    hub.add(reading.stream);
+    const big = { text: 'x'.repeat(3_000) };
+    let got = '';
+    for (let i = 0; i < 5; i++) {
+      hub.broadcast('tree', big);
+      got += await reading.read();
+    }
+    await s.done;
+    expect(slow).toBe(1);
+    expect(hub.size).toBe(1);
+    expect(got.split('event: tree').length - 1).toBe(5);
+  });
 });

@@ -3,11 +3,11 @@
 import { describe, expect, it } from 'vitest';
 import { checkRequest, type RequestFacts } from '../../tree-supervisor/web/guard.js';
 import { isLoopbackHost, parseListen } from '../../tree-supervisor/web/listen.js';
-import { cookieName, newToken, tokenMatches } from '../../tree-supervisor/web/token.js';
+import { newToken, tokenMatches } from '../../tree-supervisor/web/token.js';
 
 const TOKEN = newToken();
 const get = (over: Partial<RequestFacts> = {}): RequestFacts => ({
-  method: 'GET', host: '127.0.0.1:8080', origin: undefined, authorization: undefined, cookieToken: undefined,
+  method: 'GET', host: '127.0.0.1:8080', origin: undefined, authorization: undefined,
   queryToken: undefined, contentLength: undefined, transferEncoding: undefined, ...over,
 });
 
@@ -18,12 +18,6 @@ describe('the token', () => {
     expect(other).not.toBe(TOKEN);
     expect(tokenMatches(TOKEN, TOKEN)).toBe(true);
     for (const wrong of [other, TOKEN.slice(1), `${TOKEN}x`, '', 'x'.repeat(300), undefined, null]) expect(tokenMatches(wrong, TOKEN)).toBe(false);
-  });
-
-  it('names its cookie after its digest, so two views on one host keep their own', () => {
-    expect(cookieName(TOKEN)).toMatch(/^hive_web_[0-9a-f]{12}$/);
-    expect(cookieName(newToken())).not.toBe(cookieName(TOKEN));
-    expect(cookieName(TOKEN)).not.toContain(TOKEN.slice(0, 8));
   });
 });
 
@@ -55,41 +49,47 @@ describe('--listen', () => {
 });
 
 describe('checkRequest', () => {
-  it('lets a GET through with the token in a header, the cookie or the address', () => {
+  it('lets a GET through with the token in a header or the address', () => {
     expect(checkRequest(get({ authorization: `Bearer ${TOKEN}` }), TOKEN)).toEqual({ via: 'bearer' });
-    expect(checkRequest(get({ cookieToken: TOKEN }), TOKEN)).toEqual({ via: 'cookie' });
     expect(checkRequest(get({ queryToken: TOKEN }), TOKEN)).toEqual({ via: 'query' });
+  });
+
+  it('serves the empty shell (open) without the token, but still checks its Host, method and body', () => {
+    expect(checkRequest(get(), TOKEN, { open: true })).toEqual({ via: 'open' });
+    expect(checkRequest(get({ host: 'evil.example' }), TOKEN, { open: true })).toMatchObject({ status: 403, reason: 'bad_host' });
+    expect(checkRequest(get({ method: 'PUT' }), TOKEN, { open: true })).toMatchObject({ status: 405, reason: 'bad_method' });
+    expect(checkRequest(get({ contentLength: '3' }), TOKEN, { open: true })).toMatchObject({ status: 413, reason: 'too_large' });
   });
 
   it('refuses without the token or with a wrong one (401), naming which', () => {
     expect(checkRequest(get(), TOKEN)).toMatchObject({ status: 401, reason: 'no_token' });
     expect(checkRequest(get({ queryToken: 'guess' }), TOKEN)).toMatchObject({ status: 401, reason: 'bad_token' });
-    expect(checkRequest(get({ cookieToken: newToken() }), TOKEN)).toMatchObject({ status: 401, reason: 'bad_token' });
-    // A wrong bearer is not rescued by a right cookie: the header says who is asking.
-    expect(checkRequest(get({ authorization: 'Bearer nope', cookieToken: TOKEN }), TOKEN)).toMatchObject({ status: 401, reason: 'bad_token' });
+    expect(checkRequest(get({ authorization: `Basic ${TOKEN}` }), TOKEN)).toMatchObject({ status: 401, reason: 'bad_token' });
+    // A wrong bearer is not rescued by a right ?token=: the header says who is asking.
+    expect(checkRequest(get({ authorization: 'Bearer nope', queryToken: TOKEN }), TOKEN)).toMatchObject({ status: 401, reason: 'bad_token' });
   });
 
   it('refuses a foreign Host before the token is looked at (DNS rebinding)', () => {
-    expect(checkRequest(get({ host: 'evil.example:8080', cookieToken: TOKEN }), TOKEN)).toMatchObject({ status: 403, reason: 'bad_host' });
-    expect(checkRequest(get({ host: undefined, cookieToken: TOKEN }), TOKEN)).toMatchObject({ status: 403, reason: 'bad_host' });
+    expect(checkRequest(get({ host: 'evil.example:8080', authorization: `Bearer ${TOKEN}` }), TOKEN)).toMatchObject({ status: 403, reason: 'bad_host' });
+    expect(checkRequest(get({ host: undefined, authorization: `Bearer ${TOKEN}` }), TOKEN)).toMatchObject({ status: 403, reason: 'bad_host' });
   });
 
   it('takes GET and POST only, and no body', () => {
-    for (const method of ['PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD', 'TRACE']) expect(checkRequest(get({ method, cookieToken: TOKEN }), TOKEN), method).toMatchObject({ status: 405, reason: 'bad_method' });
+    for (const method of ['PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD', 'TRACE']) expect(checkRequest(get({ method, authorization: `Bearer ${TOKEN}` }), TOKEN), method).toMatchObject({ status: 405, reason: 'bad_method' });
     expect(checkRequest(get({ method: 'POST', contentLength: '5', authorization: `Bearer ${TOKEN}` }), TOKEN)).toMatchObject({ status: 413, reason: 'too_large' });
     expect(checkRequest(get({ method: 'POST', transferEncoding: 'chunked', authorization: `Bearer ${TOKEN}` }), TOKEN)).toMatchObject({ status: 413, reason: 'too_large' });
     expect(checkRequest(get({ method: 'POST', contentLength: '0', authorization: `Bearer ${TOKEN}` }), TOKEN)).toEqual({ via: 'bearer' });
   });
 
-  it('lets a POST through from this page (same Origin) or with the bearer header, and no other (CSRF)', () => {
+  it('lets a POST through with the bearer header (from this page or none), and no other (CSRF)', () => {
     const post = (over: Partial<RequestFacts>) => checkRequest(get({ method: 'POST', ...over }), TOKEN);
-    expect(post({ cookieToken: TOKEN, origin: 'http://127.0.0.1:8080' })).toEqual({ via: 'cookie' });
     expect(post({ authorization: `Bearer ${TOKEN}` })).toEqual({ via: 'bearer' });
-    expect(post({ cookieToken: TOKEN, origin: 'http://evil.example' })).toMatchObject({ status: 403, reason: 'bad_origin' });
-    expect(post({ cookieToken: TOKEN, origin: 'http://127.0.0.1:9999' })).toMatchObject({ status: 403, reason: 'bad_origin' });
-    expect(post({ cookieToken: TOKEN, origin: 'null' })).toMatchObject({ status: 403, reason: 'bad_origin' });
-    expect(post({ cookieToken: TOKEN })).toMatchObject({ status: 403, reason: 'bad_origin' });
-    expect(post({ queryToken: TOKEN })).toMatchObject({ status: 403, reason: 'bad_origin' });
+    expect(post({ authorization: `Bearer ${TOKEN}`, origin: 'http://127.0.0.1:8080' })).toEqual({ via: 'bearer' });
+    // A form can put the token in the address, never in a header: a POST does not look there.
+    expect(post({ queryToken: TOKEN })).toMatchObject({ status: 401, reason: 'no_token' });
+    expect(post({ queryToken: TOKEN, origin: 'http://127.0.0.1:8080' })).toMatchObject({ status: 401, reason: 'no_token' });
     expect(post({ authorization: `Bearer ${TOKEN}`, origin: 'http://evil.example' })).toMatchObject({ status: 403, reason: 'bad_origin' });
+    expect(post({ authorization: `Bearer ${TOKEN}`, origin: 'http://127.0.0.1:9999' })).toMatchObject({ status: 403, reason: 'bad_origin' });
+    expect(post({ authorization: `Bearer ${TOKEN}`, origin: 'null' })).toMatchObject({ status: 403, reason: 'bad_origin' });
   });
 });

@@ -1,19 +1,19 @@
 /**
  * The pages connected for live updates (server-sent events): at most `maxClients` at once (one
  * more is refused, counted), and a page that does not read is not waited for: past `maxPending`
- * events not yet written to it, it is closed and counted (its EventSource reconnects and gets the
+ * events or `maxPendingBytes` not yet written to it, it is closed and counted (its EventSource reconnects and gets the
  * whole tree again), so a stuck browser never grows this process.
  */
 import type { SSEStreamingApi } from 'hono/streaming';
 
-interface Client { stream: SSEStreamingApi; pending: number; closed: boolean; gone: () => void; cut?: () => void }
+interface Client { stream: SSEStreamingApi; pending: number; pendingBytes: number; closed: boolean; gone: () => void; cut?: () => void }
 
 export class EventHub {
   private readonly clients = new Set<Client>();
   /** Pages closed for not reading. */
   slowClosed = 0;
 
-  constructor(private readonly o: { maxClients: number; maxPending: number; onSlow?: () => void }) {}
+  constructor(private readonly o: { maxClients: number; maxPending: number; maxPendingBytes?: number; onSlow?: () => void }) {}
 
   get size(): number { return this.clients.size; }
 
@@ -25,7 +25,7 @@ export class EventHub {
     if (this.clients.size >= this.o.maxClients) return false;
     let gone!: () => void;
     const done = new Promise<void>((resolve) => { gone = resolve; });
-    const client: Client = { stream, pending: 0, closed: false, gone, cut };
+    const client: Client = { stream, pending: 0, pendingBytes: 0, closed: false, gone, cut };
     this.clients.add(client);
     stream.onAbort(() => this.drop(client));
     return { done, send: (event, data) => this.write(client, event, JSON.stringify(data)) };
@@ -43,14 +43,16 @@ export class EventHub {
 
   private write(c: Client, event: string, data: string): void {
     if (c.closed) return;
-    if (c.pending >= this.o.maxPending) {
+    // A tree of a few hundred nodes is large: events alone would let one page hold 256 of them.
+    if (c.pending >= this.o.maxPending || c.pendingBytes + data.length > (this.o.maxPendingBytes ?? 4 * 1024 * 1024)) {
       this.slowClosed++;
       this.o.onSlow?.();
       this.drop(c, true);
       return;
     }
     c.pending++;
-    c.stream.writeSSE({ event, data }).then(() => { c.pending--; }, () => this.drop(c));
+    c.pendingBytes += data.length;
+    c.stream.writeSSE({ event, data }).then(() => { c.pending--; c.pendingBytes -= data.length; }, () => this.drop(c));
   }
 
   private drop(c: Client, cut = false): void {

@@ -24,7 +24,7 @@ export function parseListen(spec: string | undefined): ListenSpec {
   if (!m) throw new ListenError(`--listen is HOST:PORT or unix:PATH; got '${spec}'`);
   const host = m[1]!;
   const port = m[2] === undefined ? 0 : Number(m[2]);
-  if (!LOOPBACK.has(host)) throw new ListenError(`--listen ${host}: only a loopback address (127.0.0.1, ::1, localhost); for another machine use unix:PATH and SSH forwarding (docs/web.md)`);
+  if (!LOOPBACK.has(host)) throw new ListenError(`--listen ${host}: only a loopback address (127.0.0.1, [::1], localhost); for another machine use unix:PATH and SSH forwarding (docs/web.md)`);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ListenError(`--listen port ${m[2]} is not 0-65535`);
   return { kind: 'tcp', host: host === '[::1]' ? '::1' : host === 'localhost' ? '127.0.0.1' : host, port };
 }

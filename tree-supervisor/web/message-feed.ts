@@ -1,9 +1,10 @@
 /**
- * The messages flowing in the tree, for the page's message panel: `hive tap`'s monitor, run only
- * while a page is connected, each message cut to what a panel shows (its lines and metadata bounded)
- * and at most `perSecond` a second passed on; the rest are counted (`skipped`, which the page shows).
+ * The messages flowing in the tree, for the page's message panel: `hive tap`'s monitor, run while
+ * at least one page is connected (started again if its connection drops meanwhile), each message
+ * cut to what a panel shows (its lines and metadata bounded) and at most `perSecond` a second
+ * passed on; the rest are counted (`skipped`, which the page shows).
  */
-import { watchMessages, type MessageWatch, type TapMessage } from '../cli-tap.js';
+import { watchMessages, type MessageWatch, type NodeNames, type TapMessage } from '../cli-tap.js';
 import type { RuntimeInfo } from '../runtime-file.js';
 import type { Logger } from '../../protocol/logger.js';
 
@@ -26,32 +27,83 @@ export function forPage(m: TapMessage): PageMessage {
 }
 
 export class MessageFeed {
+  private users = 0;
   private watch: MessageWatch | undefined;
-  private starting: Promise<void> | undefined;
+  private starting = false;
+  private retry: NodeJS.Timeout | undefined;
+  private closed = false;
   private sentThisSecond = 0;
   private second = 0;
   /** Messages not passed on (over `perSecond`). */
   skipped = 0;
+  /** Times the monitor was started (the first and every restart). */
+  starts = 0;
 
-  constructor(private readonly o: { info: RuntimeInfo; log: Logger; perSecond: number; each: (m: PageMessage) => void}) {}
+  constructor(private readonly o: {
+    info: RuntimeInfo; log: Logger; perSecond: number; each: (m: PageMessage) => void;
+    /** The tree's nodes, to name them (the server's shared Tree call). */
+    nodes?: NodeNames;
+    /** Wait before starting again after the monitor ended or could not start (default 1000 ms). */
+    retryMs?: number;
+    /** The monitor itself (default `hive tap`'s). */
+    watcher?: typeof watchMessages;
+  }) {}
 
-  /** Starts the monitor unless it runs; a failure is logged, and the page goes on without messages. */
-  start(): void {
-    if (this.watch || this.starting) return;
-    this.starting = watchMessages(this.o.info, (m) => this.take(m)).then((w) => {
-      this.starting = undefined;
+  /**
+   * A page arrived: the monitor runs while at least one is there. Counted, not flagged: a page that
+   * leaves while the monitor is still starting cannot stop the one a later page needs.
+   */
+  acquire(): void {
+    this.users++;
+    this.ensure();
+  }
+
+  release(): void {
+    if (this.users === 0) return;
+    if (--this.users > 0) return;
+    clearTimeout(this.retry);
+    this.retry = undefined;
+    const w = this.watch;
+    this.watch = undefined;
+    w?.stop();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.users = 0;
+    clearTimeout(this.retry);
+    const w = this.watch;
+    this.watch = undefined;
+    w?.stop();
+  }
+
+  get running(): boolean { return this.watch !== undefined; }
+
+  private ensure(): void {
+    if (this.closed || this.users === 0 || this.watch || this.starting || this.retry) return;
+    this.starting = true;
+    this.starts++;
+    (this.o.watcher ?? watchMessages)(this.o.info, (m) => this.take(m), this.o.nodes).then((w) => {
+      this.starting = false;
+      // Every page left while it started: not needed any more.
+      if (this.closed || this.users === 0) { w.stop(); return; }
       this.watch = w;
-      void w.closed.then(() => { if (this.watch === w) this.watch = undefined; });
+      void w.closed.then(() => {
+        if (this.watch !== w) return; // stopped by release()
+        this.watch = undefined;
+        this.o.log.warn('the message monitor ended while pages are open; starting it again');
+        this.later();
+      });
     }, (err: unknown) => {
-      this.starting = undefined;
-      this.o.log.warn({ err }, 'cannot watch the messages; the page shows none');
+      this.starting = false;
+      this.o.log.warn({ err }, 'cannot watch the messages; trying again');
+      this.later();
     });
   }
 
-  async stop(): Promise<void> {
-    await this.starting;
-    this.watch?.stop();
-    this.watch = undefined;
+  private later(): void {
+    if (this.closed || this.users === 0 || this.retry) return;
+    this.retry = setTimeout(() => { this.retry = undefined; this.ensure(); }, this.o.retryMs ?? 1000);
   }
 
   private take(m: TapMessage): void {

@@ -106,7 +106,8 @@ export function renderMetrics(input: MetricsInput): string {
   for (const n of input.nodes) f.add('hive_node_misplaced', 'gauge', '1 when the node runs but is not attached where it should be.', { node: n.name }, n.misplaced ? 1 : 0);
   for (const n of input.nodes) {
     for (const [key, v] of Object.entries(n.counters)) {
-      if (key.includes('.')) continue; // a network's (below)
+      // The mouth's `<network>.<key>` are its networks' (below); any other node's dotted counter is its own.
+      if (n.name === 'mouth' && key.includes('.')) continue;
       if (!f.add(`hive_node_counter_${namePart(key)}`, 'untyped', `The node's counter ${JSON.stringify(key)} (docs/protocol.md#properties).`, { node: n.name }, v)) skipped++;
     }
   }

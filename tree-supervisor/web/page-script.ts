@@ -3,6 +3,12 @@
  * as its source text (page.ts), so there is no front-end build. It must stay one self-contained
  * function (no imports, no outside names). It builds everything with createElement and
  * textContent, never markup from data: a node's name, a log line or an IRC line cannot inject.
+ *
+ * The token: taken from the address's fragment (`#token=`, which the browser sends nowhere; an old
+ * `?token=` too), kept in sessionStorage (this tab and this origin, port included: no other server
+ * on 127.0.0.1 gets it, as it would a cookie) and taken out of the address bar at once. Every
+ * request carries it as `Authorization: Bearer`; the live updates are read with fetch's stream
+ * (an EventSource cannot send a header).
  */
 export function pageScript(): void {
   interface Node {
@@ -18,6 +24,23 @@ export function pageScript(): void {
   let selected: string | null = null;
   const messages: Msg[] = [];
   const $ = (id: string) => document.getElementById(id)!;
+
+  const KEY = 'hive-web-token';
+  const fromAddress = (): string | null => new URLSearchParams(location.hash.slice(1)).get('token') ?? new URLSearchParams(location.search).get('token');
+  const given = fromAddress();
+  if (given) sessionStorage.setItem(KEY, given);
+  if (location.hash || location.search) history.replaceState(null, '', '/');
+  const token = sessionStorage.getItem(KEY);
+  // The printed address opened again in this tab only changes the fragment: no new page load.
+  window.addEventListener('hashchange', () => {
+    const again = fromAddress();
+    history.replaceState(null, '', '/');
+    if (!again || again === token) return;
+    // Another token (a new `hive web`): start over with it.
+    sessionStorage.setItem(KEY, again);
+    location.reload();
+  });
+  const auth = { Authorization: `Bearer ${token ?? ''}` };
 
   const el = <K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] => {
     const e = document.createElement(tag);
@@ -174,7 +197,7 @@ export function pageScript(): void {
     const name = selected;
     if (!name) { $('logs').replaceChildren(); return; }
     try {
-      const r = await fetch(`/api/nodes/${encodeURIComponent(name)}/logs?max=100`, { credentials: 'same-origin' });
+      const r = await fetch(`/api/nodes/${encodeURIComponent(name)}/logs?max=100`, { headers: auth, cache: 'no-store' });
       if (name !== selected) return;
       const body = await r.json() as Record<string, unknown>[] | { message: string };
       const list = $('logs');
@@ -202,7 +225,7 @@ export function pageScript(): void {
     const status = $('status');
     status.textContent = `${action} ${selected}…`;
     try {
-      const r = await fetch(`/api/nodes/${encodeURIComponent(selected)}/${action}`, { method: 'POST', credentials: 'same-origin' });
+      const r = await fetch(`/api/nodes/${encodeURIComponent(selected)}/${action}`, { method: 'POST', headers: auth });
       const body = await r.json() as { message?: string };
       status.textContent = r.ok ? `${action}: ${selected}` : `${action} refused: ${body.message ?? r.status}`;
       status.className = r.ok ? 'ok' : 'error';
@@ -215,29 +238,75 @@ export function pageScript(): void {
   for (const b of Array.from(document.querySelectorAll<HTMLButtonElement>('#actions button'))) b.addEventListener('click', () => void act(b.dataset.action!));
 
   let drawing = false;
-  const events = new EventSource('/events');
-  events.addEventListener('open', () => { $('conn').textContent = 'live'; $('conn').className = 'live'; });
-  events.addEventListener('error', () => {
-    // Closed for good when refused (a new `hive web` has a new token); otherwise the browser retries.
-    $('conn').textContent = events.readyState === EventSource.CLOSED ? 'disconnected: open the address hive web printed' : 'disconnected, retrying';
-    $('conn').className = 'down';
-  });
-  events.addEventListener('tree', (e) => {
-    tree = JSON.parse((e as MessageEvent<string>).data) as Tree;
-    $('instance').textContent = tree.instance;
-    drawTree(); drawDetails(); drawMessages();
-  });
-  events.addEventListener('state', (e) => {
-    const { node, state } = JSON.parse((e as MessageEvent<string>).data) as { node: string; state: string };
-    const n = tree.nodes.find((x) => x.name === node);
-    if (n) { n.state = state; if (state !== 'running') n.uptime_ms = 0; drawTree(); drawDetails(); }
-  });
-  events.addEventListener('message', (e) => {
-    messages.push(JSON.parse((e as MessageEvent<string>).data) as Msg);
-    if (messages.length > 500) messages.splice(0, messages.length - 500);
-    // Drawn once a frame at most, however fast they come.
-    if (!drawing) { drawing = true; requestAnimationFrame(() => { drawing = false; drawMessages(); }); }
-  });
-  setInterval(() => void loadLogs(), 2000);
+  const handle = (event: string, data: string): void => {
+    if (event === 'tree') {
+      tree = JSON.parse(data) as Tree;
+      $('instance').textContent = tree.instance;
+      document.title = `hive ${tree.instance}`;
+      drawTree(); drawDetails(); drawMessages();
+    } else if (event === 'state') {
+      const { node, state } = JSON.parse(data) as { node: string; state: string };
+      const n = tree.nodes.find((x) => x.name === node);
+      if (n) { n.state = state; if (state !== 'running') n.uptime_ms = 0; drawTree(); drawDetails(); }
+    } else if (event === 'message') {
+      messages.push(JSON.parse(data) as Msg);
+      if (messages.length > 500) messages.splice(0, messages.length - 500);
+      // Drawn once a frame at most, however fast they come.
+      if (!drawing) { drawing = true; requestAnimationFrame(() => { drawing = false; drawMessages(); }); }
+    }
+  };
+  const conn = (text: string, cls: string) => { $('conn').textContent = text; $('conn').className = cls; };
+  const gone = () => {
+    // A new `hive web` has a new token: this one is no use any more.
+    sessionStorage.removeItem(KEY);
+    conn('disconnected: open the address hive web printed', 'down');
+  };
+
+  /** The server-sent events, read from fetch's stream; connects again 2 s after a loss. */
+  async function listen(): Promise<void> {
+    for (;;) {
+      try {
+        const r = await fetch('/events', { headers: auth, cache: 'no-store' });
+        if (r.status === 401) { gone(); return; }
+        if (!r.ok || !r.body) throw new Error(String(r.status));
+        conn('live', 'live');
+        const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buf = '';
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buf += value;
+          let end: number;
+          while ((end = buf.indexOf('\n\n')) >= 0) {
+            const block = buf.slice(0, end);
+            buf = buf.slice(end + 2);
+            let event = 'message';
+            const data: string[] = [];
+            for (const line of block.split('\n')) {
+              if (line.startsWith('event:')) event = line.slice(6).trim();
+              else if (line.startsWith('data:')) data.push(line.slice(line.startsWith('data: ') ? 6 : 5));
+            }
+            if (data.length) handle(event, data.join('\n'));
+          }
+        }
+      } catch { /* connects again below */ }
+      conn('disconnected, retrying', 'down');
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
+
+  // The log is read again 2 s after each answer, never while one is on its way: a slow supervisor
+  // does not pile up requests that would take the browser's connections from the buttons.
+  async function pollLogs(): Promise<void> {
+    await loadLogs();
+    setTimeout(() => void pollLogs(), 2000);
+  }
+
   drawDetails();
+  if (token) {
+    void listen();
+    setTimeout(() => void pollLogs(), 2000);
+  } else {
+    conn('no token: open the address hive web printed', 'down');
+  }
 }

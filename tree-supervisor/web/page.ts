@@ -1,7 +1,8 @@
 /**
  * The one page of `hive web`: markup, style and the script (page-script.ts, as its source text),
- * with the per-response nonce the Content-Security-Policy allows. No data is in the markup: the
- * script draws everything from the events.
+ * with the per-response nonce the Content-Security-Policy allows. No data is in the markup, not
+ * even the instance's name: it is served without the token, and the script draws everything from
+ * the events.
  */
 import { pageScript } from './page-script.js';
 
@@ -41,18 +42,18 @@ const STYLE = `
   .hint { color: var(--muted); }
 `;
 
-export function pageHtml(o: { instance: string; nonce: string }): string {
+export function pageHtml(o: { nonce: string }): string {
   const attr = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>hive ${attr(o.instance)}</title>
+<title>hive</title>
 <style nonce="${attr(o.nonce)}">${STYLE}</style>
 </head>
 <body>
-<header><h1>hive <span id="instance">${attr(o.instance)}</span></h1><span id="conn">connecting</span></header>
+<header><h1>hive <span id="instance"></span></h1><span id="conn">connecting</span></header>
 <main>
   <section><h2>Tree</h2><svg id="tree" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="the tree of nodes"></svg></section>
   <section>

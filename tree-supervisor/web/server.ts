@@ -11,7 +11,6 @@ import { chmod, lstat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { Hono, type Context } from 'hono';
-import { getCookie, setCookie } from 'hono/cookie';
 import { streamSSE } from 'hono/streaming';
 import { getRequestListener, type HttpBindings } from '@hono/node-server';
 import { NAME_PATTERN } from '../../protocol/names.js';
@@ -20,7 +19,7 @@ import { createLogLimiter } from '../../protocol/log-limit.js';
 import type { Logger } from '../../protocol/logger.js';
 import type { RuntimeInfo } from '../runtime-file.js';
 import { checkRequest, type RefusalReason } from './guard.js';
-import { cookieName, newToken } from './token.js';
+import { newToken } from './token.js';
 import { ListenError, type ListenSpec } from './listen.js';
 import { EventHub } from './events.js';
 import { MessageFeed } from './message-feed.js';
@@ -35,32 +34,37 @@ export interface WebOptions {
   maxClients?: number;
   /** How often the connected pages get the whole tree (default 1000 ms). */
   treeEveryMs?: number;
+  /** Events waiting for a page before it is cut off as not reading (default 256). */
+  maxPending?: number;
 }
 
 export interface WebServer {
-  /** The page's address with its token (`http://127.0.0.1:PORT/?token=…`; for a unix socket, `http://localhost/?token=…`). */
+  /**
+   * The page's address with its token in the fragment, which the browser never sends anywhere
+   * (`http://127.0.0.1:PORT/#token=…`; for a unix socket, `http://localhost/#token=…`).
+   */
   url: string;
   token: string;
   /** The unix socket, when listening on one. */
   socket?: string;
   port?: number;
-  /** Resolves when the hive's bus connection ended. */
+  /** Resolves when the hive ended: its bus connection closed or its supervisor's name lost its owner. */
   hiveGone: Promise<void>;
   refused: Record<string, number>;
   close(): Promise<void>;
 }
 
-const ACTIONS: Record<string, NodeAction> = { start: 'Start', stop: 'Stop', restart: 'Restart', unload: 'Unload' };
+// A Map: `__proto__` or `toString` is no action (a plain object would find one).
+const ACTIONS = new Map<string, NodeAction>([['start', 'Start'], ['stop', 'Stop'], ['restart', 'Restart'], ['unload', 'Unload']]);
 const MAX_CONNECTIONS = 64;
 const LOG_LINES_MAX = 200;
 
 export async function startWeb(info: RuntimeInfo, o: WebOptions): Promise<WebServer> {
   const log = o.log;
   const token = newToken();
-  const cookie = cookieName(token);
   const refused: Record<string, number> = {};
   const limiter = createLogLimiter();
-  const refuse = (c: Context<{ Bindings: HttpBindings }>, status: 400 | 401 | 403 | 404 | 405 | 413 | 503, reason: RefusalReason | 'not_found' | 'bad_node' | 'too_many_pages' | 'slow_page' | 'too_many_connections', text: string) => {
+  const refuse = (c: Context<{ Bindings: HttpBindings }>, status: 400 | 401 | 403 | 404 | 405 | 413 | 503, reason: RefusalReason | 'not_found' | 'bad_node' | 'too_many_pages', text: string) => {
     count(reason);
     return c.json({ error: reason, message: text }, status);
   };
@@ -70,9 +74,8 @@ export async function startWeb(info: RuntimeInfo, o: WebOptions): Promise<WebSer
     if (suppressed !== undefined) log.warn({ reason, ...extra, ...(suppressed ? { suppressed } : {}) }, 'web request refused');
   };
 
-  const link = await SupervisorLink.open(info);
-  const hub = new EventHub({ maxClients: o.maxClients ?? 16, maxPending: 256, onSlow: () => count('slow_page') });
-  const feed = new MessageFeed({ info, log, perSecond: 200, each: (m) => hub.broadcast('message', m) });
+  const link = await SupervisorLink.open(info, () => count('forged_signal'));
+  const hub = new EventHub({ maxClients: o.maxClients ?? 16, maxPending: o.maxPending ?? 256, onSlow: () => count('slow_page') });
 
   // One Tree call at a time, shared by whoever asks meanwhile (the pages' tick, a state change, a
   // scrape): a slow supervisor is not asked again and again. A failure is undefined, never an old tree.
@@ -81,6 +84,11 @@ export async function startWeb(info: RuntimeInfo, o: WebOptions): Promise<WebSer
     if (limiter.take('tree') !== undefined) log.warn({ err }, 'cannot read the tree');
     return undefined;
   }).finally(() => { reading = undefined; });
+  const feed = new MessageFeed({
+    info, log, perSecond: 200, each: (m) => hub.broadcast('message', m),
+    // Names from the shared Tree call, not a connection and a call of the monitor's own.
+    nodes: async () => (await readTree())?.nodes.map((n) => ({ name: n.name, unique_name: typeof n.unique_name === 'string' ? n.unique_name : null })) ?? [],
+  });
   const pushTree = async () => {
     const t = await readTree();
     if (t) hub.broadcast('tree', { ...t, skipped: feed.skipped });
@@ -94,13 +102,16 @@ export async function startWeb(info: RuntimeInfo, o: WebOptions): Promise<WebSer
   const ticker = setInterval(() => { if (hub.size) void pushTree(); }, o.treeEveryMs ?? 1000);
 
   const app = new Hono<{ Bindings: HttpBindings }>();
+  // The page itself is an empty shell, served without the token: its script takes the token from
+  // the address's fragment and sends it as a header (page-script.ts). Everything else needs it.
+  const OPEN = new Set(['/', '/favicon.ico']);
   app.use('*', async (c, next) => {
     const url = new URL(c.req.url);
     const verdict = checkRequest({
       method: c.req.method, host: c.req.header('host'), origin: c.req.header('origin'), authorization: c.req.header('authorization'),
-      cookieToken: getCookie(c, cookie), queryToken: url.searchParams.get('token') ?? undefined,
+      queryToken: url.searchParams.get('token') ?? undefined,
       contentLength: c.req.header('content-length'), transferEncoding: c.req.header('transfer-encoding'),
-    }, token);
+    }, token, { open: c.req.method === 'GET' && OPEN.has(url.pathname) });
     if ('reason' in verdict) {
       count(verdict.reason, { method: c.req.method, path: url.pathname.slice(0, 100) });
       return c.json({ error: verdict.reason, message: verdict.text }, verdict.status);
@@ -109,18 +120,13 @@ export async function startWeb(info: RuntimeInfo, o: WebOptions): Promise<WebSer
     c.header('X-Content-Type-Options', 'nosniff');
     c.header('Referrer-Policy', 'no-referrer');
     c.header('X-Frame-Options', 'DENY');
-    // The token came in the address: keep it in a cookie and take it out of the address bar.
-    if (verdict.via === 'query' && c.req.method === 'GET' && url.pathname === '/') {
-      setCookie(c, cookie, url.searchParams.get('token')!, { httpOnly: true, sameSite: 'Strict', path: '/' });
-      return c.redirect('/', 303);
-    }
     await next();
   });
 
   app.get('/', (c) => {
     const nonce = randomBytes(16).toString('base64');
     c.header('Content-Security-Policy', `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`);
-    return c.html(pageHtml({ instance: info.instance, nonce }));
+    return c.html(pageHtml({ nonce }));
   });
 
   // Browsers ask for it on their own: answered empty rather than counted as a probe.
@@ -150,8 +156,8 @@ export async function startWeb(info: RuntimeInfo, o: WebOptions): Promise<WebSer
 
   app.post('/api/nodes/:name/:action', async (c) => {
     const node = nodeName(c);
-    const action = ACTIONS[c.req.param('action')];
-    if (!action) return refuse(c, 404, 'not_found', `no such action; one of ${Object.keys(ACTIONS).join(', ')}`);
+    const action = ACTIONS.get(c.req.param('action'));
+    if (!action) return refuse(c, 404, 'not_found', `no such action; one of ${[...ACTIONS.keys()].join(', ')}`);
     if (!node) return refuse(c, 400, 'bad_node', `a node name is ${NAME_PATTERN.source}`);
     try {
       await link.act(action, node);
@@ -174,11 +180,14 @@ export async function startWeb(info: RuntimeInfo, o: WebOptions): Promise<WebSer
     return streamSSE(c, async (stream) => {
       const client = hub.add(stream, () => c.env.outgoing.destroy());
       if (!client) return;
-      feed.start();
-      const t = await readTree();
-      if (t) client.send('tree', { ...t, skipped: feed.skipped });
-      await client.done;
-      if (hub.size === 0) await feed.stop();
+      feed.acquire();
+      try {
+        const t = await readTree();
+        if (t) client.send('tree', { ...t, skipped: feed.skipped });
+        await client.done;
+      } finally {
+        feed.release();
+      }
     });
   });
 
@@ -191,7 +200,7 @@ export async function startWeb(info: RuntimeInfo, o: WebOptions): Promise<WebSer
   const server = createServer({ maxHeaderSize: 8192, requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 }, getRequestListener(app.fetch));
   server.maxConnections = MAX_CONNECTIONS;
   server.on('drop', () => count('too_many_connections'));
-  const cleanup = () => { clearInterval(ticker); if (soon) clearTimeout(soon); hub.closeAll(); void feed.stop(); link.close(); };
+  const cleanup = () => { clearInterval(ticker); if (soon) clearTimeout(soon); hub.closeAll(); feed.close(); link.close(); };
   try {
     await listen(server, o.listen);
   } catch (err) {
@@ -202,7 +211,7 @@ export async function startWeb(info: RuntimeInfo, o: WebOptions): Promise<WebSer
   const base = o.listen.kind === 'unix' ? 'http://localhost' : `http://${o.listen.host.includes(':') ? `[${o.listen.host}]` : o.listen.host}:${(address as AddressInfo).port}`;
   let closing: Promise<void> | undefined;
   return {
-    url: `${base}/?token=${token}`,
+    url: `${base}/#token=${token}`,
     token,
     ...(o.listen.kind === 'unix' ? { socket: o.listen.path } : { port: (address as AddressInfo).port }),
     hiveGone: link.closed,

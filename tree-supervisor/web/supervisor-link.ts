@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { NODE_INTERFACE, NODE_PATH, SUPERVISOR_INTERFACE, SUPERVISOR_PATH, nodeBusName } from '../../protocol/names.js';
-import { addMatch, callWithDeadline, connectBus, MessageType, sizeGate, type DBusMessage, type MessageBus } from '../../protocol/sdk/bus.js';
+import { DBUS, addMatch, callBus, callWithDeadline, connectBus, MessageType, sizeGate, type DBusMessage, type MessageBus } from '../../protocol/sdk/bus.js';
 import type { RuntimeInfo } from '../runtime-file.js';
 
 /** Tree's answer as far as the web view reads it; the rest of each node is passed through. */
@@ -35,9 +35,15 @@ const CALL_MS = 30_000;
 
 export class SupervisorLink {
   private stateListeners: ((node: string, state: string) => void)[] = [];
+  /** NodeStateChanged signals from anyone but the supervisor's own connection, ignored. */
+  forged = 0;
   private constructor(private readonly bus: MessageBus, private readonly info: RuntimeInfo, readonly closed: Promise<void>) {}
 
-  static async open(info: RuntimeInfo): Promise<SupervisorLink> {
+  /**
+   * `closed` resolves when the bus connection ends or when the supervisor's name loses the owner
+   * it had when we authenticated: on a shared bus (session, an address) the bus outlives the hive.
+   */
+  static async open(info: RuntimeInfo, onForged?: () => void): Promise<SupervisorLink> {
     const bus = await connectBus(info.bus_address, 10_000, sizeGate(MAX_REPLY_BYTES));
     let ended!: () => void;
     const closed = new Promise<void>((r) => { ended = r; });
@@ -45,26 +51,42 @@ export class SupervisorLink {
     // dbus-next emits no close event of its own: the stream's end is the hive's.
     (bus as unknown as { _connection?: { stream?: NodeJS.EventEmitter } })._connection?.stream?.on('close', () => ended());
     const link = new SupervisorLink(bus, info, closed);
+    // The supervisor's unique name: a signal is its only if it comes from there (a signal sent
+    // straight to us passes no match rule, so any peer could send one).
+    let owner: string | undefined;
     bus.on('message', (msg: DBusMessage) => {
-      if (msg.type !== MessageType.SIGNAL || msg.interface !== SUPERVISOR_INTERFACE || msg.member !== 'NodeStateChanged' || msg.signature !== 'ss') return;
+      if (msg.type !== MessageType.SIGNAL) return;
+      if (msg.sender === DBUS.name && msg.interface === DBUS.iface && msg.member === 'NameOwnerChanged' && msg.body[0] === info.supervisor) {
+        if (owner !== undefined && msg.body[2] !== owner) ended();
+        return;
+      }
+      if (msg.interface !== SUPERVISOR_INTERFACE || msg.member !== 'NodeStateChanged' || msg.signature !== 'ss') return;
+      if (owner === undefined || msg.sender !== owner) { link.forged++; onForged?.(); return; }
       for (const l of link.stateListeners) l(msg.body[0] as string, msg.body[1] as string);
     });
     try {
-      await callWithDeadline(bus, { destination: info.supervisor, path: SUPERVISOR_PATH, interface: SUPERVISOR_INTERFACE, member: 'Authenticate', signature: 's', body: [info.token] }, CALL_MS);
+      // The match first, then the owner: a change in between is not missed.
+      await addMatch(bus, `type='signal',sender='${DBUS.name}',interface='${DBUS.iface}',member='NameOwnerChanged',arg0='${info.supervisor}'`);
+      owner = String((await callBus(bus, 'GetNameOwner', 's', [info.supervisor])).body[0]);
+      await callWithDeadline(bus, { destination: owner, path: SUPERVISOR_PATH, interface: SUPERVISOR_INTERFACE, member: 'Authenticate', signature: 's', body: [info.token] }, CALL_MS);
       await addMatch(bus, `type='signal',sender='${info.supervisor}',interface='${SUPERVISOR_INTERFACE}',member='NodeStateChanged'`);
     } catch (err) {
       bus.disconnect();
       throw err;
     }
+    link.owner = owner;
     return link;
   }
+
+  /** Every call goes to the owner we authenticated with, never to a name someone took since. */
+  private owner = '';
 
   onStateChanged(fn: (node: string, state: string) => void): void {
     this.stateListeners.push(fn);
   }
 
   private async call(member: string, signature = '', body: unknown[] = []): Promise<unknown[]> {
-    const reply = await callWithDeadline(this.bus, { destination: this.info.supervisor, path: SUPERVISOR_PATH, interface: SUPERVISOR_INTERFACE, member, signature, body }, CALL_MS);
+    const reply = await callWithDeadline(this.bus, { destination: this.owner, path: SUPERVISOR_PATH, interface: SUPERVISOR_INTERFACE, member, signature, body }, CALL_MS);
     return reply.body;
   }
 
@@ -96,7 +118,7 @@ export class SupervisorLink {
   /** The supervisor's Counters property (vouch_refused, parent_refused, impostor, not_authorized); {} when it does not answer. */
   async supervisorCounters(): Promise<Record<string, number>> {
     try {
-      const reply = await callWithDeadline(this.bus, { destination: this.info.supervisor, path: SUPERVISOR_PATH, interface: 'org.freedesktop.DBus.Properties', member: 'Get', signature: 'ss', body: [SUPERVISOR_INTERFACE, 'Counters'] }, 5_000);
+      const reply = await callWithDeadline(this.bus, { destination: this.owner, path: SUPERVISOR_PATH, interface: 'org.freedesktop.DBus.Properties', member: 'Get', signature: 'ss', body: [SUPERVISOR_INTERFACE, 'Counters'] }, 5_000);
       const v = (reply.body[0] as { value: Record<string, bigint | number> }).value;
       return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, Number(x)]));
     } catch {

@@ -17,10 +17,3 @@ export function tokenMatches(given: string | undefined | null, expected: string)
   return timingSafeEqual(a, b);
 }
 
-/**
- * The cookie the page carries the token in. Named after the token's digest: two `hive web` on the
- * same host (cookies ignore the port) do not overwrite each other's.
- */
-export function cookieName(token: string): string {
-  return `hive_web_${createHash('sha256').update(token).digest('hex').slice(0, 12)}`;
-}
