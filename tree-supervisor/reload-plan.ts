@@ -3,8 +3,9 @@
  * of the running nodes, the config they came from and the edited config:
  *
  * - a plugin added to the file is loaded; one taken out of it is unloaded (one loaded by hand with
- *   `hive load`, never in the file, is left alone; one unloaded by hand and still in the file is
- *   loaded again: the file says what runs);
+ *   `hive load`, never in the file, is left alone — moved to its parent's parent if that goes, and
+ *   restarted if it runs behind its proxy and its ancestors or descendants change; one unloaded by
+ *   hand and still in the file is loaded again: the file says what runs);
  * - a plugin whose parent changed is moved (SetParent: it does not restart), unless it runs behind
  *   its own proxy (filtered, sandboxed), whose policy names its configured ancestors and
  *   descendants: such a node restarts whenever those change;
@@ -107,6 +108,17 @@ export function planReload(o: { running: Map<string, RunningPlugin>; tree: Tree;
     }
     if (keys.length > 0) steps.push({ do: 'restart', node: spec.name, keys });
     else if (!same(cur.spec.restart, spec.restart)) steps.push({ do: 'policy', node: spec.name });
+  }
+
+  // A node loaded by hand stays (under its parent's parent when that goes, as Unload does), but
+  // one behind its own proxy restarts when its ancestors or descendants change, as a file's does.
+  for (const [name, r] of running) {
+    if (r.fromFile || wanted.has(name) || trustOf(r.spec) === 'direct') continue;
+    const key = !same(ancestorsOf(name, o.tree), ancestorsOf(name, after)) ? 'ancestors'
+      : !same(descendants(name, o.tree).sort(), descendants(name, after).sort()) ? 'descendants' : undefined;
+    if (!key) continue;
+    if (r.spec.remote) refused.push({ key: name, message: `a remote node loaded by hand behind its proxy would be moved under other ancestors (its proxy's policy names them); unload it (hive unload ${name}) first` });
+    else steps.push({ do: 'restart', node: name, keys: [key] });
   }
 
   for (const change of networkChanges(old.networks, next.networks)) {

@@ -677,7 +677,8 @@ export class Supervisor {
       let next: HiveConfig;
       try { next = readHiveConfig(file).config; } catch (err) {
         if (err instanceof ConfigError) {
-          this.reloadsRefused++;
+          // A dry run is a question, not a refused reload (as for refused keys below).
+          if (!o.dryRun) this.reloadsRefused++;
           this.log.warn({ file, problems: err.message.slice(0, 2000) }, 'reload refused: the config has problems; nothing changed');
           throw new HiveError('InvalidArgs', err.message);
         }

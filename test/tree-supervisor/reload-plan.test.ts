@@ -33,11 +33,26 @@ describe('planReload', () => {
     expect(renderPlan(plan)).toMatch(/^unload {3}c\n/);
   });
 
-  it('leaves a node loaded by hand alone, and moves its children off an unloaded parent', () => {
+  it('leaves a node loaded by hand alone when its parent goes, unless it runs behind its proxy (its ancestors changed: restarted)', () => {
+    const old = config({ plugins: [{ name: 'a', use: 'ping' }, { name: 'b', use: 'echo' }] });
+    const next = config({ plugins: [{ name: 'b', use: 'echo' }] });
+    // h (direct) and hx (filtered, an exec) under a, which goes; hb (filtered) under b, which stays.
+    const hand = config({ plugins: [{ name: 'h', use: 'echo' }, { name: 'hx', exec: ['/bin/true'] }, { name: 'hb', exec: ['/bin/true'] }] }).plugins
+      .map((p) => ({ ...p, parent: p.name === 'hb' ? 'b' : 'a' }));
+    const plan = planReload({ ...running(old, hand), old, next });
+    // No step for h or hb (nothing unloads or restarts them); hx restarts for its new ancestors.
+    expect(steps(plan)).toEqual(['unload a', 'restart hx ancestors']);
+    expect(plan.refused).toEqual([]);
+    // A node the old file had but that was loaded by hand is not the file's: the file dropping it does nothing.
+    const kept = planReload({ ...running(config({ plugins: [] }), hand.filter((p) => p.name === 'hb').map((p) => ({ ...p, parent: 'mouth' }))), old: config({ plugins: [] }), next: config({ plugins: [] }) });
+    expect(steps(kept)).toEqual([]);
+  });
+
+  it('unloads a node from the file whose unload failed before, by its record, though the last file no longer has it', () => {
     const old = config({ plugins: [{ name: 'a', use: 'ping' }] });
     const next = config({ plugins: [] });
-    const hand = config({ plugins: [{ name: 'h', use: 'echo' }] }).plugins.map((p) => ({ ...p, parent: 'a' }));
-    const plan = planReload({ ...running(old, hand), old, next });
+    // After a reload that failed to unload a: the hive's config is `next`, a still runs, its record says from the file.
+    const plan = planReload({ ...running(old), old: next, next });
     expect(steps(plan)).toEqual(['unload a']);
   });
 
