@@ -2,7 +2,9 @@
 // config file the hive started with stays hidden (it holds secrets too), as does the new one, while
 // another file of the same folder (its cwd, bound read-only) is readable — so the check can fail.
 // And systemd's notify socket folder (/run/systemd) is hidden: under NotifyAccess=all any process
-// of the unit that reaches it could send READY=1, WATCHDOG=1 or STOPPING=1.
+// of the unit that reaches it could send READY=1, WATCHDOG=1 or STOPPING=1. And the unloads of
+// one reload go side by side (a depth at a time): three plugins that ignore SIGTERM take one stop
+// grace (5 s), not three, and the reload answers well within its deadline.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readdirSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -42,5 +44,28 @@ describe('hive reload --config OTHER and the sandbox', () => {
     // systemd's folder: empty inside; where it has entries outside, the check can fail.
     expect(seen.systemd).toBe(0);
     if (existsSync('/run/systemd')) console.log(`reload-sandbox.test: /run/systemd has ${readdirSync('/run/systemd').length} entries outside, 0 inside`);
+  });
+});
+
+describe('hive reload: unloads', () => {
+  it('unloads the plugins of one depth side by side', { timeout: 60_000 }, async () => {
+    const stubborn = (name: string, parent?: string) => ({ name, exec: ['sh', '-c', 'trap "" TERM; while :; do sleep 1; done'], ...(parent && { parent }) });
+    const c = parse(await readFile(hive.configFile, 'utf8')) as { plugins: Record<string, unknown>[] };
+    const base = c.plugins.filter((p) => p.name === 'ping');
+    await writeFile(hive.configFile, stringify({ ...c, plugins: [...base, stubborn('s1'), stubborn('s2'), stubborn('s3')] }));
+    let r = await hive.cli('reload', '--config', hive.configFile);
+    expect(r.exitCode, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout.match(/^load {5}s\d /gm)).toHaveLength(3);
+    await writeFile(hive.configFile, stringify({ ...c, plugins: base }));
+    const t0 = Date.now();
+    r = await hive.cli('reload', '--config', hive.configFile);
+    const took = Date.now() - t0;
+    expect(r.exitCode, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout.match(/^unload {3}s\d$/gm)).toHaveLength(3);
+    // Each one takes the 5 s grace and SIGKILL; one after the other would be 15 s or more.
+    expect(took).toBeGreaterThan(4_500);
+    expect(took).toBeLessThan(12_000);
+    console.log(`reload-sandbox.test: three stubborn plugins unloaded in ${took} ms`);
+    expect((await hive.tree()).map((n) => n.name).sort()).toEqual(['mouth', 'ping']);
   });
 });
