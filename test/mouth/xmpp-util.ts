@@ -53,6 +53,8 @@ export interface CutGate {
 
 export async function startCutGate(target: number): Promise<CutGate> {
   const pairs = new Set<[net.Socket, net.Socket]>();
+  /** Frozen connections: no longer passed through, still open until close(). */
+  const frozen = new Set<net.Socket>();
   const server = net.createServer((down) => {
     down.on('error', () => down.destroy());
     if (!gate.open) { down.destroy(); return; }
@@ -82,10 +84,12 @@ export async function startCutGate(target: number): Promise<CutGate> {
         // Read and drop, so nothing ever reaches the other side.
         down.on('data', () => undefined);
         up.on('data', () => undefined);
+        frozen.add(down).add(up);
       }
       pairs.clear();
     },
-    close: () => new Promise<void>((resolve) => { gate.cut(); server.close(() => resolve()); }),
+    // server.close waits for every connection it accepted: frozen ones too.
+    close: () => new Promise<void>((resolve) => { gate.cut(); for (const s of frozen) s.destroy(); server.close(() => resolve()); }),
   };
   return gate;
 }
