@@ -54,23 +54,24 @@ export class NodeLogs {
 }
 
 /**
- * The node a line is about: a supervisor's line by its `child` field, any other line by its `node`
- * (bound by node-process.ts, first). `child` is trusted on the supervisor's lines only: a node's
- * own line could carry one to write into another node's log (node-process.ts renames it anyway).
+ * The node a line is about: the supervisor's line (`kind: supervisor`, which no node's forwarded
+ * line can carry: node-process.ts drops it) by its `child` field, any other line by its `node`
+ * (bound by node-process.ts, first). A node's own line may have a `child` of its own (a parent
+ * logging about its child): it never places the line in another node's log.
  */
 function nodeOf(line: string): string | undefined {
   if (line.length <= PARSE_MAX) {
     try {
       const obj = JSON.parse(line) as Record<string, unknown>;
-      if (obj.node === 'supervisor') return typeof obj.child === 'string' ? obj.child : undefined;
+      if (obj.kind === 'supervisor') return typeof obj.child === 'string' ? obj.child : undefined;
       return typeof obj.node === 'string' ? obj.node : undefined;
     } catch { return undefined; }
   }
   // pino writes the bindings first: a forwarded node's name is near the start; a supervisor's long
   // line is placed when `child` is its first field (as the supervisor writes it).
-  const m = /^\{"level":\d+,"time":\d+,"node":"([A-Za-z0-9_-]{1,64})"(?:,"child":"([A-Za-z0-9_-]{1,64})")?/.exec(line);
+  const m = /^\{"level":\d+,"time":\d+,"node":"([A-Za-z0-9_-]{1,64})"(,"kind":"supervisor")?(?:,"child":"([A-Za-z0-9_-]{1,64})")?/.exec(line);
   if (!m) return undefined;
-  return m[1] === 'supervisor' ? m[2] : m[1];
+  return m[2] ? m[3] : m[1];
 }
 
 /** A too-long line as a line that says so: its level, time and the start of its message. */

@@ -119,9 +119,8 @@ const SETPRIV_EXEC_FAILED = new Set([126, 127]);
 const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = {
   10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal',
 };
+/** Fields a node's line cannot set: ours. `kind` among them marks the supervisor's own lines (node-logs.ts trusts their `child` only). */
 const OWN_FIELDS = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'node', 'kind']);
-/** A node's own fields that name something of the supervisor's lines (`child`: whose log it is): kept renamed. */
-const RENAMED_FIELDS: Record<string, string> = { child: 'node_child' };
 
 function forward(log: Logger, line: string, stream: 'stdout' | 'stderr'): void {
   if (line.startsWith('{')) {
@@ -129,7 +128,7 @@ function forward(log: Logger, line: string, stream: 'stdout' | 'stderr'): void {
       const obj = JSON.parse(line) as Record<string, unknown>;
       if (typeof obj.level === 'number' && typeof obj.msg === 'string') {
         const fields: Record<string, unknown> = {};
-        for (const [k, v] of Object.entries(obj)) if (!OWN_FIELDS.has(k)) fields[RENAMED_FIELDS[k] ?? k] = v;
+        for (const [k, v] of Object.entries(obj)) if (!OWN_FIELDS.has(k)) fields[k] = v;
         log[LEVELS[obj.level] ?? 'info'](fields, obj.msg);
         return;
       }

@@ -60,18 +60,21 @@ describe('hive logs', () => {
     }
   });
 
-  it('files a node\'s line under that node even when it names another (`child`), kept as node_child', { timeout: 30_000 }, async () => {
-    const script = 'import json,sys,time\nprint(json.dumps({"level":50,"time":int(time.time()*1000),"msg":"SASL password rejected","child":"ping"}), file=sys.stderr, flush=True)\ntime.sleep(60)\n';
-    const load = await hive.cli('load', '--name', 'evil', '--exec', `python3 -c ${'exec(__import__("base64").b64decode("' + Buffer.from(script).toString('base64') + '"))'}`, '--config', hive.configFile);
-    expect(load.exitCode, load.stderr).toBe(0);
-    try {
-      const line = await waitFor(async () => parsed((await hive.cli('logs', 'evil', '--json', '--config', hive.configFile)).stdout).find((l) => l.msg === 'SASL password rejected'), { timeout: 15_000, what: 'evil\'s line in its own log' });
-      expect(line).toMatchObject({ node: 'evil', node_child: 'ping', level: 50 });
-      expect(line.child).toBeUndefined();
-      const ping = parsed((await hive.cli('logs', 'ping', '--json', '--config', hive.configFile)).stdout);
-      expect(ping.map((l) => l.msg)).not.toContain('SASL password rejected');
-    } finally {
-      expect((await hive.cli('unload', 'evil', '--config', hive.configFile)).exitCode).toBe(0);
+  it('files a node\'s line under that node even when it names another (`child`, and `kind: supervisor` from a plugin named supervisor)', { timeout: 30_000 }, async () => {
+    const script = 'import json,sys,time\nprint(json.dumps({"level":50,"time":int(time.time()*1000),"msg":"SASL password rejected","child":"ping","kind":"supervisor"}), file=sys.stderr, flush=True)\ntime.sleep(60)\n';
+    for (const name of ['evil', 'supervisor']) {
+      const load = await hive.cli('load', '--name', name, '--exec', `python3 -c ${'exec(__import__("base64").b64decode("' + Buffer.from(script).toString('base64') + '"))'}`, '--config', hive.configFile);
+      expect(load.exitCode, load.stderr).toBe(0);
+      try {
+        const line = await waitFor(async () => parsed((await hive.cli('logs', name, '--json', '--config', hive.configFile)).stdout).find((l) => l.msg === 'SASL password rejected'), { timeout: 15_000, what: `${name}'s line in its own log` });
+        // Its `child` is kept (a parent logs about its children); its `kind` is not (ours).
+        expect(line).toMatchObject({ node: name, child: 'ping', level: 50 });
+        expect(line.kind).toBeUndefined();
+        const ping = parsed((await hive.cli('logs', 'ping', '--json', '--config', hive.configFile)).stdout);
+        expect(ping.map((l) => l.msg)).not.toContain('SASL password rejected');
+      } finally {
+        expect((await hive.cli('unload', name, '--config', hive.configFile)).exitCode).toBe(0);
+      }
     }
   });
 
@@ -100,10 +103,10 @@ describe('hive logs', () => {
 describe('NodeLogs', () => {
   it('keeps known nodes only, by child then node, newest last, and cuts a line that is not JSON', () => {
     const logs = new NodeLogs((n) => n === 'a' || n === 'b', 3);
-    logs.take('{"level":30,"time":1,"node":"supervisor","child":"a","msg":"started"}\n');
+    logs.take('{"level":30,"time":1,"node":"supervisor","kind":"supervisor","child":"a","msg":"started"}\n');
     logs.take('{"level":30,"time":2,"node":"a","msg":"mine"}');
     logs.take('{"level":30,"time":3,"node":"zz","msg":"not a node"}');
-    logs.take('{"level":30,"time":3,"node":"supervisor","msg":"about nobody"}');
+    logs.take('{"level":30,"time":3,"node":"supervisor","kind":"supervisor","msg":"about nobody"}');
     logs.take('not json');
     for (let i = 0; i < 5; i++) logs.take(`{"level":30,"time":${10 + i},"node":"b","msg":"b${i}"}`);
     expect(logs.lines('a', 0).map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual(['started', 'mine']);
@@ -118,14 +121,19 @@ describe('NodeLogs', () => {
     expect(logs.truncated).toBe(1);
   });
 
-  it('takes `child` from the supervisor\'s lines only', () => {
-    const logs = new NodeLogs((n) => n === 'evil' || n === 'mouth');
+  it('takes `child` from the supervisor\'s lines only (kind: supervisor, which a node cannot set)', () => {
+    const logs = new NodeLogs((n) => n === 'evil' || n === 'mouth' || n === 'supervisor');
     logs.take('{"level":50,"time":1,"node":"evil","child":"mouth","msg":"SASL password rejected"}');
     logs.take(`{"level":50,"time":2,"node":"evil","child":"mouth","msg":"${'q'.repeat(100_000)}"}`);
-    logs.take('{"level":30,"time":3,"node":"supervisor","child":"mouth","msg":"node started"}');
-    logs.take(`{"level":30,"time":4,"node":"supervisor","child":"mouth","msg":"${'q'.repeat(100_000)}"}`);
-    expect(logs.lines('evil', 0).map((l) => (JSON.parse(l) as { time: number }).time)).toEqual([1, 2]);
-    expect(logs.lines('mouth', 0).map((l) => (JSON.parse(l) as { time: number }).time)).toEqual([3, 4]);
+    // A plugin named supervisor: its own log, not the child's.
+    logs.take('{"level":50,"time":3,"node":"supervisor","child":"mouth","msg":"forged"}');
+    logs.take(`{"level":50,"time":4,"node":"supervisor","child":"mouth","msg":"${'q'.repeat(100_000)}"}`);
+    logs.take('{"level":30,"time":5,"node":"supervisor","kind":"supervisor","child":"mouth","msg":"node started"}');
+    logs.take(`{"level":30,"time":6,"node":"supervisor","kind":"supervisor","child":"mouth","msg":"${'q'.repeat(100_000)}"}`);
+    const times = (n: string) => logs.lines(n, 0).map((l) => (JSON.parse(l) as { time: number }).time);
+    expect(times('evil')).toEqual([1, 2]);
+    expect(times('supervisor')).toEqual([3, 4]);
+    expect(times('mouth')).toEqual([5, 6]);
   });
 
   it('caps a line by its bytes, not its characters', () => {
