@@ -319,8 +319,8 @@ describe('config errors', () => {
   });
 
   test('an unknown network type lists the known types', () => {
-    expect(problemsOf({ networks: { n: { type: 'slack' } } })).toEqual(["`networks.n.type`: expected one of 'irc', 'terminal', 'script', got string 'slack'"]);
-    expect(problemsOf({ networks: { n: { host: 'h' } } })).toEqual(["`networks.n.type`: is required (expected one of 'irc', 'terminal', 'script')"]);
+    expect(problemsOf({ networks: { n: { type: 'slack' } } })).toEqual(["`networks.n.type`: expected one of 'irc', 'terminal', 'script', 'xmpp', got string 'slack'"]);
+    expect(problemsOf({ networks: { n: { host: 'h' } } })).toEqual(["`networks.n.type`: is required (expected one of 'irc', 'terminal', 'script', 'xmpp')"]);
   });
 
   test('a bad channel is explained for the form that was meant', () => {
