@@ -62,11 +62,11 @@ function http(o: { port?: number; socketPath?: string; method?: string; path: st
 }
 
 /** The supervisor calls made on the hive's bus while `during` runs, from a bus monitor. */
-async function supervisorCalls(during: () => Promise<void>): Promise<{ member: string; body: unknown[] }[]> {
+async function supervisorCalls(during: () => Promise<void>): Promise<{ member: string; body: unknown[]; sender?: string }[]> {
   const mon = await connectBus(runtime().bus_address);
   mon.addMethodHandler(() => true);
-  const seen: { member: string; body: unknown[] }[] = [];
-  mon.on('message', (m: DBusMessage) => { if (m.type === MessageType.METHOD_CALL && m.interface === SUPERVISOR_INTERFACE) seen.push({ member: m.member!, body: m.body }); });
+  const seen: { member: string; body: unknown[]; sender?: string }[] = [];
+  mon.on('message', (m: DBusMessage) => { if (m.type === MessageType.METHOD_CALL && m.interface === SUPERVISOR_INTERFACE) seen.push({ member: m.member!, body: m.body, sender: m.sender }); });
   await callWithDeadline(mon, { destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus.Monitoring', member: 'BecomeMonitor', signature: 'asu', body: [[`type='method_call',interface='${SUPERVISOR_INTERFACE}'`], 0] }, 5000);
   try {
     await during();
@@ -185,7 +185,7 @@ describe('hive web over HTTP', () => {
       expect(JSON.parse(unknown.body)).toMatchObject({ error: 'NoSuchNode' });
       expect((await http({ port: web.port, path: '/api/nodes/nosuch/logs', headers: bearer() })).status).toBe(404);
     });
-    expect(good.filter((c) => c.member !== 'Tree')).toEqual([{ member: 'Stop', body: ['nosuch'] }, { member: 'Logs', body: ['nosuch', 100] }]);
+    expect(good.filter((c) => c.member !== 'Tree').map(({ member, body }) => ({ member, body }))).toEqual([{ member: 'Stop', body: ['nosuch'] }, { member: 'Logs', body: ['nosuch', 100] }]);
   });
 
   it('refuses a POST from another origin (CSRF) or with the token in the address only; the node keeps running', async () => {
@@ -241,6 +241,13 @@ describe('hive web over HTTP', () => {
     })));
     try {
       await waitFor(async () => (await metric('hive_web_sse_clients')) === 16, { what: '16 live pages' });
+      // What 16 pages and their message panel cost the supervisor: the one Tree a second, on hive
+      // web's one connection (the panel names nodes from it; no connection or call of its own).
+      const calls = await supervisorCalls(() => sleep(3_100));
+      expect(calls.every((c) => c.member === 'Tree'), JSON.stringify(calls)).toBe(true);
+      expect(calls.length).toBeGreaterThanOrEqual(2);
+      expect(calls.length).toBeLessThanOrEqual(5);
+      expect(new Set(calls.map((c) => c.sender)).size).toBe(1);
       const more = await http({ port: web.port, path: '/events', headers: bearer() });
       expect(more.status).toBe(503);
       expect(await metric('hive_web_refused_total{reason="too_many_pages"}')).toBe(1);

@@ -80,14 +80,15 @@ export async function startWeb(info: RuntimeInfo, o: WebOptions): Promise<WebSer
   // One Tree call at a time, shared by whoever asks meanwhile (the pages' tick, a state change, a
   // scrape): a slow supervisor is not asked again and again. A failure is undefined, never an old tree.
   let reading: Promise<WebTree | undefined> | undefined;
-  const readTree = (): Promise<WebTree | undefined> => reading ??= link.tree().then((t) => t, (err: unknown) => {
+  let last: { at: number; tree: WebTree } | undefined;
+  const readTree = (): Promise<WebTree | undefined> => reading ??= link.tree().then((t) => { last = { at: Date.now(), tree: t }; return t; }, (err: unknown) => {
     if (limiter.take('tree') !== undefined) log.warn({ err }, 'cannot read the tree');
     return undefined;
   }).finally(() => { reading = undefined; });
   const feed = new MessageFeed({
     info, log, perSecond: 200, each: (m) => hub.broadcast('message', m),
-    // Names from the shared Tree call, not a connection and a call of the monitor's own.
-    nodes: async () => (await readTree())?.nodes.map((n) => ({ name: n.name, unique_name: typeof n.unique_name === 'string' ? n.unique_name : null })) ?? [],
+    // Names from the pages' Tree (read every second while they are open), not a call of its own.
+    nodes: async () => (last && Date.now() - last.at < 2_500 ? last.tree : await readTree())?.nodes.map((n) => ({ name: n.name, unique_name: typeof n.unique_name === 'string' ? n.unique_name : null })) ?? [],
   });
   const pushTree = async () => {
     const t = await readTree();
