@@ -371,7 +371,7 @@ describe('hive web in a browser (Debian chromium)', () => {
   }, 30_000);
   afterAll(async () => { await browser?.close(); });
 
-  it('draws the tree, shows a node\'s log and messages, goes red on kill -9 and back, and its buttons stop and start a node', { timeout: 30_000 }, async () => {
+  it('draws the tree, shows a node\'s log and messages, goes red on kill -9 and back, and its buttons stop and start a node', { timeout: 45_000 }, async () => {
     const page = await browser.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push((e as Error).message));
@@ -447,6 +447,23 @@ describe('hive web in a browser (Debian chromium)', () => {
     await page.click('#actions button[data-action="start"]');
     await page.waitForSelector('g.node[data-node="ping"][data-state="running"]', { timeout: 10_000 });
     expect((await hive.node('ping')).state).toBe('running');
+
+    // A supervisor that does not answer (stopped for 4.5 s): the page asks for the log again only
+    // once the last answer came, so it does not pile up requests (every 2 s it would be 2 or 3).
+    const logAsks: string[] = [];
+    const onRequest = (r: { url: () => string }) => { if (r.url().includes('/logs')) logAsks.push(r.url()); };
+    page.on('request', onRequest);
+    await sleep(2_100); // one ask answered, the next due
+    logAsks.length = 0;
+    process.kill(runtime().pid, 'SIGSTOP');
+    try {
+      await sleep(4_500);
+    } finally {
+      process.kill(runtime().pid, 'SIGCONT');
+    }
+    page.off('request', onRequest);
+    expect(logAsks.length).toBeLessThanOrEqual(1);
+    await page.waitForSelector('g.node[data-node="ping"][data-state="running"]', { timeout: 10_000 });
 
     expect(errors).toEqual([]);
     await page.close();
