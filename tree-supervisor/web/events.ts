@@ -28,31 +28,32 @@ export class EventHub {
     const client: Client = { stream, pending: 0, pendingBytes: 0, closed: false, gone, cut };
     this.clients.add(client);
     stream.onAbort(() => this.drop(client));
-    return { done, send: (event, data) => this.write(client, event, JSON.stringify(data)) };
+    return { done, send: (event, data) => { const text = JSON.stringify(data); this.write(client, event, text, Buffer.byteLength(text)); } };
   }
 
   broadcast(event: string, data: unknown): void {
     if (this.clients.size === 0) return;
     const text = JSON.stringify(data);
-    for (const c of this.clients) this.write(c, event, text);
+    const bytes = Buffer.byteLength(text);
+    for (const c of this.clients) this.write(c, event, text, bytes);
   }
 
   closeAll(): void {
     for (const c of [...this.clients]) this.drop(c);
   }
 
-  private write(c: Client, event: string, data: string): void {
+  private write(c: Client, event: string, data: string, bytes: number): void {
     if (c.closed) return;
     // A tree of a few hundred nodes is large: events alone would let one page hold 256 of them.
-    if (c.pending >= this.o.maxPending || c.pendingBytes + data.length > (this.o.maxPendingBytes ?? 4 * 1024 * 1024)) {
+    if (c.pending >= this.o.maxPending || c.pendingBytes + bytes > (this.o.maxPendingBytes ?? 4 * 1024 * 1024)) {
       this.slowClosed++;
       this.o.onSlow?.();
       this.drop(c, true);
       return;
     }
     c.pending++;
-    c.pendingBytes += data.length;
-    c.stream.writeSSE({ event, data }).then(() => { c.pending--; c.pendingBytes -= data.length; }, () => this.drop(c));
+    c.pendingBytes += bytes;
+    c.stream.writeSSE({ event, data }).then(() => { c.pending--; c.pendingBytes -= bytes; }, () => this.drop(c));
   }
 
   private drop(c: Client, cut = false): void {
