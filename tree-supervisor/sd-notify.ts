@@ -14,7 +14,10 @@
  * unit (docs/deploy.md) unless it is root.
  *
  * The variables are taken out of the environment at once (as sd_notify's unset_environment does):
- * no node inherits the socket and could tell systemd it is ready, or feed its watchdog.
+ * no node is told where the socket is. That hides nothing from a node that looks: the socket is
+ * the well-known /run/systemd/notify, and under NotifyAccess=all systemd takes any process of the
+ * unit. Sandboxed nodes do not see /run/systemd (node-isolation.ts); only NotifyAccess=main, with
+ * `hive up` as root, keeps the others out (docs/deploy.md).
  */
 import { execFile } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';

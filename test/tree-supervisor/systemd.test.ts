@@ -100,7 +100,11 @@ describe('hive up under systemd (Type=notify)', () => {
     await waitFor(() => got.filter((d) => d.data === 'WATCHDOG=1').length >= 4, { timeout: 5_000, what: 'WATCHDOG=1 four times' });
     const pings = got.filter((d) => d.data === 'WATCHDOG=1').map((d) => d.t);
     const gaps = pings.slice(1).map((t, i) => t - pings[i]!);
-    expect(Math.min(...gaps)).toBeGreaterThan(100);
+    // On average every 200 ms (one gap alone can be short: each is sent by a process of its own,
+    // and a late one followed by one on time arrive close together on a busy machine).
+    const mean = (pings.at(-1)! - pings[0]!) / (pings.length - 1);
+    expect(mean).toBeGreaterThan(150);
+    expect(mean).toBeLessThan(400);
     expect(Math.max(...gaps)).toBeLessThan(600);
 
     // No node inherits the socket (it could tell systemd it is ready, or feed the watchdog).
