@@ -32,6 +32,8 @@ export class MessageFeed {
   private starting = false;
   private retry: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Doubles after each failure up to 30 s (a bus that refuses monitors is not asked every second). */
+  private delay = 0;
   private sentThisSecond = 0;
   private second = 0;
   /** Messages not passed on (over `perSecond`). */
@@ -43,7 +45,7 @@ export class MessageFeed {
     info: RuntimeInfo; log: Logger; perSecond: number; each: (m: PageMessage) => void;
     /** The tree's nodes, to name them (the server's shared Tree call). */
     nodes?: NodeNames;
-    /** Wait before starting again after the monitor ended or could not start (default 1000 ms). */
+    /** Wait before starting again after the monitor ended or could not start (default 1000 ms, then doubling). */
     retryMs?: number;
     /** The monitor itself (default `hive tap`'s). */
     watcher?: typeof watchMessages;
@@ -88,6 +90,7 @@ export class MessageFeed {
       // Every page left while it started: not needed any more.
       if (this.closed || this.users === 0) { w.stop(); return; }
       this.watch = w;
+      this.delay = 0;
       void w.closed.then(() => {
         if (this.watch !== w) return; // stopped by release()
         this.watch = undefined;
@@ -103,7 +106,8 @@ export class MessageFeed {
 
   private later(): void {
     if (this.closed || this.users === 0 || this.retry) return;
-    this.retry = setTimeout(() => { this.retry = undefined; this.ensure(); }, this.o.retryMs ?? 1000);
+    this.delay = this.delay ? Math.min(this.delay * 2, 30_000) : this.o.retryMs ?? 1000;
+    this.retry = setTimeout(() => { this.retry = undefined; this.ensure(); }, this.delay);
   }
 
   private take(m: TapMessage): void {
