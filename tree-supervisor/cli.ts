@@ -92,16 +92,16 @@ ${FIND}`,
 
 Reads the config file again (FILE, else the hive's own: the one it was started with, or the last
 FILE a reload applied), checks it fully, and applies the difference to the running hive; SIGHUP
-to \`hive up\` does the same. \${NAME} secrets are filled by the hive from \`hive up\`'s environment
-at its start, not from this shell's. Plugins added
-are loaded, removed ones unloaded; a plugin whose use/exec/config/… changed restarts alone; one
-whose parent changed moves (no restart, unless it runs behind its proxy); a changed restart
-policy is taken without a restart. Networks are added and removed without touching the others;
-a network's channels are joined and parted without reconnecting; any other change to a network
-reconnects that network alone (its old connection stays if the new one cannot be made). A
-change the mouth could not make is tried again at the next reload. A config with a problem, or a change that cannot be made while
-the hive runs (instance, bus, state_dir, log_level, command_prefix, a terminal network), changes
-nothing: exit 2, each key named.
+to \`hive up\` does the same. \${NAME} secrets are filled by the hive from \`hive up\`'s
+environment at its start, not from this shell's. Plugins added are loaded, removed ones
+unloaded; a plugin whose use/exec/config/… changed restarts alone; one whose parent changed
+moves (no restart, unless it runs behind its proxy); a changed restart policy is taken without a
+restart. Networks are added and removed without touching the others; a network's channels are
+joined and parted without reconnecting; any other change to a network reconnects that network
+alone (its old connection stays if the new one cannot be made). A change the mouth could not
+make is tried again at the next reload. A config with a problem, or a change that cannot be made
+while the hive runs (instance, bus, state_dir, log_level, command_prefix, a terminal network),
+changes nothing: exit 2, each key named.
 
       --dry-run         print the plan, change nothing
       --json            {"file","plan":{"steps":[…],"refused":[…]},"applied","errors":[…],"networks":[…]}
