@@ -43,7 +43,9 @@ export function resolvePaths(data: ParsedConfig, baseDir: string, env: Env): Hiv
             ...(net.client_cert && { client_cert: resolve(base, net.client_cert) }),
             ...(net.client_key && { client_key: resolve(base, net.client_key) }),
           }
-        : net;
+        : net.type === 'xmpp' && net.ca_file
+          ? { ...net, ca_file: resolve(base, net.ca_file) }
+          : net;
   }
   return {
     ...data,

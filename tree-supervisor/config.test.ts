@@ -122,6 +122,15 @@ describe('loading a valid config', () => {
     expect((config.networks.n as IrcNetworkConfig).port).toBe(6697);
   });
 
+  test("an xmpp network's ca_file is the config folder's, as an irc network's", () => {
+    const { config } = parseConfig(
+      { networks: { jabber: { type: 'xmpp', jid: 'hive@example.org', password: 'pw', ca_file: 'certs/ca.pem' }, other: { type: 'xmpp', jid: 'b@example.org', password: 'pw', ca_file: '/etc/ca.pem' } } },
+      { baseDir: '/srv/hive', env },
+    );
+    expect(config.networks.jabber).toMatchObject({ type: 'xmpp', ca_file: '/srv/hive/certs/ca.pem' });
+    expect(config.networks.other).toMatchObject({ ca_file: '/etc/ca.pem' });
+  });
+
   test('all irc options are accepted, durations become ms and paths become absolute', () => {
     const { config } = parseConfig(
       {
