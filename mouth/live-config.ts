@@ -41,6 +41,8 @@ export interface LiveConfigOptions {
   configs: Record<string, NetworkConfig>;
   /** Makes a network as at start-up (its counters shown too); not started yet. */
   create: (name: string, config: NetworkConfig) => Network;
+  /** Called with the networks wanted before any is made (a module to load for a type the mouth did not have). */
+  prepare?: (configs: Record<string, NetworkConfig>) => Promise<void>;
   /** A network gone: its counters go too. */
   forget?: (name: string) => void;
   /** The mouth's counters: `config_refused` counts the Configure calls refused (not the supervisor, bad JSON). */
@@ -76,6 +78,7 @@ export function serveLiveConfig(o: LiveConfigOptions): void {
     const changes = networkChanges(configs, next);
     const refused = changes.map((c) => refusedChange(c, configs, next)).filter((r): r is string => r !== undefined);
     if (refused.length) throw new HiveError('InvalidArgs', refused.join('; '));
+    await o.prepare?.(next);
     const done: { network: string; did: string }[] = [];
     const failed: string[] = [];
     for (const change of changes) {

@@ -27,9 +27,19 @@ import { OutboundRefused } from './outbound-error.js';
 import { Speakers } from './outbound.js';
 import { TerminalNetwork } from './terminal-network.js';
 import { ScriptNetwork } from './script-network.js';
-import { XmppNetwork } from './xmpp-network.js';
+import type { XmppNetwork } from './xmpp-network.js';
 import { serveLiveConfig } from './live-config.js';
 import type { NetworkConfig } from './network-config.js';
+
+/**
+ * The XMPP network's module (and @xmpp/client, about 6 MB PSS) only in a mouth that has an XMPP
+ * network: loaded at start for the config's, or before `hive reload` adds one (prepare below).
+ */
+let xmpp: typeof import('./xmpp-network.js') | undefined;
+async function loadNetworkModules(nets: Record<string, { type: string }>): Promise<void> {
+  if (!xmpp && Object.values(nets).some((n) => n.type === 'xmpp')) xmpp = await import('./xmpp-network.js');
+}
+const isXmpp = (n: Network | undefined): n is XmppNetwork => xmpp !== undefined && n instanceof xmpp.XmppNetwork;
 
 const mouthConfigSchema = z.object({ networks: z.record(z.string(), networkSchema) }).loose();
 
@@ -63,8 +73,12 @@ function nextSeq(network: string): number {
 // hive.reply_to names the IRC user it answers, and the outbound queue gives each user a share (fair-queue.ts).
 const speakers = new Map<string, Speakers>();
 
+// Lines each network's server (or users) sent, `<network>.lines_in` in the Counters.
+const linesIn = new Map<string, number>();
+
 const sink: NetworkSink = {
   line(network, bytes, meta, speaker) {
+    linesIn.set(network, (linesIn.get(network) ?? 0) + 1);
     const id = newMessageId(node.name);
     if (speaker !== undefined) {
       let s = speakers.get(network);
@@ -111,7 +125,7 @@ node.onUp = async (wire, child) => {
     const sender = { via, origin, ctcp: meta['hive.ctcp']?.value === true, user };
     // The scripted network hands the metadata back to its client with each line (tests read it).
     // So does the XMPP network: hive.msgid, hive.replaces and hive.reply_msgid become stanza parts.
-    if (network instanceof ScriptNetwork || network instanceof XmppNetwork) network.submit(sender, wire[0], replyTo, meta);
+    if (network instanceof ScriptNetwork || isXmpp(network)) network.submit(sender, wire[0], replyTo, meta);
     else network.submit(sender, wire[0], replyTo);
   } catch (err) {
     if (err instanceof OutboundRefused) {
@@ -156,7 +170,7 @@ function makeNetwork(name: string, net: NetworkConfig): Network {
   const netLog = log.child({ network: name });
   let n: Network;
   if (net.type === 'irc') n = new IrcNetwork({ name, config: net, sink, log: netLog });
-  else if (net.type === 'xmpp') n = new XmppNetwork({ name, config: net, sink, log: netLog });
+  else if (net.type === 'xmpp') n = new xmpp!.XmppNetwork({ name, config: net, sink, log: netLog });
   else if (net.type === 'script') n = new ScriptNetwork({ name, config: net, sink, log: netLog });
   else if (net.type === 'terminal') n = new TerminalNetwork({ name, config: net, sink, log: netLog, onInputEnd: () => void finish() });
   else throw new Error(`network ${name}: no network of type ${(net as { type: string }).type}`);
@@ -171,7 +185,7 @@ function makeNetwork(name: string, net: NetworkConfig): Network {
  * services); XMPP: the same (`.identified` 1 while logged in) and its own `.too_long` (inbound
  * messages dropped for their size), `.resent` (sent again after the server lost the session),
  * `.errors` (error stanzas for what the bot sent); scripted: `.requests`, `.bad_requests`,
- * `.clients`, `.clients_refused`, `.clients_dropped`; every network's outbound figures
+ * `.clients`, `.clients_refused`, `.clients_dropped`; every network's `.lines_in` (lines it took in) and outbound figures
  * (mouth/outbound.ts counters()): `.queued`, `.sent`, `.waiting`, `.refused` and
  * `.refused_<Code>`, `.ctcp_answered`, `.ctcp_dropped`.
  */
@@ -185,7 +199,7 @@ function exposeCounters(name: string, n: Network): void {
     counter('hostile_drops', (x) => (x as IrcNetwork).counters.hostileDrops);
     counter('identified', (x) => ((x as IrcNetwork).status().account ? 1 : 0));
   }
-  if (n instanceof XmppNetwork) {
+  if (isXmpp(n)) {
     counter('malformed', (x) => (x as XmppNetwork).counters.malformed);
     counter('connects', (x) => (x as XmppNetwork).counters.connects);
     counter('hostile_drops', (x) => (x as XmppNetwork).counters.hostileDrops);
@@ -198,13 +212,16 @@ function exposeCounters(name: string, n: Network): void {
     for (const key of Object.keys(n.counters) as (keyof ScriptNetwork['counters'])[]) counter(key, (x) => (x as ScriptNetwork).counters[key]);
   }
   for (const key of Object.keys(n.outboundCounters())) counter(key, (x) => x.outboundCounters()[key] ?? 0);
+  counter('lines_in', () => linesIn.get(name) ?? 0);
 }
 
 /** A network removed by `hive reload`: its counters go too. */
 function forgetNetwork(name: string): void {
   for (const key of Object.keys(node.counters)) if (key.startsWith(`${name}.`)) delete node.counters[key];
+  linesIn.delete(name);
 }
 
+await loadNetworkModules(config.networks);
 for (const [name, net] of Object.entries(config.networks)) networks.set(name, makeNetwork(name, net));
 
 // Details `<network>.account`, `.state` and `.last_disconnect` of each IRC and XMPP network there is now.
@@ -216,7 +233,7 @@ node.details = () => {
       d[`${n.name}.state`] = s.registered ? 'registered' : s.connected ? 'connecting' : 'down';
       d[`${n.name}.account`] = s.account;
       d[`${n.name}.last_disconnect`] = s.lastDisconnect;
-    } else if (n instanceof XmppNetwork) {
+    } else if (isXmpp(n)) {
       const s = n.status();
       // The same words as IRC's (hive metrics and the web view read them).
     d[`${n.name}.state`] = s.online ? 'registered' : s.connected ? 'connecting' : 'down';
@@ -231,7 +248,7 @@ installShutdown(node, stopNetworks);
 await node.start();
 for (const n of networks.values()) await n.start();
 // `hive reload`: the supervisor changes the networks live (org.hive.Mouth1.Configure, mouth/live-config.ts).
-serveLiveConfig({ bus: node.bus, instance: env.instance, log, networks, configs: config.networks, create: makeNetwork, forget: forgetNetwork, counters: node.counters });
+serveLiveConfig({ bus: node.bus, instance: env.instance, log, networks, configs: config.networks, create: makeNetwork, prepare: loadNetworkModules, forget: forgetNetwork, counters: node.counters });
 log.info({ networks: [...networks.keys()] }, 'mouth running');
 // Give back what a burst grew the heap to once quiet (the mouth is the largest process after one);
 // its young generation keeps node's default size, for throughput.
