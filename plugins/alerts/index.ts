@@ -215,7 +215,8 @@ export default definePlugin(manifest, async function alerts(hive) {
     members.observe(msg);
     const irc = msg.irc;
     const network = msg.network;
-    if (!irc || irc.command !== 'PRIVMSG' || !network || msg.meta['hive.query'] || msg.meta['hive.event'] !== 'line') return;
+    // A room's history replayed on (re)join alerted when it was said, not again.
+    if (!irc || irc.command !== 'PRIVMSG' || !network || msg.meta['hive.query'] || msg.meta['hive.event'] !== 'line' || msg.meta['hive.history'] === true) return;
     if (!isChannel(irc.params[0] ?? '') || irc.params.length < 2) return;
     const cmd = parseCommand(irc, msg.meta['hive.nick'], hive.commandPrefix);
     if (cmd && OWN_COMMANDS.has(cmd.name)) return; // `!subscribe deploy` is not someone saying deploy

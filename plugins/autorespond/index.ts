@@ -234,7 +234,8 @@ export default definePlugin(manifest, async function autorespond(hive) {
   };
 
   hive.onMessage((msg) => {
-    if (!msg.irc || msg.irc.command !== 'PRIVMSG' || !msg.network || msg.meta['hive.query']) return;
+    // A room's history replayed on (re)join is old talk: answered when it was said, not again.
+    if (!msg.irc || msg.irc.command !== 'PRIVMSG' || !msg.network || msg.meta['hive.query'] || msg.meta['hive.history'] === true) return;
     return answer(msg);
     // Only PRIVMSG can be answered: the bus sends this process nothing else (docs/protocol.md#routes).
   }, { routes: ['PRIVMSG.*'] });

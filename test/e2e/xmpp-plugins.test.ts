@@ -162,3 +162,21 @@ describe('every built-in plugin in an XMPP room', () => {
     expect(roomAnswers(bob, since).filter((b) => b === 'dong')).toHaveLength(1);
   });
 });
+
+describe("a room's history on a rejoin", () => {
+  it('is not answered again by autorespond (a restarted mouth rejoins and the room replays ding)', async () => {
+    // The last test left bob's 'ding' in the room's history, answered once by alice's rule.
+    const a0 = alice.mark();
+    expect(roomAnswers(bob).filter((b) => b === 'dong')).toHaveLength(1);
+    const r = await hive.cli('restart', 'mouth', '--config', hive.configFile);
+    expect(r.exitCode).toBe(0);
+    await botInRoom(alice, ROOM, 'hivebot', { since: a0, timeout: 30_000 });
+    // The history comes with the join; give autorespond (cooldown 1 s) time to answer it, were it to.
+    await sleep(2500);
+    expect(roomAnswers(bob).filter((b) => b === 'dong')).toHaveLength(1);
+    // And it still answers what is said now.
+    const b1 = bob.mark();
+    await bob.groupchat(ROOM, 'ding');
+    await waitAnswer(bob, 'dong', b1, 'room');
+  }, 60_000);
+});
