@@ -216,13 +216,57 @@ describe('bridge handler with XMPP rooms (native replies and corrections)', () =
     await h.feed('x', `:alice!alice@localhost PRIVMSG ${A} :I like the cats and dogs`, { 'hive.msgid': 'm1x', 'hive.replaces': 'm1' });
     expect(last(h, '#hive').lines).toEqual(['PRIVMSG #hive :<alice> * correction: I like the cats and dogs']);
     expect(last(h, B).meta['hive.replaces']).toBe(copy);
-    // An id the bridge never saw (a room's stanza-id vs the client's own id): the speaker's last line there.
+    // An id the bridge never saw: not a guess at the speaker's last line (it would replace an
+    // unrelated one) but a new line, marked, with no hive.replaces in B.
     await h.feed('x', `:alice!alice@localhost PRIVMSG ${A} :I like the dogs and cats`, { 'hive.msgid': 'm1c', 'hive.replaces': 'client-own-id' });
     expect(last(h, '#hive').lines).toEqual(['PRIVMSG #hive :<alice> * correction: I like the dogs and cats']);
-    // A client that names the previous correction's id instead: found too.
-    await h.feed('x', `:alice!alice@localhost PRIVMSG ${A} :I like the dogs and rats`, { 'hive.msgid': 'm1d', 'hive.replaces': 'm1c' });
-    expect(last(h, '#hive').lines).toEqual(['PRIVMSG #hive :<alice> s/cats/rats/']);
+    expect(last(h, B)).toMatchObject({ lines: [`PRIVMSG ${B} :<alice> * correction: I like the dogs and cats`] });
+    expect(last(h, B).meta['hive.replaces']).toBeUndefined();
+    // A client that names the previous correction's id instead: found.
+    await h.feed('x', `:alice!alice@localhost PRIVMSG ${A} :I like the cats and dogs too`, { 'hive.msgid': 'm1d', 'hive.replaces': 'm1x' });
+    expect(last(h, '#hive').lines).toEqual(['PRIVMSG #hive :<alice> * correction: I like the cats and dogs too']);
     expect(last(h, B).meta['hive.replaces']).toBe(copy);
+  });
+
+  it('hostile: a correction of someone else\'s message (or of a copy the bridge relayed) changes nothing of theirs', async () => {
+    const h = fakeHive({ groups: rooms, colours: false, no_highlight: false });
+    await h.feed('x', `:alice!alice@localhost PRIVMSG ${A} :I love this project`, { 'hive.msgid': 'a1', 'hive.account': 'alice@localhost' });
+    const copy = last(h, B).meta['hive.msgid'];
+    await h.feed('x', `:mallory!m@localhost PRIVMSG ${A} :I hate this project`, { 'hive.msgid': 'x1', 'hive.replaces': 'a1' });
+    expect(last(h, '#hive').lines).toEqual(['PRIVMSG #hive :<mallory> * correction: I hate this project']);
+    expect(last(h, B).meta['hive.replaces']).toBeUndefined();
+    expect(h.node.counters.corrections_refused).toBe(1);
+    // Same nick, another account (the nick changed hands): refused too.
+    await h.feed('x', `:alice!alice@localhost PRIVMSG ${A} :I hate it`, { 'hive.msgid': 'x2', 'hive.replaces': 'a1', 'hive.account': 'eve@localhost' });
+    expect(last(h, B).meta['hive.replaces']).toBeUndefined();
+    // alice herself still can, and her text was not overwritten.
+    await h.feed('x', `:alice!alice@localhost PRIVMSG ${A} :I really love this project`, { 'hive.msgid': 'a2', 'hive.replaces': 'a1', 'hive.account': 'alice@localhost' });
+    expect(last(h, '#hive').lines).toEqual(['PRIVMSG #hive :<alice> * correction: I really love this project']);
+    expect(last(h, B).meta['hive.replaces']).toBe(copy);
+    // The bot's copy of an IRC user's line, named from a room: dave's line stays his.
+    await h.feed('irc', ':dave!u@h PRIVMSG #hive :we deploy today');
+    const daveCopy = String(last(h, A).meta['hive.msgid']);
+    await h.feed('x', `:dave!m@localhost PRIVMSG ${A} :we never deploy`, { 'hive.msgid': 'x3', 'hive.replaces': daveCopy });
+    expect(last(h, B).meta['hive.replaces']).toBeUndefined();
+    await h.feed('irc', ':dave!u@h PRIVMSG #hive :s/deploy/release/');
+    expect(last(h, A).lines).toEqual([`PRIVMSG ${A} :<dave> we release today`]);
+    expect(last(h, A).meta['hive.replaces']).toBe(daveCopy);
+  });
+
+  it('a correction of a forgotten id never replaces the speaker\'s latest line, nor does history become their latest', async () => {
+    const h = fakeHive({ groups: rooms, colours: false, no_highlight: false });
+    await h.feed('x', `:alice!alice@localhost PRIVMSG ${A} :an unrelated line`, { 'hive.msgid': 'u1' });
+    const n = to(h, B).length;
+    await h.feed('x', `:alice!alice@localhost PRIVMSG ${A} :fixed`, { 'hive.msgid': 'u2', 'hive.replaces': 'forgotten-long-ago' });
+    expect(to(h, B).length).toBe(n + 1);
+    expect(last(h, B)).toMatchObject({ lines: [`PRIVMSG ${B} :<alice> * correction: fixed`] });
+    expect(last(h, B).meta['hive.replaces']).toBeUndefined();
+    // An IRC user's history line (replayed on rejoin) is not their latest: their s/// does not reach it.
+    const i = fakeHive({ groups: { g: [`x/${A}`, 'irc/#hive', `x/${B}`] }, colours: false, no_highlight: false });
+    await i.feed('irc', ':dave!u@h PRIVMSG #hive :first words');
+    await i.feed('x', `:dave!d@localhost PRIVMSG ${A} :old words`, { 'hive.msgid': 'h1', 'hive.history': true });
+    await i.feed('x', `:dave!d@localhost PRIVMSG ${A} :new words`, { 'hive.msgid': 'd2', 'hive.replaces': 'h9' });
+    expect(last(i, B).meta['hive.replaces']).toBeUndefined();
   });
 
   it('a correction of an unknown id is a plain line marked as a correction; its later corrections find it', async () => {

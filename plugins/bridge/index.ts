@@ -75,6 +75,7 @@ export default definePlugin(manifest, function bridge(hive) {
   hive.count('relayed', 0);
   hive.count('relay_failed', 0);
   hive.count('lines_cut', 0);
+  hive.count('corrections_refused', 0);
   const log = hive.log;
 
   const keyOf = (e: Endpoint) => endpointKey(e.network, e.channel);
@@ -222,9 +223,12 @@ export default definePlugin(manifest, function bridge(hive) {
     }
     const now = Date.now();
     const fromKey = keyOf(from);
+    const account = metaString(msg.meta, 'hive.account');
     if (msg.meta['hive.history']) {
-      // Old lines replayed by the room on join: not news, but replies to them can be quoted.
-      memory.add(fromKey, nick, text, msgid, now);
+      // Old lines replayed by the room on join: not news, but replies to them can be quoted. Not
+      // anyone's latest line (they may be hours old).
+      const old = memory.add(fromKey, nick, text, msgid, now, true);
+      old.account = account;
       return;
     }
     const kind: SpeechKind = irc.command === 'NOTICE' ? 'notice' : c.kind === 'action' ? 'action' : 'message';
@@ -237,7 +241,7 @@ export default definePlugin(manifest, function bridge(hive) {
     }
 
     const replaces = metaString(msg.meta, 'hive.replaces');
-    if (replaces !== undefined) return correction(from, nick, replaces, msgid, text, { command, headFor, others, now });
+    if (replaces !== undefined) return correction(from, nick, account, replaces, msgid, text, { kind, command, headFor, others, now });
 
     const sub = isRoom(from.channel) ? undefined : parseSubstitution(text);
     const last = sub ? memory.lastOf(fromKey, nick, now) : undefined;
@@ -258,6 +262,8 @@ export default definePlugin(manifest, function bridge(hive) {
     const replyTo = metaString(msg.meta, 'hive.reply_msgid');
     const answered = replyTo !== undefined ? memory.find(fromKey, replyTo, now) : undefined;
     const entry = memory.add(fromKey, nick, text, msgid, now);
+    entry.account = account;
+    entry.kind = kind;
     return deliver(others.map((to): Relay => {
       let head = headFor(to);
       let own: Meta | undefined;
@@ -275,27 +281,32 @@ export default definePlugin(manifest, function bridge(hive) {
 
   /**
    * A correction (hive.replaces) of message `replaces` in `from`: a correction of each room's copy,
-   * `s/old/new/` or `* correction: …` on IRC. A correction of a message not remembered (by its id,
-   * nor the speaker's last line there) is relayed as a new line marked as a correction.
+   * `s/old/new/` or `* correction: …` on IRC. Only the speaker's own message, said there, is
+   * corrected; anything else (an id not remembered, or someone else's message, or a copy the bridge
+   * relayed) is treated as unknown: relayed as a new line marked as a correction. There is no guess
+   * by "their last line": the mouth already gives a client's own id as the room's, and a guess
+   * would replace an unrelated line.
    */
   const correction = (
-    from: Endpoint, nick: string, replaces: string, msgid: string | undefined, text: string,
-    how: { command: string; headFor: (to: Endpoint) => string; others: Endpoint[]; now: number },
+    from: Endpoint, nick: string, account: string | undefined, replaces: string, msgid: string | undefined, text: string,
+    how: { kind: SpeechKind; command: string; headFor: (to: Endpoint) => string; others: Endpoint[]; now: number },
   ) => {
     const fromKey = keyOf(from);
-    // XEP-0308 corrects the sender's last message. Its id may not be the one the line carried
-    // (a room that stamps stanza-ids gives hive.msgid the room's id, while clients correct by
-    // their own): then the speaker's last line there is the one corrected.
-    const before = memory.find(fromKey, replaces, how.now) ?? memory.lastOf(fromKey, nick, how.now);
+    const found = memory.find(fromKey, replaces, how.now);
+    const before = found && sameSpeaker(found, fromKey, nick, account) ? found : undefined;
+    if (found && !before) {
+      hive.count('corrections_refused');
+      log.info({ channel: from.channel, nick }, 'a correction of a message that is not the speaker\'s own: relayed as a new line');
+    }
     const shown = before ? { text: before.text, truncated: before.truncated } : undefined;
     let entry = before;
     if (entry) {
-      // Found as the speaker's last line: the id named finds it directly next time.
-      memory.setId(entry, fromKey, replaces);
       if (msgid !== undefined) memory.setId(entry, fromKey, msgid);
       memory.update(entry, text);
     } else {
       entry = memory.add(fromKey, nick, text, msgid, how.now);
+      entry.account = account;
+      entry.kind = how.kind;
       // Later corrections name the same original: they find this line (and its copies) then.
       memory.setId(entry, fromKey, replaces);
     }
@@ -309,6 +320,14 @@ export default definePlugin(manifest, function bridge(hive) {
       return { to, lines: relayLines(to, how.command, head, toBuffers(correctionLines(undefined, text))), meta: { 'hive.msgid': copyId(entry, to) } };
     }));
   };
+
+  /**
+   * Whether `e` is something `nick` (with `account`, if known) said in `fromKey` themselves: not a
+   * copy the bridge relayed there, nor another occupant's line. Accounts are compared where both
+   * are known (a nick in a room can change hands).
+   */
+  const sameSpeaker = (e: Remembered, fromKey: string, nick: string, account: string | undefined) =>
+    e.where === fromKey && ircLower(e.nick) === ircLower(nick) && (e.account === undefined || account === undefined || e.account === account);
 
   /** A multi-line room message comes one line per HiveMessage: gathered, relayed whole. */
   const gatherer = new Gatherer((whole) => speech(whole, whole.network!, whole.irc!.nick));

@@ -16,6 +16,10 @@ const MAX_IDS_PER_ENTRY = 32;
 export interface Remembered {
   /** The speaker, as the network named them. */
   nick: string;
+  /** The speaker's account (hive.account: services account, or a room's real JID), where known. */
+  account?: string;
+  /** How it was said (message, action, notice), for a correction to say it the same way. */
+  kind?: string;
   /** The endpoint key of the place it was said. */
   readonly where: string;
   /** The text as readers see it (no formatting codes), lines joined by "\n", at most MAX_REMEMBERED_TEXT characters. */
@@ -50,18 +54,24 @@ export class MessageMemory {
     return this.entries.size;
   }
 
-  /** A new entry for something `nick` said in `endpoint` (with its id there, if the network gives one). */
-  add(endpoint: string, nick: string, text: string, msgid: string | undefined, now: number): Remembered {
+  /**
+   * A new entry for something `nick` said in `endpoint` (with its id there, if the network gives
+   * one). It becomes their latest line there unless `notLatest` (a room's history, replayed on
+   * rejoin: old, so an s/old/new/ must not reach it).
+   */
+  add(endpoint: string, nick: string, text: string, msgid: string | undefined, now: number, notLatest = false): Remembered {
     this.prune(now);
     const cut = boundText(text);
     const entry: Remembered = { nick, where: endpoint, text: cut.text, truncated: cut.truncated, ids: new Map(), at: now, keys: [] };
     this.entries.add(entry);
     if (msgid !== undefined) this.setId(entry, endpoint, msgid);
-    const lk = `${endpoint}\0${ircLower(nick)}`;
-    const before = this.lastBy.get(lk);
-    if (before) before.lastKey = undefined;
-    this.lastBy.set(lk, entry);
-    entry.lastKey = lk;
+    if (!notLatest) {
+      const lk = `${endpoint}\0${ircLower(nick)}`;
+      const before = this.lastBy.get(lk);
+      if (before) before.lastKey = undefined;
+      this.lastBy.set(lk, entry);
+      entry.lastKey = lk;
+    }
     while (this.entries.size > this.opts.maxEntries) this.forget(this.entries.values().next().value!);
     return entry;
   }
@@ -90,6 +100,18 @@ export class MessageMemory {
     const e = this.lastBy.get(`${endpoint}\0${ircLower(nick)}`);
     if (!e || now - e.at >= this.opts.ttlMs) return undefined;
     return e;
+  }
+
+  /**
+   * Forgets which line is `nick`'s latest in `endpoint` (they left, or took another nick): an
+   * s/old/new/ from whoever has that nick next must not correct it. The line itself stays.
+   */
+  forgetLatest(endpoint: string, nick: string): void {
+    const lk = `${endpoint}\0${ircLower(nick)}`;
+    const e = this.lastBy.get(lk);
+    if (!e) return;
+    e.lastKey = undefined;
+    this.lastBy.delete(lk);
   }
 
   /** Changes the remembered text (after a correction). */
