@@ -297,6 +297,22 @@ describe('bridge handler with XMPP rooms (native replies and corrections)', () =
     expect(last(h, A).meta['hive.replaces']).toBeUndefined();
   });
 
+  it('an IRC s/old/new/ never reaches a line of someone who left or changed nick; a corrected /me stays an action', async () => {
+    const h = fakeHive({ groups: { g: ['irc/#hive', `x/${A}`] }, colours: false, no_highlight: false });
+    await h.feed('irc', ':dave!u@h PRIVMSG #hive :\x01ACTION deploys today\x01');
+    const copy = last(h, A).meta['hive.msgid'];
+    await h.feed('irc', ':dave!u@h PRIVMSG #hive :s/today/tomorrow/');
+    expect(last(h, A)).toMatchObject({ lines: [`PRIVMSG ${A} :* dave deploys tomorrow`], meta: { 'hive.replaces': copy } });
+    for (const gone of [':dave!u@h QUIT :bye', ':dave!u@h NICK :dave2', ':dave!u@h PART #hive', ':op!u@h KICK #hive dave :out']) {
+      await h.feed('irc', ':dave!u@h PRIVMSG #hive :we ship it');
+      await h.feed('irc', gone);
+      // Someone else takes the nick: their s/// is a plain line.
+      await h.feed('irc', ':dave!other@h PRIVMSG #hive :s/ship/burn/');
+      expect(last(h, A).lines).toEqual([`PRIVMSG ${A} :<dave> s/ship/burn/`]);
+      expect(last(h, A).meta['hive.replaces']).toBeUndefined();
+    }
+  });
+
   it('relays a multi-line room message to IRC as lines kept in one message (bounded), to a room as one message', async () => {
     const h = fakeHive({ groups: rooms, colours: false, no_highlight: false, max_lines: 3 });
     await h.feed('x', [`:alice!alice@localhost PRIVMSG ${A} :one`, `:alice!alice@localhost PRIVMSG ${A} :two`], { 'hive.msgid': 'm1' });

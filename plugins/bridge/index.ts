@@ -247,13 +247,15 @@ export default definePlugin(manifest, function bridge(hive) {
     const last = sub ? memory.lastOf(fromKey, nick, now) : undefined;
     const fixed = last && !last.truncated && now - last.at < SUBSTITUTION_MS ? applySubstitution(last.text, sub!) : undefined;
     if (last && fixed !== undefined) {
-      // An IRC user's s/old/new/ of their previous line: a real correction of each room's copy;
-      // IRC readers get the s/old/new/ itself.
+      // An IRC user's s/old/new/ of their previous line: a real correction of each room's copy,
+      // said the way the line was (a /me stays `* nick …`); IRC readers get the s/old/new/ itself.
       memory.update(last, fixed);
+      const was = (last.kind ?? kind) as SpeechKind;
+      const wasCommand = was === 'notice' ? 'NOTICE' : 'PRIVMSG';
       return deliver(others.map((to) => {
         const copy = last.ids.get(keyOf(to));
         if (isRoom(to.channel) && copy) {
-          return { to, lines: relayLines(to, command, headFor(to), toBuffers(fixed.split('\n'))), meta: { 'hive.msgid': newMessageId(hive.name), 'hive.replaces': copy } };
+          return { to, lines: relayLines(to, wasCommand, speechHead(was, nick, styleFor(to)), toBuffers(fixed.split('\n'))), meta: { 'hive.msgid': newMessageId(hive.name), 'hive.replaces': copy } };
         }
         return { to, lines: relayLines(to, command, headFor(to), bodiesFor(to, bodies)), meta: isRoom(to.channel) ? { 'hive.msgid': newMessageId(hive.name) } : undefined };
       }));
@@ -364,6 +366,12 @@ export default definePlugin(manifest, function bridge(hive) {
     // Where a quitting or renamed user was, before the line is learnt.
     const wasIn = irc.command === 'QUIT' || irc.command === 'NICK' ? endpointsOn(network).filter((e) => members.has(network, e.channel, nick)) : [];
     members.see(network, irc, own);
+    // Whoever leaves a channel or takes another nick has no latest line there any more: an
+    // s/old/new/ from the next one with that nick must not correct theirs.
+    const forgetIn = (eps: Endpoint[], who: string) => { for (const e of eps) memory.forgetLatest(keyOf(e), who); };
+    if (irc.command === 'QUIT' || irc.command === 'NICK') forgetIn(endpointsOn(network), nick);
+    else if (irc.command === 'PART') forgetIn((irc.params[0] ?? '').split(',').map((ch) => routes.find(network, ch)).filter((e): e is Endpoint => e !== undefined), nick);
+    else if (irc.command === 'KICK' && irc.params[1]) forgetIn([routes.find(network, irc.params[0] ?? '')].filter((e): e is Endpoint => e !== undefined), irc.params[1]);
 
     switch (irc.command) {
       case 'PRIVMSG':
