@@ -323,6 +323,13 @@ describe('bridge handler with XMPP rooms (native replies and corrections)', () =
     expect(last(h, '#hive').lines).toEqual(['PRIVMSG #hive :<alice> l0', 'PRIVMSG #hive :<alice> l1', 'PRIVMSG #hive :<alice> (… 48 more lines)']);
     expect(h.node.counters.lines_cut).toBe(48);
     expect(last(h, B).lines).toHaveLength(50);
+    // Hostile: one 16 KB line would be ~40 IRC lines once the mouth splits it: cut to max_lines' worth.
+    await h.feed('x', `:alice!alice@localhost PRIVMSG ${A} :${'z'.repeat(16_000)}`, { 'hive.msgid': 'm3' });
+    const cut = last(h, '#hive').lines;
+    expect(cut).toHaveLength(2);
+    expect(cut[0]!.length).toBeLessThan(3 * 400);
+    expect(cut[1]).toMatch(/^PRIVMSG #hive :<alice> \(… \d+ more bytes\)$/);
+    expect(h.node.counters.lines_cut).toBe(49);
     // A multi-line correction on IRC: marked on its first line, bounded the same way.
     await h.feed('x', [`:alice!alice@localhost PRIVMSG ${A} :uno`, `:alice!alice@localhost PRIVMSG ${A} :dos`], { 'hive.msgid': 'm1x', 'hive.replaces': 'm1' });
     expect(last(h, '#hive').lines).toEqual(['PRIVMSG #hive :<alice> * correction: uno', 'PRIVMSG #hive :<alice> dos']);

@@ -15,6 +15,7 @@ import { ChannelMembers, definePlugin, ircLower, newMessageId, parseLine, type H
 import { buildRoutes, configSchema, endpointKey, type Endpoint } from './config.js';
 import { classifyText, eventText, showNick, speechHead, trailingBytes, type NickStyle, type RelayEvent, type SpeechKind } from './format.js';
 import { RecentRelays } from './echo.js';
+import { capForIrc } from './irc-cap.js';
 import { MessageMemory, type Remembered } from './message-memory.js';
 import { Gatherer, gatherKey } from './gatherer.js';
 import { applySubstitution, correctionLines, isRoom, parseSubstitution, replyPrefix, stripFormatting } from './rich-format.js';
@@ -152,15 +153,17 @@ export default definePlugin(manifest, function bridge(hive) {
 
   /**
    * The lines of one relay: the head before the first line (or before every line on IRC, where
-   * each line stands alone), at most max_lines lines on IRC (the rest said to be cut, and counted).
+   * each line stands alone). On IRC at most max_lines lines as IRC will see them: the mouth splits a
+   * long line into parts of about IRC_LINE_BYTES, so a line costs one per IRC_LINE_BYTES of it. What
+   * does not fit is cut; the last line says how much (and it is counted in lines_cut).
    */
   const relayLines = (to: Endpoint, command: string, head: string, bodies: Buffer[]): Buffer[] => {
     const room = isRoom(to.channel);
     let list = bodies;
-    if (!room && list.length > cfg.max_lines) {
-      const cut = list.length - cfg.max_lines + 1;
-      hive.count('lines_cut', cut);
-      list = [...list.slice(0, cfg.max_lines - 1), Buffer.from(`(… ${cut} more lines)`, 'utf8')];
+    if (!room) {
+      const capped = capForIrc(bodies, cfg.max_lines);
+      if (capped.cut > 0) hive.count('lines_cut', capped.cut);
+      list = capped.lines;
     }
     return list.map((body, i) => {
       let h = i === 0 || !room ? head : '';
