@@ -153,8 +153,12 @@ describe('bridge handler with XMPP rooms (native replies and corrections)', () =
     expect(copy.bytes[0]!.toString()).toBe(`PRIVMSG ${B} :<a\u200blice> hello`);
     expect(copy.meta['hive.msgid']).toMatch(/^bridge-/);
     expect(copy.meta['hive.reply_to']).toBeUndefined();
-    // The room reflects the copy back (its id is ours): not relayed again.
+    // The room reflects the copy back. From the bot's nick, with the room's own id (a room that
+    // stamps stanza-ids): the nick is what stops it.
     const before = h.sent.length;
+    await h.feed('x', `:hivebot!hivebot@localhost PRIVMSG ${B} :<alice> hello`, { 'hive.msgid': 'room-stanza-id-1' });
+    expect(h.sent.length).toBe(before);
+    // Under another nick of the bot, in a room that keeps the sender's id (ours): the id stops it.
     await h.feed('x', `:hivebot2!hivebot@localhost PRIVMSG ${B} :<alice> hello`, { 'hive.msgid': String(copy.meta['hive.msgid']) });
     expect(h.sent.length).toBe(before);
   });

@@ -68,8 +68,9 @@ export default definePlugin(manifest, function bridge(hive) {
   const ownNicks = new Map<string, string>();
   const recent = new RecentRelays(ECHO_MEMORY_MS);
   const memory = new MessageMemory(MEMORY);
-  // The ids the bridge gives its copies share a prefix (node name, run): a room reflecting a copy
-  // back is recognised by it, whatever nick the bot has in that room.
+  // The ids the bridge gives its copies share a prefix (node name, run): a room that keeps the
+  // sender's id and reflects a copy back is recognised by it, whatever nick the bot has there. A
+  // room that stamps its own ids (MAM) hides it: there only the bot's nick stops the echo.
   const probe = newMessageId(hive.name);
   const ownIdPrefix = probe.slice(0, probe.lastIndexOf('-') + 1);
   // Shown from the start in the Counters property, as 0.

@@ -97,8 +97,12 @@ describe('bridge between ngIRCd and Prosody', () => {
     const own = await alice.waitFor((s) => s.is('message') && s.attrs.from === `${A}/alice` && bodyOf(s) === 'what time is the meeting tomorrow?', { since: a0 });
     const copy = await expectFromBot(bob, B, '<alice> what time is the meeting tomorrow?', b0);
     const a1 = alice.mark();
-    // bob answers the bridge's copy in room B.
-    await bob.groupchat(B, 'at noon', [xml('reply', { xmlns: NS_REPLY, id: copy.attrs.id, to: `${B}/hivebot` })]);
+    // bob answers the bridge's copy in room B by the id the room gave it (its stanza-id), as a
+    // XEP-0461 client does in a room.
+    const copyInB = stanzaId(copy, B);
+    expect(copyInB).toMatch(/./);
+    expect(copyInB).not.toBe(copy.attrs.id);
+    await bob.groupchat(B, 'at noon', [xml('reply', { xmlns: NS_REPLY, id: copyInB, to: `${B}/hivebot` })]);
     await expectIrc('<bob> ↪ alice: "what time is the meeting tomorrow?" — at noon', c0);
     const reply = await expectFromBot(alice, A, '<bob> at noon', a1);
     // In room A it answers alice's own message, by the id the room gave it.
@@ -126,6 +130,25 @@ describe('bridge between ngIRCd and Prosody', () => {
     expect(again.getChild('replace', NS_CORRECT)?.attrs.id).toBe(copy.attrs.id);
     await sleep(300);
     expect(ircRelays(c0)).toEqual(['<alice> I like teh cats', '<alice> s/teh/the/', '<alice> * correction: I like dogs more than cats']);
+  });
+
+  it('hostile: a correction naming someone else\'s message (the bot\'s copy of it) changes nothing of theirs', async () => {
+    const [c0, a0, b0] = [carol.mark(), alice.mark(), bob.mark()];
+    await alice.groupchat(A, 'I love this project');
+    const copy = await expectFromBot(bob, B, '<alice> I love this project', b0);
+    await expectIrc('<alice> I love this project', c0);
+    const a1 = alice.mark();
+    // bob "corrects" the copy in room B, by its stanza-id as his client knows it. (The mouth may
+    // already pass it on as a plain line; the bridge refuses it either way.) It arrives as bob's
+    // new line, never as a correction of alice's.
+    await bob.groupchat(B, 'I hate this project', [xml('replace', { xmlns: NS_CORRECT, id: stanzaId(copy, B) })]);
+    const asNew = /^<bob> (\* correction: )?I hate this project$/;
+    await carol.waitFor((l) => l.command === 'PRIVMSG' && l.nick === 'hivebot' && asNew.test(seen(l.params[1])), { since: c0, timeout: 15_000 });
+    const inA = await alice.waitFor((s) => s.is('message') && s.attrs.from === `${A}/hivebot` && asNew.test(seen(bodyOf(s))), { since: a1, timeout: 15_000 });
+    expect(inA.getChild('replace', NS_CORRECT)).toBeUndefined();
+    await sleep(300);
+    expect(fromBot(alice, A, a0).filter((s) => s.getChild('replace', NS_CORRECT))).toEqual([]);
+    expect(ircRelays(c0).filter((l) => l.startsWith('<alice>'))).toEqual(['<alice> I love this project']);
   });
 
   it('an IRC user\'s s/old/new/ becomes a correction of the copies in the rooms', async () => {
