@@ -183,6 +183,8 @@ const xmppObjectSchema = z
     /** The bot's nick in rooms (a room may set its own); default: the JID's localpart when it is a valid IRC nick, else "hive". */
     nick: nickSchema.optional(),
     rooms: z.array(roomSchema).default([]),
+    /** Room services (`conference.example.net`) that may tell an occupant's real JID (hive.account) for any server's users; the bot's own server and its subdomains always may, any service for its own domain's users. */
+    trusted_room_services: z.array(z.string().min(1).max(256).transform((h) => h.toLowerCase())).max(100).default([]),
     flood: xmppFloodSchema,
     queue_max: z.number().int().min(1).default(500),
     /** The largest message body the bot sends or takes (UTF-8 bytes); beyond it an outbound message is refused (LineTooLong) and an inbound one dropped and counted. */

@@ -33,8 +33,8 @@ import type { Sender } from './outbound.js';
 import { foldNick, ircSafeNick, maskPart, MAX_CONTACTS, NickTable, roomOfChannel } from './xmpp-names.js';
 import { XmppOutbound, type Resolved, type SubmitOptions, type XmppAction } from './xmpp-outbound.js';
 import { XmppRoom, type Occupant } from './xmpp-room.js';
-import { buildMessage, errorCondition, messageParts, mucStatus, NS } from './xmpp-stanza.js';
-import { xmppTlsFor } from './xmpp-tls.js';
+import { buildMessage, errorCondition, messageParts, mucStatus, NS, type MessageParts } from './xmpp-stanza.js';
+import { xmppTlsFor, xmppTlsForget } from './xmpp-tls.js';
 import { carrySession, createConnection, cut, MAX_STANZA_BYTES, open, type ConnectionHooks } from './xmpp-connection.js';
 
 /** Bytes of one line handed to the plugins; a longer line of a message is cut into several. */
@@ -47,10 +47,14 @@ export const MAX_REFS = 10_000;
 export const MAX_ROOMS = 200;
 /** Stanzas sent and not acknowledged (stream management) at most: a server that never acknowledges would otherwise grow the client's queue without end. */
 export const MAX_UNACKED = 500;
+/** A line handed to the plugins: `:prefix COMMAND …` with one `!` and `@` at most in the prefix, no CR, LF or NUL anywhere. */
+const SAFE_LINE = /^:(?:[^\s!@\0]+|[^\s!@\0]+![^\s!@\0]+@[^\s!@\0]+) [A-Z0-9]+(?: [^\r\n\0]*)?$/;
 /** Nicks per 353 line, as IRC servers do. */
 const NAMES_PER_LINE = 40;
 /** How long the outbound queue waits for the rooms to be joined after a fresh login. */
 const JOIN_WAIT_MS = 5_000;
+/** How long a room we left may take to confirm it before it is forgotten anyway. */
+const LEAVE_WAIT_MS = 10_000;
 
 export interface XmppNetworkOptions {
   name: string;
@@ -72,6 +76,8 @@ interface Ref {
   msgid?: string;
   /** Who said it: the occupant's full JID in a room, the sender's JID in a direct chat. */
   from: string;
+  /** The IRC nick the line gave them. */
+  nick: string;
 }
 
 /** A direct-chat partner: where a message to their nick goes. */
@@ -104,7 +110,7 @@ export class XmppNetwork implements Network {
   private readonly outbound: XmppOutbound;
   private readonly rooms = new Map<string, XmppRoom>();
   /** Direct-chat partners; none gets a nick the bot has (its own, or its nick in a room). */
-  private readonly contacts = new NickTable<Contact>(MAX_CONTACTS, (folded) => folded === foldNick(this.nick) || [...this.rooms.values()].some((r) => foldNick(r.nick) === folded));
+  private readonly contacts = new NickTable<Contact>(MAX_CONTACTS, (folded) => folded === foldNick(this.nick) || [...this.rooms.values()].some((r) => foldNick(r.ircNick) === folded));
   private readonly refs = new Map<string, Ref>();
   /** Message stanzas the server never acknowledged before it lost our session: sent again after the next login. */
   private unacked: Element[] = [];
@@ -118,9 +124,15 @@ export class XmppNetwork implements Network {
    * connects: connection attempts; malformed: stanzas dropped and XML errors; hostileDrops:
    * connections dropped for the server's input; tooLong: inbound messages over max_message_bytes
    * or MAX_INBOUND_LINES; resent: messages sent again after the server lost the session; errors:
-   * error stanzas the server sent back for what we sent.
+   * error stanzas the server sent back for what we sent; foreignCorrections: corrections naming a
+   * message that is not the sender's own (passed on as plain lines); untrustedAccounts: real JIDs
+   * a room service we do not trust claimed (not passed on); forgedTimes: <delay> stamps not from the
+   * room's history or our server (ignored); unsafeLines: lines that would have carried CR, LF, NUL
+   * or a broken prefix (dropped: a last check, nothing should reach it).
    */
-  readonly counters = { connects: 0, malformed: 0, hostileDrops: 0, tooLong: 0, resent: 0, errors: 0 };
+  readonly counters = { connects: 0, malformed: 0, hostileDrops: 0, tooLong: 0, resent: 0, errors: 0, foreignCorrections: 0, untrustedAccounts: 0, forgedTimes: 0, unsafeLines: 0 };
+  /** The message a submit answers, while it is being submitted: its speaker's nick resolves to them. */
+  private answering: Ref | undefined;
 
   constructor(private readonly o: XmppNetworkOptions) {
     this.name = o.name;
@@ -132,23 +144,41 @@ export class XmppNetwork implements Network {
       queueMax: c.queue_max,
       maxBodyBytes: c.max_message_bytes,
       resolve: (target) => this.resolve(target),
-      joinable: (room) => {
-        const wanted = [...this.rooms.values()].filter((r) => r.wanted).length;
-        if (!this.rooms.get(room)?.wanted && wanted >= MAX_ROOMS) throw new OutboundRefused('InvalidLine', `The bot is in ${wanted} rooms already, the most it joins (${MAX_ROOMS}); PART one first.`);
-      },
+      joinable: (room) => this.joinable(room),
       send: (action) => this.act(action),
       newId: () => `hive-${randomBytes(9).toString('base64url')}`,
       log: o.log,
     });
     for (const r of c.rooms) this.rooms.set(r.jid, new XmppRoom(r.jid, r.nick ?? c.nick, r.password));
-    // Always set for this host, so that what an earlier network (or an earlier config) asked for it
-    // does not linger; with tls: none too, since a server may offer STARTTLS all the same.
+    // Always set for this host and port, so that what an earlier network (or an earlier config) asked
+    // for it does not linger; with tls: none too, since a server may offer STARTTLS all the same.
+    // Forgotten at stop (xmpp-tls.ts says whom it applies to).
     const tls = { ...(c.ca_file ? { ca: readFileSync(c.ca_file) } : {}), rejectUnauthorized: c.tls_verify };
-    xmppTlsFor(c.host, tls);
-    xmppTlsFor(this.domain, tls);
+    xmppTlsFor(this, c.host, c.port, tls);
+    xmppTlsFor(this, this.domain, c.port, tls);
   }
 
   get nick(): string { return this.o.config.nick; }
+
+  /** Throws OutboundRefused when `room` would be one room too many (checked at submit, and again when the JOIN is sent). */
+  private joinable(room: string): void {
+    const wanted = [...this.rooms.values()].filter((r) => r.wanted).length;
+    if (!this.rooms.get(room)?.wanted && wanted >= MAX_ROOMS) throw new OutboundRefused('InvalidLine', `The bot is in ${wanted} rooms already, the most it joins (${MAX_ROOMS}); PART one first.`);
+  }
+
+  /**
+   * Whether the service of `room` may tell who an occupant is (<item jid>, which becomes
+   * hive.account and the prefix's user@host): the bot's own server and its subdomains, the
+   * services listed in trusted_room_services, and any service for its own server's users
+   * (conference.evil.org may vouch for x@evil.org, never for x@example.org).
+   */
+  private vouches(room: XmppRoom, realJid: string): boolean {
+    const service = this.mucHost(room);
+    const under = (host: string, domain: string) => host === domain || host.endsWith(`.${domain}`);
+    if (under(service, this.domain) || this.o.config.trusted_room_services.includes(service)) return true;
+    const domain = realJid.slice(realJid.indexOf('@') + 1);
+    return domain !== '' && under(service, domain);
+  }
 
   async start(): Promise<void> {
     this.connect();
@@ -168,7 +198,12 @@ export class XmppNetwork implements Network {
     if (msgid !== undefined) opts.msgid = msgid;
     const replaces = str('hive.replaces');
     if (replaces !== undefined) opts.replaces = replaces;
-    this.outbound.submit(sender, lines, opts);
+    this.answering = ref;
+    try {
+      this.outbound.submit(sender, lines, opts);
+    } finally {
+      this.answering = undefined;
+    }
   }
 
   outboundCounters(): Record<string, number> { return this.outbound.counters(); }
@@ -186,10 +221,9 @@ export class XmppNetwork implements Network {
       if (jid) listed.set(jid, ch.key);
       else this.o.log.warn({ room: ch.name }, 'not a room JID; left out');
     }
-    for (const room of this.rooms.values()) {
+    for (const room of [...this.rooms.values()]) {
       if (!room.configured || listed.has(room.jid) || !room.wanted) continue;
       room.wanted = false;
-      if (room.rejoinTimer) { clearTimeout(room.rejoinTimer); room.rejoinTimer = undefined; }
       this.leave(room);
     }
     for (const [jid, key] of listed) {
@@ -217,10 +251,10 @@ export class XmppNetwork implements Network {
   private makeClient(): Client {
     const c = this.o.config;
     const hooks: ConnectionHooks = {
-      online: () => { if (this.xmpp === x && !this.down) this.onOnline(); },
-      resumed: () => this.onResumed(),
+      online: () => { if (this.xmpp === x && !this.down && !this.stopping) this.onOnline(); },
+      resumed: () => { if (this.xmpp === x && !this.stopping) this.onResumed(); },
       failed: (st) => { if (st.is('message')) this.unacked.push(st); },
-      stanza: (st) => this.onStanza(st),
+      stanza: (st) => { if (this.xmpp === x && !this.stopping) this.onStanza(st); },
       heard: () => { this.lastHeard = Date.now(); },
       tooLong: () => this.drop(`StanzaTooLong: the server sent more than ${MAX_STANZA_BYTES} bytes without completing a stanza`),
       badXml: (message) => this.badXml(message),
@@ -297,12 +331,10 @@ export class XmppNetwork implements Network {
     // is not refused by it for being sent before we are in; then what the server lost is sent again.
     void Promise.all(rooms.map((r) => r.settled(JOIN_WAIT_MS))).then(() => {
       if (!this.online || this.xmpp !== x) return;
-      const again = this.unacked.splice(0);
-      for (const s of again) {
-        void x.send(s).catch(() => undefined);
-        this.counters.resent++;
-      }
-      if (again.length) this.o.log.warn({ messages: again.length }, 'sent again what the server never acknowledged before it lost the session');
+      // Through the queue: paced by the token bucket like everything else, counted as sent.
+      const again = this.outbound.resend(this.unacked.splice(0));
+      this.counters.resent += again;
+      if (again) this.o.log.warn({ messages: again }, 'sending again what the server never acknowledged before it lost the session');
       this.outbound.setOpen(true);
     });
   }
@@ -371,7 +403,10 @@ export class XmppNetwork implements Network {
   private join(room: XmppRoom): void {
     if (!this.online || !this.xmpp) return;
     room.state = 'joining';
-    const x = xml('x', { xmlns: NS.muc }, room.password ? xml('password', {}, room.password) : undefined);
+    // A rejoin asks only for the history after what was heard (the rest was handed on already; plugins would answer it again).
+    room.seenBefore = room.lastSeen;
+    const since = room.lastSeen !== undefined ? xml('history', { since: new Date(room.lastSeen).toISOString() }) : undefined;
+    const x = xml('x', { xmlns: NS.muc }, room.password ? xml('password', {}, room.password) : undefined, since);
     void this.xmpp.send(xml('presence', { to: `${room.jid}/${room.nick}` }, x)).catch(() => undefined);
     this.o.log.info({ room: room.jid, nick: room.nick }, 'joining');
   }
@@ -397,9 +432,16 @@ export class XmppNetwork implements Network {
     this.stopping = true;
     for (const t of [this.reconnectTimer, this.connectTimer, this.stableTimer, this.pingTimer, ...this.timers]) if (t) clearTimeout(t);
     this.outbound.close();
+    xmppTlsForget(this);
+    if (this.unacked.length) {
+      this.o.log.error({ messages: this.unacked.length }, 'messages the server never acknowledged, not sent again at shutdown');
+      this.unacked = [];
+    }
     const x = this.xmpp;
-    if (!x || !this.online) return;
-    await Promise.race([x.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
+    if (!x) return;
+    // A client still connecting is cut too: left alone it would log in later and fight the next session.
+    if (this.online) await Promise.race([x.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
+    cut(x);
   }
 
   // ------------------------------------------------------------------ outbound
@@ -411,6 +453,10 @@ export class XmppNetwork implements Network {
       if (!room?.wanted) throw new OutboundRefused('InvalidLine', `The bot is not in the room ${showBytes(target)}; expected one of its rooms (${[...this.rooms.values()].filter((r) => r.wanted).map((r) => r.channel).join(', ') || 'none'}).`);
       return { to: room.jid, type: 'groupchat' };
     }
+    // The speaker of the message answered is who they were there (a room's occupant, or the JID
+    // that wrote), never a namesake elsewhere.
+    const answering = this.answering;
+    if (answering && foldNick(answering.nick) === foldNick(target)) return { to: answering.from, type: 'chat' };
     const contact = this.contacts.lookup(target);
     if (contact) return { to: contact.value.to, type: 'chat' };
     for (const room of this.rooms.values()) {
@@ -424,6 +470,10 @@ export class XmppNetwork implements Network {
   private act(action: XmppAction): void {
     const x = this.xmpp;
     if (!x) return;
+    if (action.kind === 'stanza') {
+      void x.send(action.stanza).catch((err: Error) => this.o.log.warn({ err: err.message, to: action.stanza.attrs.to }, 'message not written'));
+      return;
+    }
     if (action.kind === 'message') {
       void x.send(buildMessage(action.msg)).catch((err: Error) => this.o.log.warn({ err: err.message, to: action.msg.to }, 'message not written'));
       if (x.streamManagement.outbound_q.length > MAX_UNACKED) this.drop(`AcksMissing: more than ${MAX_UNACKED} stanzas sent and not acknowledged`);
@@ -432,6 +482,14 @@ export class XmppNetwork implements Network {
     let room = this.rooms.get(action.room);
     if (action.kind === 'join') {
       if (!room) {
+        try {
+          this.joinable(action.room);
+        } catch (err) {
+          // Other JOINs queued before this one took the last places.
+          this.outbound.count(err);
+          this.o.log.warn({ room: action.room, rooms: MAX_ROOMS }, 'JOIN refused: the bot is in the most rooms it joins');
+          return;
+        }
         room = new XmppRoom(action.room, this.o.config.nick, action.password, false);
         this.rooms.set(action.room, room);
       }
@@ -445,10 +503,18 @@ export class XmppNetwork implements Network {
     this.leave(room);
   }
 
+  /** Leaves a room no longer wanted; it is forgotten once out (at once if not in it, else on the room's answer, or after LEAVE_WAIT_MS without one). */
   private leave(room: XmppRoom): void {
-    if (room.state === 'out' || !this.xmpp || !this.online) return;
+    if (room.rejoinTimer) { clearTimeout(room.rejoinTimer); this.timers.delete(room.rejoinTimer); room.rejoinTimer = undefined; }
+    if (room.state === 'out' || !this.xmpp || !this.online) { this.forget(room); return; }
     void this.xmpp.send(xml('presence', { to: `${room.jid}/${room.nick}`, type: 'unavailable' })).catch(() => undefined);
     this.o.log.info({ room: room.jid }, 'leaving');
+    this.later(() => { if (!room.wanted && room.state !== 'out') { room.state = 'out'; room.settle(); this.forget(room); } }, LEAVE_WAIT_MS);
+  }
+
+  /** Drops a room that is not wanted from the tables (its occupants, ids and nick). */
+  private forget(room: XmppRoom): void {
+    if (!room.wanted && this.rooms.get(room.jid) === room) this.rooms.delete(room.jid);
   }
 
   // ------------------------------------------------------------------ inbound
@@ -479,6 +545,13 @@ export class XmppNetwork implements Network {
   }
 
   private emit(line: string, meta: Meta, speaker?: string, ref?: Ref): void {
+    // The last check: whatever a room or user chose, a line is one line with one prefix.
+    if (!SAFE_LINE.test(line)) {
+      this.counters.unsafeLines++;
+      const suppressed = this.logLimit.take('unsafe');
+      if (suppressed !== undefined) this.o.log.error({ line: showBytes(line, 200), suppressed }, 'line not handed on: it would carry CR, LF, NUL or a broken prefix');
+      return;
+    }
     const id = this.o.sink.line(this.name, Buffer.from(line, 'utf8'), meta, speaker);
     if (ref) {
       this.refs.set(id, ref);
@@ -486,19 +559,25 @@ export class XmppNetwork implements Network {
     }
   }
 
-  /** A message body as PRIVMSG lines, one per line of text (a long one cut), `/me` as ACTION. */
-  private emitBody(prefix: string, target: string, body: string, meta: Meta, speaker: string, ref: Ref): void {
+  /** The lines of a message body within max_message_bytes and MAX_INBOUND_LINES (what is over is counted and logged); [] for none. */
+  private bodyLines(body: string, prefix: string): string[] {
     const bytes = Buffer.byteLength(body, 'utf8');
     if (bytes > this.o.config.max_message_bytes) {
       this.refuseInbound(`a message of ${bytes} bytes (max_message_bytes ${this.o.config.max_message_bytes})`, prefix);
-      return;
+      return [];
     }
-    let lines = body.split(/\r\n|\r|\n/).filter((l) => l.trim() !== '');
-    if (lines.length === 0) return;
+    const lines = body.split(/\r\n|\r|\n/).filter((l) => l.trim() !== '');
     if (lines.length > MAX_INBOUND_LINES) {
       this.refuseInbound(`${lines.length - MAX_INBOUND_LINES} lines past the first ${MAX_INBOUND_LINES} of a message`, prefix);
-      lines = lines.slice(0, MAX_INBOUND_LINES);
+      return lines.slice(0, MAX_INBOUND_LINES);
     }
+    return lines;
+  }
+
+  /** A message body as PRIVMSG lines, one per line of text (a long one cut), `/me` as ACTION. */
+  private emitBody(prefix: string, target: string, body: string, meta: Meta, speaker: string, ref: Ref): void {
+    const lines = this.bodyLines(body, prefix);
+    if (lines.length === 0) return;
     const me = /^\/me(?: (.*))?$/s.exec(lines[0]!);
     if (me) lines[0] = `\x01ACTION ${me[1] ?? ''}\x01`;
     for (const line of lines) {
@@ -526,8 +605,8 @@ export class XmppNetwork implements Network {
     // own account is the bot itself.
     if (s.attrs.type === 'headline' || (!room && bare === `${this.local}@${this.domain}`.toLowerCase())) return;
     if (s.attrs.type === 'groupchat') {
-      // From a room the bot is not in (left, or never joined): nobody's line here.
-      if (room) this.onGroupchat(room, resource, s);
+      // From a room the bot is not in (left, leaving, or never joined): nobody's line here.
+      if (room && room.wanted && room.state !== 'out') this.onGroupchat(room, resource, s);
       return;
     }
     // In a direct chat the ids both sides know are the sender's (origin-id, else id): replies and
@@ -541,11 +620,21 @@ export class XmppNetwork implements Network {
     const nick = this.contacts.nickFor(key, { to: from }, nickSource);
     const realJid = room ? occupant?.realJid : bare;
     const prefix = maskOf(nick, realJid, nickSource, bare);
+    // Only our own server keeps messages for us while offline: another <delay> is the sender's claim.
+    if (parts.delayedAt !== undefined && parts.delayFrom !== this.domain) this.forgedTime(parts, from);
     const meta: Meta = { 'hive.nick': this.nick };
     this.richMeta(meta, parts);
     if (realJid) meta['hive.account'] = realJid;
     const speaker = prefix.slice(prefix.indexOf('!') + 1).toLowerCase();
-    this.emitBody(prefix, this.nick, parts.body, meta, speaker, { from, ...(parts.msgid ? { msgid: parts.msgid } : {}) });
+    this.emitBody(prefix, this.nick, parts.body, meta, speaker, { from, nick, ...(parts.msgid ? { msgid: parts.msgid } : {}) });
+  }
+
+  /** A <delay> nobody we trust stamped: ignored (hive.time is not set from it), counted. */
+  private forgedTime(parts: MessageParts, from: string): void {
+    delete parts.delayedAt;
+    this.counters.forgedTimes++;
+    const suppressed = this.logLimit.take('forgedTime');
+    if (suppressed !== undefined) this.o.log.warn({ from, suppressed }, 'a <delay> not stamped by the room or our server ignored');
   }
 
   private richMeta(meta: Meta, parts: ReturnType<typeof messageParts>): void {
@@ -565,11 +654,11 @@ export class XmppNetwork implements Network {
     // any <x muc#user><item jid> in a message, and the room passes it on (Prosody 0.12 does).
     const realJid = occ?.realJid;
     if (parts.subject !== undefined && !parts.body) {
-      const meta: Meta = { 'hive.nick': room.nick };
+      const meta: Meta = { 'hive.nick': room.ircNick };
       if (room.history) {
         // The subject ends the history; sent on join, it is the topic as IRC's 332 gives it.
         room.history = false;
-        if (parts.subject) this.emit(`:${this.mucHost(room)} 332 ${room.nick} ${room.channel} :${oneLine(parts.subject)}`, meta);
+        if (parts.subject) this.emit(`:${this.mucHost(room)} 332 ${room.ircNick} ${room.channel} :${oneLine(parts.subject)}`, meta);
       } else if (resource) {
         this.emit(`:${this.occupantMask(room, nick, realJid)} TOPIC ${room.channel} :${oneLine(parts.subject)}`, meta);
       }
@@ -584,22 +673,40 @@ export class XmppNetwork implements Network {
       return;
     }
     if (parts.replyTo) parts.replyTo.id = room.ownIdOf(parts.replyTo.id) ?? parts.replyTo.id;
-    const history = room.history && parts.delayedAt !== undefined;
+    // History is what the room stamps (delay from the room) before the subject; any other <delay> is the sender's claim.
+    const history = room.history && parts.delayedAt !== undefined && parts.delayFrom === room.jid;
     if (room.history && !history) room.history = false;
+    if (parts.delayedAt !== undefined && !history) this.forgedTime(parts, s.attrs.from!);
+    // Heard before a rejoin (the room sends its history again): not handed on twice.
+    if (history && room.seenBefore !== undefined && parts.delayedAt! <= room.seenBefore) return;
+    room.lastSeen = Math.max(room.lastSeen ?? 0, history ? parts.delayedAt! : Date.now());
     // A correction names the sender's own id of the message; hive.replaces is the room's (its hive.msgid).
-    if (resource && parts.replaces) parts.replaces = room.msgidOf(resource, parts.replaces) ?? parts.replaces;
+    // One naming a message the sender did not send (or one not remembered) corrects nothing: a plain line.
+    if (parts.replaces) {
+      const own = resource ? room.msgidOf(resource, parts.replaces) : undefined;
+      if (own) parts.replaces = own;
+      else {
+        delete parts.replaces;
+        this.counters.foreignCorrections++;
+        const suppressed = this.logLimit.take('foreignCorrection');
+        if (suppressed !== undefined) this.o.log.warn({ room: room.jid, from: resource, suppressed }, 'a correction of a message not the sender\'s own passed on as a plain line');
+      }
+    }
     if (resource && parts.senderId && parts.msgid && !parts.replaces) room.rememberId(resource, parts.senderId, parts.msgid);
-    const meta: Meta = { 'hive.nick': room.nick };
+    const meta: Meta = { 'hive.nick': room.ircNick };
     this.richMeta(meta, parts);
     if (history) meta['hive.history'] = true;
     if (realJid) meta['hive.account'] = realJid;
     if (!resource) {
       // The room itself speaks (a configuration change, an announcement): a notice from the server.
-      for (const line of parts.body.split('\n').filter((l) => l.trim())) this.emit(`:${this.mucHost(room)} NOTICE ${room.channel} :${cutText(line, MAX_LINE_TEXT_BYTES)[0]}`, { ...meta });
+      const host = this.mucHost(room);
+      for (const line of this.bodyLines(parts.body, host)) {
+        for (const part of cutText(line, MAX_LINE_TEXT_BYTES)) this.emit(`:${host} NOTICE ${room.channel} :${part}`, { ...meta });
+      }
       return;
     }
     const prefix = this.occupantMask(room, nick, realJid);
-    this.emitBody(prefix, room.channel, parts.body, meta, prefix.slice(prefix.indexOf('!') + 1).toLowerCase(), { from: s.attrs.from!, ...(parts.msgid ? { msgid: parts.msgid } : {}) });
+    this.emitBody(prefix, room.channel, parts.body, meta, prefix.slice(prefix.indexOf('!') + 1).toLowerCase(), { from: s.attrs.from!, nick, ...(parts.msgid ? { msgid: parts.msgid } : {}) });
   }
 
   /** The prefix of the occupant with this XMPP nick (an actor of a kick): their real JID when known. */
@@ -612,7 +719,7 @@ export class XmppNetwork implements Network {
   /** The IRC nick of someone not (or no longer) in the room: never the bot's own there. */
   private outsiderNick(room: XmppRoom, xmppNick: string): string {
     const safe = ircSafeNick(xmppNick);
-    return foldNick(safe) === foldNick(room.nick) ? `${safe.slice(0, 31)}2` : safe;
+    return foldNick(safe) === foldNick(room.ircNick) ? `${safe.slice(0, 31)}2` : safe;
   }
 
   private mucHost(room: XmppRoom): string {
@@ -624,8 +731,9 @@ export class XmppNetwork implements Network {
     if (!from) return;
     const [bare, resource] = splitJid(from);
     const room = this.rooms.get(bare);
-    if (!room || !resource) return;
-    const meta = (): Meta => ({ 'hive.nick': room.nick });
+    // From a room the bot is not in (left, or not joining): nobody's presence here.
+    if (!room || !resource || room.state === 'out') return;
+    const meta = (): Meta => ({ 'hive.nick': room.ircNick });
     const type = s.attrs.type;
     if (type === 'error') {
       if (resource !== room.nick) return;
@@ -646,17 +754,26 @@ export class XmppNetwork implements Network {
     }
     const status = mucStatus(s);
     const item = status.item;
-    const realJid = bareOf(item?.attrs.jid);
+    // The room's word for who an occupant is, only from a service that may say it (vouches()).
+    const claimed = bareOf(item?.attrs.jid);
+    const realJid = claimed && claimed.length <= 3 * 1024 && this.vouches(room, claimed) ? claimed : undefined;
+    if (claimed && !realJid) {
+      this.counters.untrustedAccounts++;
+      const suppressed = this.logLimit.take('untrustedAccount');
+      if (suppressed !== undefined) this.o.log.warn({ room: room.jid, suppressed }, 'a real JID the room\'s service may not vouch for ignored (trusted_room_services)');
+    }
     const self = status.self || (resource === room.nick && room.state !== 'in');
+    // A room we are leaving: only its word that we are out counts.
+    if (!self && !room.wanted) return;
     if (self) {
       if (type === 'unavailable') {
         const wasIn = room.state === 'in';
         if (status.codes.has('303') && item?.attrs.nick) {
           // Our nick in the room changed (we took our own nick back): as IRC says it.
-          const was = room.nick;
+          const was = room.ircNick;
           room.nick = item.attrs.nick;
           this.o.log.info({ room: room.jid, nick: room.nick }, 'room nick changed');
-          if (room.state === 'in') this.emit(`:${this.ourMask(was)} NICK :${room.nick}`, meta());
+          if (room.state === 'in' && room.ircNick !== was) this.emit(`:${this.ourMask(was)} NICK :${room.ircNick}`, meta());
           return;
         }
         room.state = 'out';
@@ -664,34 +781,37 @@ export class XmppNetwork implements Network {
         if (status.codes.has('307') || status.codes.has('301')) {
           const actor = item?.getChild('actor')?.attrs.nick;
           const by = actor ? this.maskOfNick(room, actor) : this.mucHost(room);
-          if (wasIn) this.emit(`:${by} KICK ${room.channel} ${room.nick} :${oneLine(item?.getChildText('reason') ?? '')}`, meta());
+          if (wasIn) this.emit(`:${by} KICK ${room.channel} ${room.ircNick} :${oneLine(item?.getChildText('reason') ?? '')}`, meta());
           this.o.log.warn({ room: room.jid, by: actor, delayMs: this.o.config.rejoin_delay }, 'kicked; rejoining later');
         } else if (wasIn) {
-          this.emit(`:${this.ourMask(room.nick)} PART ${room.channel}`, meta());
+          this.emit(`:${this.ourMask(room.ircNick)} PART ${room.channel}`, meta());
         }
         room.occupants.clear();
         if (room.wanted) this.rejoinLater(room);
+        else this.forget(room);
         return;
       }
       if (room.state !== 'in') {
         room.state = 'in';
         room.refusals = 0;
         room.history = true;
+        // The room may give us another nick than we asked for (XEP-0045 7.2.9): kept raw for
+        // stanzas, made IRC-safe for lines (ircNick).
         if (resource !== room.nick) room.nick = resource;
         // An occupant who got our nick as their IRC nick before we came (an XMPP nick that maps to it) gets another.
-        const holder = room.occupants.lookup(room.nick);
+        const holder = room.occupants.lookup(room.ircNick);
         if (holder && holder.name !== room.nick) {
           room.occupants.forget(holder.name);
           room.occupants.nickFor(holder.name, holder.value);
         }
         this.o.log.info({ room: room.jid, nick: room.nick }, 'joined');
-        this.emit(`:${this.ourMask(room.nick)} JOIN ${room.channel}`, meta());
+        this.emit(`:${this.ourMask(room.ircNick)} JOIN ${room.channel}`, meta());
         const names = room.occupants.entries().map((e) => e.nick);
-        names.push(room.nick);
+        names.push(room.ircNick);
         for (let i = 0; i < names.length; i += NAMES_PER_LINE) {
-          this.emit(`:${this.mucHost(room)} 353 ${room.nick} = ${room.channel} :${names.slice(i, i + NAMES_PER_LINE).join(' ')}`, meta());
+          this.emit(`:${this.mucHost(room)} 353 ${room.ircNick} = ${room.channel} :${names.slice(i, i + NAMES_PER_LINE).join(' ')}`, meta());
         }
-        this.emit(`:${this.mucHost(room)} 366 ${room.nick} ${room.channel} :End of /NAMES list.`, meta());
+        this.emit(`:${this.mucHost(room)} 366 ${room.ircNick} ${room.channel} :End of /NAMES list.`, meta());
         room.settle();
       }
       return;
@@ -705,7 +825,7 @@ export class XmppNetwork implements Network {
       if (status.codes.has('303') && item?.attrs.nick) {
         const next = item.attrs.nick;
         const newNick = room.occupants.nickFor(next, { full: `${room.jid}/${next}`, ...(old.realJid ? { realJid: old.realJid } : {}) });
-        room.renames.add(next);
+        room.renamed(next);
         if (room.state === 'in') this.emit(`:${mask} NICK :${newNick}`, meta());
       } else if (status.codes.has('307') || status.codes.has('301')) {
         const actor = item?.getChild('actor')?.attrs.nick;
@@ -724,7 +844,7 @@ export class XmppNetwork implements Network {
     }
     if (type !== undefined) return;
     const occupant: Occupant = { full: from, ...(realJid ? { realJid } : {}) };
-    if (room.renames.delete(resource)) { room.occupants.nickFor(resource, occupant); return; }
+    if (room.takeRename(resource)) { room.occupants.nickFor(resource, occupant); return; }
     const known = room.occupants.nickOf(resource);
     const nick = room.occupants.nickFor(resource, occupant);
     if (known === undefined && room.state === 'in') this.emit(`:${this.occupantMask(room, nick, realJid)} JOIN ${room.channel}`, meta());

@@ -7,6 +7,7 @@
  * resolved when the message is submitted, so a plugin learns at once that a nick is unknown.
  * While the network is down the queue holds (bounded: QueueFull); nothing is dropped silently.
  */
+import type { Element } from '@xmpp/xml';
 import type { Logger } from 'pino';
 import type { TokenBucket } from '../protocol/token-bucket.js';
 import { createAllowList } from './allow-list.js';
@@ -23,7 +24,9 @@ export const XMPP_COMMANDS = ['PRIVMSG', 'NOTICE', 'JOIN', 'PART'] as const;
 export type XmppAction =
   | { kind: 'message'; msg: OutgoingMessage }
   | { kind: 'join'; room: string; password?: string }
-  | { kind: 'part'; room: string };
+  | { kind: 'part'; room: string }
+  /** A message stanza sent before, which the server lost with the session (sent again as it was). */
+  | { kind: 'stanza'; stanza: Element };
 
 /** Where a line's target goes: a room (groupchat) or a JID (chat). */
 export interface Resolved {
@@ -94,6 +97,25 @@ export class XmppOutbound {
       throw err;
     }
     this.pump();
+  }
+
+  /**
+   * Queues message stanzas the server lost with the session, to be sent again paced like the rest
+   * (the token bucket; counted as sent). Returns how many were queued: none when the queue is full
+   * (logged).
+   */
+  resend(stanzas: Element[]): number {
+    if (stanzas.length === 0) return 0;
+    try {
+      this.queue.push('(resend)', stanzas.map((stanza) => ({ kind: 'stanza', stanza }) as const));
+    } catch (err) {
+      this.count(err);
+      this.o.log.error({ messages: stanzas.length, err: (err as Error).message }, 'messages the server lost not sent again: the queue is full');
+      return 0;
+    }
+    this.stats.queued++;
+    this.pump();
+    return stanzas.length;
   }
 
   /** Counts a refusal made outside submit (e.g. by the network), so `refused` tells all. */

@@ -4,10 +4,12 @@
  * occupants with their IRC nicks and real JIDs where the room reveals them, and whether the room is
  * replaying its history (from our own presence until the subject, which ends it: XEP-0045 7.2.15).
  */
-import { channelOfRoom, foldNick, MAX_OCCUPANTS, NickTable } from './xmpp-names.js';
+import { channelOfRoom, foldNick, ircSafeNick, MAX_OCCUPANTS, NickTable } from './xmpp-names.js';
 
 /** Messages per room whose ids are remembered for corrections. */
 export const MAX_SENDER_IDS = 2_000;
+/** Nick changes (303) waiting for the occupant's next presence; a service that never sends it cannot grow the set past this. */
+export const MAX_RENAMES = 64;
 
 export interface Occupant {
   /** `room@service/nick`: where a private message to them goes. */
@@ -23,12 +25,32 @@ export class XmppRoom {
   state: 'out' | 'joining' | 'in' = 'out';
   /** True between our own presence and the subject: the messages then are the room's history. */
   history = false;
+  /** The bot's XMPP nick in the room, as the room has it (the service may choose it): for stanzas only. */
   nick: string;
   private tries = 0;
   /** Nobody else gets the bot's nick in the room as their IRC nick (plugins take such lines for the bot's own). */
-  readonly occupants = new NickTable<Occupant>(MAX_OCCUPANTS, (folded) => folded === foldNick(this.nick));
+  readonly occupants = new NickTable<Occupant>(MAX_OCCUPANTS, (folded) => folded === foldNick(this.ircNick));
   /** New XMPP nicks announced by a nick change (303), whose next presence is no join. */
-  readonly renames = new Set<string>();
+  private readonly renames = new Set<string>();
+  /** When the last message of the room was heard (its delay stamp, else our clock): a rejoin asks only for history after it. */
+  lastSeen: number | undefined;
+  /** lastSeen when this join began: history up to it is not handed on again. */
+  seenBefore: number | undefined;
+
+  /** The bot's nick in the room as lines carry it: the room's choice made IRC-safe (no space, CR, LF, `!` or `@`). */
+  get ircNick(): string { return ircSafeNick(this.nick); }
+
+  /** A nick change to `nick` was announced (303): its next presence is no join. */
+  renamed(nick: string): void {
+    this.renames.delete(nick);
+    this.renames.add(nick);
+    if (this.renames.size > MAX_RENAMES) this.renames.delete(this.renames.keys().next().value!);
+  }
+
+  /** True (once) when `nick` was announced by a nick change. */
+  takeRename(nick: string): boolean { return this.renames.delete(nick); }
+
+  get pendingRenames(): number { return this.renames.size; }
   /** Join attempts waiting for the outcome (resolved on our presence or an error). */
   private waiters: (() => void)[] = [];
   rejoinTimer: NodeJS.Timeout | undefined;
@@ -37,9 +59,11 @@ export class XmppRoom {
   /** `nick\0id the sender gave` → the room's stanza-id, for the last messages: a correction names the former, hive.replaces the latter. */
   private readonly senderIds = new Map<string, string>();
 
-  /** Remembers which room stanza-id a sender's own message id got (the last MAX_SENDER_IDS). */
+  /**
+   * Remembers which room stanza-id a sender's own message id got (the last MAX_SENDER_IDS), also
+   * when they are the same: a correction is taken only for an id the corrector sent.
+   */
   rememberId(nick: string, senderId: string, msgid: string): void {
-    if (senderId === msgid) return;
     this.senderIds.set(`${nick}\0${senderId}`, msgid);
     if (this.senderIds.size > MAX_SENDER_IDS) this.senderIds.delete(this.senderIds.keys().next().value!);
   }
@@ -59,7 +83,7 @@ export class XmppRoom {
     return this.ownIds.get(stanzaId);
   }
 
-  /** The room's id of the message `nick` sent under `senderId`, if remembered. */
+  /** The room's id of the message `nick` sent under `senderId`, if remembered: undefined for someone else's message. */
   msgidOf(nick: string, senderId: string): string | undefined {
     return this.senderIds.get(`${nick}\0${senderId}`);
   }

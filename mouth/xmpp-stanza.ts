@@ -33,8 +33,10 @@ export interface MessageParts {
   /** The id the sender gave it (origin-id, else id): what a correction of it names (XEP-0308). */
   senderId?: string;
   links: string[];
-  /** XEP-0203: when it was first sent (ms since the epoch); set on a room's history and on messages kept offline. */
+  /** XEP-0203: when it was first sent (ms since the epoch); set on a room's history and on messages kept offline. Anyone can put one in: trust it only with delayFrom. */
   delayedAt?: number;
+  /** Who stamped the delay (its `from`, lower case): the room for its history, our server for offline messages. */
+  delayFrom?: string;
   /** Present when the stanza carries <subject/> ('' clears the subject). */
   subject?: string;
 }
@@ -56,10 +58,15 @@ export function messageParts(s: Element, trustedBy: string): MessageParts {
     const url = x.getChildText('url')?.trim();
     if (url && url.length <= MAX_URL && parts.links.length < MAX_LINKS) parts.links.push(url);
   }
-  const stamp = s.getChild('delay', NS.delay)?.attrs.stamp;
-  if (stamp) {
+  const delay = s.getChild('delay', NS.delay);
+  const stamp = delay?.attrs.stamp;
+  if (stamp && stamp.length <= 64) {
     const t = Date.parse(stamp);
-    if (!Number.isNaN(t)) parts.delayedAt = t;
+    if (!Number.isNaN(t)) {
+      parts.delayedAt = t;
+      const by = delay.attrs.from;
+      if (by && by.length <= 3 * 1024) parts.delayFrom = by.toLowerCase();
+    }
   }
   const subject = s.getChild('subject');
   if (subject) parts.subject = subject.text();
