@@ -13,7 +13,9 @@ export interface GathererOptions {
   maxLines: number;
 }
 
-export const GATHER_DEFAULTS: GathererOptions = { idleMs: 40, maxMs: 1000, maxLines: 200 };
+// 80 ms: the mouth's lines of one message follow each other within a few ms; the margin is for a
+// loaded machine. A part that comes later still is handled as a late part (late-parts.ts).
+export const GATHER_DEFAULTS: GathererOptions = { idleMs: 80, maxMs: 1000, maxLines: 200 };
 
 /** The key of a one-line message that may be part of a longer one; undefined when it cannot be. */
 export function gatherKey(msg: Incoming): string | undefined {

@@ -354,10 +354,27 @@ describe('bridge handler with XMPP rooms (native replies and corrections)', () =
       slow.push(line(`slow ${i}`, 'm9'));
       await new Promise((r) => setTimeout(r, 20));
     }
-    await new Promise((r) => setTimeout(r, 120));
+    await new Promise((r) => setTimeout(r, 200));
     slow.push(line('late', 'm9'));
     await Promise.all(slow);
-    expect(to(h, B).map((s) => s.lines.length)).toEqual([4, 1]);
+    // The part after the pause is a late part of the same message: the copy in B is corrected to
+    // the whole text (not a second message with the same id), IRC gets the extra line.
+    const inB = to(h, B);
+    expect(inB.map((s) => s.lines.length)).toEqual([4, 5]);
+    expect(inB[1]!.meta['hive.replaces']).toBe(inB[0]!.meta['hive.msgid']);
+    expect(inB[1]!.lines.at(-1)).toBe(`PRIVMSG ${B} :late`);
+    expect(to(h, '#hive').map((s) => s.lines)).toEqual([['slow 0', 'slow 1', 'slow 2', 'slow 3'].map((t) => `PRIVMSG #hive :<alice> ${t}`), ['PRIVMSG #hive :<alice> late']]);
+    // IRC's max_lines holds across late parts: with 3 lines sent of max_lines 3, a late part goes
+    // to the room only, and is counted as cut.
+    const m = fakeHive({ groups: rooms, colours: false, no_highlight: false, max_lines: 3 });
+    await m.feed('x', [`:alice!alice@localhost PRIVMSG ${A} :a`, `:alice!alice@localhost PRIVMSG ${A} :b`, `:alice!alice@localhost PRIVMSG ${A} :c`], { 'hive.msgid': 'k1' });
+    await m.feed('x', `:alice!alice@localhost PRIVMSG ${A} :d`, { 'hive.msgid': 'k1' });
+    expect(to(m, '#hive')).toHaveLength(1);
+    expect(last(m, B).lines).toHaveLength(4);
+    expect(m.node.counters.lines_cut).toBe(1);
+    // A correction of it afterwards corrects the one copy, with nothing stale left.
+    await h.feed('x', `:alice!alice@localhost PRIVMSG ${A} :all fixed`, { 'hive.msgid': 'm9x', 'hive.replaces': 'm9' });
+    expect(last(h, B).meta['hive.replaces']).toBe(inB[0]!.meta['hive.msgid']);
     // Another message in between ends the gathering: each is relayed on its own, in order.
     h.sent.length = 0;
     await Promise.all([line('one', 'm2'), line('two', 'm3', 'bob'), line('three', 'm2')]);

@@ -16,6 +16,7 @@ import { buildRoutes, configSchema, endpointKey, type Endpoint } from './config.
 import { classifyText, eventText, showNick, speechHead, trailingBytes, type NickStyle, type RelayEvent, type SpeechKind } from './format.js';
 import { RecentRelays } from './echo.js';
 import { capForIrc } from './irc-cap.js';
+import { LateParts } from './late-parts.js';
 import { MessageMemory, type Remembered } from './message-memory.js';
 import { Gatherer, gatherKey } from './gatherer.js';
 import { applySubstitution, correctionLines, isRoom, parseSubstitution, replyPrefix, stripFormatting } from './rich-format.js';
@@ -68,6 +69,7 @@ export default definePlugin(manifest, function bridge(hive) {
   const ownNicks = new Map<string, string>();
   const recent = new RecentRelays(ECHO_MEMORY_MS);
   const memory = new MessageMemory(MEMORY);
+  const lateParts = new LateParts();
   // The ids the bridge gives its copies share a prefix (node name, run): a room that keeps the
   // sender's id and reflects a copy back is recognised by it, whatever nick the bot has there. A
   // room that stamps its own ids (MAM) hides it: there only the bot's nick stops the echo.
@@ -158,11 +160,11 @@ export default definePlugin(manifest, function bridge(hive) {
    * long line into parts of about IRC_LINE_BYTES, so a line costs one per IRC_LINE_BYTES of it. What
    * does not fit is cut; the last line says how much (and it is counted in lines_cut).
    */
-  const relayLines = (to: Endpoint, command: string, head: string, bodies: Buffer[]): Buffer[] => {
+  const relayLines = (to: Endpoint, command: string, head: string, bodies: Buffer[], maxLines = cfg.max_lines): Buffer[] => {
     const room = isRoom(to.channel);
     let list = bodies;
     if (!room) {
-      const capped = capForIrc(bodies, cfg.max_lines);
+      const capped = capForIrc(bodies, maxLines);
       if (capped.cut > 0) hive.count('lines_cut', capped.cut);
       list = capped.lines;
     }
@@ -245,6 +247,15 @@ export default definePlugin(manifest, function bridge(hive) {
     }
 
     const replaces = metaString(msg.meta, 'hive.replaces');
+    if (replaces === undefined && msgid !== undefined && isRoom(from.channel)) {
+      // The same id again from the same speaker: a late part of a multi-line message (it came
+      // after a pause longer than the gatherer waits).
+      const earlier = memory.find(fromKey, msgid, now);
+      if (earlier && sameSpeaker(earlier, fromKey, nick, account)) {
+        const late = latePart(from, earlier, msgid, bodies, { kind, others, now });
+        if (late) return late;
+      }
+    }
     if (replaces !== undefined) return correction(from, nick, account, replaces, msgid, text, { kind, command, headFor, others, now });
 
     const sub = isRoom(from.channel) ? undefined : parseSubstitution(text);
@@ -270,6 +281,10 @@ export default definePlugin(manifest, function bridge(hive) {
     const entry = memory.add(fromKey, nick, text, msgid, now);
     entry.account = account;
     entry.kind = kind;
+    if (msgid !== undefined && isRoom(from.channel)) {
+      const capped = capForIrc(bodies, cfg.max_lines);
+      lateParts.remember(fromKey, msgid, bodies, capped.cut > 0 ? cfg.max_lines : capped.lines.length, now);
+    }
     return deliver(others.map((to): Relay => {
       let head = headFor(to);
       let own: Meta | undefined;
@@ -325,6 +340,47 @@ export default definePlugin(manifest, function bridge(hive) {
       // No copy there to correct: a new line, marked; it is the copy later corrections replace.
       return { to, lines: relayLines(to, how.command, head, toBuffers(correctionLines(undefined, text))), meta: { 'hive.msgid': copyId(entry, to) } };
     }));
+  };
+
+  /**
+   * A late part of room message `entry` (id `msgid` in `from`): each other room's copy is corrected
+   * to the whole text so far (not a second message with the same id), each IRC channel gets the
+   * extra lines, within what max_lines leaves of the message. Undefined when the message's text is
+   * no longer kept (it is then relayed as a message of its own).
+   */
+  const latePart = (
+    from: Endpoint, entry: Remembered, msgid: string, part: Buffer[],
+    how: { kind: SpeechKind; others: Endpoint[]; now: number },
+  ) => {
+    const whole = lateParts.append(keyOf(from), msgid, part, how.now);
+    if (whole === undefined) return undefined;
+    if (whole === 'full') {
+      hive.count('lines_cut', part.length);
+      log.warn({ channel: from.channel, lines: part.length }, 'a late part of a message past the bounds of one message: not relayed');
+      return Promise.resolve();
+    }
+    const was = (entry.kind ?? how.kind) as SpeechKind;
+    const command = was === 'notice' ? 'NOTICE' : 'PRIVMSG';
+    memory.update(entry, stripFormatting(whole.bodies.map((b) => b.toString('utf8')).join('\n')));
+    const left = cfg.max_lines - whole.ircLines;
+    let ircSent = 0;
+    const relays = how.others.map((to): Relay => {
+      const head = speechHead(was, entry.nick, styleFor(to));
+      if (isRoom(to.channel)) {
+        const copy = entry.ids.get(keyOf(to));
+        if (copy) return { to, lines: relayLines(to, command, head, bodiesFor(to, whole.bodies)), meta: { 'hive.msgid': newMessageId(hive.name), 'hive.replaces': copy } };
+        return { to, lines: relayLines(to, command, head, bodiesFor(to, part)), meta: { 'hive.msgid': copyId(entry, to) } };
+      }
+      if (left <= 0) {
+        hive.count('lines_cut', part.length);
+        return { to, lines: [] };
+      }
+      const lines = relayLines(to, command, head, part, left);
+      ircSent = Math.max(ircSent, lines.length);
+      return { to, lines };
+    });
+    whole.ircLines = left <= 0 || ircSent >= left ? cfg.max_lines : whole.ircLines + ircSent;
+    return deliver(relays);
   };
 
   /**
