@@ -1,7 +1,9 @@
 // The XmppNetwork on its own (no hive: a sink that keeps what it is given) against real Prosodys:
 // rooms changed live by setChannels (hive reload) without reconnecting, and TLS: STARTTLS and
 // direct TLS with a test CA given by ca_file, a server that offers no TLS refused when TLS is
-// required, and a CA that is not trusted refused.
+// required, a CA that is not trusted refused, and tls_verify: false kept to the network's own
+// host and port.
+import tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { startProsody, type Prosody } from '../helpers/prosody.js';
@@ -102,6 +104,27 @@ describe('XmppNetwork', () => {
       expect(seen.events.map((e) => e.event)).toEqual(['connecting', 'registered']);
       await net.stop();
     }
+  });
+
+  it("keeps an XMPP network's tls_verify: false to its own host and port, off a caller's own options, and until it stops", async () => {
+    // A TLS connection the way another network (an IRC one) or anything else in the mouth makes it.
+    const verified = (port: number, opts: tls.ConnectionOptions = {}) => new Promise<string>((resolve) => {
+      const sock = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ...opts }, () => { sock.destroy(); resolve('verified'); });
+      sock.on('error', (err) => { sock.destroy(); resolve(err.message); });
+    });
+    const { net: loose } = network({ host: '127.0.0.1', port: secure.port, tls: 'starttls', tls_verify: false });
+    await loose.start();
+    await waitFor(() => loose.status().online, { what: 'online without verifying' });
+    // Same host, another port: Node's defaults (the test CA is not trusted).
+    expect(await verified(secure.tlsPort!)).toMatch(/certificate/i);
+    const { net: direct } = network({ host: '127.0.0.1', port: secure.tlsPort!, tls: 'direct', tls_verify: false });
+    await direct.start();
+    await waitFor(() => direct.status().online, { what: 'online over direct TLS without verifying' });
+    // Same host and port, but the caller says rejectUnauthorized itself: kept.
+    expect(await verified(secure.tlsPort!, { rejectUnauthorized: true })).toMatch(/certificate/i);
+    expect(await verified(secure.tlsPort!)).toBe('verified');
+    await direct.stop();
+    expect(await verified(secure.tlsPort!)).toMatch(/certificate/i);
   });
 
   it('refuses a server without TLS when TLS is required, and a certificate it cannot verify', async () => {
