@@ -411,6 +411,28 @@ describe('bridge handler with XMPP rooms (native replies and corrections)', () =
     expect(last(h, B).lines).toEqual([`PRIVMSG ${B} :<bob> ↪ old: "yesterday's news" — still true`]);
   });
 
+  it('relays what was said while the bot was out of a room (history newer than the last live line, not seen), bounded per rejoin', async () => {
+    const h = fakeHive({ groups: rooms, colours: false, no_highlight: false });
+    await h.feed('x', `:alice!alice@localhost PRIVMSG ${A} :before the break`, { 'hive.msgid': 's1', 'hive.time': 1000 });
+    h.sent.length = 0;
+    // The rejoin replays history: older lines, and the one seen live, are not relayed again.
+    await h.feed('x', `:old!old@localhost PRIVMSG ${A} :ancient`, { 'hive.msgid': 's0', 'hive.time': 500, 'hive.history': true });
+    await h.feed('x', `:alice!alice@localhost PRIVMSG ${A} :before the break`, { 'hive.msgid': 's1', 'hive.time': 1000, 'hive.history': true });
+    expect(h.sent).toEqual([]);
+    await h.feed('x', `:alice!alice@localhost PRIVMSG ${A} :said while you were away`, { 'hive.msgid': 's2', 'hive.time': 2000, 'hive.history': true });
+    expect(last(h, '#hive').lines).toEqual(['PRIVMSG #hive :<alice> said while you were away']);
+    expect(last(h, B).lines).toEqual([`PRIVMSG ${B} :<alice> said while you were away`]);
+    // Hostile: a flood of missed lines: at most 20 relayed, the rest remembered and counted.
+    for (let i = 0; i < 30; i++) await h.feed('x', `:bob!bob@localhost PRIVMSG ${A} :missed ${i}`, { 'hive.msgid': `f${i}`, 'hive.time': 3000 + i, 'hive.history': true });
+    expect(to(h, B)).toHaveLength(20);
+    expect(h.node.counters.history_relayed).toBe(20);
+    expect(h.node.counters.history_not_relayed).toBe(11);
+    // A live line opens the next rejoin's allowance.
+    await h.feed('x', `:bob!bob@localhost PRIVMSG ${A} :back`, { 'hive.msgid': 'l1', 'hive.time': 5000 });
+    await h.feed('x', `:bob!bob@localhost PRIVMSG ${A} :missed again`, { 'hive.msgid': 'f99', 'hive.time': 6000, 'hive.history': true });
+    expect(last(h, B).lines).toEqual([`PRIVMSG ${B} :<bob> missed again`]);
+  });
+
   it('hostile: a huge correction and a huge quoted line stay bounded on IRC', async () => {
     const h = fakeHive({ groups: rooms, colours: false, no_highlight: false });
     const huge = 'w '.repeat(20_000);

@@ -32,6 +32,8 @@ const manifest = {
 const ECHO_MEMORY_MS = 30_000;
 /** Messages remembered for replies and corrections: at most this many, for at most this long. */
 const MEMORY = { maxEntries: 2000, ttlMs: 30 * 60_000 };
+/** History lines said while the bot was out of a room, relayed per rejoin at most (the rest only remembered). */
+const MAX_MISSED = 20;
 /** An IRC user's s/old/new/ corrects their previous line only if that line is at most this old. */
 const SUBSTITUTION_MS = 5 * 60_000;
 
@@ -70,6 +72,9 @@ export default definePlugin(manifest, function bridge(hive) {
   const recent = new RecentRelays(ECHO_MEMORY_MS);
   const memory = new MessageMemory(MEMORY);
   const lateParts = new LateParts();
+  /** Per place: the hive.time of the last live line seen there, and the history lines relayed since. */
+  const lastLive = new Map<string, number>();
+  const missedRelayed = new Map<string, number>();
   // The ids the bridge gives its copies share a prefix (node name, run): a room that keeps the
   // sender's id and reflects a copy back is recognised by it, whatever nick the bot has there. A
   // room that stamps its own ids (MAM) hides it: there only the bot's nick stops the echo.
@@ -80,6 +85,8 @@ export default definePlugin(manifest, function bridge(hive) {
   hive.count('relay_failed', 0);
   hive.count('lines_cut', 0);
   hive.count('corrections_refused', 0);
+  hive.count('history_relayed', 0);
+  hive.count('history_not_relayed', 0);
   const log = hive.log;
 
   const keyOf = (e: Endpoint) => endpointKey(e.network, e.channel);
@@ -230,12 +237,26 @@ export default definePlugin(manifest, function bridge(hive) {
     const now = Date.now();
     const fromKey = keyOf(from);
     const account = metaString(msg.meta, 'hive.account');
+    const said = typeof msg.meta['hive.time'] === 'number' ? msg.meta['hive.time'] : undefined;
     if (msg.meta['hive.history']) {
-      // Old lines replayed by the room on join: not news, but replies to them can be quoted. Not
-      // anyone's latest line (they may be hours old).
-      const old = memory.add(fromKey, nick, text, msgid, now, true);
-      old.account = account;
-      return;
+      // Old lines replayed by the room on (re)join. Those said after the last line the bot saw
+      // there live, and not seen, were said while it was out: relayed (a bounded number per
+      // rejoin). The rest is not news, but replies to them can be quoted; not anyone's latest line.
+      const seenUntil = lastLive.get(fromKey);
+      const relayed = missedRelayed.get(fromKey) ?? 0;
+      const missed = seenUntil !== undefined && said !== undefined && said > seenUntil && (msgid === undefined || !memory.find(fromKey, msgid, now));
+      if (!missed || relayed >= MAX_MISSED) {
+        if (missed) hive.count('history_not_relayed');
+        const old = memory.add(fromKey, nick, text, msgid, now, true);
+        old.account = account;
+        return;
+      }
+      missedRelayed.set(fromKey, relayed + 1);
+      lastLive.set(fromKey, said);
+      hive.count('history_relayed');
+    } else {
+      lastLive.set(fromKey, said ?? now);
+      missedRelayed.delete(fromKey);
     }
     const kind: SpeechKind = irc.command === 'NOTICE' ? 'notice' : c.kind === 'action' ? 'action' : 'message';
     const command = kind === 'notice' ? 'NOTICE' : 'PRIVMSG';
@@ -398,7 +419,8 @@ export default definePlugin(manifest, function bridge(hive) {
   const gather = (msg: Incoming, network: string, nick: string): unknown => {
     const key = gatherKey(msg);
     const target = msg.irc!.params[0] ?? '';
-    if (key === undefined || msg.meta['hive.history'] || !isRoom(target) || !routes.find(network, target)) return speech(msg, network, nick);
+    // History too: a multi-line message said while the bot was out is relayed whole.
+    if (key === undefined || !isRoom(target) || !routes.find(network, target)) return speech(msg, network, nick);
     return gatherer.add(msg, key);
   };
 
