@@ -156,8 +156,17 @@ function randomWire(r: () => number): [Buffer[], Record<string, InstanceType<typ
 
 // ---- the run --------------------------------------------------------------------------
 
+/** The hive's runtime file: written once the supervisor has started the tree, which can be after the mouth registered. */
 async function runtimeInfo(h: BenchHive): Promise<RuntimeInfo> {
-  return JSON.parse(await readFile(join(h.dir, 'run', `${h.instance}.json`), 'utf8')) as RuntimeInfo;
+  const file = join(h.dir, 'run', `${h.instance}.json`);
+  for (const deadline = Date.now() + 30_000; ;) {
+    try {
+      return JSON.parse(await readFile(file, 'utf8')) as RuntimeInfo;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 }
 
 /** Every number in a node's counters whose name says malformed, by its name. */
