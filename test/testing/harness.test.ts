@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { execa } from 'execa';
 import { testHive, TestHiveError, type TestHive } from 'hive/testing';
 import { alive } from '../helpers/hive.js';
+import { waitFor } from '../helpers/wait.js';
 import { ROOT } from '../helpers/paths.js';
 
 describe('testHive with ping and echo', () => {
@@ -62,7 +63,8 @@ describe('testHive with ping and echo', () => {
     await new Promise((r) => setTimeout(r, 200)); // ping has saved where it is (at most 100 ms after a message)
     const { pid } = await hive.kill('ping', { wait: false });
     expect(pid).toBe(before.pid);
-    expect(alive(pid)).toBe(false);
+    // SIGKILL is sent; the process is gone once its parent has reaped it, a moment later on a busy machine.
+    await waitFor(() => !alive(pid), { timeout: 5_000, what: `pid ${pid} gone` });
     const r = await hive.say('!ping', { timeoutMs: 20_000 });
     expect(r.text).toBe('pong');
     const after = await hive.node('ping');
