@@ -7,7 +7,7 @@ import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { waitFor, sleep } from '../helpers/wait.js';
-import { XmppNetwork } from '../../mouth/xmpp-network.js';
+import { MAX_ROOMS, XmppNetwork } from '../../mouth/xmpp-network.js';
 import { xmppNetworkSchema } from '../../mouth/network-config.js';
 import type { NetworkSink } from '../../mouth/network.js';
 import type { Meta } from '../../protocol/metadata.js';
@@ -29,7 +29,8 @@ interface Fake {
   close(): Promise<void>;
 }
 
-async function fakeServer(opts: { stall?: boolean } = {}): Promise<Fake> {
+/** stall: never answers; autoJoin: lets the bot into every room it joins at once. */
+async function fakeServer(opts: { stall?: boolean; autoJoin?: boolean } = {}): Promise<Fake> {
   const sockets = new Set<net.Socket>();
   let current: net.Socket | undefined;
   const fake: Fake = {
@@ -56,6 +57,11 @@ async function fakeServer(opts: { stall?: boolean } = {}): Promise<Fake> {
           : `<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>SCRAM-SHA-1</mechanism></mechanisms></stream:features>`));
       }
       if (text.includes('<auth')) { authed = true; sock.write(`<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>`); }
+      if (opts.autoJoin) {
+        for (const m of text.matchAll(/<presence to=["']([^"'/]+)\/([^"']+)["']><x xmlns=["']http:\/\/jabber.org\/protocol\/muc["']/g)) {
+          sock.write(`<presence from='${m[1]}/${m[2]}'><x xmlns='${MUC_USER}'><item affiliation='none' role='participant'/><status code='110'/></x></presence><message type='groupchat' from='${m[1]}'><subject/></message>`);
+        }
+      }
       for (const m of text.matchAll(/<iq [^>]*?id=["']([^"']+)["'][^>]*>(.*?)<\/iq>/g)) {
         const bind = m[2]!.includes('xmpp-bind');
         sock.write(`<iq type='result' id='${m[1]}'>${bind ? `<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>${BOT_JID}/hive</jid></bind>` : ''}</iq>`);
@@ -238,6 +244,39 @@ describe('XMPP room service and occupants, hostile', () => {
     const texts = lines.slice(before).map((l) => l.text);
     expect(texts.some((t) => t.endsWith(':!ping once'))).toBe(false);
     expect(lines.find((l) => l.text.endsWith(':newer'))!.meta['hive.history']).toBe(true);
+  });
+});
+
+describe('XMPP limits the server cannot push past', () => {
+  it('joins no more than MAX_ROOMS rooms, however many JOINs were accepted before the first was sent', async () => {
+    const rooms = await fakeServer({ autoJoin: true });
+    try {
+      const config = Array.from({ length: MAX_ROOMS - 1 }, (_, i) => `c${i}@conference.evil.org`);
+      const { net: x } = network(rooms.port, { rooms: config });
+      await x.start();
+      await waitFor(() => [...roomsOf(x).values()].every((r) => r.state === 'in'), { what: 'in all rooms' });
+      // Both pass the check at submit (neither room is wanted yet); the second is one too many when sent.
+      x.submit({ via: 'p', origin: 'p' }, [Buffer.from('JOIN #extra1@conference.evil.org,#extra2@conference.evil.org')]);
+      await waitFor(() => x.outboundCounters().refused === 1, { what: 'the second JOIN refused' });
+      expect(roomsOf(x).size).toBe(MAX_ROOMS);
+      expect(roomsOf(x).has('extra2@conference.evil.org')).toBe(false);
+      expect(rooms.heard).not.toContain('extra2@conference.evil.org');
+    } finally {
+      await rooms.close();
+    }
+  });
+
+  it('takes hive.time of a direct chat only from a delay our own server stamped (offline storage)', async () => {
+    const { net: x, lines } = network(fake.port);
+    await x.start();
+    await waitFor(() => x.status().online, { what: 'online' });
+    const stamp = '2020-02-02T00:00:00Z';
+    fake.say(`<message type='chat' from='bob@elsewhere.net/x'><body>kept offline</body><delay xmlns='urn:xmpp:delay' from='evil.org' stamp='${stamp}'/></message>`);
+    fake.say(`<message type='chat' from='bob@elsewhere.net/x'><body>claims the past</body><delay xmlns='urn:xmpp:delay' from='elsewhere.net' stamp='${stamp}'/></message>`);
+    await waitFor(() => lines.some((l) => l.text.endsWith(':claims the past')), { what: 'both messages' });
+    expect(lines.find((l) => l.text.endsWith(':kept offline'))!.meta['hive.time']).toBe(Date.parse(stamp));
+    expect(lines.find((l) => l.text.endsWith(':claims the past'))!.meta['hive.time']).toBeUndefined();
+    expect(x.counters.forgedTimes).toBe(1);
   });
 });
 
