@@ -26,6 +26,15 @@ describe('xmpp stanza parts', () => {
     expect(messageParts(xml('message', {}, xml('subject', {}, 'topic')), '').subject).toBe('topic');
   });
 
+  it('tells who stamped a delay, so that only the room or our server is believed', () => {
+    const at = (attrs: Record<string, string>) => messageParts(xml('message', {}, xml('body', {}, 'x'), xml('delay', { xmlns: NS.delay, ...attrs })), '');
+    expect(at({ stamp: '2026-01-02T03:04:05Z', from: 'R@C' })).toMatchObject({ delayedAt: Date.UTC(2026, 0, 2, 3, 4, 5), delayFrom: 'r@c' });
+    expect(at({ stamp: '2026-01-02T03:04:05Z' }).delayFrom).toBeUndefined();
+    // A stamp that is no time, or absurdly long, is no delay at all.
+    expect(at({ stamp: 'yesterday', from: 'r@c' })).toEqual({ body: 'x', links: [] });
+    expect(at({ stamp: `2026-01-02T03:04:05Z${' '.repeat(100)}`, from: 'r@c' })).toEqual({ body: 'x', links: [] });
+  });
+
   it('cuts the reply fallback quote by code points', () => {
     const quote = '> 👩 wrote:\n> hi\n';
     const s = xml('message', {}, xml('body', {}, `${quote}answer`), xml('fallback', { xmlns: NS.fallback, for: NS.reply }, xml('body', { start: '0', end: String([...quote].length) })));
