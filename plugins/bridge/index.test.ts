@@ -413,13 +413,16 @@ describe('bridge handler with XMPP rooms (native replies and corrections)', () =
 
   it('relays what was said while the bot was out of a room (history newer than the last live line, not seen), bounded per rejoin', async () => {
     const h = fakeHive({ groups: rooms, colours: false, no_highlight: false });
-    await h.feed('x', `:alice!alice@localhost PRIVMSG ${A} :before the break`, { 'hive.msgid': 's1', 'hive.time': 1000 });
+    await h.feed('x', `:alice!alice@localhost PRIVMSG ${A} :before the break`, { 'hive.msgid': 's1', 'hive.time': 1400 });
     h.sent.length = 0;
     // The rejoin replays history: older lines, and the one seen live, are not relayed again.
     await h.feed('x', `:old!old@localhost PRIVMSG ${A} :ancient`, { 'hive.msgid': 's0', 'hive.time': 500, 'hive.history': true });
+    // The seen line again, under the room's id and stamped in whole seconds: recognised by its text.
+    await h.feed('x', `:alice!alice@localhost PRIVMSG ${A} :before the break`, { 'hive.msgid': 'room-s1', 'hive.time': 1000, 'hive.history': true });
     await h.feed('x', `:alice!alice@localhost PRIVMSG ${A} :before the break`, { 'hive.msgid': 's1', 'hive.time': 1000, 'hive.history': true });
     expect(h.sent).toEqual([]);
-    await h.feed('x', `:alice!alice@localhost PRIVMSG ${A} :said while you were away`, { 'hive.msgid': 's2', 'hive.time': 2000, 'hive.history': true });
+    // Said in the same second (the stamp cut to 1000), after the bot left: relayed.
+    await h.feed('x', `:alice!alice@localhost PRIVMSG ${A} :said while you were away`, { 'hive.msgid': 's2', 'hive.time': 1000, 'hive.history': true });
     expect(last(h, '#hive').lines).toEqual(['PRIVMSG #hive :<alice> said while you were away']);
     expect(last(h, B).lines).toEqual([`PRIVMSG ${B} :<alice> said while you were away`]);
     // Hostile: a flood of missed lines: at most 20 relayed, the rest remembered and counted.

@@ -244,7 +244,11 @@ export default definePlugin(manifest, function bridge(hive) {
       // rejoin). The rest is not news, but replies to them can be quoted; not anyone's latest line.
       const seenUntil = lastLive.get(fromKey);
       const relayed = missedRelayed.get(fromKey) ?? 0;
-      const missed = seenUntil !== undefined && said !== undefined && said > seenUntil && (msgid === undefined || !memory.find(fromKey, msgid, now));
+      // A room may stamp history in whole seconds (Prosody does): a line in the same second as
+      // the last one seen counts, unless it is one the bridge saw (by its id, or the speaker's
+      // latest text there).
+      const missed = seenUntil !== undefined && said !== undefined && said >= Math.floor(seenUntil / 1000) * 1000
+        && (msgid === undefined || !memory.find(fromKey, msgid, now)) && memory.lastOf(fromKey, nick, now)?.text !== text;
       if (!missed || relayed >= MAX_MISSED) {
         if (missed) hive.count('history_not_relayed');
         const old = memory.add(fromKey, nick, text, msgid, now, true);
@@ -252,7 +256,7 @@ export default definePlugin(manifest, function bridge(hive) {
         return;
       }
       missedRelayed.set(fromKey, relayed + 1);
-      lastLive.set(fromKey, said);
+      lastLive.set(fromKey, Math.max(seenUntil, said));
       hive.count('history_relayed');
     } else {
       lastLive.set(fromKey, said ?? now);

@@ -52,7 +52,8 @@ beforeAll(async () => {
   hive = await startHive({
     networks: {
       irc: ircNetwork(ircd, { channels: ['#hive'] }),
-      xmpp: xmppNetwork(prosody, { rooms: [A, B] }),
+      // rejoin_delay: the bot is out of room A for a while after a kick (the history test).
+      xmpp: xmppNetwork(prosody, { rooms: [A, B], rejoin_delay: 1500 }),
     },
     plugins: [{ name: 'bridge', use: 'bridge', config: { groups: { g: ['irc/#hive', `xmpp/#${A}`, `xmpp/#${B}`] } } }],
   });
@@ -183,6 +184,26 @@ describe('bridge between ngIRCd and Prosody', () => {
     await expectIrc('<alice> https://example.org/plan.pdf', c0);
     expect(ircRelays(c0)).toEqual(['<alice> the plan', '<alice> https://example.org/plan.pdf']);
   });
+
+  it('what alice says while the bot is out of her room is relayed when it comes back (the room\'s history), what it saw is not', async () => {
+    const [c0, b0] = [carol.mark(), bob.mark()];
+    await alice.groupchat(A, 'just before the kick');
+    await expectIrc('<alice> just before the kick', c0);
+    const a0 = alice.mark();
+    // alice owns room A (she made it): she kicks the bot, speaks, and the bot rejoins after 1.5 s.
+    await alice.send(xml('iq', { type: 'set', to: A, id: 'kick-bot' }, xml('query', { xmlns: 'http://jabber.org/protocol/muc#admin' }, xml('item', { nick: 'hivebot', role: 'none' }))));
+    await alice.waitFor((s) => s.is('presence') && s.attrs.from === `${A}/hivebot` && s.attrs.type === 'unavailable', { since: a0, what: 'the bot kicked' });
+    // A second later: the mouth drops history stamped (in Prosody's whole seconds) at or before the
+    // last line it heard, so a line in the same second would be lost there (reported to its owner).
+    await sleep(1100);
+    await alice.groupchat(A, 'said while the bot was out');
+    await botInRoom(alice, A, 'hivebot', { since: a0, timeout: 20_000 });
+    await expectIrc('<alice> said while the bot was out', c0);
+    await expectFromBot(bob, B, '<alice> said while the bot was out', b0);
+    await sleep(500);
+    expect(ircRelays(c0)).toEqual(['<alice> just before the kick', '<alice> said while the bot was out']);
+    expect((await hive.node('bridge')).counters.history_relayed).toBeGreaterThanOrEqual(1);
+  }, 40_000);
 
   it('hostile: a 60-line message reaches IRC as max_lines lines (the rest said and counted), the other room whole', async () => {
     const [c0, b0] = [carol.mark(), bob.mark()];
