@@ -43,6 +43,8 @@ export const MAX_LINE_TEXT_BYTES = 4000;
 export const MAX_INBOUND_LINES = 64;
 /** Inbound messages remembered for replies to them (hive.reply_to → the XMPP message). */
 export const MAX_REFS = 10_000;
+/** Direct-chat message ids remembered for corrections (all partners together). */
+const MAX_CHAT_IDS = 10_000;
 /** Rooms the bot is in or wants at most (the config's and those plugins joined). */
 export const MAX_ROOMS = 200;
 /** Stanzas sent and not acknowledged (stream management) at most: a server that never acknowledges would otherwise grow the client's queue without end. */
@@ -112,6 +114,8 @@ export class XmppNetwork implements Network {
   /** Direct-chat partners; none gets a nick the bot has (its own, or its nick in a room). */
   private readonly contacts = new NickTable<Contact>(MAX_CONTACTS, (folded) => folded === foldNick(this.nick) || [...this.rooms.values()].some((r) => foldNick(r.ircNick) === folded));
   private readonly refs = new Map<string, Ref>();
+  /** `who\0id` of the last direct-chat messages (who: the bare JID, or a room occupant's full JID): a correction there is taken only for an id the same sender sent. */
+  private readonly chatIds = new Set<string>();
   /** Message stanzas the server never acknowledged before it lost our session: sent again after the next login. */
   private unacked: Element[] = [];
   /** When the server last completed an element (for ping_timeout). */
@@ -620,6 +624,12 @@ export class XmppNetwork implements Network {
     const nick = this.contacts.nickFor(key, { to: from }, nickSource);
     const realJid = room ? occupant?.realJid : bare;
     const prefix = maskOf(nick, realJid, nickSource, bare);
+    if (parts.replaces && !this.chatIds.has(`${key}\0${parts.replaces}`)) this.foreignCorrection(parts, from);
+    if (parts.senderId && !parts.replaces) {
+      this.chatIds.delete(`${key}\0${parts.senderId}`);
+      this.chatIds.add(`${key}\0${parts.senderId}`);
+      if (this.chatIds.size > MAX_CHAT_IDS) this.chatIds.delete(this.chatIds.values().next().value!);
+    }
     // Only our own server keeps messages for us while offline: another <delay> is the sender's claim.
     if (parts.delayedAt !== undefined && parts.delayFrom !== this.domain) this.forgedTime(parts, from);
     const meta: Meta = { 'hive.nick': this.nick };
@@ -627,6 +637,14 @@ export class XmppNetwork implements Network {
     if (realJid) meta['hive.account'] = realJid;
     const speaker = prefix.slice(prefix.indexOf('!') + 1).toLowerCase();
     this.emitBody(prefix, this.nick, parts.body, meta, speaker, { from, nick, ...(parts.msgid ? { msgid: parts.msgid } : {}) });
+  }
+
+  /** A correction of a message the sender did not send (or one not remembered): passed on as a plain line, counted. */
+  private foreignCorrection(parts: MessageParts, from: string): void {
+    delete parts.replaces;
+    this.counters.foreignCorrections++;
+    const suppressed = this.logLimit.take('foreignCorrection');
+    if (suppressed !== undefined) this.o.log.warn({ from, suppressed }, 'a correction of a message not the sender\'s own passed on as a plain line');
   }
 
   /** A <delay> nobody we trust stamped: ignored (hive.time is not set from it), counted. */
@@ -685,12 +703,7 @@ export class XmppNetwork implements Network {
     if (parts.replaces) {
       const own = resource ? room.msgidOf(resource, parts.replaces) : undefined;
       if (own) parts.replaces = own;
-      else {
-        delete parts.replaces;
-        this.counters.foreignCorrections++;
-        const suppressed = this.logLimit.take('foreignCorrection');
-        if (suppressed !== undefined) this.o.log.warn({ room: room.jid, from: resource, suppressed }, 'a correction of a message not the sender\'s own passed on as a plain line');
-      }
+      else this.foreignCorrection(parts, s.attrs.from!);
     }
     if (resource && parts.senderId && parts.msgid && !parts.replaces) room.rememberId(resource, parts.senderId, parts.msgid);
     const meta: Meta = { 'hive.nick': room.ircNick };

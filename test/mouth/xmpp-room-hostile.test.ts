@@ -278,6 +278,20 @@ describe('XMPP limits the server cannot push past', () => {
     expect(lines.find((l) => l.text.endsWith(':claims the past'))!.meta['hive.time']).toBeUndefined();
     expect(x.counters.forgedTimes).toBe(1);
   });
+
+  it("passes on a direct chat's correction only of a message the same JID sent", async () => {
+    const { net: x, lines } = network(fake.port);
+    await x.start();
+    await waitFor(() => x.status().online, { what: 'online' });
+    const replace = (id: string) => `<replace xmlns='urn:xmpp:message-correct:0' id='${id}'/>`;
+    fake.say(`<message type='chat' id='al-1' from='alice@elsewhere.net/x'><body>alice says</body></message>`);
+    fake.say(`<message type='chat' id='bo-1' from='bob@elsewhere.net/x'><body>bob corrects alice</body>${replace('al-1')}</message>`);
+    fake.say(`<message type='chat' id='al-2' from='alice@elsewhere.net/y'><body>alice corrects herself</body>${replace('al-1')}</message>`);
+    await waitFor(() => lines.some((l) => l.text.endsWith(':alice corrects herself')), { what: 'the three messages' });
+    expect(lines.find((l) => l.text.endsWith(':bob corrects alice'))!.meta['hive.replaces']).toBeUndefined();
+    expect(lines.find((l) => l.text.endsWith(':alice corrects herself'))!.meta['hive.replaces']).toBe('al-1');
+    expect(x.counters.foreignCorrections).toBe(1);
+  });
 });
 
 describe('XMPP stop() while connecting', () => {
