@@ -12,7 +12,7 @@ describe('bridge config', () => {
     expect(cfg).toEqual({
       groups: { devs: ['a/#hive', 'console/#console'] },
       events: { joins: false, parts: false, quits: false, nicks: false },
-      notices: false, colours: true, plain: [], no_highlight: true, max_lines: 10, ignore: [],
+      notices: false, colours: true, plain: [], no_highlight: true, max_lines: 10, irc_networks: [], ignore: [],
     });
   });
 

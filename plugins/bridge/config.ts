@@ -41,6 +41,11 @@ export const configSchema = z
      * the last line says how many more there were. A room gets the whole message.
      */
     max_lines: z.number().int().min(1).max(100).default(10),
+    /**
+     * IRC networks with a channel named like an XMPP room (#a@b is a legal IRC channel): none of
+     * their channels is taken for a room (no ids, IRC's formatting, max_lines).
+     */
+    irc_networks: z.array(networkSchema).default([]),
     /** Nicks never relayed (other relay bots: two bridges in one channel would feed each other). */
     ignore: z.array(z.string().regex(NICK, { error: 'expected an IRC nick' })).default([]),
   })

@@ -436,6 +436,20 @@ describe('bridge handler with XMPP rooms (native replies and corrections)', () =
     expect(last(h, B).lines).toEqual([`PRIVMSG ${B} :<bob> missed again`]);
   });
 
+  it('an IRC channel named like a room (#a@b) on a network listed in irc_networks is IRC: coloured, bounded, no ids', async () => {
+    const h = fakeHive({ groups: { g: [`x/${A}`, 'irc/#dev@work'] }, irc_networks: ['irc'], max_lines: 2 });
+    await h.feed('x', [`:alice!alice@localhost PRIVMSG ${A} :one`, `:alice!alice@localhost PRIVMSG ${A} :two`, `:alice!alice@localhost PRIVMSG ${A} :three`], { 'hive.msgid': 'm1' });
+    const out = last(h, '#dev@work');
+    expect(out.meta['hive.msgid']).toBeUndefined();
+    expect(out.bytes[0]!.toString()).toMatch(/^PRIVMSG #dev@work :<\x03\d\da\u200blice\x03> one$/);
+    expect(out.lines).toHaveLength(2);
+    // Without it, the shape decides (a room): ids, no colour, the whole message.
+    const r = fakeHive({ groups: { g: [`x/${A}`, 'irc/#dev@work'] }, max_lines: 2 });
+    await r.feed('x', [`:alice!alice@localhost PRIVMSG ${A} :one`, `:alice!alice@localhost PRIVMSG ${A} :two`, `:alice!alice@localhost PRIVMSG ${A} :three`], { 'hive.msgid': 'm1' });
+    expect(last(r, '#dev@work').meta['hive.msgid']).toMatch(/^bridge-/);
+    expect(last(r, '#dev@work').lines).toHaveLength(3);
+  });
+
   it('hostile: a huge correction and a huge quoted line stay bounded on IRC', async () => {
     const h = fakeHive({ groups: rooms, colours: false, no_highlight: false });
     const huge = 'w '.repeat(20_000);

@@ -90,7 +90,10 @@ export default definePlugin(manifest, function bridge(hive) {
   const log = hive.log;
 
   const keyOf = (e: Endpoint) => endpointKey(e.network, e.channel);
-  const styleFor = (to: Endpoint): NickStyle => ({ colour: cfg.colours && !plain.has(to.network) && !isRoom(to.channel), noHighlight: cfg.no_highlight });
+  const ircNetworks = new Set(cfg.irc_networks);
+  /** A room: a channel shaped like one (#room@domain), on a network not declared IRC (where #a@b is a legal channel). */
+  const roomAt = (network: string, channel: string) => !ircNetworks.has(network) && isRoom(channel);
+  const styleFor = (to: Endpoint): NickStyle => ({ colour: cfg.colours && !plain.has(to.network) && !roomAt(to.network, to.channel), noHighlight: cfg.no_highlight });
   const endpointsOn = (network: string) => routes.all.filter((e) => e.network === network);
 
   /**
@@ -144,7 +147,7 @@ export default definePlugin(manifest, function bridge(hive) {
   };
 
   const relay = (targets: Endpoint[], build: (to: Endpoint) => Buffer) =>
-    deliver(targets.map((to) => ({ to, lines: [build(to)], meta: isRoom(to.channel) ? { 'hive.msgid': newMessageId(hive.name) } : undefined })));
+    deliver(targets.map((to) => ({ to, lines: [build(to)], meta: roomAt(to.network, to.channel) ? { 'hive.msgid': newMessageId(hive.name) } : undefined })));
 
   /** Relays an event seen in `sources` (every channel the user was in) to the rest of their groups, once each. */
   const relayEvent = (sources: Endpoint[], e: RelayEvent) => {
@@ -168,7 +171,7 @@ export default definePlugin(manifest, function bridge(hive) {
    * does not fit is cut; the last line says how much (and it is counted in lines_cut).
    */
   const relayLines = (to: Endpoint, command: string, head: string, bodies: Buffer[], maxLines = cfg.max_lines): Buffer[] => {
-    const room = isRoom(to.channel);
+    const room = roomAt(to.network, to.channel);
     let list = bodies;
     if (!room) {
       const capped = capForIrc(bodies, maxLines);
@@ -184,7 +187,7 @@ export default definePlugin(manifest, function bridge(hive) {
   };
 
   /** A room gets text without IRC's formatting codes (its clients would show them raw). */
-  const bodiesFor = (to: Endpoint, bodies: Buffer[]) => (isRoom(to.channel) ? bodies.map((b) => Buffer.from(stripFormatting(b.toString('utf8')), 'utf8')) : bodies);
+  const bodiesFor = (to: Endpoint, bodies: Buffer[]) => (roomAt(to.network, to.channel) ? bodies.map((b) => Buffer.from(stripFormatting(b.toString('utf8')), 'utf8')) : bodies);
 
   const toBuffers = (lines: string[]) => lines.map((l) => Buffer.from(l, 'utf8'));
 
@@ -267,12 +270,12 @@ export default definePlugin(manifest, function bridge(hive) {
     const headFor = (to: Endpoint) => speechHead(kind, nick, styleFor(to));
     const others = routes.others(from);
     // A group without rooms has no ids to keep: nothing to remember.
-    if (!isRoom(from.channel) && !others.some((o) => isRoom(o.channel))) {
+    if (!roomAt(from.network, from.channel) && !others.some((o) => roomAt(o.network, o.channel))) {
       return deliver(others.map((to) => ({ to, lines: relayLines(to, command, headFor(to), bodies) })));
     }
 
     const replaces = metaString(msg.meta, 'hive.replaces');
-    if (replaces === undefined && msgid !== undefined && isRoom(from.channel)) {
+    if (replaces === undefined && msgid !== undefined && roomAt(from.network, from.channel)) {
       // The same id again from the same speaker: a late part of a multi-line message (it came
       // after a pause longer than the gatherer waits).
       const earlier = memory.find(fromKey, msgid, now);
@@ -283,7 +286,7 @@ export default definePlugin(manifest, function bridge(hive) {
     }
     if (replaces !== undefined) return correction(from, nick, account, replaces, msgid, text, { kind, command, headFor, others, now });
 
-    const sub = isRoom(from.channel) ? undefined : parseSubstitution(text);
+    const sub = roomAt(from.network, from.channel) ? undefined : parseSubstitution(text);
     const last = sub ? memory.lastOf(fromKey, nick, now) : undefined;
     const fixed = last && !last.truncated && now - last.at < SUBSTITUTION_MS ? applySubstitution(last.text, sub!) : undefined;
     if (last && fixed !== undefined) {
@@ -294,10 +297,10 @@ export default definePlugin(manifest, function bridge(hive) {
       const wasCommand = was === 'notice' ? 'NOTICE' : 'PRIVMSG';
       return deliver(others.map((to) => {
         const copy = last.ids.get(keyOf(to));
-        if (isRoom(to.channel) && copy) {
+        if (roomAt(to.network, to.channel) && copy) {
           return { to, lines: relayLines(to, wasCommand, speechHead(was, nick, styleFor(to)), toBuffers(fixed.split('\n'))), meta: { 'hive.msgid': newMessageId(hive.name), 'hive.replaces': copy } };
         }
-        return { to, lines: relayLines(to, command, headFor(to), bodiesFor(to, bodies)), meta: isRoom(to.channel) ? { 'hive.msgid': newMessageId(hive.name) } : undefined };
+        return { to, lines: relayLines(to, command, headFor(to), bodiesFor(to, bodies)), meta: roomAt(to.network, to.channel) ? { 'hive.msgid': newMessageId(hive.name) } : undefined };
       }));
     }
 
@@ -306,14 +309,14 @@ export default definePlugin(manifest, function bridge(hive) {
     const entry = memory.add(fromKey, nick, text, msgid, now);
     entry.account = account;
     entry.kind = kind;
-    if (msgid !== undefined && isRoom(from.channel)) {
+    if (msgid !== undefined && roomAt(from.network, from.channel)) {
       const capped = capForIrc(bodies, cfg.max_lines);
       lateParts.remember(fromKey, msgid, bodies, capped.cut > 0 ? cfg.max_lines : capped.lines.length, now);
     }
     return deliver(others.map((to): Relay => {
       let head = headFor(to);
       let own: Meta | undefined;
-      if (isRoom(to.channel)) {
+      if (roomAt(to.network, to.channel)) {
         own = { 'hive.msgid': copyId(entry, to) };
         const copy = answered?.ids.get(keyOf(to));
         if (copy) own['hive.reply_msgid'] = copy;
@@ -359,7 +362,7 @@ export default definePlugin(manifest, function bridge(hive) {
     const marked = toBuffers(correctionLines(shown, text));
     return deliver(how.others.map((to): Relay => {
       const head = how.headFor(to);
-      if (!isRoom(to.channel)) return { to, lines: relayLines(to, how.command, head, marked) };
+      if (!roomAt(to.network, to.channel)) return { to, lines: relayLines(to, how.command, head, marked) };
       const copy = before?.ids.get(keyOf(to));
       if (copy) return { to, lines: relayLines(to, how.command, head, toBuffers(text.split('\n'))), meta: { 'hive.msgid': newMessageId(hive.name), 'hive.replaces': copy } };
       // No copy there to correct: a new line, marked; it is the copy later corrections replace.
@@ -391,7 +394,7 @@ export default definePlugin(manifest, function bridge(hive) {
     let ircSent = 0;
     const relays = how.others.map((to): Relay => {
       const head = speechHead(was, entry.nick, styleFor(to));
-      if (isRoom(to.channel)) {
+      if (roomAt(to.network, to.channel)) {
         const copy = entry.ids.get(keyOf(to));
         if (copy) return { to, lines: relayLines(to, command, head, bodiesFor(to, whole.bodies)), meta: { 'hive.msgid': newMessageId(hive.name), 'hive.replaces': copy } };
         return { to, lines: relayLines(to, command, head, bodiesFor(to, part)), meta: { 'hive.msgid': copyId(entry, to) } };
@@ -424,7 +427,7 @@ export default definePlugin(manifest, function bridge(hive) {
     const key = gatherKey(msg);
     const target = msg.irc!.params[0] ?? '';
     // History too: a multi-line message said while the bot was out is relayed whole.
-    if (key === undefined || !isRoom(target) || !routes.find(network, target)) return speech(msg, network, nick);
+    if (key === undefined || !roomAt(network, target) || !routes.find(network, target)) return speech(msg, network, nick);
     return gatherer.add(msg, key);
   };
 
