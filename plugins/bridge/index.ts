@@ -31,7 +31,7 @@ const manifest = {
 /** How long a relay is remembered to recognise it if it comes back through another of our connections. */
 const ECHO_MEMORY_MS = 30_000;
 /** Messages remembered for replies and corrections: at most this many, for at most this long. */
-const MEMORY = { maxEntries: 2000, ttlMs: 30 * 60_000 };
+const MEMORY = { maxEntries: 2000, ttlMs: 30 * 60_000, maxPerPlace: 500 };
 /** History lines said while the bot was out of a room, relayed per rejoin at most (the rest only remembered). */
 const MAX_MISSED = 20;
 /** An IRC user's s/old/new/ corrects their previous line only if that line is at most this old. */

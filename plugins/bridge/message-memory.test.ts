@@ -52,4 +52,15 @@ describe('MessageMemory', () => {
     m.update(e, 'short');
     expect([e.text, e.truncated]).toEqual(['short', false]);
   });
+
+  it('hostile: one busy place forgets its own oldest, not the other places\' messages', () => {
+    const m = new MessageMemory({ maxEntries: 100, ttlMs: 1000, maxPerPlace: 5 });
+    m.add('quiet', 'alice', 'keep me', 'q1', 0);
+    for (let i = 0; i < 50; i++) m.add('busy', 'mallory', `spam ${i}`, `b${i}`, 1);
+    expect(m.find('quiet', 'q1', 2)?.text).toBe('keep me');
+    expect(m.find('busy', 'b44', 2)).toBeUndefined();
+    expect(m.find('busy', 'b45', 2)?.text).toBe('spam 45');
+    expect(m.size).toBe(6);
+    expect(m.lastOf('busy', 'mallory', 2)?.text).toBe('spam 49');
+  });
 });

@@ -38,6 +38,8 @@ export interface Remembered {
 export interface MemoryOptions {
   maxEntries: number;
   ttlMs: number;
+  /** Entries said in one place at most: a busy channel forgets its own oldest, not the others'. */
+  maxPerPlace?: number;
 }
 
 const idKey = (endpoint: string, msgid: string) => `${endpoint}\0${msgid}`;
@@ -47,6 +49,8 @@ export class MessageMemory {
   private readonly entries = new Set<Remembered>();
   private readonly byId = new Map<string, Remembered>();
   private readonly lastBy = new Map<string, Remembered>();
+  /** Per place said, its entries in the order added. */
+  private readonly byPlace = new Map<string, Set<Remembered>>();
 
   constructor(private readonly opts: MemoryOptions) {}
 
@@ -64,6 +68,10 @@ export class MessageMemory {
     const cut = boundText(text);
     const entry: Remembered = { nick, where: endpoint, text: cut.text, truncated: cut.truncated, ids: new Map(), at: now, keys: [] };
     this.entries.add(entry);
+    let here = this.byPlace.get(endpoint);
+    if (!here) { here = new Set(); this.byPlace.set(endpoint, here); }
+    here.add(entry);
+    if (this.opts.maxPerPlace !== undefined) while (here.size > this.opts.maxPerPlace) this.forget(here.values().next().value!);
     if (msgid !== undefined) this.setId(entry, endpoint, msgid);
     if (!notLatest) {
       const lk = `${endpoint}\0${ircLower(nick)}`;
@@ -130,6 +138,9 @@ export class MessageMemory {
 
   private forget(entry: Remembered): void {
     this.entries.delete(entry);
+    const here = this.byPlace.get(entry.where);
+    here?.delete(entry);
+    if (here?.size === 0) this.byPlace.delete(entry.where);
     for (const k of entry.keys) if (this.byId.get(k) === entry) this.byId.delete(k);
     if (entry.lastKey && this.lastBy.get(entry.lastKey) === entry) this.lastBy.delete(entry.lastKey);
   }
