@@ -184,7 +184,10 @@ function makeNetwork(name: string, net: NetworkConfig): Network {
  * IRC: `<network>.malformed`, `.connects`, `.hostile_drops`, `.identified` (1 when logged in to
  * services); XMPP: the same (`.identified` 1 while logged in) and its own `.too_long` (inbound
  * messages dropped for their size), `.resent` (sent again after the server lost the session),
- * `.errors` (error stanzas for what the bot sent); scripted: `.requests`, `.bad_requests`,
+ * `.errors` (error stanzas for what the bot sent), `.foreign_corrections` (a correction of someone
+ * else's message, passed on as a plain line), `.untrusted_accounts` (a JID claimed by a room service
+ * not trusted for it), `.forged_times` (a delay stamp not from the room's history or our server),
+ * `.unsafe_lines` (a line dropped for CR, LF, NUL or a broken prefix); scripted: `.requests`, `.bad_requests`,
  * `.clients`, `.clients_refused`, `.clients_dropped`; every network's `.lines_in` (lines it took in) and outbound figures
  * (mouth/outbound.ts counters()): `.queued`, `.sent`, `.waiting`, `.refused` and
  * `.refused_<Code>`, `.ctcp_answered`, `.ctcp_dropped`.
@@ -207,6 +210,10 @@ function exposeCounters(name: string, n: Network): void {
     counter('too_long', (x) => (x as XmppNetwork).counters.tooLong);
     counter('resent', (x) => (x as XmppNetwork).counters.resent);
     counter('errors', (x) => (x as XmppNetwork).counters.errors);
+    counter('foreign_corrections', (x) => (x as XmppNetwork).counters.foreignCorrections);
+    counter('untrusted_accounts', (x) => (x as XmppNetwork).counters.untrustedAccounts);
+    counter('forged_times', (x) => (x as XmppNetwork).counters.forgedTimes);
+    counter('unsafe_lines', (x) => (x as XmppNetwork).counters.unsafeLines);
   }
   if (n instanceof ScriptNetwork) {
     for (const key of Object.keys(n.counters) as (keyof ScriptNetwork['counters'])[]) counter(key, (x) => (x as ScriptNetwork).counters[key]);

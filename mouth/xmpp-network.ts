@@ -409,7 +409,9 @@ export class XmppNetwork implements Network {
     room.state = 'joining';
     // A rejoin asks only for the history after what was heard (the rest was handed on already; plugins would answer it again).
     room.seenBefore = room.lastSeen;
-    const since = room.lastSeen !== undefined ? xml('history', { since: new Date(room.lastSeen).toISOString() }) : undefined;
+    // Rooms stamp history in whole seconds: ask from the start of the second last heard (a line said
+    // later in that second would be left out), and drop what was heard by the stamp below.
+    const since = room.lastSeen !== undefined ? xml('history', { since: new Date(Math.floor(room.lastSeen / 1000) * 1000).toISOString() }) : undefined;
     const x = xml('x', { xmlns: NS.muc }, room.password ? xml('password', {}, room.password) : undefined, since);
     void this.xmpp.send(xml('presence', { to: `${room.jid}/${room.nick}` }, x)).catch(() => undefined);
     this.o.log.info({ room: room.jid, nick: room.nick }, 'joining');
@@ -696,7 +698,9 @@ export class XmppNetwork implements Network {
     if (room.history && !history) room.history = false;
     if (parts.delayedAt !== undefined && !history) this.forgedTime(parts, s.attrs.from!);
     // Heard before a rejoin (the room sends its history again): not handed on twice.
-    if (history && room.seenBefore !== undefined && parts.delayedAt! <= room.seenBefore) return;
+    // Whole seconds again: a line of the second last heard comes through (marked hive.history, so no
+    // command runs for it; the bridge knows it by its id) rather than one said then being lost.
+    if (history && room.seenBefore !== undefined && parts.delayedAt! < Math.floor(room.seenBefore / 1000) * 1000) return;
     room.lastSeen = Math.max(room.lastSeen ?? 0, history ? parts.delayedAt! : Date.now());
     // A correction names the sender's own id of the message; hive.replaces is the room's (its hive.msgid).
     // One naming a message the sender did not send (or one not remembered) corrects nothing: a plain line.
