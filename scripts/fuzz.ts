@@ -286,6 +286,13 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
     while (pending.size && Date.now() < settle) {
       const lines = fake.current?.lines ?? [];
       for (const [token] of pending) if (fake.connections.some((c) => c.lines.some((l) => l.includes(token))) || lines.some((l) => l.includes(token))) { pending.delete(token); report.probes.answered++; }
+      // The last input can still cut the connection the last probes were on (the mouth drops it for
+      // what it read): those are lost with it, as during the run.
+      if (fake.connections.length !== connections || !fake.current || fake.current.closed) {
+        report.probes.lost += pending.size;
+        pending.clear();
+        break;
+      }
       await new Promise((res) => setTimeout(res, 50));
     }
     const after = await fetchTree(info);
