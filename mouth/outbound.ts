@@ -12,10 +12,11 @@ import type { Logger } from 'pino';
 import type { IrcLine } from '../protocol/irc-line.js';
 import type { AllowList } from './allow-list.js';
 import { CtcpResponder } from './ctcp.js';
-import { createFairQueue, type FairQueue } from './fair-queue.js';
+import { createFairQueue } from './fair-queue.js';
 import { checkEffect, parseOutbound } from './line-safety.js';
 import { fitLine } from './line-split.js';
-import { OUTBOUND_HIVE_ERROR, OutboundRefused, type OutboundRefusedCode } from './outbound-error.js';
+import { OutboundRefused } from './outbound-error.js';
+import { PacedQueue, type OutboundStats } from './paced-queue.js';
 import { createSenderLimiter, type Rate, type SenderLimiter } from './sender-limiter.js';
 import type { TokenBucket } from '../protocol/token-bucket.js';
 
@@ -85,27 +86,17 @@ export interface OutboundOptions {
   lookups?: { perSender: Rate; overall: Rate };
 }
 
-export interface OutboundStats {
-  queued: number;
-  sent: number;
-  refused: number;
-  /** Refusals by OutboundRefused code. */
-  refusedBy: Partial<Record<OutboundRefusedCode, number>>;
-}
-
 export class Outbound {
-  private readonly queue: FairQueue<Buffer[]>;
+  private readonly paced: PacedQueue<Buffer>;
   private readonly lookups: SenderLimiter;
-  private current: Buffer[] | undefined;
-  private index = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private open = false;
-  readonly stats: OutboundStats = { queued: 0, sent: 0, refused: 0, refusedBy: {} };
   /** Answers CTCP requests from IRC users, within its limits (the network's 'ctcp request' events). */
   readonly ctcp: CtcpResponder;
 
   constructor(private readonly o: OutboundOptions) {
-    this.queue = createFairQueue({ maxItems: o.queueMax, limitOf: (s) => (s === AUTO_SENDER ? AUTO_SHARE : undefined) });
+    this.paced = new PacedQueue({
+      queue: createFairQueue({ maxItems: o.queueMax, limitOf: (s) => (s === AUTO_SENDER ? AUTO_SHARE : undefined) }),
+      bucket: o.bucket, send: o.write, log: o.log,
+    });
     this.lookups = createSenderLimiter(this.lookupRates);
     this.ctcp = new CtcpResponder({ send: (line) => this.auto(line), log: o.log });
   }
@@ -114,7 +105,9 @@ export class Outbound {
     return this.o.lookups ?? { perSender: LOOKUPS_PER_SENDER, overall: LOOKUPS_OVERALL };
   }
 
-  get size(): number { return this.queue.size + (this.current ? 1 : 0); }
+  get size(): number { return this.paced.size; }
+
+  get stats(): OutboundStats { return this.paced.stats; }
 
   /** Checks and queues the lines of one message; throws OutboundRefused and queues nothing on any bad line. */
   submit(sender: Sender, lines: Buffer[]): void {
@@ -132,7 +125,7 @@ export class Outbound {
       if (out.length === 0) return;
       // The queue's refusal (QueueFull, UserShare) before the rate token is taken, and nothing
       // else can refuse in between: a message refused for any other reason costs no token.
-      this.queue.admit(sender.via, sender.user);
+      this.paced.queue.admit(sender.via, sender.user);
       if (lookup && !this.lookups.take(sender.via)) {
         const { perSender, overall } = this.lookupRates;
         throw new OutboundRefused(
@@ -141,78 +134,32 @@ export class Outbound {
             `then ${perSender.ratePerSec} per second per sender (${overall.burst}, then ${overall.ratePerSec} per second overall).`,
         );
       }
-      this.queue.push(sender.via, out, sender.origin, sender.user);
-      this.stats.queued++;
+      this.paced.push(sender.via, out, sender.origin, sender.user);
     } catch (err) {
-      this.count(err);
+      this.paced.count(err);
       throw err;
     }
-    this.pump();
   }
 
   /** Queues one automatic answer of the mouth's own (not from a plugin: no allow-list or CTCP check). */
   private auto(line: Buffer): void {
     try {
       parseOutbound(line);
-      this.queue.push(AUTO_SENDER, fitLine(line, this.o.prefixLength()));
-      this.stats.queued++;
+      this.paced.push(AUTO_SENDER, fitLine(line, this.o.prefixLength()));
     } catch (err) {
-      this.count(err);
+      this.paced.count(err);
       throw err;
     }
-    this.pump();
-  }
-
-  private count(err: unknown): void {
-    this.stats.refused++;
-    if (err instanceof OutboundRefused) this.stats.refusedBy[err.code] = (this.stats.refusedBy[err.code] ?? 0) + 1;
   }
 
   /** The counters for `hive tree`, flat, always the same keys: queued, sent, waiting, refused, refused_<Code>, ctcp_answered, ctcp_dropped. */
   counters(): Record<string, number> {
-    const c: Record<string, number> = { queued: this.stats.queued, sent: this.stats.sent, waiting: this.size, refused: this.stats.refused };
-    for (const code of Object.keys(OUTBOUND_HIVE_ERROR) as OutboundRefusedCode[]) {
-      if (code !== 'NetworkUnknown') c[`refused_${code}`] = this.stats.refusedBy[code] ?? 0;
-    }
-    c.ctcp_answered = this.ctcp.stats.answered;
-    c.ctcp_dropped = this.ctcp.stats.dropped;
-    return c;
+    return { ...this.paced.counters(), ctcp_answered: this.ctcp.stats.answered, ctcp_dropped: this.ctcp.stats.dropped };
   }
 
   /** The connection is registered (true) or gone (false). */
-  setOpen(open: boolean): void {
-    this.open = open;
-    if (open) this.pump();
-    else if (this.timer) { clearTimeout(this.timer); this.timer = undefined; }
-  }
-
-  private pump(): void {
-    if (this.timer) return;
-    while (this.open) {
-      if (!this.current) {
-        const next = this.queue.shift();
-        if (!next) return;
-        this.current = next.item;
-        this.index = 0;
-      }
-      while (this.index < this.current.length) {
-        if (!this.o.bucket.take()) {
-          this.timer = setTimeout(() => { this.timer = undefined; this.pump(); }, Math.max(1, this.o.bucket.nextAvailableInMs()));
-          return;
-        }
-        this.o.write(this.current[this.index++]!);
-        this.stats.sent++;
-      }
-      this.current = undefined;
-    }
-  }
+  setOpen(open: boolean): void { this.paced.setOpen(open); }
 
   /** Empties the queue; returns how many messages were still waiting (they are reported, not lost silently). */
-  close(): number {
-    this.setOpen(false);
-    const left = this.queue.clear().length + (this.current ? 1 : 0);
-    this.current = undefined;
-    if (left) this.o.log.error({ messages: left }, 'outbound messages not sent at shutdown');
-    return left;
-  }
+  close(): number { return this.paced.close(); }
 }

@@ -11,9 +11,10 @@ import type { Element } from '@xmpp/xml';
 import type { Logger } from 'pino';
 import type { TokenBucket } from '../protocol/token-bucket.js';
 import { createAllowList } from './allow-list.js';
-import { createFairQueue, type FairQueue } from './fair-queue.js';
+import { createFairQueue } from './fair-queue.js';
+import { PacedQueue, type OutboundStats } from './paced-queue.js';
 import { checkEffect, parseOutbound } from './line-safety.js';
-import { OUTBOUND_HIVE_ERROR, OutboundRefused, showBytes, type OutboundRefusedCode } from './outbound-error.js';
+import { OutboundRefused, showBytes } from './outbound-error.js';
 import type { Sender } from './outbound.js';
 import { roomOfChannel } from './xmpp-names.js';
 import { MAX_ID, type OutgoingMessage } from './xmpp-stanza.js';
@@ -71,32 +72,27 @@ export function xmppText(text: string): string {
 }
 
 export class XmppOutbound {
-  private readonly queue: FairQueue<XmppAction[]>;
+  private readonly paced: PacedQueue<XmppAction>;
   private readonly allowList = createAllowList(XMPP_COMMANDS);
-  private current: XmppAction[] | undefined;
-  private index = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private open = false;
-  readonly stats = { queued: 0, sent: 0, refused: 0, refusedBy: {} as Partial<Record<OutboundRefusedCode, number>> };
 
   constructor(private readonly o: XmppOutboundOptions) {
-    this.queue = createFairQueue({ maxItems: o.queueMax });
+    this.paced = new PacedQueue({ queue: createFairQueue({ maxItems: o.queueMax }), bucket: o.bucket, send: o.send, log: o.log });
   }
 
-  get size(): number { return this.queue.size + (this.current ? 1 : 0); }
+  get size(): number { return this.paced.size; }
+
+  get stats(): OutboundStats { return this.paced.stats; }
 
   /** Checks and queues the lines of one message; throws OutboundRefused and queues nothing on any bad line. */
   submit(sender: Sender, lines: Buffer[], opts: SubmitOptions = {}): void {
     try {
       const actions = this.actionsOf(sender, lines, opts);
       if (actions.length === 0) return;
-      this.queue.push(sender.via, actions, sender.origin, sender.user);
-      this.stats.queued++;
+      this.paced.push(sender.via, actions, sender.origin, sender.user);
     } catch (err) {
-      this.count(err);
+      this.paced.count(err);
       throw err;
     }
-    this.pump();
   }
 
   /**
@@ -107,22 +103,17 @@ export class XmppOutbound {
   resend(stanzas: Element[]): number {
     if (stanzas.length === 0) return 0;
     try {
-      this.queue.push('(resend)', stanzas.map((stanza) => ({ kind: 'stanza', stanza }) as const));
+      this.paced.push('(resend)', stanzas.map((stanza) => ({ kind: 'stanza', stanza }) as const));
     } catch (err) {
-      this.count(err);
+      this.paced.count(err);
       this.o.log.error({ messages: stanzas.length, err: (err as Error).message }, 'messages the server lost not sent again: the queue is full');
       return 0;
     }
-    this.stats.queued++;
-    this.pump();
     return stanzas.length;
   }
 
   /** Counts a refusal made outside submit (e.g. by the network), so `refused` tells all. */
-  count(err: unknown): void {
-    this.stats.refused++;
-    if (err instanceof OutboundRefused) this.stats.refusedBy[err.code] = (this.stats.refusedBy[err.code] ?? 0) + 1;
-  }
+  count(err: unknown): void { this.paced.count(err); }
 
   private actionsOf(sender: Sender, lines: Buffer[], opts: SubmitOptions): XmppAction[] {
     const actions: XmppAction[] = [];
@@ -178,49 +169,11 @@ export class XmppOutbound {
   }
 
   /** The counters for `hive tree`, flat, always the same keys: queued, sent, waiting, refused, refused_<Code>. */
-  counters(): Record<string, number> {
-    const c: Record<string, number> = { queued: this.stats.queued, sent: this.stats.sent, waiting: this.size, refused: this.stats.refused };
-    for (const code of Object.keys(OUTBOUND_HIVE_ERROR) as OutboundRefusedCode[]) {
-      if (code !== 'NetworkUnknown') c[`refused_${code}`] = this.stats.refusedBy[code] ?? 0;
-    }
-    return c;
-  }
+  counters(): Record<string, number> { return this.paced.counters(); }
 
   /** The stream is online (true) or gone (false). */
-  setOpen(open: boolean): void {
-    this.open = open;
-    if (open) this.pump();
-    else if (this.timer) { clearTimeout(this.timer); this.timer = undefined; }
-  }
-
-  private pump(): void {
-    if (this.timer) return;
-    while (this.open) {
-      if (!this.current) {
-        const next = this.queue.shift();
-        if (!next) return;
-        this.current = next.item;
-        this.index = 0;
-      }
-      while (this.index < this.current.length) {
-        if (!this.open) return;
-        if (!this.o.bucket.take()) {
-          this.timer = setTimeout(() => { this.timer = undefined; this.pump(); }, Math.max(1, this.o.bucket.nextAvailableInMs()));
-          return;
-        }
-        this.o.send(this.current[this.index++]!);
-        this.stats.sent++;
-      }
-      this.current = undefined;
-    }
-  }
+  setOpen(open: boolean): void { this.paced.setOpen(open); }
 
   /** Empties the queue; returns how many messages were still waiting (reported, not lost silently). */
-  close(): number {
-    this.setOpen(false);
-    const left = this.queue.clear().length + (this.current ? 1 : 0);
-    this.current = undefined;
-    if (left) this.o.log.error({ messages: left }, 'outbound messages not sent at shutdown');
-    return left;
-  }
+  close(): number { return this.paced.close(); }
 }
