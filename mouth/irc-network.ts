@@ -33,7 +33,7 @@ import type { Network, NetworkSink } from './network.js';
 import type { CtcpRequest } from './ctcp.js';
 import { Outbound, speakerOf, type Sender } from './outbound.js';
 import { showBytes } from './outbound-error.js';
-import { trustCa } from './tls-trust.js';
+import { forgetTrust, trustFor } from './tls-trust.js';
 import { createTokenBucket } from '../protocol/token-bucket.js';
 
 const CRLF = Buffer.from('\r\n');
@@ -102,7 +102,7 @@ export class IrcNetwork implements Network {
       write: (line) => this.write(line),
       log: o.log,
     });
-    if (c.ca_file) trustCa(c.host, c.port, readFileSync(c.ca_file));
+    if (c.ca_file) trustFor(this, c.host, c.port, { ca: readFileSync(c.ca_file) });
     this.sasl = new SaslLogin({
       config: c,
       log: o.log,
@@ -375,6 +375,7 @@ export class IrcNetwork implements Network {
 
   async stop(reason = 'Hive shutting down'): Promise<void> {
     this.stopping = true;
+    forgetTrust(this);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.regainTimer) clearInterval(this.regainTimer);
     if (this.stableTimer) clearTimeout(this.stableTimer);

@@ -34,7 +34,7 @@ import { foldNick, ircSafeNick, maskPart, MAX_CONTACTS, NickTable, roomOfChannel
 import { XmppOutbound, type Resolved, type SubmitOptions, type XmppAction } from './xmpp-outbound.js';
 import { XmppRoom, type Occupant } from './xmpp-room.js';
 import { buildMessage, errorCondition, messageParts, mucStatus, NS, type MessageParts } from './xmpp-stanza.js';
-import { xmppTlsFor, xmppTlsForget } from './xmpp-tls.js';
+import { forgetTrust, trustFor } from './tls-trust.js';
 import { carrySession, createConnection, cut, MAX_STANZA_BYTES, open, type ConnectionHooks } from './xmpp-connection.js';
 
 /** Bytes of one line handed to the plugins; a longer line of a message is cut into several. */
@@ -156,10 +156,10 @@ export class XmppNetwork implements Network {
     for (const r of c.rooms) this.rooms.set(r.jid, new XmppRoom(r.jid, r.nick ?? c.nick, r.password));
     // Always set for this host and port, so that what an earlier network (or an earlier config) asked
     // for it does not linger; with tls: none too, since a server may offer STARTTLS all the same.
-    // Forgotten at stop (xmpp-tls.ts says whom it applies to).
+    // Forgotten at stop (tls-trust.ts says whom it applies to).
     const tls = { ...(c.ca_file ? { ca: readFileSync(c.ca_file) } : {}), rejectUnauthorized: c.tls_verify };
-    xmppTlsFor(this, c.host, c.port, tls);
-    xmppTlsFor(this, this.domain, c.port, tls);
+    trustFor(this, c.host, c.port, tls);
+    trustFor(this, this.domain, c.port, tls);
   }
 
   get nick(): string { return this.o.config.nick; }
@@ -438,7 +438,7 @@ export class XmppNetwork implements Network {
     this.stopping = true;
     for (const t of [this.reconnectTimer, this.connectTimer, this.stableTimer, this.pingTimer, ...this.timers]) if (t) clearTimeout(t);
     this.outbound.close();
-    xmppTlsForget(this);
+    forgetTrust(this);
     if (this.unacked.length) {
       this.o.log.error({ messages: this.unacked.length }, 'messages the server never acknowledged, not sent again at shutdown');
       this.unacked = [];
