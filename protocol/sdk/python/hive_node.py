@@ -21,11 +21,9 @@ Read it top to bottom; the sections follow docs/protocol.md:
   9. serving calls        SetParent, the properties, Introspect; who is let in (credentials)
  10. leaving              Reparent, Detach, exit 0; exit 1 when the bus is lost
 """
-import asyncio
 import json
 import os
 import re
-import secrets
 import signal
 import sys
 import time
@@ -36,14 +34,12 @@ from collections import deque
 PROTOCOL = 'org.hive.Node1'
 PROTOCOL_REVISION = 2
 
-# python3-dbus-next's package imports its GLib flavour too, and with it PyGObject and libglib
-# (~3.7 MB PSS per process, issue 17), which a node on asyncio never uses: hidden while dbus_next
-# loads (its glib module takes a failed import as "no GLib"), and importable again afterwards for
-# a plugin that wants it.
-_gi = sys.modules.get('gi', False)
-if _gi is False:
-    sys.modules['gi'] = None
+# asyncio and dbus_next without ssl and dbus_next's GLib flavour until a plugin uses them (issue 17:
+# ~8 MB PSS a process between them): lean_imports.py, next to this file.
 try:
+    import lean_imports
+    lean_imports.load()
+    import asyncio
     from dbus_next import Message, MessageType, Variant
     from dbus_next.aio import MessageBus
 except ImportError:   # the usual mistake: another python3 than Debian's (pyenv, a virtualenv)
@@ -51,9 +47,6 @@ except ImportError:   # the usual mistake: another python3 than Debian's (pyenv,
           '(apt-get install python3-dbus-next)'
     print(json.dumps({'level': 60, 'time': int(time.time() * 1000), 'msg': why}), file=sys.stderr)
     sys.exit(2)   # a bad environment: the supervisor does not restart it in a loop
-finally:
-    if _gi is False:
-        del sys.modules['gi']
 
 NODE_PATH = '/org/hive/Node'
 NODE_IFACE = 'org.hive.Node1'
@@ -524,7 +517,7 @@ class HiveNode:
         self._subscribed_to = None                  # the parent connection they are on
         self._rules_lock = None                     # asyncio.Lock: one change of them at a time
         self._ids = 0
-        self._id_prefix = f'{self.name}-{secrets.token_hex(4)}'
+        self._id_prefix = f'{self.name}-{os.urandom(4).hex()}'   # not secrets: it loads libcrypto (3.5 MB)
         self._stopping = False
         self._refusals = []                         # times the parent refused us as a child (NotChild)
         self._vouched = {}                          # (name, credential) -> until when the supervisor's word holds
