@@ -9,7 +9,7 @@
  * so no private message goes to a nick that is not there (the server would answer 401).
  * Subscriptions are kept per network and nick in `subscriptions.json` in the node's state folder.
  */
-import { c, createLogLimiter, definePlugin, ircLower, isChannel, line, openStore, parseCommand, privmsg, type Command, type Incoming, type PluginManifest } from '../../protocol/sdk/index.js';
+import { c, createLogLimiter, definePlugin, ircLower, isChannel, line, openStore, parseCommand, privmsg, type Command, type Incoming, type MessageSubscription, type PluginManifest } from '../../protocol/sdk/index.js';
 import { Membership } from './members.js';
 
 const configSchema = c.object({
@@ -72,7 +72,9 @@ export default definePlugin(manifest, async function alerts(hive) {
     log: hive.log,
     send: (network, lines) => hive.send({ lines: lines.map(line), meta: { 'hive.network': network } }),
     resyncTimeoutMs: config.resync_timeout,
+    settled: () => listen(),
   });
+
   const wordRes = new Map<string, RegExp>();
   const sent = new Map<string, number[]>();
   const chains = new Map<string, Promise<void>>();
@@ -116,6 +118,7 @@ export default definePlugin(manifest, async function alerts(hive) {
       words.sort();
       return 'ok';
     });
+    listen();
     if (r === 'already') return cmd.reply(`you are already subscribed to '${word}'`);
     if (r === 'full') return cmd.reply(`subscribe: you have ${config.max_subscriptions} subscriptions already; unsubscribe from one first`);
     hive.log.info({ network: cmd.network, nick: cmd.nick, word }, 'subscribed');
@@ -135,6 +138,7 @@ export default definePlugin(manifest, async function alerts(hive) {
       net[key] = words.filter((w) => w !== word);
       if (net[key]!.length === 0) delete net[key];
     });
+    listen();
     hive.log.info({ network: cmd.network, nick: cmd.nick, word }, 'unsubscribed');
     return cmd.reply(`unsubscribed from '${word}'`);
   });
@@ -210,8 +214,13 @@ export default definePlugin(manifest, async function alerts(hive) {
   };
 
   // What the alerts need: talk, and what keeps the member lists (members.ts) and the connection's events.
-  const ALERT_ROUTES = ['PRIVMSG.*', 'JOIN', 'PART', 'KICK', 'QUIT', 'NICK', '005', '353', '366', '318', '319', 'event.*'];
+  const MEMBERSHIP_ROUTES = ['JOIN', 'PART', 'KICK', 'QUIT', 'NICK', '005', '353', '366', '318', '319', 'event.*'];
   hive.onMessage((msg) => {
+    members.observe(msg);
+    if (msg.irc?.command !== 'PRIVMSG') listen();
+  }, { routes: MEMBERSHIP_ROUTES });
+  const talk: MessageSubscription = hive.onMessage((msg) => {
+    // A PRIVMSG starts a resync of a network not known yet (members.ts) as any line does.
     members.observe(msg);
     const irc = msg.irc;
     const network = msg.network;
@@ -234,7 +243,15 @@ export default definePlugin(manifest, async function alerts(hive) {
       .catch((err: unknown) => { hive.count('errors'); hive.log.error({ err }, 'alerting failed'); })
       .finally(() => { waiting--; });
     chains.set(network, next);
-  }, { routes: ALERT_ROUTES });
+  }, { routes: [] });
+  // Talk is taken only while an alert can come of it: someone subscribed to a word, or mentions
+  // on where the bot is in two channels of a network. Otherwise the bus sends this process the
+  // membership lines and its commands alone (docs/protocol.md#routes).
+  function listen() {
+    const subscribed = Object.values(store.data.networks).some((net) => Object.keys(net).length > 0);
+    talk.setRoutes(subscribed || (config.mentions && members.mayMention()) ? ['PRIVMSG.*'] : []);
+  }
+  listen();
 
   return () => members.close();
 });

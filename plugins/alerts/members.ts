@@ -39,6 +39,8 @@ export interface MembershipOptions {
   /** Sends raw lines up to `network` (WHOIS, NAMES). */
   send: (network: string, lines: string[]) => Promise<void>;
   resyncTimeoutMs?: number;
+  /** Called when a network's picture became complete (the moment mayMention can change without a line). */
+  settled?: () => void;
 }
 
 export class Membership {
@@ -175,6 +177,18 @@ export class Membership {
     n.resync = undefined;
     n.ready = ready;
     for (const w of n.waiters.splice(0)) w();
+    this.opts.settled?.();
+  }
+
+  /**
+   * Whether a mention alert can come of some line: it needs a user absent from the channel of the
+   * line and present in another channel with the bot, so two channels on one network. Unsure (no
+   * network seen yet, or one whose picture is not complete) counts as yes.
+   */
+  mayMention(): boolean {
+    if (this.nets.size === 0) return true;
+    for (const n of this.nets.values()) if (!n.ready || n.channels.size >= 2) return true;
+    return false;
   }
 
   /** Resolves once the network's membership is known (at once if it is). */

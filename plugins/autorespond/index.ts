@@ -8,7 +8,7 @@
  * rule that overruns `max_overruns` times is disabled. A cooldown per channel (or per private
  * correspondent) and a cap per minute keep two bots from answering each other for ever.
  */
-import { c, definePlugin, hasCapability, ircLower, isChannel, openStore, parseCommand, privmsg, type Incoming, type PluginManifest } from '../../protocol/sdk/index.js';
+import { c, definePlugin, hasCapability, ircLower, isChannel, openStore, parseCommand, privmsg, type Incoming, type MessageSubscription, type PluginManifest } from '../../protocol/sdk/index.js';
 import { Matcher, type RuleSource } from './matcher.js';
 
 const configSchema = c.object({
@@ -139,6 +139,7 @@ export default definePlugin(manifest, async function autorespond(hive) {
           net.rules.push(rule);
           return rule.id;
         });
+        listen();
         hive.log.info({ network, rule: id, pattern: parsed.pattern, flags: parsed.flags, by: cmd.nick }, 'rule added');
         return cmd.reply(`rule ${id} added`);
       }
@@ -155,6 +156,7 @@ export default definePlugin(manifest, async function autorespond(hive) {
           net!.rules.splice(i, 1);
           return true;
         });
+        listen();
         if (!gone) return cmd.reply(`ar del: there is no rule ${id} on this network`);
         hive.log.info({ network, rule: id, by: cmd.nick }, 'rule deleted');
         return cmd.reply(`rule ${id} deleted`);
@@ -184,6 +186,7 @@ export default definePlugin(manifest, async function autorespond(hive) {
       if (config.max_overruns > 0 && rule.overruns >= config.max_overruns) rule.disabled = true;
       return { overruns: rule.overruns, disabled: rule.disabled };
     });
+    if (r?.disabled) listen();
     hive.log.warn({ network, rule: src.id, pattern: src.source, flags: src.flags, overruns: r?.overruns, disabled: r?.disabled, textLength: text.length, budgetMs: config.match_timeout },
       r?.disabled ? 'rule took too long to match and is now disabled' : 'rule took too long to match; skipped for this message');
   };
@@ -233,12 +236,19 @@ export default definePlugin(manifest, async function autorespond(hive) {
     await hive.replyWith(msg, [privmsg(replyTo, rule.response)]);
   };
 
-  hive.onMessage((msg) => {
+  const talk: MessageSubscription = hive.onMessage((msg) => {
     // A room's history replayed on (re)join is old talk: answered when it was said, not again.
     if (!msg.irc || msg.irc.command !== 'PRIVMSG' || !msg.network || msg.meta['hive.query'] || msg.meta['hive.history'] === true) return;
     return answer(msg);
     // Only PRIVMSG can be answered: the bus sends this process nothing else (docs/protocol.md#routes).
-  }, { routes: ['PRIVMSG.*'] });
+  }, { routes: [] });
+  // Talk is taken only while a rule can answer it: with none enabled, the bus sends this process
+  // its own command alone (docs/protocol.md#routes), and the channel's traffic costs it nothing.
+  function listen() {
+    const any = Object.values(store.data.networks).some((n) => n.rules.some((r) => !r.disabled));
+    talk.setRoutes(any ? ['PRIVMSG.*'] : []);
+  }
+  listen();
 
   return () => matcher.close();
 });

@@ -6,7 +6,7 @@
 export { definePlugin, type Plugin, type PluginManifest, type Setup } from './define.js';
 // Config and state checks without zod (zod costs a plugin process ~8 MB): `c.object({...})`.
 export { c, type Check, type StandardSchemaV1 } from './checks.js';
-export type { PluginContext, Manifest, PluginKind, ConfigOf, CommandSpec, CommandHandler, Command, Answer, FilterHooks, FilterResult } from './plugin.js';
+export type { PluginContext, Manifest, PluginKind, ConfigOf, CommandSpec, CommandHandler, Command, Answer, FilterHooks, FilterResult, MessageSubscription } from './plugin.js';
 export { toIncoming, privmsgLines, textsOf, type Incoming } from './messages.js';
 export type { Kind, ChildInfo, DetailValue } from './node.js';
 export { HELP_LIMITS, checkCommands, type CheckedCommands, type NodeCommands, type TreeCommands } from './tree-commands.js';

@@ -96,7 +96,7 @@ export interface PluginContext<C = Record<string, unknown>> {
    * `JOIN`, `event.*`). With routes on every handler (and no filter), the bus daemon delivers
    * nothing else to this process: a plugin with commands only is never woken by other traffic.
    */
-  onMessage(handler: (msg: Incoming) => unknown, opts?: { routes: string[] }): void;
+  onMessage(handler: (msg: Incoming) => unknown, opts?: { routes: string[] }): MessageSubscription;
   /** Sends a message up towards the mouth (automata); `hive.network` must be set. */
   send(msg: HiveMessage): Promise<void>;
   /** Says `text` to `target` on `network`. */
@@ -116,6 +116,17 @@ export interface PluginContext<C = Record<string, unknown>> {
   listCommands(scope: 'hive' | 'subtree'): Promise<TreeCommands>;
   /** Aggregators: asks the subtree a command as if the speaker of `about` had said it. */
   ask(about: Incoming, text: string, opts?: { timeoutMs?: number; max?: number }): Promise<Answer[]>;
+}
+
+/** What `onMessage` returns: the handler's routes can change while the plugin runs. */
+export interface MessageSubscription {
+  /**
+   * Takes these routes from now on (`[]`: none; the handler is then not called). A plugin that
+   * wants the traffic only while it has something to do with it (rules, subscriptions) says so, and
+   * the bus daemon stops waking it for the rest. Widening brings nothing from before: a handler
+   * that needs the past keeps its routes.
+   */
+  setRoutes(routes: string[]): void;
 }
 
 interface PendingQuery { answers: Answer[]; max: number; resolve: (a: Answer[]) => void; timer: NodeJS.Timeout }
@@ -281,12 +292,23 @@ export function createContext<C>(node: HiveNode, opts: {
     commandPrefix: opts.commandPrefix,
     command,
     onMessage(handler, o) {
-      if (o?.routes) {
-        const bad = o.routes.filter((p) => !validPattern(p));
-        if (bad.length) throw new HiveError('InvalidArgs', `onMessage: route patterns ${JSON.stringify(bad)}: a key, or a namespace of letters, digits, _ and - ending in .* (docs/protocol.md#routes)`);
-      }
-      listeners.push({ handler, routes: o?.routes ? [...o.routes] : undefined });
+      const checked = (routes: string[], what: string) => {
+        const bad = routes.filter((p) => !validPattern(p));
+        if (bad.length) throw new HiveError('InvalidArgs', `${what}: route patterns ${JSON.stringify(bad)}: a key, or a namespace of letters, digits, _ and - ending in .* (docs/protocol.md#routes)`);
+        return [...new Set(routes)];
+      };
+      const listener: { handler: (msg: Incoming) => unknown; routes?: string[] } = { handler, routes: o?.routes ? checked(o.routes, 'onMessage') : undefined };
+      listeners.push(listener);
       resubscribe();
+      return {
+        setRoutes(routes) {
+          const next = checked(routes, 'setRoutes');
+          const now = listener.routes;
+          if (now && now.length === next.length && now.every((r, i) => r === next[i])) return;
+          listener.routes = next;
+          resubscribe();
+        },
+      };
     },
     send: (msg) => node.send(msg),
     say: (network, target, text) => node.send({ lines: text.split('\n').map((t) => toLine(privmsg(target, t))), meta: { 'hive.network': network } }),
