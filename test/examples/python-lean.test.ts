@@ -1,8 +1,9 @@
-// The Python SDK loads ssl, dbus_next's GLib flavour, xml.etree and urllib.parse only when they are
-// used (protocol/sdk/python/lean_imports.py, issue 17): an idle Python node has none of them (nor
-// libssl, libcrypto, libglib mapped), and everything that uses them still works: TLS through
-// asyncio with its own default context and with a context the plugin makes after `import ssl`,
-// certificate checks included (an untrusted server is refused), and the modules themselves.
+// The Python SDK loads ssl, subprocess, dbus_next's GLib flavour, xml.etree and urllib.parse only
+// when they are used (protocol/sdk/python/lean_imports.py, issue 17): an idle Python node has none
+// of them (nor libssl, libcrypto, libglib mapped), and everything that uses them still works: TLS
+// through asyncio with its own default context and with a context the plugin makes after
+// `import ssl`, certificate checks included (an untrusted server is refused), a child process
+// through asyncio, and the modules themselves.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -19,7 +20,7 @@ import { nodeBusName } from '../../protocol/names.js';
 import { line, type HiveMessage } from '../../protocol/hive-message.js';
 
 const PYTHON = '/usr/bin/python3';
-const TLS_NODE = join(ROOT, 'test/examples/python-tls-node.py');
+const LEAN_NODE = join(ROOT, 'test/examples/python-lean-node.py');
 const RESPONDER = join(ROOT, 'plugins/examples/python/responder.py');
 // What an idle node must not have mapped: ssl's libraries and GLib's.
 const LAZY_LIBRARIES = /lib(ssl|crypto|glib-2\.0|gobject-2\.0)\.so|_ssl\.cpython|_hashlib\.cpython|_gi\.cpython/;
@@ -52,7 +53,7 @@ async function lazyLibrariesMapped(pid: number): Promise<string[]> {
   return [...new Set(maps.split('\n').map((l) => l.split(/\s+/)[5] ?? '').filter((f) => LAZY_LIBRARIES.test(f)))];
 }
 
-describe('a Python node loads ssl, GLib, xml.etree and urllib.parse only when used', () => {
+describe('a Python node loads ssl, subprocess, GLib, xml.etree and urllib.parse only when used', () => {
   let privateBus: PrivateBus;
   let r: TestRoot;
   let dir: string;
@@ -78,7 +79,7 @@ describe('a Python node loads ssl, GLib, xml.etree and urllib.parse only when us
     r = await startTestRoot(privateBus.address);
     // SSL_CERT_FILE: what asyncio's default context (ssl=True) trusts, here the test's own CA.
     for (const prefix of ['a', 'b']) {
-      nodes[prefix] = spawnNode({ name: `tls${prefix}`, command: [PYTHON, TLS_NODE], bus: privateBus.address, parent: nodeBusName(TEST_INSTANCE, 'mouth'), config: { prefix, ca }, env: { SSL_CERT_FILE: ca } });
+      nodes[prefix] = spawnNode({ name: `tls${prefix}`, command: [PYTHON, LEAN_NODE], bus: privateBus.address, parent: nodeBusName(TEST_INSTANCE, 'mouth'), config: { prefix, ca }, env: { SSL_CERT_FILE: ca } });
     }
     nodes.resp = spawnNode({ name: 'pyresp', command: [PYTHON, RESPONDER], bus: privateBus.address, parent: nodeBusName(TEST_INSTANCE, 'mouth') });
     await waitFor(() => [...r.node.children.values()].map((c) => c.name).sort().join() === 'pyresp,tlsa,tlsb', { timeout: 20_000, what: 'the Python nodes attached' });
@@ -119,12 +120,19 @@ describe('a Python node loads ssl, GLib, xml.etree and urllib.parse only when us
     expect(await lazyLibrariesMapped(nodes.resp!.proc.pid!)).toEqual([]); // the responder never used any
   });
 
+  it('a child process through asyncio works, and loads subprocess then', async () => {
+    expect(await ask('!arun spawned')).toBe('spawned (exit 0)');
+    expect(JSON.parse(await ask('!amodules'))).toEqual(expect.arrayContaining(['subprocess', '_posixsubprocess']));
+    expect(await ask('!arun again')).toBe('again (exit 0)');
+  });
+
   it('the modules, imported after start, are the real ones and work', async () => {
     const script = [
       'import sys, hive_node',
-      "lazy = ['ssl', 'gi', 'pyexpat', 'xml.etree.ElementTree', 'urllib.parse', 'dbus_next.glib.message_bus']",
+      "lazy = ['ssl', 'gi', 'pyexpat', 'xml.etree.ElementTree', 'urllib.parse', 'dbus_next.glib.message_bus', 'subprocess']",
       'print([m for m in lazy if m in sys.modules])',
-      'import ssl, urllib.parse, xml.etree.ElementTree as ET',
+      'import ssl, subprocess, asyncio.subprocess as aio, urllib.parse, xml.etree.ElementTree as ET',
+      'print(type(subprocess).__name__, (aio.PIPE, aio.STDOUT, aio.DEVNULL) == (subprocess.PIPE, subprocess.STDOUT, subprocess.DEVNULL), subprocess.run(["/bin/true"]).returncode)',
       'from dbus_next.glib import MessageBus',
       'from dbus_next import introspection',
       'from dbus_next._private.address import parse_address',
@@ -137,6 +145,7 @@ describe('a Python node loads ssl, GLib, xml.etree and urllib.parse only when us
     expect(res.stderr).toBe('');
     expect(res.stdout.split('\n')).toEqual([
       '[]',
+      'module True 0',
       'module True a%20b a',
       'dbus_next.glib.message_bus 3',
       "[('unix', {'path': '/tmp/a b', 'guid': '1'})] [('unix', {'path': '/tmp/ab'})]",

@@ -35,9 +35,9 @@ from collections import deque
 PROTOCOL = 'org.hive.Node1'
 PROTOCOL_REVISION = 2
 
-# asyncio and dbus_next without ssl, dbus_next's GLib flavour, xml.etree and urllib.parse until a
-# plugin uses them (issue 17: the idle example responder 20.0 -> 14.7 MB PSS in a hive, with not
-# importing secrets below): lean_imports.py, next to this file.
+# asyncio and dbus_next without ssl, subprocess, dbus_next's GLib flavour, xml.etree and urllib.parse
+# until a plugin uses them (issue 17: the idle example responder 20.0 -> 13.7 MB PSS in a hive, with
+# not importing secrets below): lean_imports.py, next to this file.
 try:
     import lean_imports
     lean_imports.load()

@@ -10,11 +10,14 @@ few plugins or by none, and each of them is loaded on its first use instead of a
   - dbus_next.glib, with PyGObject and libglib (~4 MB): the dbus_next package imports its GLib
     flavour. A stand-in takes its place until a plugin uses a name of it; then it is loaded, GLib
     included.
-  - xml.etree.ElementTree with pyexpat, urllib.parse with ipaddress (~0.6 MB): dbus_next reads
+  - subprocess (with locale; ~1 MB in a hive): asyncio imports it for its child processes, and
+    takes only its constants PIPE, STDOUT and DEVNULL while it loads; they are given to it.
+  - xml.etree.ElementTree with pyexpat, urllib.parse with ipaddress (~0.5 MB): dbus_next reads
     and writes introspection XML, which a node never does (hive_node answers Introspect with its
     own text), and unquotes bus addresses, which never have a %-escape here. While dbus_next
     loads, what it takes from them at import time is a placeholder (ET.Element, in annotations)
-    or a shortcut (unquote: a string without % is itself); after that, any use loads the module.
+    or a shortcut (unquote: a string without % is itself).
+  After that, any use of one of these modules loads it.
 
 Each stand-in is a module object that passes every name on to the real module once loaded, so
 code holding it works as with the real one. `import X` after start gives the real module X.
@@ -87,11 +90,12 @@ class SSLOnFirstUse(OnFirstUse):
         return real
 
 
-# Modules dbus_next imports and an idle node never uses, with what dbus_next takes from them while
-# it loads (see the top of this file).
-WHILE_DBUS_NEXT_LOADS = {
-    'xml.etree.ElementTree': {'Element': _NotLoadedYet},
-    'urllib.parse': {'unquote': _unquote},
+# Modules asyncio or dbus_next imports and an idle node never uses: for each, its importer, and what
+# that takes from it while it loads (see the top of this file). subprocess's constants are its own.
+WHILE_LOADING = {
+    'subprocess': ('asyncio', {'PIPE': -1, 'STDOUT': -2, 'DEVNULL': -3}),
+    'xml.etree.ElementTree': ('dbus_next', {'Element': _NotLoadedYet}),
+    'urllib.parse': ('dbus_next', {'unquote': _unquote}),
 }
 
 
@@ -99,16 +103,16 @@ def load():
     """Imports asyncio and dbus_next (and dbus_next.aio) as lean as this interpreter allows."""
     lean_ssl = sys.version_info[:2] == SSL_VERSION and 'asyncio' not in sys.modules and 'ssl' not in sys.modules
     stand_ins = []
-    if 'dbus_next' not in sys.modules:
-        if 'dbus_next.glib' not in sys.modules:
-            sys.modules['dbus_next.glib'] = OnFirstUse('dbus_next.glib', package=True)
-        for name, names in WHILE_DBUS_NEXT_LOADS.items():
-            if name in sys.modules:
-                continue
+    if 'dbus_next' not in sys.modules and 'dbus_next.glib' not in sys.modules:
+        sys.modules['dbus_next.glib'] = OnFirstUse('dbus_next.glib', package=True)
+    for name, (importer, names) in WHILE_LOADING.items():
+        if name in sys.modules or importer in sys.modules:
+            continue
+        if '.' in name:
             importlib.import_module(name.rpartition('.')[0])   # its package (a few lines), for `import a.b.c as x`
-            stand_in = sys.modules[name] = OnFirstUse(name)
-            stand_in.__dict__.update(names)
-            stand_ins.append((stand_in, names))
+        stand_in = sys.modules[name] = OnFirstUse(name)
+        stand_in.__dict__.update(names)
+        stand_ins.append((stand_in, names))
     if lean_ssl:
         sys.modules['ssl'] = None                    # asyncio's modules take ssl to be missing...
     try:

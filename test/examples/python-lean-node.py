@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""A Python node for test/examples/python-lean.test.ts: TLS through asyncio, in a node whose SDK
-loads ssl only when it is used (protocol/sdk/python/lean_imports.py).
+"""A Python node for test/examples/python-lean.test.ts: TLS and a child process through asyncio, in
+a node whose SDK loads ssl and subprocess only when they are used (protocol/sdk/python/lean_imports.py).
 
 Commands, named after config `prefix` (two of these nodes run under one parent):
   PREFIXtls PORT      asyncio.open_connection('localhost', PORT, ssl=True): asyncio's own default
@@ -8,6 +8,7 @@ Commands, named after config `prefix` (two of these nodes run under one parent):
                       name of the error that ended the connection
   PREFIXtlsctx PORT   the same with a context the plugin makes itself after `import ssl`, trusting
                       only the file in config `ca` (as aiohttp and most client libraries do)
+  PREFIXrun WORD      runs `/bin/echo WORD` with asyncio.create_subprocess_exec, answers its output
   PREFIXmodules       which of the modules loaded on first use are loaded now (JSON)
 """
 import json
@@ -15,7 +16,8 @@ import sys
 
 from hive_node import HiveNode, bad_environment
 
-WATCHED = ('ssl', '_ssl', '_hashlib', 'gi', 'pyexpat', 'xml.etree.ElementTree', 'urllib.parse', 'dbus_next.glib.message_bus')
+WATCHED = ('ssl', '_ssl', '_hashlib', 'gi', 'pyexpat', 'xml.etree.ElementTree', 'urllib.parse', 'dbus_next.glib.message_bus',
+           'subprocess', '_posixsubprocess')
 
 node = HiveNode(kind='responder')
 prefix = node.config.get('prefix', '')
@@ -60,6 +62,14 @@ async def tls(cmd):
 @node.command(f'{prefix}tlsctx')
 async def tlsctx(cmd):
     await first_line(cmd, own_context)
+
+
+@node.command(f'{prefix}run')
+async def run(cmd):
+    import asyncio
+    proc = await asyncio.create_subprocess_exec('/bin/echo', cmd.args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+    out, _ = await asyncio.wait_for(proc.communicate(), 5)
+    await cmd.reply(f'{out.decode().strip()} (exit {proc.returncode})')
 
 
 @node.command(f'{prefix}modules')
