@@ -115,9 +115,11 @@ node.onUp = async (wire, child) => {
   if (!network) throw new HiveError('NetworkUnknown', `no network '${name}'; this mouth has: ${[...networks.keys()].join(', ')}`);
   const origin = (meta['hive.origin']?.value as string | undefined) ?? via;
   const replyTo = meta['hive.reply_to']?.value as string | undefined;
-  if (replyTo && !answered.admit(via, origin, replyTo, meta['hive.replayed']?.value === true, name)) {
+  const id = meta['hive.id']?.value as string | undefined;
+  const duplicate = answered.admit({ via, conn: child.unique, origin, id, replyTo, replayed: meta['hive.replayed']?.value === true, network: name }, (conn) => node.children.has(conn));
+  if (duplicate) {
     node.counters.duplicates = (node.counters.duplicates ?? 0) + 1;
-    log.warn({ via, origin, replyTo }, 'second reply to a replayed message not sent');
+    log.warn({ via, origin, id, replyTo }, duplicate === 'answer' ? 'second reply to a replayed message not sent' : 'message sent again after its parent died: already sent, not sent twice');
     return;
   }
   const user = replyTo ? speakers.get(name)?.get(replyTo) : undefined;

@@ -3,7 +3,7 @@
 // IRC is answered exactly once (or its loss is logged and counted); the tree heals to its shape.
 // Repeat a run with CHAOS_SEED=<seed>.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { startNgircd, type Ircd } from '../helpers/ircd.js';
@@ -121,6 +121,12 @@ describe('chaos', () => {
     const lossLogged = hive.logs.filter((l) => l.level === 50 && typeof l.msg === 'string' && /lost|not delivered|failed/.test(l.msg)).length;
     const summary = `seed ${SEED}: kills ${kills.join(',')}; sent ${sent.size}; answered ${answers.size}; twice ${twice.length}; unanswered outside mouth outages ${unanswered.length} (${unanswered.slice(0, 10).join(' ')}); losses logged ${lossLogged}`;
     process.stderr.write(`chaos: ${summary}\n`);
+    // CHAOS_DUMP=<dir>: a failing run leaves the hive's logs and the channel's lines there, to read.
+    if (process.env.CHAOS_DUMP && twice.length) {
+      const dump = join(process.env.CHAOS_DUMP, `chaos-${SEED}.jsonl`);
+      writeFileSync(dump, [...hive.logs, ...client.lines].map((l) => JSON.stringify(l)).join('\n'));
+      process.stderr.write(`chaos: logs in ${dump}\n`);
+    }
 
     expect(kills.length, summary).toBeGreaterThanOrEqual(5);
     expect(twice, summary).toEqual([]);
