@@ -1,7 +1,7 @@
 // collectWhenIdle on this process's own V8 heap: it gives back what a burst grew the old space
-// to once the process is quiet, never while it is busy, and in a process that does nothing only
-// the once after its start. Then in real node processes with node's default young generation:
-// the second collection after a quiet spell is what gives a grown young generation back.
+// to once the process is quiet, never while it is busy, and never in a process that did nothing.
+// Then in real node processes with node's default young generation: the second collection, after
+// a quiet spell, is what gives a grown young generation back.
 import { afterEach, describe, expect, it } from 'vitest';
 import { getHeapStatistics } from 'node:v8';
 import { join } from 'node:path';
@@ -58,13 +58,11 @@ describe('collectWhenIdle', () => {
     keep.length = 0;
   });
 
-  it('in a process that does nothing, collects once after its start has settled, then never', async () => {
+  it('never collects in a process that does nothing', async () => {
     const collected: number[] = [];
     stop = collectWhenIdle({ intervalMs: 50, settleMs: 300, onCollect: (b) => collected.push(b) }).stop;
-    await sleep(200);
+    await sleep(800);
     expect(collected).toEqual([]);
-    await sleep(1000);
-    expect(collected).toHaveLength(1);
   });
 });
 
@@ -114,7 +112,7 @@ describe('collectWhenIdle in a node process with node\'s default young generatio
     // allocation. quietBelow 0.25: on a loaded machine a tick itself may take 5 ms of 100.
     const { collections, burstEnd, end } = await run('{ intervalMs: 100, settleMs: 5500, quietBelow: 0.25 }', 1200, 7500);
     expect(burstEnd.new_space).toBeGreaterThanOrEqual(8 * MB);
-    // None during the burst (nor the start-up one: the burst was not quiet).
+    // None during the burst.
     expect(collections.every((c) => c.collected! > burstEnd.burst_end!)).toBe(true);
     expect(collections).toHaveLength(2);
     // The first, soon after the burst, cannot shrink the young generation; the second does.

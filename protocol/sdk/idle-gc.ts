@@ -14,10 +14,11 @@
  * one that gives back the young generation. V8 shrinks its semi-spaces (16 MB each at node's
  * default, grown by any burst) only in a full collection that finds the allocation rate over its
  * last 5 s of collections low (Heap::ReduceNewSpaceSize, < 1 KB/ms); the first collection, a
- * second after the burst, still sees the burst's rate. Measured in the ten-plugin hive: the mouth
- * (default young generation) 86 MB after the bench's traffic; with the second collection its V8
- * heap falls back by the 30 MB of its grown semi-spaces. A single collection 6 s after a burst in
- * a lone process: new space 32 → 1 MB (one at 1 s: 32 MB kept).
+ * second after the burst, still sees the burst's rate. Measured in the ten-plugin hive
+ * (scripts/bench/mem-probe.ts), 10 s after the bench's traffic: the mouth (node's default young
+ * generation) 87.7 MB PSS with one collection, 49–58 MB with the second (its semi-spaces back from
+ * 16 MB to 1). In a lone process, one collection 6 s after a burst: new space 32 → 1 MB; at 1 s:
+ * 32 MB kept.
  */
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString, getHeapStatistics } from 'node:v8';
@@ -61,9 +62,10 @@ export function collectWhenIdle(opts: IdleGcOptions = {}): { stop(): void; avail
   if (!gc) return { stop() { /* nothing started */ }, available: false };
   let base = getHeapStatistics().total_heap_size;
   let elu = performance.eventLoopUtilization();
-  // Quiet time since our last collection, while a second one is owed (undefined: none owed). One
-  // is owed from the start too: what starting up left (parsing, the first compiles) is garbage.
-  let settledMs: number | undefined = settleMs > 0 ? 0 : undefined;
+  // Quiet time since our last collection, while a second one is owed (undefined: none owed). None
+  // is owed from the start: V8's own memory reducer gives start-up's garbage back within ~10 s
+  // (measured: a plugin idles at 14–16 MB PSS 10 s after its start with or without one).
+  let settledMs: number | undefined;
   const collect = (size: number) => {
     gc();
     base = getHeapStatistics().total_heap_size;
