@@ -1,16 +1,17 @@
 // V8's heap settings per role (issue 17): the supervisor starts a built-in plugin with a small
-// young generation, the mouth and an `exec:` plugin as they are: read from the real processes'
-// command lines.
+// young generation, the mouth and an `exec:` plugin as they are; every node with at most 2 malloc
+// arenas: read from the real processes' command lines and environments.
 import { afterEach, describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import { startHive, type TestHive } from '../helpers/hive.js';
 import { fixture } from '../helpers/paths.js';
-import { MOUTH_NODE_OPTIONS, PLUGIN_NODE_OPTIONS, nodeCommand } from '../../tree-supervisor/node-process.js';
+import { MOUTH_NODE_OPTIONS, NODE_MALLOC_ARENA_MAX, PLUGIN_NODE_OPTIONS, nodeCommand } from '../../tree-supervisor/node-process.js';
 
 let hive: TestHive | undefined;
 afterEach(async () => { await hive?.stop(); hive = undefined; });
 
 const cmdline = async (pid: number) => (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
+const environ = async (pid: number) => new Map((await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 
 describe('node options per role', () => {
   it('a use: plugin runs with a 1 MB young generation; the mouth and an exec: plugin with node\'s defaults', async () => {
@@ -25,5 +26,8 @@ describe('node options per role', () => {
     expect(mouth.some((a) => a.startsWith('--max-semi-space-size'))).toBe(false);
     expect(mouth.filter((a) => a.startsWith('--'))).toEqual([...MOUTH_NODE_OPTIONS]);
     expect((await cmdline(pid('relay'))).some((a) => a.startsWith('--max-semi-space-size'))).toBe(false);
+    // glibc's malloc keeps at most 2 arenas in every node (the operator's own setting would be kept).
+    expect(NODE_MALLOC_ARENA_MAX).toBe('2');
+    for (const name of ['mouth', 'ping', 'relay']) expect((await environ(pid(name))).get('MALLOC_ARENA_MAX')).toBe(process.env.MALLOC_ARENA_MAX ?? '2');
   });
 });
