@@ -10,11 +10,10 @@ import { HiveError } from '../protocol/errors.js';
 import { callWithDeadline, connectBus, type MessageBus } from '../protocol/sdk/bus.js';
 import { instanceOfConfig } from './read-config.js';
 import { EXIT_CODES } from './exit-codes.js';
+import { CliError } from './cli-error.js';
 import { readRuntimeInfo, type RuntimeInfo } from './runtime-file.js';
 
-export class CliError extends Error {
-  constructor(message: string, readonly exitCode: number) { super(message); }
-}
+export { CliError };
 
 export async function findHive(opts: { config?: string; instance?: string }): Promise<RuntimeInfo> {
   let instance = opts.instance ?? 'default';

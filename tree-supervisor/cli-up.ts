@@ -11,8 +11,9 @@ import { constants } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createRootLogger } from '../protocol/logger.js';
 import { collectWhenIdle } from '../protocol/sdk/idle-gc.js';
-import { defaultConfig, redactSecrets, type HiveConfig } from './config.js';
-import { checkBuiltins, readHiveConfig } from './read-config.js';
+import type { HiveConfig, LoadedConfig } from './config.js';
+import { redactSecrets } from './config-secrets.js';
+import { checkUpConfig } from './config-checker.js';
 import { SdNotify } from './sd-notify.js';
 import { ConfigError } from './config-errors.js';
 import { EXIT_CODES } from './exit-codes.js';
@@ -59,22 +60,19 @@ async function hiveToken(file: string | undefined): Promise<string> {
   return token;
 }
 
-export async function up(opts: { config?: string }): Promise<number> {
+/** `checked`: the config's check, already started (cli.ts starts it before this module loads). */
+export async function up(opts: { config?: string; checked?: Promise<LoadedConfig> }): Promise<number> {
   let config: HiveConfig;
   let secretPaths = new Set<string>();
   let configDir = process.cwd();
   try {
-    if (opts.config) {
-      const loaded = readHiveConfig(opts.config);
-      config = loaded.config;
-      secretPaths = loaded.secretPaths;
-      configDir = dirname(resolve(opts.config));
-    } else {
-      config = defaultConfig();
-      // The embedded default is for chatting in a terminal: only problems are logged there.
-      config.log_level ??= (process.env.HIVE_LOG_LEVEL as HiveConfig['log_level']) ?? 'warn';
-    }
-    checkBuiltins(config, opts.config);
+    // Checked in a process of its own (config-checker.ts): this one keeps neither yaml nor zod.
+    const loaded = await (opts.checked ?? checkUpConfig(opts.config));
+    config = loaded.config;
+    secretPaths = loaded.secretPaths;
+    if (opts.config) configDir = dirname(resolve(opts.config));
+    // The embedded default is for chatting in a terminal: only problems are logged there.
+    else config.log_level ??= (process.env.HIVE_LOG_LEVEL as HiveConfig['log_level']) ?? 'warn';
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);

@@ -2,18 +2,14 @@
  * The `hive` command. Every subcommand has --help; those that print data have --json.
  * Exit codes: see exit-codes.ts and docs/cli.md.
  */
+// Each command's modules are imported when it runs: `hive up` becomes the supervisor, which must
+// not keep what the other commands use (yaml, zod, the client's code; issue 17).
 import { parseArgs } from 'node:util';
 import { EXIT_CODES } from './exit-codes.js';
-import { CliError, fetchTree, findHive, loadSpec, renderTree, withSupervisor } from './cli-client.js';
+import { CliError } from './cli-error.js';
 import { ConfigError } from './config-errors.js';
 import { dirname, resolve } from 'node:path';
-import { stringify as toYaml } from 'yaml';
-import { PluginSourceError, localizeSpec } from './plugin-manifest.js';
-import { parseBoundedYaml } from './yaml-bounds.js';
-import { formatLogLine } from './node-logs.js';
 import { WEB_HELP } from './web/help.js';
-import { precheckConfig } from './read-config.js';
-import { renderPlan } from './reload-plan.js';
 import type { ReloadResult } from './supervisor.js';
 
 const FIND = '  -c, --config FILE     find the hive by its config file (its instance)\n  -i, --instance NAME   find the hive by instance name (default: default)\n';
@@ -184,6 +180,15 @@ function print(json: boolean | undefined, obj: unknown, text: string): void {
  * --dir/--package (or a spec file's dir:/package:) become an absolute dir: (plugin-manifest.ts).
  */
 async function loadSourceSpec(a: { file?: string; name?: string; use?: string; exec?: string; dir?: string; package?: string; parent?: string; on_death?: string; config?: string }): Promise<string> {
+  const [{ stringify: toYaml }, { loadSpec }, { parseBoundedYaml }, { PluginSourceError, localizeSpec }] = await Promise.all([
+    import('yaml'), import('./cli-client.js'), import('./yaml-bounds.js'), import('./plugin-manifest.js'),
+  ]);
+  const localized = (spec: Record<string, unknown>, base: string): Record<string, unknown> => {
+    try { return localizeSpec(spec, base); } catch (err) {
+      if (err instanceof PluginSourceError) throw new CliError(`hive load: ${err.message}`, EXIT_CODES.usage);
+      throw err;
+    }
+  };
   if (a.dir !== undefined || a.package !== undefined) {
     if (a.file || a.use || a.exec) throw new CliError('hive load: --dir or --package names the plugin; give no spec file, --use or --exec with it', EXIT_CODES.usage);
     if (a.dir !== undefined && a.package !== undefined) throw new CliError('hive load: --dir or --package, not both', EXIT_CODES.usage);
@@ -203,13 +208,6 @@ async function loadSourceSpec(a: { file?: string; name?: string; use?: string; e
   const spec = parsed.value as Record<string, unknown>;
   if (spec.dir === undefined && spec.package === undefined) return text;
   return toYaml(localized(spec, a.file && a.file !== '-' ? dirname(resolve(a.file)) : process.cwd()));
-}
-
-function localized(spec: Record<string, unknown>, base: string): Record<string, unknown> {
-  try { return localizeSpec(spec, base); } catch (err) {
-    if (err instanceof PluginSourceError) throw new CliError(`hive load: ${err.message}`, EXIT_CODES.usage);
-    throw err;
-  }
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -256,8 +254,12 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     if (command === 'up') {
+      // The config is checked in a process of its own (config-checker.ts) while this one loads the supervisor.
+      const { checkUpConfig } = await import('./config-checker.js');
+      const checked = checkUpConfig(v.config);
+      checked.catch(() => undefined); // up() awaits it and says what failed
       const { up } = await import('./cli-up.js');
-      return await up({ config: v.config });
+      return await up({ config: v.config, checked });
     }
     if (command === 'new') {
       const { newPlugin, renderNew } = await import('./cli-new.js');
@@ -272,6 +274,7 @@ export async function main(argv: string[]): Promise<number> {
       // Like `hive up`: the terminal's stdin and the tap's bus connection must not keep it running.
       process.exit(code);
     }
+    const { fetchTree, findHive, renderTree, withSupervisor } = await import('./cli-client.js');
     const info = await findHive({ config: v.config, instance: v.instance });
     const node = positionals[0];
     const needNode = () => {
@@ -312,7 +315,7 @@ export async function main(argv: string[]): Promise<number> {
         // Its ${ENV} secrets are not: the supervisor fills them from its own environment (hive up's,
         // e.g. the unit's Environment=), which this shell need not have; it checks them itself.
         const file = v.config ? resolve(v.config) : '';
-        if (file) precheckConfig(file);
+        if (file) (await import('./read-config.js')).precheckConfig(file);
         let out: string;
         try {
           [out] = await withSupervisor(info, (call) => call('Reload', 'sb', [file, !!v['dry-run']], 60_000)) as [string];
@@ -330,6 +333,7 @@ export async function main(argv: string[]): Promise<number> {
           // What the mouth did that this reload did not plan: a change an earlier reload could not make.
           + (result.networks ?? []).filter((n) => !result.plan.steps.some((s) => s.do === 'network' && s.change.network === n.network))
             .map((n) => `network  ${n.network}: ${n.did} (left undone by an earlier reload)\n`).join('');
+        const { renderPlan } = await import('./reload-plan.js');
         print(v.json, result, head + renderPlan(result.plan) + mouth + errors);
         if (result.plan.refused.length) return EXIT_CODES.usage;
         return result.errors.length ? EXIT_CODES.error : EXIT_CODES.ok;
@@ -339,6 +343,7 @@ export async function main(argv: string[]): Promise<number> {
         const max = v.lines === undefined ? 0 : Number(v.lines);
         if (v.lines !== undefined && (!Number.isInteger(max) || max < 1 || max > 0xffffffff)) throw new CliError(`hive logs: -n wants a whole number of lines, at least 1; got ${JSON.stringify(v.lines)}`, EXIT_CODES.usage);
         const [lines] = await withSupervisor(info, (call) => call('Logs', 'su', [n, max])) as [string[]];
+        const { formatLogLine } = await import('./node-logs.js');
         process.stdout.write(lines.map((l) => (v.json ? l : formatLogLine(l)) + '\n').join(''));
         return EXIT_CODES.ok;
       }

@@ -10,15 +10,24 @@ import { fileURLToPath } from 'node:url';
 import { describeValue, formatPath, quote, type ConfigProblem, type KeyPath } from './config-errors.js';
 import { ROOT } from './reparent.js';
 
+const PLUGINS_DIR = fileURLToPath(new URL('../plugins/', import.meta.url));
+
 /** The built-in plugins: the folders of plugins/ with an index (index.js when built; index.ts when tests run the sources). */
 export const BUILT_IN_PLUGINS: readonly string[] = (() => {
-  const dir = fileURLToPath(new URL('../plugins/', import.meta.url));
   try {
-    return readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory() && (existsSync(join(dir, d.name, 'index.js')) || existsSync(join(dir, d.name, 'index.ts')))).map((d) => d.name).sort();
+    return readdirSync(PLUGINS_DIR, { withFileTypes: true }).filter((d) => d.isDirectory() && (existsSync(join(PLUGINS_DIR, d.name, 'index.js')) || existsSync(join(PLUGINS_DIR, d.name, 'index.ts')))).map((d) => d.name).sort();
   } catch {
     return [];
   }
 })();
+
+/**
+ * Whether `use` names a built-in plugin of this build: its compiled entry exists (what the running
+ * side checks; node-process.ts's builtinPluginExists, here so that checking a config loads no execa).
+ */
+export function builtinPluginBuilt(use: string): boolean {
+  return /^[A-Za-z][A-Za-z0-9_-]*$/.test(use) && existsSync(join(PLUGINS_DIR, use, 'index.js'));
+}
 
 const RESERVED: Record<string, string> = {
   [ROOT]: `'${ROOT}' is the name of the root node`,

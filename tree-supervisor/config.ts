@@ -28,6 +28,7 @@ export { BUILT_IN_PLUGINS, checkPluginSpec } from './config-checks.js';
 export { redactSecrets, substituteSecrets } from './config-secrets.js';
 export { defaultStateDir } from './config-paths.js';
 export { YAML_LIMITS, parseBoundedYaml } from './yaml-bounds.js';
+export { treeOrder } from './tree-order.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -223,29 +224,4 @@ export function defaultConfig(env: Env = process.env): HiveConfig {
     } satisfies HiveConfigInput,
     { env },
   ).config;
-}
-
-/**
- * Plugins ordered so that every parent comes before its children (the mouth, first of all,
- * is implied); otherwise in file order. Start nodes in this order, stop them in reverse.
- */
-export function treeOrder(config: Pick<HiveConfig, 'plugins'>): PluginSpec[] {
-  const placed = new Set<string>([ROOT]);
-  const pending = [...config.plugins];
-  const ordered: PluginSpec[] = [];
-  while (pending.length > 0) {
-    const before = pending.length;
-    for (let i = 0; i < pending.length; ) {
-      const spec = pending[i] as PluginSpec;
-      if (placed.has(spec.parent)) {
-        ordered.push(spec);
-        placed.add(spec.name);
-        pending.splice(i, 1);
-      } else i++;
-    }
-    if (pending.length === before) {
-      throw new Error(`plugins with an unknown parent or a cycle: ${pending.map((p) => p.name).join(', ')}`);
-    }
-  }
-  return ordered;
 }

@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { ConfigError, loadConfig, type HiveConfig, type LoadedConfig } from './config.js';
-import { builtinPluginExists } from './node-process.js';
+import { builtinPluginBuilt } from './config-checks.js';
 import { formatPath } from './config-errors.js';
 import { parseBoundedYaml, readBounded } from './yaml-bounds.js';
 
@@ -54,7 +54,7 @@ export function instanceOfConfig(file: string): string {
 
 /** Each `use:` must name a built-in plugin of this build. */
 export function checkBuiltins(config: Pick<HiveConfig, 'plugins'>, file?: string): void {
-  const unknown = config.plugins.map((p, i) => [p.use, i] as const).filter(([u]) => u !== undefined && !builtinPluginExists(u));
+  const unknown = config.plugins.map((p, i) => [p.use, i] as const).filter(([u]) => u !== undefined && !builtinPluginBuilt(u));
   if (unknown.length) {
     throw new ConfigError(unknown.map(([u, i]) => ({ keyPath: ['plugins', i, 'use'], message: `no built-in plugin '${u}'` })), { file });
   }

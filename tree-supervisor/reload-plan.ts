@@ -20,7 +20,7 @@
  */
 import { networkChanges, refusedChange, type NetworkChange } from '../protocol/network-changes.js';
 import type { HiveConfig, PluginSpec } from './config.js';
-import { treeOrder } from './config.js';
+import { treeOrder } from './tree-order.js';
 import { ROOT, descendants, type Tree, type TreeNode } from './reparent.js';
 import { ancestorsOf, trustOf } from './trust.js';
 

@@ -11,7 +11,7 @@ import { NAME_PATTERN, SUPERVISOR_PATH } from '../protocol/names.js';
 import { SUPERVISOR1 } from '../protocol/supervisor1.js';
 import { answerUnread, type DBusMessage, type MessageBus } from '../protocol/sdk/bus.js';
 import { serveObject } from '../protocol/sdk/service.js';
-import { YAML_LIMITS } from './yaml-bounds.js';
+import { YAML_LIMITS } from './yaml-limits.js';
 import { withDeadline } from './deadline.js';
 import { Operators } from './operators.js';
 import { createLogLimiter } from '../protocol/log-limit.js';

@@ -32,8 +32,9 @@ import { HiveError } from '../protocol/errors.js';
 import { ENV, NODE_INTERFACE, NODE_PATH, SUPERVISOR_INTERFACE, SUPERVISOR_PATH, nodeBusName, supervisorBusName, PREFIX } from '../protocol/names.js';
 import { DBUS, Message, MessageType, addMatch, callBus, callWithDeadline, connectBus, sizeGate, type DBusMessage, type MessageBus } from '../protocol/sdk/bus.js';
 import { backoffDelay } from '../protocol/backoff.js';
-import { type HiveConfig, type PluginSpec, treeOrder } from './config.js';
-import { parseLoadSpec } from './load-spec.js';
+import type { HiveConfig, PluginSpec } from './config.js';
+import { treeOrder } from './tree-order.js';
+import { parseLoadSpecChecked, readHiveConfigChecked } from './config-checker.js';
 import { SANDBOX_ON_SESSION_BUS } from './config-checks.js';
 import { launchNode, nodeCommand, nodeEnv, programProblem, type Exit, type Launched } from './node-process.js';
 import { planConvergence, ROOT, startingParent, stopWaves, type ConvergeStep, type NodeState, type TreeNode } from './reparent.js';
@@ -53,7 +54,6 @@ import { sandboxedProcess, sandboxEnv } from './sandbox.js';
 import type { BusProxy } from './bus-proxy.js';
 import { NodeLogs, teeLogLines } from './node-logs.js';
 import { planReload, type ReloadPlan, type RunningPlugin } from './reload-plan.js';
-import { readHiveConfig } from './read-config.js';
 import { ConfigError } from './config-errors.js';
 import { MOUTH1, MOUTH_PATH } from '../protocol/mouth1.js';
 import { runModeOf } from './node-record.js';
@@ -625,7 +625,11 @@ export class Supervisor {
 
   private async loadChecked(text: string): Promise<string> {
     // A relative dir: or a package: of a raw Load is the config's, as in hive.yaml (hive load sends absolute folders).
-    const spec = parseLoadSpec(text, [...this.nodes.keys()], this.o.configDir);
+    const spec = await parseLoadSpecChecked(text, [...this.nodes.keys()], this.o.configDir);
+    // Checked in a worker: the tree may have changed meanwhile (another Load of the same name, its parent unloaded).
+    if (this.nodes.has(spec.name)) throw new HiveError('InvalidArgs', `\`name\`: '${spec.name}' is already a node`);
+    if (!this.nodes.has(spec.parent)) throw new HiveError('InvalidArgs', `\`parent\`: '${spec.parent}' is not a node; expected one of: ${[...this.nodes.keys()].join(', ')}`);
+    if (this.shuttingDown) throw new HiveError('Failed', 'the hive is shutting down');
     if (this.o.config.bus === 'session' && spec.sandbox !== undefined && spec.sandbox !== false) throw new HiveError('InvalidArgs', `sandbox: ${SANDBOX_ON_SESSION_BUS}`);
     const rec = this.addRecord(spec.name, spec);
     this.log.info({ child: spec.name, parent: spec.parent, trust: rec.trust }, 'node loaded');
@@ -675,7 +679,7 @@ export class Supervisor {
     this.configFiles.add(file);
     try {
       let next: HiveConfig;
-      try { next = readHiveConfig(file).config; } catch (err) {
+      try { next = (await readHiveConfigChecked(file)).config; } catch (err) {
         if (err instanceof ConfigError) {
           // A dry run is a question, not a refused reload (as for refused keys below).
           if (!o.dryRun) this.reloadsRefused++;
@@ -684,6 +688,7 @@ export class Supervisor {
         }
         throw err;
       }
+      if (this.shuttingDown) throw new HiveError('Failed', 'the hive is shutting down');
       // By the record, not by the old file: a node whose unload failed last time is still the file's, and goes now.
       const running = new Map<string, RunningPlugin>();
       for (const r of this.nodes.values()) if (r.spec) running.set(r.name, { spec: r.spec, fromFile: r.fromFile });

@@ -7,13 +7,9 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Document, type YAMLMap, type YAMLSeq } from 'yaml';
 import { ConfigError, type ConfigProblem, type KeyPath } from './config-errors.js';
+import { YAML_LIMITS } from './yaml-limits.js';
 
-/**
- * Bounds of a YAML text the supervisor reads (the config file, a `hive load` spec): a hive's
- * config is a few kilobytes; anything near these is an accident or an attack ("billion laughs":
- * aliases of aliases that expand exponentially; thousands of nested brackets).
- */
-export const YAML_LIMITS = { maxBytes: 1024 * 1024, maxAliasCount: 1000, maxDepth: 64 } as const;
+export { YAML_LIMITS };
 
 /**
  * Parses a bounded YAML text to plain data, or returns the problems (named, with their place):
