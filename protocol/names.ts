@@ -40,4 +40,6 @@ export const ENV = {
   logLevel: 'HIVE_LOG_LEVEL',
   /** "1": check a caller's credential by asking the supervisor (Supervisor1.Vouch), not against the node's own token. */
   vouch: 'HIVE_VOUCH',
+  /** "1": no node of the config has this one as parent, so a filter or aggregator may take its own routes only (docs/protocol.md#routes). */
+  leaf: 'HIVE_LEAF',
 } as const;

@@ -72,7 +72,7 @@ export default definePlugin(manifest, async function alerts(hive) {
     log: hive.log,
     send: (network, lines) => hive.send({ lines: lines.map(line), meta: { 'hive.network': network } }),
     resyncTimeoutMs: config.resync_timeout,
-    settled: () => listen(),
+    settled: () => void listen(),
   });
 
   const wordRes = new Map<string, RegExp>();
@@ -118,7 +118,7 @@ export default definePlugin(manifest, async function alerts(hive) {
       words.sort();
       return 'ok';
     });
-    listen();
+    await listen();
     if (r === 'already') return cmd.reply(`you are already subscribed to '${word}'`);
     if (r === 'full') return cmd.reply(`subscribe: you have ${config.max_subscriptions} subscriptions already; unsubscribe from one first`);
     hive.log.info({ network: cmd.network, nick: cmd.nick, word }, 'subscribed');
@@ -138,7 +138,7 @@ export default definePlugin(manifest, async function alerts(hive) {
       net[key] = words.filter((w) => w !== word);
       if (net[key]!.length === 0) delete net[key];
     });
-    listen();
+    await listen();
     hive.log.info({ network: cmd.network, nick: cmd.nick, word }, 'unsubscribed');
     return cmd.reply(`unsubscribed from '${word}'`);
   });
@@ -217,7 +217,7 @@ export default definePlugin(manifest, async function alerts(hive) {
   const MEMBERSHIP_ROUTES = ['JOIN', 'PART', 'KICK', 'QUIT', 'NICK', '005', '353', '366', '318', '319', 'event.*'];
   hive.onMessage((msg) => {
     members.observe(msg);
-    if (msg.irc?.command !== 'PRIVMSG') listen();
+    if (msg.irc?.command !== 'PRIVMSG') void listen();
   }, { routes: MEMBERSHIP_ROUTES });
   const talk: MessageSubscription = hive.onMessage((msg) => {
     // A PRIVMSG starts a resync of a network not known yet (members.ts) as any line does.
@@ -247,11 +247,11 @@ export default definePlugin(manifest, async function alerts(hive) {
   // Talk is taken only while an alert can come of it: someone subscribed to a word, or mentions
   // on where the bot is in two channels of a network. Otherwise the bus sends this process the
   // membership lines and its commands alone (docs/protocol.md#routes).
-  function listen() {
+  function listen(): Promise<void> {
     const subscribed = Object.values(store.data.networks).some((net) => Object.keys(net).length > 0);
-    talk.setRoutes(subscribed || (config.mentions && members.mayMention()) ? ['PRIVMSG.*'] : []);
+    return talk.setRoutes(subscribed || (config.mentions && members.mayMention()) ? ['PRIVMSG.*'] : []);
   }
-  listen();
+  await listen();
 
   return () => members.close();
 });

@@ -139,7 +139,7 @@ export default definePlugin(manifest, async function autorespond(hive) {
           net.rules.push(rule);
           return rule.id;
         });
-        listen();
+        await listen();
         hive.log.info({ network, rule: id, pattern: parsed.pattern, flags: parsed.flags, by: cmd.nick }, 'rule added');
         return cmd.reply(`rule ${id} added`);
       }
@@ -156,7 +156,7 @@ export default definePlugin(manifest, async function autorespond(hive) {
           net!.rules.splice(i, 1);
           return true;
         });
-        listen();
+        await listen();
         if (!gone) return cmd.reply(`ar del: there is no rule ${id} on this network`);
         hive.log.info({ network, rule: id, by: cmd.nick }, 'rule deleted');
         return cmd.reply(`rule ${id} deleted`);
@@ -186,7 +186,7 @@ export default definePlugin(manifest, async function autorespond(hive) {
       if (config.max_overruns > 0 && rule.overruns >= config.max_overruns) rule.disabled = true;
       return { overruns: rule.overruns, disabled: rule.disabled };
     });
-    if (r?.disabled) listen();
+    if (r?.disabled) await listen();
     hive.log.warn({ network, rule: src.id, pattern: src.source, flags: src.flags, overruns: r?.overruns, disabled: r?.disabled, textLength: text.length, budgetMs: config.match_timeout },
       r?.disabled ? 'rule took too long to match and is now disabled' : 'rule took too long to match; skipped for this message');
   };
@@ -244,11 +244,11 @@ export default definePlugin(manifest, async function autorespond(hive) {
   }, { routes: [] });
   // Talk is taken only while a rule can answer it: with none enabled, the bus sends this process
   // its own command alone (docs/protocol.md#routes), and the channel's traffic costs it nothing.
-  function listen() {
+  function listen(): Promise<void> {
     const any = Object.values(store.data.networks).some((n) => n.rules.some((r) => !r.disabled));
-    talk.setRoutes(any ? ['PRIVMSG.*'] : []);
+    return talk.setRoutes(any ? ['PRIVMSG.*'] : []);
   }
-  listen();
+  await listen();
 
   return () => matcher.close();
 });

@@ -45,6 +45,11 @@ interface DBusMessageLike { serial?: number | null; sender?: string }
 
 interface GateState {
   gate: BusGate;
+  /** Read what arrived at most this often (ms; 0: at once) while no answer to a call of ours is awaited (setReadDelay). */
+  readDelayMs: number;
+  awaiting: () => boolean;
+  /** Reads again at once if reading is paused (set by the reader). */
+  wake?: () => void;
   current: { serial: number; sender: string | undefined; refusal: Refusal } | undefined;
   /** dbus-next's connection: a HiveMessage read by protocol/wire.ts is emitted on it directly. */
   connection: NodeJS.EventEmitter;
@@ -56,7 +61,30 @@ let installed = false;
 /** Gates the connection of `bus`: every message it receives from now on is checked header first. */
 export function gateConnection(bus: dbus.MessageBus, gate: BusGate): void {
   installBusGate();
-  gates.set(streamOf(bus), { gate, current: undefined, connection: (bus as unknown as { _connection: NodeJS.EventEmitter })._connection });
+  const handlers = (bus as unknown as { _methodReturnHandlers: Record<number, unknown> })._methodReturnHandlers;
+  const awaiting = () => { for (const _ in handlers) return true; return false; };
+  const state: GateState = { gate, current: undefined, connection: (bus as unknown as { _connection: NodeJS.EventEmitter })._connection, readDelayMs: 0, awaiting };
+  gates.set(streamOf(bus), state);
+  // A call's answer is not kept waiting by a paused reader: calling wakes it.
+  const call = bus.call.bind(bus);
+  bus.call = (msg) => { state.wake?.(); return call(msg); };
+}
+
+/** Reads what waits at once, for a call whose answer must not wait for the next read (bus.ts). */
+export function wakeReader(bus: dbus.MessageBus): void {
+  gates.get(streamOf(bus))?.wake?.();
+}
+
+/**
+ * Reads what the daemon sent at most every `ms` milliseconds (0: as it comes), except while an
+ * answer to one of this connection's calls is awaited. For a node that takes traffic not addressed
+ * to it (seen, a bridge): woken once for what came in `ms`, not once per message, it costs the
+ * machine a fraction of the CPU a busy channel would (docs/performance.md), and the nodes on the
+ * path of an answer get the cores. Nothing is dropped or reordered: it waits in the socket.
+ */
+export function setReadDelay(bus: dbus.MessageBus, ms: number): void {
+  const g = gates.get(streamOf(bus));
+  if (g) g.readDelayMs = ms;
 }
 
 /** Why the body of `msg`, a message being handled right now, was not decoded; undefined when it was. */
@@ -118,7 +146,28 @@ function gatedUnmarshalMessages(stream: Readable, onMessage: (message: Record<st
     }
   };
 
+  // Pausing means not reading the socket at all: the daemon's messages wait in the kernel and come
+  // in one read, one wake-up. node's Readable keeps reading into its buffer whatever the listener
+  // does, so the pipe's own readStop/readStart (net.Socket keeps `reading` in step with them).
+  const handle = (stream as unknown as { _handle?: { reading: boolean; readStop?: () => number; readStart?: () => number } })._handle;
+  let paused: NodeJS.Timeout | undefined;
+  const resume = () => {
+    paused = undefined;
+    if (!handle || handle.reading || (stream as unknown as { destroyed: boolean }).destroyed) return;
+    handle.reading = true;
+    handle.readStart!();
+  };
+  const own = stateOf();
+  if (own) own.wake = () => { if (paused) { clearTimeout(paused); resume(); } };
   stream.on('readable', () => {
+    readAll();
+    const g = stateOf();
+    if (!g || g.readDelayMs <= 0 || paused || !handle?.readStop || !handle.reading || g.awaiting()) return;
+    handle.readStop();
+    handle.reading = false;
+    paused = setTimeout(resume, g.readDelayMs);
+  });
+  function readAll(): void {
     while (true) {
       if (state === 0) {
         const h = stream.read(16);
@@ -209,7 +258,7 @@ function gatedUnmarshalMessages(stream: Readable, onMessage: (message: Record<st
         if (toSkip === 0) deliver();
       }
     }
-  });
+  }
 }
 
 /** The header fields dbus-next would name, by code (D-Bus spec, "Message Format"), and their one type each. */

@@ -7,7 +7,7 @@ import dbus from 'dbus-next';
 import { HiveError, fromDBusError } from '../errors.js';
 import type { WireMessage } from '../codec.js';
 import { canMarshal, marshalMessage } from '../wire.js';
-import { gateConnection, refusalOf, type BusGate, type Refusal } from './bus-gate.js';
+import { gateConnection, refusalOf, wakeReader, type BusGate, type Refusal } from './bus-gate.js';
 import { HIVE_MESSAGE_SIGNATURE, MESSAGE_SIGNAL_SIGNATURE } from '../names.js';
 
 export type MessageBus = dbus.MessageBus;
@@ -141,6 +141,7 @@ export function callHiveMethod(bus: MessageBus, spec: Omit<CallSpec, 'signature'
       if (reply.type === MessageType.ERROR) reject(fromDBusError({ type: reply.errorName, text: reply.body[0] as string }));
       else resolve(reply);
     };
+    wakeReader(bus);
     b._connection.stream.write(marshalMessage({ type: 1, serial, path: spec.path, interface: spec.interface, member: spec.member, destination: spec.destination }, wire));
   });
 }

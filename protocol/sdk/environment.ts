@@ -19,6 +19,8 @@ export interface NodeEnv {
   holdOnDeath: boolean;
   /** HIVE_VOUCH=1: `token` is this node's own credential, and its children's are checked by the supervisor. */
   vouch: boolean;
+  /** HIVE_LEAF=1: no child is expected (none in the config); a filter may then be narrow until one comes. */
+  leaf: boolean;
 }
 
 export class EnvironmentError extends Error {
@@ -50,6 +52,8 @@ export function readNodeEnv(env: NodeJS.ProcessEnv = process.env): NodeEnv {
   } catch {
     problems.push(`${ENV.config}: expected a JSON object`);
   }
+  const leaf = env[ENV.leaf] ?? '';
+  if (!['', '0', '1'].includes(leaf)) problems.push(`${ENV.leaf}: expected 1 (no child expected) or 0`);
   const onDeath = env.HIVE_ON_DEATH ?? 'bypass';
   if (onDeath !== 'hold' && onDeath !== 'bypass') problems.push(`HIVE_ON_DEATH: expected 'hold' or 'bypass'`);
   if (problems.length) throw new EnvironmentError(problems.join('\n'));
@@ -64,5 +68,6 @@ export function readNodeEnv(env: NodeJS.ProcessEnv = process.env): NodeEnv {
     commandPrefix: env.HIVE_COMMAND_PREFIX ?? '!',
     holdOnDeath: onDeath === 'hold',
     vouch: vouch === '1',
+    leaf: leaf === '1',
   };
 }

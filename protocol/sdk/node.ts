@@ -22,7 +22,7 @@ import { newMessageId, type HiveMessage } from '../hive-message.js';
 import { NODE_INTERFACE, NODE_PATH, NAME_PATTERN, nodeBusName } from '../names.js';
 import { checkLines, checkMeta } from '../validate.js';
 import { DBUS, Message, MessageType, callBus, connectBus, emitHiveSignal, type DBusMessage, type MessageBus } from './bus.js';
-import { refusalOf } from './bus-gate.js';
+import { refusalOf, setReadDelay } from './bus-gate.js';
 import { MatchRules, takeOwnName } from './bus-names.js';
 import { ChildRegistry } from './child-registry.js';
 import { ConnectionlessChildren } from './connectionless.js';
@@ -31,7 +31,7 @@ import { createContext, type ChildInfo, type Counters } from './node-context.js'
 import { NodeService } from './node-service.js';
 import { ParentLink } from './parent-link.js';
 import { ReplayBuffer } from './replay-buffer.js';
-import { routeOf } from './routes.js';
+import { COMMAND_ROUTE, routeOf } from './routes.js';
 import { appendPath } from './sender-stamp.js';
 import { SequenceNumbers } from './sequence-numbers.js';
 
@@ -65,6 +65,24 @@ export interface NodeOptions {
    * checked by asking the supervisor (credential-check.ts); SetParent only from the supervisor.
    */
   vouch?: boolean;
+  /**
+   * A leaf that takes traffic not addressed to it (more than its commands) reads what came at most
+   * this often (ms, default READ_DELAY_MS; 0: as it comes): bus-gate.ts setReadDelay.
+   */
+  readDelayMs?: number;
+}
+
+/**
+ * 25 ms: an observer (seen, a bridge, autorespond with rules) answers at most that much later,
+ * which nobody in a channel can tell, and is woken once for a burst rather than once per line.
+ */
+export const READ_DELAY_MS = 25;
+
+/** HIVE_READ_DELAY_MS (docs/protocol.md#environment): an operator's choice, 0 to 1000; else READ_DELAY_MS. */
+function envReadDelay(): number {
+  const v = process.env.HIVE_READ_DELAY_MS;
+  const n = v === undefined || v === '' ? NaN : Number(v);
+  return Number.isInteger(n) && n >= 0 && n <= 1000 ? n : READ_DELAY_MS;
 }
 
 export class HiveNode {
@@ -151,8 +169,15 @@ export class HiveNode {
    * key under it), or all of them: the bus daemon then delivers nothing else to this process.
    * A node with children takes everything whatever it is told (they may want anything).
    */
+  /** Settles once the last change of what this node takes is in place. */
+  get subscribing(): Promise<void> { return this.link.syncing; }
+
   async subscribe(wants: readonly string[] | 'all'): Promise<void> {
-    const w = this.wide || this.children.size > 0 || this.connectionless.size > 0 ? 'all' : wants;
+    const leaf = !(this.wide || this.children.size > 0 || this.connectionless.size > 0);
+    const w = leaf ? wants : 'all';
+    // A leaf on no answer's path but its own: its commands only, it reads as things come.
+    this.observer = leaf && this.kind !== 'mouth' && (w === 'all' || w.some((p) => !p.startsWith(COMMAND_ROUTE)));
+    this.applyReadDelay();
     if (w !== 'all') {
       this.replay.setNarrow(true);
       return this.link.subscribe(w);
@@ -162,6 +187,11 @@ export class HiveNode {
     await this.link.subscribe(w);
     this.replay.setNarrow(false);
   }
+  private observer = false;
+  private applyReadDelay(): void {
+    if (this.bus) setReadDelay(this.bus, this.observer ? this.opts.readDelayMs ?? envReadDelay() : 0);
+  }
+
   get attached(): boolean { return this.link.parentUnique !== undefined; }
   get uniqueName(): string { return (this.bus as unknown as { name: string }).name; }
 
@@ -170,6 +200,7 @@ export class HiveNode {
     await this.seqs.restore();
     this.bus = await connectBus(this.opts.busAddress, undefined, { check: (h) => this.service.gate(h) });
     this.bus.on('error', (err: unknown) => this.log.error({ err }, 'bus connection error'));
+    this.applyReadDelay();
     // The socket may end cleanly or be reset (the daemon killed with data pending): either way.
     let lost = false;
     const onLost = () => {

@@ -124,9 +124,10 @@ export interface MessageSubscription {
    * Takes these routes from now on (`[]`: none; the handler is then not called). A plugin that
    * wants the traffic only while it has something to do with it (rules, subscriptions) says so, and
    * the bus daemon stops waking it for the rest. Widening brings nothing from before: a handler
-   * that needs the past keeps its routes.
+   * that needs the past keeps its routes. Resolves once the bus daemon routes by the new rules: a
+   * plugin that says "subscribed" after it has them is sent everything said after that.
    */
-  setRoutes(routes: string[]): void;
+  setRoutes(routes: string[]): Promise<void>;
 }
 
 interface PendingQuery { answers: Answer[]; max: number; resolve: (a: Answer[]) => void; timer: NodeJS.Timeout }
@@ -136,6 +137,8 @@ export function createContext<C>(node: HiveNode, opts: {
   config: C;
   stateDir?: string;
   commandPrefix: string;
+  /** No child is expected (HIVE_LEAF=1): a filter or an aggregator takes its own routes only until one comes. */
+  leaf?: boolean;
 }): PluginContext<C> {
   const commands = new Map<string, CommandHandler>();
   const listeners: { handler: (msg: Incoming) => unknown; routes?: string[] }[] = [];
@@ -165,14 +168,18 @@ export function createContext<C>(node: HiveNode, opts: {
   const resubscribe = () => {
     let wants: string[] | 'all' = [];
     // A filter or an aggregator is there to have children: it takes everything from the start, so
-    // that its replay buffer holds what a child moved under it will ask for.
-    if (node.kind === 'filter' || node.kind === 'aggregator' || hooks.down || listeners.some((l) => !l.routes)) wants = 'all';
+    // that its replay buffer holds what a child moved under it will ask for. Unless none is expected
+    // (HIVE_LEAF: none in the config): its hooks have nothing to pass on, and it widens when a child
+    // comes (node.ts), which then needs nothing from before (a new node, or a move by hive reload,
+    // which restarts a leaf that gets children).
+    const holder = !opts.leaf && (node.kind === 'filter' || node.kind === 'aggregator' || hooks.down !== undefined);
+    if (holder || listeners.some((l) => !l.routes)) wants = 'all';
     else {
       for (const l of listeners) wants.push(...l.routes!);
       for (const name of commands.keys()) wants.push(commandRoute(name));
       wants = [...new Set(wants)];
     }
-    node.subscribe(wants).catch((err) => failed(err, 'could not change what this node takes from its parent'));
+    return node.subscribe(wants).catch((err) => failed(err, 'could not change what this node takes from its parent'));
   };
 
   const handle = (msg: Incoming, route: string) => {
@@ -304,9 +311,9 @@ export function createContext<C>(node: HiveNode, opts: {
         setRoutes(routes) {
           const next = checked(routes, 'setRoutes');
           const now = listener.routes;
-          if (now && now.length === next.length && now.every((r, i) => r === next[i])) return;
+          if (now && now.length === next.length && now.every((r, i) => r === next[i])) return node.subscribing;
           listener.routes = next;
-          resubscribe();
+          return resubscribe();
         },
       };
     },

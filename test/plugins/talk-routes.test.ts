@@ -73,6 +73,8 @@ describe('talk is taken only while something can come of it', () => {
   });
 
   it('alerts: in one channel with no subscription it takes no talk; a subscription, or a second channel (mentions), brings it', async () => {
+    // Once it knows who is where (after its start it asks the server: members.ts), talk stops.
+    await waitFor(async () => (await talkThenCommand('alerts', '#one', 1, '!subscriptions', /^you have no subscriptions/)) === 1, { what: 'alerts settled and narrow' });
     expect(await talkThenCommand('alerts', '#one', 20, '!subscriptions', /^you have no subscriptions/)).toBe(1);
 
     await ask(alice, '#one', '!subscribe deploy', "subscribed to 'deploy'");
