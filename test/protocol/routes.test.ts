@@ -198,3 +198,37 @@ describe('the bus daemon routes on them', () => {
     }
   });
 });
+
+describe('routes that change while a node runs', () => {
+  it('a Python node takes nothing with routes=[], then talk after set_routes, acknowledged only once the daemon routes it', async () => {
+    root = await startTestRoot(bus.address);
+    const dir = await mkdtemp(join(tmpdir(), 'hive-set-routes-'));
+    const file = join(dir, 'watcher.py');
+    await writeFile(file, [
+      'from hive_node import HiveNode',
+      "node = HiveNode(kind='responder', commands=[('watch', 'watch'), ('heard', 'heard')])",
+      'heard = []',
+      '@node.on_message(routes=[])',
+      'def talk(msg):',
+      "    heard.append(msg.lines[0].decode())",
+      "@node.command('watch')",
+      'async def watch(cmd):',
+      "    await node.set_routes(talk, ['PRIVMSG'])",
+      "    await cmd.reply('watching')",
+      "@node.command('heard')",
+      'async def count(cmd):',
+      "    await cmd.reply(str(len(heard)))",
+      'node.run()',
+    ].join('\n'));
+    spawnNode({ name: 'watcher', command: ['/usr/bin/python3', file], bus: bus.address, parent: busName('mouth') });
+    await rootHas('watcher');
+    const before = await counters('watcher');
+    for (let i = 0; i < 10; i++) say(`before ${i}`);
+    expect((await root.replyTo(say('!heard'))).lines.map(String)).toEqual(['PRIVMSG #chan :0']);
+    // The talk was never sent to it: one message in, the command.
+    expect((await counters('watcher')).in - before.in).toBe(1);
+    expect((await root.replyTo(say('!watch'))).lines.map(String)).toEqual(['PRIVMSG #chan :watching']);
+    for (let i = 0; i < 5; i++) say(`after ${i}`);
+    expect((await root.replyTo(say('!heard'))).lines.map(String)).toEqual(['PRIVMSG #chan :5']);
+  });
+});

@@ -384,6 +384,16 @@ def matches_any(key, patterns):
     return any(route_matches(key, p) for p in patterns)
 
 
+def checked_routes(routes, what):
+    """A handler's route patterns, each valid (docs/protocol.md#routes), without repeats."""
+    routes = list(dict.fromkeys(routes))
+    bad = [p for p in routes if not valid_pattern(p)]
+    if bad:
+        raise ValueError(f'{what}: route patterns {bad}: a key, or a namespace of letters, '
+                         'digits, _ and - ending in .* (docs/protocol.md#routes)')
+    return routes
+
+
 def valid_pattern(pattern):
     """A key (any text without NUL, at most 255 characters), or a namespace the daemon takes, then `.*`."""
     if not isinstance(pattern, str) or not 0 < len(pattern) <= 255 or '\0' in pattern:
@@ -538,19 +548,33 @@ class HiveNode:
         """Decorator: `@node.on_message(routes=['PRIVMSG.*', 'JOIN'])` on `def seen(msg)` (or async):
         called for each message from the parent whose route (msg.route) matches a pattern (`K` the
         key K, `K.*` K and every key under it; docs/protocol.md#routes). Without routes: for every
-        message, and the node then takes everything from its parent."""
+        message, and the node then takes everything from its parent. `routes=[]`: none until
+        set_routes gives it some."""
         if routes is not None:
-            routes = list(routes)
-            bad = [p for p in routes if not valid_pattern(p)]
-            if bad or not routes:
-                raise ValueError(f'on_message: route patterns {bad or routes}: a key, or a namespace of letters, '
-                                 'digits, _ and - ending in .* (docs/protocol.md#routes)')
+            routes = checked_routes(routes, 'on_message')
 
         def register(fn):
             self.message_handlers.append((routes, fn))
             self._resubscribe()
             return fn
         return register
+
+    async def set_routes(self, fn, routes):
+        """Changes the routes of the handler `fn` (registered with `on_message(routes=…)`) while the
+        node runs; `[]` takes none. Returns once the bus daemon routes by the new rules, so that a
+        reply sent after it ("subscribed") is followed by everything said after it. Widening brings
+        nothing from before (docs/protocol.md#routes)."""
+        routes = checked_routes(routes, 'set_routes')
+        for i, (old, handler) in enumerate(self.message_handlers):
+            if handler is fn:
+                if old is None:
+                    raise ValueError('set_routes: this handler takes every message; register it with routes')
+                self.message_handlers[i] = (routes, handler)
+                break
+        else:
+            raise ValueError('set_routes: not a message handler of this node')
+        if self._rules_lock is not None:
+            await self._subscribe()
 
     def run(self):
         """Runs until SIGTERM (exit 0) or until the bus connection is lost (exit 1)."""
