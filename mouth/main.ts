@@ -20,7 +20,7 @@ import { callWithDeadline } from '../protocol/sdk/bus.js';
 import { SUPERVISOR_INTERFACE, SUPERVISOR_PATH, supervisorBusName } from '../protocol/names.js';
 import { EXIT, installShutdown } from '../protocol/sdk/run.js';
 import { networkSchema } from './network-config.js';
-import { AnsweredSet } from './answered-set.js';
+import { AnsweredSet, SentJournal } from './answered-set.js';
 import { IrcNetwork } from './irc-network.js';
 import type { MouthEvent, Network, NetworkSink } from './network.js';
 import { OutboundRefused } from './outbound-error.js';
@@ -58,6 +58,9 @@ const log = createLogger({ node: env.node, kind: 'mouth' });
 const node = new HiveNode({ name: env.node, kind: 'mouth', instance: env.instance, token: env.token, log, busAddress: env.busAddress, vouch: env.vouch, commandPrefix: env.commandPrefix });
 const networks = new Map<string, Network>();
 const answered = new AnsweredSet();
+// What this mouth sent, for its next run: a Send pending when it is killed comes again (answered-set.ts).
+const journal = env.stateDir ? new SentJournal(env.stateDir, (err, what) => log.warn({ err, what }, 'journal of sent ids unusable; a resend after a restart may go out twice')) : undefined;
+if (journal) answered.restore(journal.open());
 const refusalLog = createLogLimiter({ max: 5 });
 // Sequence numbers grow across mouth restarts (they start at the clock), so a child never takes
 // a new message for one it has already seen.
@@ -115,11 +118,11 @@ node.onUp = async (wire, child) => {
   if (!network) throw new HiveError('NetworkUnknown', `no network '${name}'; this mouth has: ${[...networks.keys()].join(', ')}`);
   const origin = (meta['hive.origin']?.value as string | undefined) ?? via;
   const replyTo = meta['hive.reply_to']?.value as string | undefined;
-  const id = meta['hive.id']?.value as string | undefined;
-  const duplicate = answered.admit({ via, conn: child.unique, origin, id, replyTo, replayed: meta['hive.replayed']?.value === true, network: name }, (conn) => node.children.has(conn));
+  const sent = { via, conn: child.unique, origin, id: meta['hive.id']?.value as string | undefined, replyTo, replayed: meta['hive.replayed']?.value === true, network: name };
+  const duplicate = answered.duplicate(sent, (conn) => node.children.has(conn));
   if (duplicate) {
     node.counters.duplicates = (node.counters.duplicates ?? 0) + 1;
-    log.warn({ via, origin, id, replyTo }, duplicate === 'answer' ? 'second reply to a replayed message not sent' : 'message sent again after its parent died: already sent, not sent twice');
+    log.warn({ via, origin, id: sent.id, replyTo }, duplicate === 'answer' ? 'second reply to a replayed message not sent' : 'message sent again after its parent died: already sent, not sent twice');
     return;
   }
   const user = replyTo ? speakers.get(name)?.get(replyTo) : undefined;
@@ -129,6 +132,9 @@ node.onUp = async (wire, child) => {
     // So does the XMPP network: hive.msgid, hive.replaces and hive.reply_msgid become stanza parts.
     if (network instanceof ScriptNetwork || isXmpp(network)) network.submit(sender, wire[0], replyTo, meta);
     else network.submit(sender, wire[0], replyTo);
+    // Remembered once the network took it: a refused message was not sent and may come again.
+    answered.remember(sent);
+    if (sent.id !== undefined) journal?.record(origin, sent.id, name, child.unique);
   } catch (err) {
     if (err instanceof OutboundRefused) {
       // Counted by the network's outbound (Details); logged at a limited rate per child and code,
