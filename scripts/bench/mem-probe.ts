@@ -1,6 +1,6 @@
 /**
  * `node dist/scripts/bench/mem-probe.js [--runs=3] [--pings=300] [--pipelined=5000] [--late=MS]
- * [--idle=MS] [--env=KEY=VALUE]... [--trim] [--usr2]`: where each node process's memory is in the ten-plugin hive (issue 17),
+ * [--idle=MS] [--env=KEY=VALUE]... [--poke] [--trim] [--usr2]`: where each node process's memory is in the ten-plugin hive (issue 17),
  * idle (`idle` ms after it joined, default 2 s) and after the bench's traffic: each node's PSS split by kind of mapping (smaps.ts: V8's
  * heap, malloc's arenas, code, stacks), read at idle, 2 s after the traffic, and again `late` ms
  * later (default 10 s: what the idle collection gave back by then). `--env` words are set in the
@@ -81,6 +81,12 @@ try {
   await sleep(LATE_MS);
   const late = await reading(h);
   table(`late (+${(2000 + LATE_MS) / 1000} s)`, late);
+  if (argv.includes('--poke')) {
+    // One more `!ping` after the quiet: does a little traffic let malloc give the burst's heap back?
+    for (let i = 0; i < 3; i++) { client.send(`PRIVMSG ${CHANNEL} :!ping`); await sleep(500); }
+    await sleep(2000);
+    table('after 3 more !ping (poke)', await reading(h));
+  }
   if (argv.includes('--trim')) {
     // Is what malloc holds free but kept (fragmented), or live? glibc's malloc_trim(0) in each node, through gdb.
     // First what a program can do without malloc_trim: free a block of 100 KB (glibc consolidates its
