@@ -44,14 +44,14 @@ export class ConfigCheckError extends Error {
   override name = 'ConfigCheckError';
 }
 
-function runCheck(req: CheckRequest): Promise<CheckAnswer> {
+function runCheck(req: CheckRequest, timeoutMs = CHECK_TIMEOUT_MS): Promise<CheckAnswer> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [`--max-old-space-size=${CHECK_HEAP_MB}`, CHECK_SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'] });
     const chunks: Buffer[] = [];
     let size = 0;
     let failed: ConfigCheckError | undefined;
     const fail = (why: string) => { failed ??= new ConfigCheckError(why); child.kill('SIGKILL'); };
-    const timer = setTimeout(() => fail(`the config check did not end within ${CHECK_TIMEOUT_MS} ms`), CHECK_TIMEOUT_MS);
+    const timer = setTimeout(() => fail(`the config check did not end within ${timeoutMs} ms`), timeoutMs);
     child.stdout.on('data', (d: Buffer) => {
       size += d.length;
       if (size > ANSWER_MAX_BYTES) fail(`the config check answered more than ${ANSWER_MAX_BYTES} bytes`);
@@ -73,22 +73,25 @@ function runCheck(req: CheckRequest): Promise<CheckAnswer> {
   });
 }
 
-/** The error a failed check threw in the worker, made again here. */
+/** The error a failed check threw in its process, made again here. */
 function thrown(a: Extract<CheckAnswer, { ok: false }>): Error {
   if ('config' in a) return new ConfigError(a.config.problems, { file: a.config.file });
   if ('hive' in a) return new HiveError(a.hive.code, a.hive.message);
   return new ConfigCheckError(a.other);
 }
 
-/** readHiveConfig (read-config.ts) in a worker: throws its ConfigError. */
-export async function readHiveConfigChecked(file: string): Promise<LoadedConfig> {
-  const a = await runCheck({ do: 'file', file });
+/**
+ * readHiveConfig (read-config.ts) in its own process: throws its ConfigError. A file that never
+ * ends (a FIFO nobody writes) holds only that process, which is killed at `timeoutMs`.
+ */
+export async function readHiveConfigChecked(file: string, o: { timeoutMs?: number } = {}): Promise<LoadedConfig> {
+  const a = await runCheck({ do: 'file', file }, o.timeoutMs);
   if (!a.ok) throw thrown(a);
   if (!('config' in a)) throw new ConfigCheckError('the config check answered without a config');
   return { config: a.config, secretPaths: new Set(a.secretPaths) };
 }
 
-/** defaultConfig (config.ts) in a worker. */
+/** defaultConfig (config.ts) in its own process. */
 export async function defaultConfigChecked(): Promise<HiveConfig> {
   const a = await runCheck({ do: 'default' });
   if (!a.ok) throw thrown(a);
@@ -96,7 +99,7 @@ export async function defaultConfigChecked(): Promise<HiveConfig> {
   return a.config;
 }
 
-/** parseLoadSpec (load-spec.ts) in a worker: throws its HiveError (InvalidArgs). */
+/** parseLoadSpec (load-spec.ts) in its own process: throws its HiveError (InvalidArgs). */
 export async function parseLoadSpecChecked(text: string, nodes: readonly string[], baseDir: string): Promise<PluginSpec> {
   const a = await runCheck({ do: 'load', text, nodes: [...nodes], baseDir });
   if (!a.ok) throw thrown(a);

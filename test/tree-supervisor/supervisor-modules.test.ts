@@ -98,6 +98,20 @@ describe('the running supervisor', () => {
     expect(bad.stderr).toMatch(/'extra' is already a node/);
   });
 
+  it('stays responsive while a reload reads a config that does not end (a FIFO), and applies it once it does', async () => {
+    await rm(file);
+    await execa('mkfifo', [file]);
+    const since = logs.length;
+    proc.kill('SIGHUP');
+    await waitFor(() => logs.slice(since).find((l) => l.msg === 'reloading the config'), { timeout: 5000, what: 'the SIGHUP reload started' });
+    // The check process is blocked opening the FIFO; the supervisor is not.
+    const tree = await cli('tree', '--json');
+    expect(tree.exitCode, tree.stderr).toBe(0);
+    await writeFile(file, config([{ name: 'ping', use: 'ping' }])); // opens the FIFO's writing end: the check reads it
+    await waitFor(() => logs.slice(since).find((l) => l.msg === 'reloaded'), { timeout: 15_000, what: 'the reload applied' });
+    await waitFor(() => logs.slice(since).find((l) => l.child === 'echo' && l.msg === 'node unloaded'), { timeout: 15_000, what: 'echo unloaded by the reload' });
+  });
+
   it(`has not loaded ${UNWANTED_PACKAGES.join(', ')} or the config's schemas`, async () => {
     const trace = await readFile(traceFile, 'utf8');
     const packages = loadedPackages(trace), modules = loadedModules(trace);
@@ -152,6 +166,14 @@ describe('the check process answers as the in-process check', () => {
       expect(expected?.name).toBe('ConfigError');
       await expect(readHiveConfigChecked(path)).rejects.toMatchObject({ name: 'ConfigError', message: expected!.message, exitCode: 2 });
     }
+  });
+
+  it('a config that never ends (a FIFO nobody writes) fails the check at its deadline, named', async () => {
+    const fifo = join(dir, 'never.yaml');
+    await execa('mkfifo', [fifo]);
+    const started = Date.now();
+    await expect(checker.readHiveConfigChecked(fifo, { timeoutMs: 500 })).rejects.toMatchObject({ name: 'ConfigCheckError', message: 'the config check did not end within 500 ms' });
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 
   it('the same spec for a Load, and the same refusal', async () => {
