@@ -141,8 +141,8 @@ describe('SentJournal', () => {
     const second = new SentJournal(dir, noError);
     const a = new AnsweredSet();
     a.restore(second.open());
-    expect(a.duplicate(reply('b', 'b', 'm1', true, { id: 'b-1', network: 'irc' }), (c) => c !== ':1.7')).toBe('resent');
-    expect(a.duplicate(reply('f2', 'd', 'm1', true, { id: 'd-1', network: 'irc' }), (c) => c !== ':1.8')).toBe('resent');
+    expect(a.duplicate(reply('b', 'b', 'm1', true, { id: 'b-1', network: 'irc' }), (c) => c !== ':1.7')).toBe('resent_after_restart');
+    expect(a.duplicate(reply('f2', 'd', 'm1', true, { id: 'd-1', network: 'irc' }), (c) => c !== ':1.8')).toBe('resent_after_restart');
     expect(a.duplicate(reply('b', 'b', 'm1', true, { id: 'b-2', network: 'irc' }), always)).toBeUndefined();
     // A run that sent nothing hands them on once more (its file was empty); the one after drops them.
     second.close();

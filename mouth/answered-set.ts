@@ -34,13 +34,16 @@ export interface SentMessage {
   replayed: boolean;
 }
 
-/** Why a message is a second copy: a second answer to a replayed message, or the same message sent again. */
-export type Duplicate = 'answer' | 'resent';
+/**
+ * Why a message is a second copy: a second answer to a replayed message, the same message sent
+ * again, or sent again to this mouth when the previous one had begun to send it (SentJournal).
+ */
+export type Duplicate = 'answer' | 'resent' | 'resent_after_restart';
 
 export class AnsweredSet {
   private readonly answers = new Set<string>();
-  /** (origin, hive.id, network) → the child connection the message came through. */
-  private readonly sent = new Map<string, string>();
+  /** (origin, hive.id, network) → the child connection the message came through, and whether the previous mouth sent it. */
+  private readonly sent = new Map<string, { conn: string; before: boolean }>();
 
   /**
    * `maxAnswers`: replies remembered (a restart's catch-up reaches back up to 512 messages).
@@ -62,7 +65,7 @@ export class AnsweredSet {
       // first copy came through a child still attached: a node can only know a message's id by
       // carrying it, so that would be a node reusing ids it once carried (it was an ancestor of
       // the sender) to shadow that sender's resends; those are sent.
-      if (first !== undefined && (first === m.conn || !attached(first))) return 'resent';
+      if (first !== undefined && (first.conn === m.conn || !attached(first.conn))) return first.before ? 'resent_after_restart' : 'resent';
     }
     if (m.replyTo !== undefined) {
       // The child the reply came through is part of the key: a node claiming another's origin
@@ -81,7 +84,7 @@ export class AnsweredSet {
     for (const [origin, id, network, conn] of entries) {
       const key = `${origin}\0${id}\0${network}`;
       this.sent.delete(key);
-      this.sent.set(key, conn);
+      this.sent.set(key, { conn, before: true });
       if (this.sent.size > this.maxSent) this.sent.delete(this.sent.keys().next().value!);
     }
   }
@@ -98,7 +101,7 @@ export class AnsweredSet {
     if (m.id !== undefined) {
       const key = idKey(m, m.id);
       if (!this.sent.has(key)) {
-        this.sent.set(key, m.conn);
+        this.sent.set(key, { conn: m.conn, before: false });
         if (this.sent.size > this.maxSent) this.sent.delete(this.sent.keys().next().value!);
       }
     }
@@ -119,8 +122,8 @@ const OLDER = 'sent-ids.1';
 
 /**
  * The ids of what the mouth sent, in its state dir, for its next run. One line a message (JSON, so
- * no id can forge a line), written after the network took it and before the Send is answered, with
- * a plain write: the page cache outlives a killed process, and no fsync (a machine that crashes
+ * no id can forge a line), written before the network writes it — also for one it then refuses,
+ * whose resend to the next mouth is held back too — with a plain write: the page cache outlives a killed process, and no fsync (a machine that crashes
  * drops the connections too). Only the last seconds matter — a node waits at most 10 s for its next
  * parent before it gives a resend up — so two files of at most `perFile` lines, the older dropped
  * at each turn. What cannot be read or written is logged once and the mouth goes on without it.

@@ -122,9 +122,16 @@ node.onUp = async (wire, child) => {
   const duplicate = answered.duplicate(sent, (conn) => node.children.has(conn));
   if (duplicate) {
     node.counters.duplicates = (node.counters.duplicates ?? 0) + 1;
-    log.warn({ via, origin, id: sent.id, replyTo }, duplicate === 'answer' ? 'second reply to a replayed message not sent' : 'message sent again after its parent died: already sent, not sent twice');
+    const why = duplicate === 'answer' ? 'second reply to a replayed message not sent'
+      : duplicate === 'resent' ? 'message sent again after its parent died: already sent, not sent twice'
+        : 'message sent again after the mouth restarted: the previous mouth had begun to send it, not sent again (lost if it was killed before writing it)';
+    log.warn({ via, origin, id: sent.id, replyTo }, why);
     return;
   }
+  // Noted for the next mouth before the network writes it, not after: the write wakes the server's
+  // side, and a mouth killed right then was seen not to run again for 10 ms, its Send unanswered.
+  // (Killed between the two, the next mouth holds the resend back: logged, answer lost.)
+  if (sent.id !== undefined) journal?.record(origin, sent.id, name, child.unique);
   const user = replyTo ? speakers.get(name)?.get(replyTo) : undefined;
   try {
     const sender = { via, origin, ctcp: meta['hive.ctcp']?.value === true, user };
@@ -134,7 +141,6 @@ node.onUp = async (wire, child) => {
     else network.submit(sender, wire[0], replyTo);
     // Remembered once the network took it: a refused message was not sent and may come again.
     answered.remember(sent);
-    if (sent.id !== undefined) journal?.record(origin, sent.id, name, child.unique);
   } catch (err) {
     if (err instanceof OutboundRefused) {
       // Counted by the network's outbound (Details); logged at a limited rate per child and code,

@@ -121,10 +121,10 @@ describe('chaos', () => {
     const lossLogged = hive.logs.filter((l) => l.level === 50 && typeof l.msg === 'string' && /lost|not delivered|failed/.test(l.msg)).length;
     // Second copies the mouth recognised and did not send (mouth/answered-set.ts): what the test is about.
     const held = (re: RegExp) => hive.logs.filter((l) => l.node === 'mouth' && re.test(String(l.msg))).length;
-    const summary = `seed ${SEED}: kills ${kills.join(',')}; sent ${sent.size}; answered ${answers.size}; twice ${twice.length}; unanswered outside mouth outages ${unanswered.length} (${unanswered.slice(0, 10).join(' ')}); losses logged ${lossLogged}; second copies not sent: ${held(/^second reply/)} replies to replays, ${held(/sent again after its parent died/)} resends`;
+    const summary = `seed ${SEED}: kills ${kills.join(',')}; sent ${sent.size}; answered ${answers.size}; twice ${twice.length}; unanswered outside mouth outages ${unanswered.length} (${unanswered.slice(0, 10).join(' ')}); losses logged ${lossLogged}; second copies not sent: ${held(/^second reply/)} replies to replays, ${held(/sent again after its parent died/)} resends, ${held(/sent again after the mouth restarted/)} resends to a new mouth`;
     process.stderr.write(`chaos: ${summary}\n`);
     // CHAOS_DUMP=<dir>: a failing run leaves the hive's logs and the channel's lines there, to read.
-    if (process.env.CHAOS_DUMP && twice.length) {
+    if (process.env.CHAOS_DUMP && (twice.length || unanswered.length > lossLogged)) {
       const dump = join(process.env.CHAOS_DUMP, `chaos-${SEED}.jsonl`);
       writeFileSync(dump, [...hive.logs, ...client.lines].map((l) => JSON.stringify(l)).join('\n'));
       process.stderr.write(`chaos: logs in ${dump}\n`);

@@ -135,7 +135,7 @@ describe('a message sent again after its parent was killed', () => {
     await waitFor(() => (count('said B') === 1 ? true : undefined), { timeout: 10_000, what: 'said B (a resend of what nobody sent)' });
     await sleep(300);
     expect(count('said A')).toBe(1);
-    expect(logOf('mouth', /sent again after its parent died/, since)).toMatchObject({ via: 'resender', id: 'resender-A' });
+    expect(logOf('mouth', /sent again after the mouth restarted/, since)).toMatchObject({ via: 'resender', id: 'resender-A' });
     await healed();
   }, 60_000);
 });
