@@ -195,6 +195,8 @@ export function launchNode(n: NodeLaunch, log: Logger): Launched {
 
 export function nodeEnv(o: {
   bus: string; instance: string; name: string; parent: string; token: string; stateDir: string; config: unknown; commandPrefix: string; logLevel?: string;
+  /** No node of the config has this one as parent (HIVE_LEAF): a filter may take its own routes only. */
+  leaf?: boolean;
 }): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('HIVE_')) env[k] = v;
@@ -214,5 +216,8 @@ export function nodeEnv(o: {
     PYTHONPATH: [PYTHON_SDK, ...(process.env.PYTHONPATH ?? '').split(delimiter).filter(Boolean)].join(delimiter),
   });
   if (o.logLevel) env[ENV.logLevel] = o.logLevel;
+  if (o.leaf) env[ENV.leaf] = '1';
+  // The operator's choice for every node (docs/protocol.md#environment), the one HIVE_ variable passed on.
+  if (process.env.HIVE_READ_DELAY_MS !== undefined) env.HIVE_READ_DELAY_MS = process.env.HIVE_READ_DELAY_MS;
   return env;
 }

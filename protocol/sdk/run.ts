@@ -140,7 +140,7 @@ export async function runPlugin<S extends z.ZodType | undefined = undefined>(man
     vouch: env.vouch,
     commands: Object.entries(manifest.commands ?? {}).map(([c, s]) => [c, s.help]),
   });
-  const ctx = createContext(node, { config: env.config as ConfigOf<S>, stateDir: env.stateDir, commandPrefix: env.commandPrefix });
+  const ctx = createContext(node, { config: env.config as ConfigOf<S>, stateDir: env.stateDir, commandPrefix: env.commandPrefix, leaf: env.leaf });
   nodes.set(ctx, node);
   let cleanup: unknown;
   try {
