@@ -20,8 +20,13 @@ import { pssMb, treePss } from './pss.js';
 import type { RawIrc } from './raw-irc.js';
 
 export const TEN = ['ping', 'echo', 'help', 'text', 'seen', 'notes', 'autorespond', 'remind', 'alerts', 'stats'];
-/** How long a bot is left alone before its memory is read: start-up garbage is collected by then. */
-const SETTLE_MS = 2000;
+/**
+ * How long a bot is left alone before its memory is read, idle or after the traffic: what it holds
+ * then is what it keeps. V8's memory reducer gives start-up garbage back within about 10 s, and the
+ * runtime's idle collection (idle-gc.ts) shrinks what a burst grew after 6 s of quiet; a read at
+ * 2 s measured the high-water mark of the moment instead (issue 17: "give memory back after a burst").
+ */
+const SETTLE_MS = 10_000;
 
 export interface Hive10Counts { runs: number; pings: number; pipelined: number }
 /**
