@@ -3,7 +3,7 @@
  * through encode/decode here, so that a faster marshaller for `(aaya{sv})` can replace dbus-next's
  * without touching anything else (see docs/performance.md).
  */
-import dbus from 'dbus-next';
+import dbus from './dbus-next.js';
 import type { HiveMessage } from './hive-message.js';
 import { META_KEYS, isKnownKey, type Meta } from './metadata.js';
 

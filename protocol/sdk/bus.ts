@@ -3,15 +3,16 @@
  * so every call the runtime makes goes through `callWithDeadline`, which fails with a named
  * Timeout error and forgets the pending reply handler.
  */
-import dbus from 'dbus-next';
+import dbus from '../dbus-next.js';
+import type DBus from 'dbus-next';
 import { HiveError, fromDBusError } from '../errors.js';
 import type { WireMessage } from '../codec.js';
 import { canMarshal, marshalMessage } from '../wire.js';
 import { gateConnection, refusalOf, wakeReader, type BusGate, type Refusal } from './bus-gate.js';
 import { HIVE_MESSAGE_SIGNATURE, MESSAGE_SIGNAL_SIGNATURE } from '../names.js';
 
-export type MessageBus = dbus.MessageBus;
-export type DBusMessage = dbus.Message;
+export type MessageBus = DBus.MessageBus;
+export type DBusMessage = DBus.Message;
 export const { Message, Variant, MessageType } = dbus;
 
 export const DBUS = { name: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', iface: 'org.freedesktop.DBus' } as const;

@@ -27,7 +27,7 @@ afterAll(async () => {
 });
 
 /** Packages no plugin process should load at run time. */
-const UNWANTED = ['zod', 'yaml', 'execa', 'pino-pretty', 'irc-framework', 'lodash'];
+const UNWANTED = ['zod', 'yaml', 'execa', 'pino-pretty', 'irc-framework', 'lodash', 'xml2js', 'xmlbuilder', 'sax'];
 const loadedPackages = (trace: string) => new Set([...trace.matchAll(/\/node_modules\/((?:@[^/]+\/)?[^/]+)\//g)].map((m) => m[1]!));
 
 function run(name: string, config: Record<string, unknown> = {}) {
