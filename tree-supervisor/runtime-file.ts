@@ -6,18 +6,19 @@
 import { chmod, lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { z } from 'zod';
+// The SDK's checks (zod's method names, no zod): the supervisor holds this module for its whole life.
+import { c } from '../protocol/sdk/checks.js';
 
-export const runtimeInfoSchema = z.object({
-  instance: z.string(),
-  pid: z.number(),
-  bus_address: z.string(),
-  supervisor: z.string(),
-  token: z.string(),
-  private_bus: z.boolean(),
+export const runtimeInfoSchema = c.object({
+  instance: c.string(),
+  pid: c.number(),
+  bus_address: c.string(),
+  supervisor: c.string(),
+  token: c.string(),
+  private_bus: c.boolean(),
 });
 
-export type RuntimeInfo = z.infer<typeof runtimeInfoSchema>;
+export type RuntimeInfo = c.Infer<typeof runtimeInfoSchema>;
 
 export function runtimeDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.HIVE_RUNTIME_DIR) return env.HIVE_RUNTIME_DIR;

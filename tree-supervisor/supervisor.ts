@@ -249,6 +249,8 @@ export class Supervisor {
     const env = nodeEnv({
       bus: this.o.busAddress, instance: this.instance, name: r.name, parent: parent ? nodeBusName(this.instance, parent) : '',
       token: this.credentialOf(r.name), stateDir, config, commandPrefix: this.o.config.command_prefix, logLevel: this.o.config.log_level,
+      // No node has it as parent now: a filter may take its own routes only until a child comes.
+      leaf: ![...this.tree.values()].some((t) => t.parent === r.name),
     });
     if (r.spec?.on_death === 'hold') env.HIVE_ON_DEATH = 'hold';
     r.generation++;

@@ -19,12 +19,8 @@ import type * as ReadConfig from '../../tree-supervisor/read-config.js';
 import type * as LoadSpec from '../../tree-supervisor/load-spec.js';
 
 /** Packages the supervisor must not load: the config's YAML, and what only other commands or processes use. */
-const UNWANTED_PACKAGES = ['yaml', 'hono', '@hono/node-server', 'pino-pretty', 'irc-framework', '@xmpp/client', 'lodash'];
-/**
- * Our modules it must not load. (zod itself still comes in through runtime-file.ts, which reads the
- * runtime file with a zod schema, ~4 MB of the supervisor's PSS; once it reads it with
- * protocol/sdk/checks.ts, 'zod' belongs in UNWANTED_PACKAGES.)
- */
+const UNWANTED_PACKAGES = ['zod', 'yaml', 'hono', '@hono/node-server', 'pino-pretty', 'irc-framework', '@xmpp/client', 'lodash', 'xml2js', 'xmlbuilder'];
+/** Our modules it must not load. */
 const UNWANTED_MODULES = [
   'tree-supervisor/config.js', 'tree-supervisor/read-config.js', 'tree-supervisor/load-spec.js', 'tree-supervisor/plugin-manifest.js',
   'tree-supervisor/yaml-bounds.js', 'tree-supervisor/config-check.js', 'mouth/network-config.js', 'protocol/duration-schema.js',
