@@ -21,7 +21,7 @@ describe('node options per role', () => {
     const tree = await hive.tree();
     const pid = (name: string) => tree.find((n) => n.name === name)!.pid!;
     const ping = await cmdline(pid('ping'));
-    expect(ping.slice(ping.indexOf('--max-semi-space-size=1') + 1).join(' ')).toMatch(/plugins\/run\.js ping$/);
+    expect(ping.slice(ping.indexOf('--max-semi-space-size=1') + 1).join(' ')).toMatch(/plugins\/(run\.js ping|ping\/bundle\.js)$/); // its one-file bundle once the build made it (plugin-bundle.test.ts)
     const mouth = await cmdline(pid('mouth'));
     expect(mouth.some((a) => a.startsWith('--max-semi-space-size'))).toBe(false);
     expect(mouth.filter((a) => a.startsWith('--'))).toEqual([...MOUTH_NODE_OPTIONS]);
