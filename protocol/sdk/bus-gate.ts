@@ -119,6 +119,16 @@ const headerSignature = require('dbus-next/lib/header-signature.json') as [{ chi
 
 type Readable = NodeJS.ReadableStream & { read(size?: number, x?: null): (Buffer & { data?: Buffer; fds?: unknown }) | null; unshift(chunk: Buffer): void };
 
+/**
+ * What one read must hold for the reader to count as busy (setReadDelay), and for how long it then
+ * reads without pausing. A unix socket holds some 60 small messages (each write costs the kernel a
+ * buffer of its own): a read near that means the daemon is queueing, and pausing would cut the
+ * reader's throughput to what the socket holds per pause.
+ */
+const BUSY_MESSAGES = 40;
+const BUSY_BYTES = 48 * 1024;
+const BUSY_MS = 500;
+
 /** dbus-next 0.10.2's `unmarshalMessages`, reading the header fields before deciding on the body. */
 function gatedUnmarshalMessages(stream: Readable, onMessage: (message: Record<string, unknown>) => void, opts: unknown): void {
   const LE = constants.endianness.le;
@@ -134,7 +144,9 @@ function gatedUnmarshalMessages(stream: Readable, onMessage: (message: Record<st
   let gateState: GateState | undefined | null = null;
   const stateOf = () => (gateState === null ? (gateState = gates.get(stream)) : gateState);
 
+  let delivered = 0;
   const deliver = () => {
+    delivered++;
     const g = refusal ? stateOf() : undefined;
     if (refusal && g) g.current = { serial: message.serial as number, sender: message.sender as string | undefined, refusal };
     try {
@@ -159,10 +171,20 @@ function gatedUnmarshalMessages(stream: Readable, onMessage: (message: Record<st
   };
   const own = stateOf();
   if (own) own.wake = () => { if (paused) { clearTimeout(paused); resume(); } };
+  let busyUntil = 0;
   stream.on('readable', () => {
+    // A read of a socket buffer's worth: a burst, which comes in batches by itself; pausing would
+    // only hold it back (the socket holds few messages: each write costs the kernel a buffer).
+    // Read as it comes for a while, then look again.
+    const bytes = (stream as unknown as { readableLength: number }).readableLength;
+    const before = delivered;
     readAll();
+    const busy = delivered - before >= BUSY_MESSAGES || bytes >= BUSY_BYTES;
     const g = stateOf();
-    if (!g || g.readDelayMs <= 0 || paused || !handle?.readStop || !handle.reading || g.awaiting()) return;
+    if (!g || g.readDelayMs <= 0) return;
+    const now = Date.now();
+    if (busy) busyUntil = now + BUSY_MS;
+    if (now < busyUntil || paused || !handle?.readStop || !handle.reading || g.awaiting()) return;
     handle.readStop();
     handle.reading = false;
     paused = setTimeout(resume, g.readDelayMs);
