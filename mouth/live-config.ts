@@ -15,7 +15,6 @@
  * SetParent (docs/security.md). The terminal network cannot come or go (the mouth's stdin and
  * stdout are set when it starts): refused. Calls are applied one after the other.
  */
-import { z } from 'zod';
 import type { Logger } from 'pino';
 import { HiveError } from '../protocol/errors.js';
 import { NAME_PATTERN, supervisorBusName } from '../protocol/names.js';
@@ -23,12 +22,21 @@ import { MOUTH1, MOUTH_PATH } from '../protocol/mouth1.js';
 import { channelsOf, networkChanges, refusedChange } from '../protocol/network-changes.js';
 import { nameOwner, type MessageBus } from '../protocol/sdk/bus.js';
 import { serveObject } from '../protocol/sdk/service.js';
-import { networkSchema, type NetworkConfig } from './network-config.js';
+import type { NetworkConfig } from './network-config.js';
 import type { Network } from './network.js';
 
 /** The largest networks JSON taken (the bus gate bounds the call anyway): a config is far smaller. */
 const CONFIGURE_MAX = 128 * 1024;
-const networksSchema = z.record(z.string().regex(NAME_PATTERN), networkSchema);
+
+/**
+ * The check of what Configure is sent, made at the first call: zod (about 6 MB PSS) only in a mouth
+ * that has been reloaded, not in every mouth for a call most never get (issue 17).
+ */
+async function makeNetworksSchema() {
+  const [{ z }, { networkSchema }] = await Promise.all([import('zod'), import('./network-config.js')]);
+  return z.record(z.string().regex(NAME_PATTERN), networkSchema);
+}
+let networksSchema: ReturnType<typeof makeNetworksSchema> | undefined;
 
 export interface LiveConfigOptions {
   /** The mouth's connection, once started. */
@@ -132,8 +140,9 @@ export function serveLiveConfig(o: LiveConfigOptions): void {
         if (!owner || owner !== msg.sender) throw refuse(new HiveError('NotAuthorized', `Configure: only the supervisor (${supervisor}) changes the mouth's networks; ${String(msg.sender)} is not it`));
         const text = msg.body[0] as string;
         if (text.length > CONFIGURE_MAX) throw refuse(new HiveError('InvalidArgs', `Configure: at most ${CONFIGURE_MAX} characters of networks`));
+        const schema = await (networksSchema ??= makeNetworksSchema());
         let parsed;
-        try { parsed = networksSchema.safeParse(JSON.parse(text)); } catch { throw refuse(new HiveError('InvalidArgs', 'Configure: networks is not JSON')); }
+        try { parsed = schema.safeParse(JSON.parse(text)); } catch { throw refuse(new HiveError('InvalidArgs', 'Configure: networks is not JSON')); }
         if (!parsed.success) throw refuse(new HiveError('InvalidArgs', `Configure: ${parsed.error.issues.slice(0, 5).map((i) => `networks.${i.path.join('.')}: ${i.message}`).join('; ')}`));
         const run = queue.then(() => apply(parsed.data));
         queue = run.catch(() => undefined);

@@ -7,7 +7,6 @@
  * as in the hive config (docs/config.md). Exit codes: 0 done (also after the terminal's input
  * ended), 1 fatal error, 2 bad environment or configuration.
  */
-import { z } from 'zod';
 import { createLogger } from '../protocol/logger.js';
 import { HiveError } from '../protocol/errors.js';
 import { createLogLimiter } from '../protocol/log-limit.js';
@@ -19,7 +18,6 @@ import { HiveNode } from '../protocol/sdk/node.js';
 import { callWithDeadline } from '../protocol/sdk/bus.js';
 import { SUPERVISOR_INTERFACE, SUPERVISOR_PATH, supervisorBusName } from '../protocol/names.js';
 import { EXIT, installShutdown } from '../protocol/sdk/run.js';
-import { networkSchema } from './network-config.js';
 import { AnsweredSet, SentJournal } from './answered-set.js';
 import { IrcNetwork } from './irc-network.js';
 import type { MouthEvent, Network, NetworkSink } from './network.js';
@@ -41,18 +39,30 @@ async function loadNetworkModules(nets: Record<string, { type: string }>): Promi
 }
 const isXmpp = (n: Network | undefined): n is XmppNetwork => xmpp !== undefined && n instanceof xmpp.XmppNetwork;
 
-const mouthConfigSchema = z.object({ networks: z.record(z.string(), networkSchema) }).loose();
+interface MouthConfig { networks: Record<string, NetworkConfig> }
 
-function readSetup(): { env: NodeEnv; config: z.infer<typeof mouthConfigSchema> } {
+/**
+ * The config as the mouth runs it. Started by the supervisor (HIVE_VOUCH=1), it is the output of
+ * the supervisor's own check with these schemas (tree-supervisor/config-checker.ts), and parsing
+ * that again gives the same (test/mouth/network-config-idempotent.test.ts): taken as it is, so the
+ * mouth never loads zod (about 6 MB PSS, issue 17). Started by hand (tests), it checks it itself.
+ */
+async function readSetup(): Promise<{ env: NodeEnv; config: MouthConfig }> {
   try {
     const env = readNodeEnv();
-    return { env, config: mouthConfigSchema.parse(env.config) };
+    if (env.vouch) {
+      const { networks } = env.config;
+      if (!networks || typeof networks !== 'object' || Array.isArray(networks)) throw new Error('networks: expected an object of networks, as the supervisor checked it');
+      return { env, config: env.config as unknown as MouthConfig };
+    }
+    const [{ z }, { networkSchema }] = await Promise.all([import('zod'), import('./network-config.js')]);
+    return { env, config: z.object({ networks: z.record(z.string(), networkSchema) }).loose().parse(env.config) };
   } catch (err) {
     process.stderr.write(`mouth: bad environment or configuration: ${(err as Error).message}\n`);
     process.exit(EXIT.badEnvironment);
   }
 }
-const { env, config } = readSetup();
+const { env, config } = await readSetup();
 
 const log = createLogger({ node: env.node, kind: 'mouth' });
 const node = new HiveNode({ name: env.node, kind: 'mouth', instance: env.instance, token: env.token, log, busAddress: env.busAddress, vouch: env.vouch, commandPrefix: env.commandPrefix });

@@ -7,8 +7,8 @@
  * "meta", …}`. What the bot sends goes through the same outbound checks as on IRC (allow-list,
  * injection, CTCP, splitting), unpaced, as on the terminal.
  *
- * The socket is the boundary: each line is at most SCRIPT_LINE_MAX bytes, JSON, and checked by
- * zod; anything else is answered with an error line and counted (`bad_requests`), and the
+ * The socket is the boundary: each line is at most SCRIPT_LINE_MAX bytes, JSON, and checked
+ * (checkRequest); anything else is answered with an error line and counted (`bad_requests`), and the
  * connection goes on. One client at a time: a second is answered `Busy` and closed. A client that
  * does not read what the bot sends is dropped once SCRIPT_OUT_MAX bytes wait for it.
  */
@@ -16,13 +16,12 @@ import { lstat, unlink } from 'node:fs/promises';
 import { chmodSync } from 'node:fs';
 import net from 'node:net';
 import type { Logger } from 'pino';
-import { z } from 'zod';
 import { LIMITS } from '../protocol/limits.js';
 import { parseLine } from '../protocol/irc-line.js';
 import type { Meta } from '../protocol/metadata.js';
 import { createTokenBucket } from '../protocol/token-bucket.js';
 import { createAllowList } from './allow-list.js';
-import { nickSchema, type ScriptNetworkConfig, type ScriptSent } from './network-config.js';
+import type { ScriptNetworkConfig, ScriptSent } from './network-config.js';
 import type { Network, NetworkSink } from './network.js';
 import { OutboundRefused } from './outbound-error.js';
 import { Outbound, speakerOf, type Sender } from './outbound.js';
@@ -47,21 +46,40 @@ const CHANNEL = /^[#&+!][^\s,\x07\0]{1,199}$/;
 /** What IRC cannot carry inside a line. */
 const NOT_IN_A_LINE = /[\r\n\0]/;
 
-const requestSchema = z
-  .object({
-    say: z.string().refine((t) => !NOT_IN_A_LINE.test(t), { error: 'say: CR, LF and NUL cannot be in an IRC line' }).optional(),
-    as: nickSchema.optional(),
-    in: z.string().max(200).optional(),
-    line: z.string().min(1).refine((t) => !NOT_IN_A_LINE.test(t), { error: 'line: CR, LF and NUL cannot be in an IRC line' }).optional(),
-    id: z.union([z.string().max(200), z.number().finite()]).optional(),
-  })
-  .strict()
-  .superRefine((r, ctx) => {
-    if ((r.say === undefined) === (r.line === undefined)) ctx.addIssue({ code: 'custom', message: 'expected exactly one of "say" and "line"' });
-    if (r.line !== undefined && (r.as !== undefined || r.in !== undefined)) ctx.addIssue({ code: 'custom', message: '"as" and "in" go with "say", not with "line"' });
-  });
+/** The nick rule of network-config.ts's nickSchema, here so that this module loads no zod (issue 17). */
+const NICK = /^[A-Za-z[\]\\`_^{|}][A-Za-z0-9[\]\\`_^{|}-]{0,31}$/;
 
-type Request = z.infer<typeof requestSchema>;
+interface Request { say?: string; as?: string; in?: string; line?: string; id?: string | number }
+const REQUEST_KEYS = new Set(['say', 'as', 'in', 'line', 'id']);
+
+/**
+ * A client's request line, checked (a plain check, not zod: a mouth with a scripted network loads
+ * no zod): a JSON object with exactly one of `say` and `line`, and nothing else than these keys.
+ * Returns the request, or why not.
+ */
+export function checkRequest(json: unknown): Request | { problem: string } {
+  if (!json || typeof json !== 'object' || Array.isArray(json)) return { problem: `expected a JSON object; got ${Array.isArray(json) ? 'an array' : json === null ? 'null' : typeof json}` };
+  const r = json as Record<string, unknown>;
+  const problems: string[] = [];
+  const extra = Object.keys(r).filter((k) => !REQUEST_KEYS.has(k));
+  if (extra.length) problems.push(`unrecognized key${extra.length > 1 ? 's' : ''}: ${extra.slice(0, 5).map((k) => JSON.stringify(k.slice(0, 64))).join(', ')}`);
+  const text = (key: string, check: (t: string) => string | undefined) => {
+    const v = r[key];
+    if (v === undefined) return;
+    const problem = typeof v === 'string' ? check(v) : `expected a string; got ${v === null ? 'null' : typeof v}`;
+    if (problem) problems.push(`${key}: ${problem}`);
+  };
+  const inALine = (t: string) => (NOT_IN_A_LINE.test(t) ? 'CR, LF and NUL cannot be in an IRC line' : undefined);
+  text('say', inALine);
+  text('as', (t) => (NICK.test(t) ? undefined : 'expected an IRC nick (letters, digits and []\\`_^{|}-, not starting with a digit or -)'));
+  text('in', (t) => (t.length > 200 ? 'at most 200 characters' : undefined));
+  text('line', (t) => (t.length === 0 ? 'expected at least 1 character' : inALine(t)));
+  const id = r.id;
+  if (id !== undefined && !((typeof id === 'string' && id.length <= 200) || (typeof id === 'number' && Number.isFinite(id)))) problems.push('id: expected a string of at most 200 characters or a finite number');
+  if ((r.say === undefined) === (r.line === undefined)) problems.push('expected exactly one of "say" and "line"');
+  if (r.line !== undefined && (r.as !== undefined || r.in !== undefined)) problems.push('"as" and "in" go with "say", not with "line"');
+  return problems.length ? { problem: problems.join('; ') } : (r as Request);
+}
 
 
 export interface ScriptOptions {
@@ -224,13 +242,10 @@ export class ScriptNetwork implements Network {
     }
     const id = json && typeof json === 'object' && !Array.isArray(json) ? (json as { id?: unknown }).id : undefined;
     const idBack = typeof id === 'string' && id.length <= 200 ? id : typeof id === 'number' && Number.isFinite(id) ? id : undefined;
-    const parsed = requestSchema.safeParse(json);
-    if (!parsed.success) {
-      const why = parsed.error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
-      return this.refuse(new ScriptRequestError('BadRequest', why), idBack);
-    }
+    const checked = checkRequest(json);
+    if ('problem' in checked) return this.refuse(new ScriptRequestError('BadRequest', checked.problem), idBack);
     try {
-      const hiveId = this.take(parsed.data);
+      const hiveId = this.take(checked);
       this.counters.requests++;
       this.send(JSON.stringify({ ok: true, ...(idBack !== undefined && { id: idBack }), hive_id: hiveId }));
     } catch (err) {
