@@ -53,6 +53,10 @@ async function readSetup(): Promise<{ env: NodeEnv; config: MouthConfig }> {
     if (env.vouch) {
       const { networks } = env.config;
       if (!networks || typeof networks !== 'object' || Array.isArray(networks)) throw new Error('networks: expected an object of networks, as the supervisor checked it');
+      // Not a check of the config (the supervisor's was): what a hand-set HIVE_VOUCH=1 would miss worst.
+      for (const [name, n] of Object.entries(networks)) {
+        if (!n || typeof n !== 'object' || !['irc', 'xmpp', 'terminal', 'script'].includes((n as { type?: unknown }).type as string)) throw new Error(`networks.${name}: expected a network as the supervisor checked it (HIVE_VOUCH=1 is for nodes the supervisor starts)`);
+      }
       return { env, config: env.config as unknown as MouthConfig };
     }
     const [{ z }, { networkSchema }] = await Promise.all([import('zod'), import('./network-config.js')]);

@@ -83,9 +83,11 @@ describe('the mouth loads zod only to check a config no supervisor checked', () 
     expect(mouth.stderr.join('\n')).toMatch(/bad environment or configuration: [\s\S]*networks[\s\S]*"i"[\s\S]*nick/);
   });
 
-  it('started by the supervisor without networks: refused, exit 2', async () => {
-    const mouth = spawnNode({ name: 'mouth', command: [process.execPath, join(DIST, 'mouth/main.js')], bus: bus.address, config: {}, env: { HIVE_VOUCH: '1' } });
-    expect(await mouth.exited).toBe(2);
-    expect(mouth.stderr.join('\n')).toContain('networks: expected an object of networks');
+  it('"started by the supervisor" with what its check never passes (no networks, a network of no type): refused, exit 2', async () => {
+    for (const [config, words] of [[{}, 'networks: expected an object of networks'], [{ networks: { q: { type: 'quux' } } }, 'networks.q: expected a network']] as const) {
+      const mouth = spawnNode({ name: 'mouth', command: [process.execPath, join(DIST, 'mouth/main.js')], bus: bus.address, config, env: { HIVE_VOUCH: '1' } });
+      expect(await mouth.exited).toBe(2);
+      expect(mouth.stderr.join('\n')).toContain(words);
+    }
   });
 });
