@@ -19,7 +19,7 @@
  * positions back to the TypeScript sources (through tsc's maps): `NODE_OPTIONS=--enable-source-maps`
  * uses it, at +2.5 MB PSS per plugin, so not by default.
  */
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -93,8 +93,6 @@ export async function bundlePlugin(name: string): Promise<string[]> {
     throw new Error(`no built-in plugin '${name}' in ${join(DIST, 'plugins')} (run tsc first)`);
   }
   const outDir = join(DIST, 'plugins', name);
-  // The last build's chunks (their names carry a hash of their content).
-  for (const f of readdirSync(outDir)) if (/^bundle[.-]/.test(f)) rmSync(join(outDir, f));
   const build = await rolldown({
     input: ENTRY,
     platform: 'node',
@@ -108,8 +106,8 @@ export async function bundlePlugin(name: string): Promise<string[]> {
     },
   });
   try {
-    const out = await build.write({
-      dir: outDir,
+    const out = await build.generate({
+      dir: outDir, // where the map's paths are relative to
       format: 'esm',
       entryFileNames: BUNDLE_FILE,
       chunkFileNames: 'bundle-[name]-[hash].js',
@@ -118,6 +116,17 @@ export async function bundlePlugin(name: string): Promise<string[]> {
       banner: "import { fileURLToPath as __hiveFileURLToPath } from 'node:url';\n"
         + "const __hiveModuleDir = (dir) => __hiveFileURLToPath(new URL(`../../../${dir}`, import.meta.url));",
     });
+    // Each file whole or not at all (a plugin may be starting from it meanwhile): written aside and
+    // renamed, bundle.js last, so that what it imports is there first.
+    const files = [...out.output].sort((a, b) => Number(a.fileName === BUNDLE_FILE) - Number(b.fileName === BUNDLE_FILE));
+    for (const o of files) {
+      const file = join(outDir, o.fileName), aside = `${file}.${process.pid}.tmp`;
+      writeFileSync(aside, o.type === 'chunk' ? o.code : o.source);
+      renameSync(aside, file);
+    }
+    // The last build's chunks (their names carry a hash of their content).
+    const made = new Set(files.map((o) => o.fileName));
+    for (const f of readdirSync(outDir)) if (/^bundle-.*\.js(\.map)?$/.test(f) && !made.has(f)) rmSync(join(outDir, f));
     return out.output.map((o) => join(outDir, o.fileName));
   } finally {
     await build.close();

@@ -4,7 +4,7 @@
  * a hive with `ping` under the mouth on a private ngIRCd; then, `runs` times, each variant in
  * turn (the order alternating) is loaded as an `exec:` plugin, `trust: direct`, with the
  * supervisor's plugin node options, and read `idle` ms (default 3 s) after it attached: its own
- * PSS by kind of mapping (smaps.ts) and spawn → attached from the supervisor's and the node's
+ * PSS by kind of mapping (smaps.ts; `code`, node's own pages, moves with how many node processes share them) and spawn → attached from the supervisor's and the node's
  * log lines; then unloaded. `plain` is always `dist/plugins/run.js NAME`. One JSON object on stdout.
  */
 import { join } from 'node:path';
@@ -29,7 +29,7 @@ const client = await RawIrc.connect(ircd.host, ircd.port, 'abber');
 client.send(`JOIN ${CHANNEL}`);
 const nick = 'abbot';
 const h = await startBenchHive({ networks: ircNetwork(ircd, nick, NO_FLOOD), plugins: [{ name: 'ping', use: 'ping' }], log_level: 'info' });
-const out: Record<string, { pss: number[]; v8: number[]; code: number[]; attach_ms: number[] }> = {};
+const out: Record<string, { pss: number[]; v8: number[]; code: number[]; anon_private: number[]; attach_ms: number[] }> = {};
 try {
   await waitJoined(client, nick);
   await sleep(1000);
@@ -46,10 +46,10 @@ try {
       await sleep(IDLE_MS);
       const pid = (await treePids(h)).get(name)!;
       const b = await smapsBreakdown(pid);
-      const o = (out[label] ??= { pss: [], v8: [], code: [], attach_ms: [] });
-      o.pss.push(round(b.total, 1)); o.v8.push(round(b.v8, 1)); o.code.push(round(b.code, 1));
+      const o = (out[label] ??= { pss: [], v8: [], code: [], anon_private: [], attach_ms: [] });
+      o.pss.push(round(b.total, 1)); o.v8.push(round(b.v8, 1)); o.code.push(round(b.code, 1)); o.anon_private.push(round(b.anon_private, 1));
       o.attach_ms.push((attached.time as number) - (started.time as number));
-      say(`run ${r + 1} ${label}: PSS ${round(b.total, 1)} MB (v8 ${round(b.v8, 1)}, code ${round(b.code, 1)}), attached in ${o.attach_ms.at(-1)} ms`);
+      say(`run ${r + 1} ${label}: PSS ${round(b.total, 1)} MB (v8 ${round(b.v8, 1)}, code ${round(b.code, 1)}; anonymous private ${round(b.anon_private, 1)}), attached in ${o.attach_ms.at(-1)} ms`);
       const un = await execa(join(DIST, '../bin/hive'), ['unload', name, '--instance', h.instance], { env: h.env, reject: false });
       if (un.exitCode !== 0) throw new Error(`hive unload failed: ${String(un.stderr)}`);
       await sleep(500);
