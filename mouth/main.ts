@@ -42,7 +42,7 @@ const isXmpp = (n: Network | undefined): n is XmppNetwork => xmpp !== undefined 
 interface MouthConfig { networks: Record<string, NetworkConfig> }
 
 /**
- * The config as the mouth runs it. Started by the supervisor (HIVE_VOUCH=1), it is the output of
+ * The config as the mouth runs it. Started by the supervisor (HIVE_CONFIG_CHECKED=1), it is the output of
  * the supervisor's own check with these schemas (tree-supervisor/config-checker.ts), and parsing
  * that again gives the same (test/mouth/network-config-idempotent.test.ts): taken as it is, so the
  * mouth never loads zod (about 6 MB PSS, issue 17). Started by hand (tests), it checks it itself.
@@ -50,12 +50,12 @@ interface MouthConfig { networks: Record<string, NetworkConfig> }
 async function readSetup(): Promise<{ env: NodeEnv; config: MouthConfig }> {
   try {
     const env = readNodeEnv();
-    if (env.vouch) {
+    if (env.configChecked) {
       const { networks } = env.config;
       if (!networks || typeof networks !== 'object' || Array.isArray(networks)) throw new Error('networks: expected an object of networks, as the supervisor checked it');
-      // Not a check of the config (the supervisor's was): what a hand-set HIVE_VOUCH=1 would miss worst.
+      // Not a check of the config (the supervisor's was): what a hand-set HIVE_CONFIG_CHECKED=1 would miss worst.
       for (const [name, n] of Object.entries(networks)) {
-        if (!n || typeof n !== 'object' || !['irc', 'xmpp', 'terminal', 'script'].includes((n as { type?: unknown }).type as string)) throw new Error(`networks.${name}: expected a network as the supervisor checked it (HIVE_VOUCH=1 is for nodes the supervisor starts)`);
+        if (!n || typeof n !== 'object' || !['irc', 'xmpp', 'terminal', 'script'].includes((n as { type?: unknown }).type as string)) throw new Error(`networks.${name}: expected a network as the supervisor checked it (HIVE_CONFIG_CHECKED=1 is for nodes the supervisor starts)`);
       }
       return { env, config: env.config as unknown as MouthConfig };
     }

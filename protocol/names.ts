@@ -42,4 +42,6 @@ export const ENV = {
   vouch: 'HIVE_VOUCH',
   /** "1": no node of the config has this one as parent, so a filter or aggregator may take its own routes only (docs/protocol.md#routes). */
   leaf: 'HIVE_LEAF',
+  /** "1": HIVE_CONFIG is the output of the supervisor's own check (the mouth takes it as it is). */
+  configChecked: 'HIVE_CONFIG_CHECKED',
 } as const;

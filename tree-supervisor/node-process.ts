@@ -232,6 +232,8 @@ export function nodeEnv(o: {
   });
   if (o.logLevel) env[ENV.logLevel] = o.logLevel;
   if (o.leaf) env[ENV.leaf] = '1';
+  // The config comes out of the supervisor's check (config-checker.ts): the mouth need not check it again.
+  env[ENV.configChecked] = '1';
   // The operator's choice for every node (docs/protocol.md#environment), the one HIVE_ variable passed on.
   if (process.env.HIVE_READ_DELAY_MS !== undefined) env.HIVE_READ_DELAY_MS = process.env.HIVE_READ_DELAY_MS;
   return env;

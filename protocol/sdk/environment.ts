@@ -21,6 +21,8 @@ export interface NodeEnv {
   vouch: boolean;
   /** HIVE_LEAF=1: no child is expected (none in the config); a filter may then be narrow until one comes. */
   leaf: boolean;
+  /** HIVE_CONFIG_CHECKED=1: the supervisor checked HIVE_CONFIG with the config's own schemas. */
+  configChecked: boolean;
 }
 
 export class EnvironmentError extends Error {
@@ -69,5 +71,6 @@ export function readNodeEnv(env: NodeJS.ProcessEnv = process.env): NodeEnv {
     holdOnDeath: onDeath === 'hold',
     vouch: vouch === '1',
     leaf: leaf === '1',
+    configChecked: env[ENV.configChecked] === '1',
   };
 }

@@ -47,6 +47,8 @@ describe('server restart', () => {
     });
     await botJoined(before, 'hivebot', '#one');
     await botJoined(before, 'hivebot', '#two');
+    // The recorder has seen the first registration (it may attach after the bot has joined).
+    await waitForNodeLog(hive, 'recorder', 'event', (l) => l.event === 'registered');
 
     // The plugin will send 8 messages 1.5 s from now; by then the server is gone.
     before.say('#one', '!flood 8 1500');

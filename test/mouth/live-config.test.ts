@@ -1,6 +1,6 @@
 // Mouth1.Configure (`hive reload`) checks what it is sent with zod, imported at the first call
 // rather than at start (issue 17: zod is about 6 MB PSS, and most mouths are never reloaded). On a
-// private bus where the test owns the supervisor's name: a supervisor-started mouth (HIVE_VOUCH=1)
+// private bus where the test owns the supervisor's name: a supervisor-started mouth (HIVE_CONFIG_CHECKED=1)
 // has not loaded zod until Configure comes; then what is not JSON, a network the schema refuses
 // (named by key) and a Configure larger than the bound are refused, counted, and change nothing;
 // a good one is applied.
@@ -26,7 +26,7 @@ beforeAll(async () => {
   trace = join(dir, 'mouth.trace');
   mouth = spawnNode({
     name: 'mouth', command: [process.execPath, '--import', fixture('module-trace'), join(DIST, 'mouth/main.js')], bus: bus.address,
-    config: { networks: { t: script('t.sock') } }, env: { HIVE_VOUCH: '1', HIVE_TEST_MODULE_TRACE: trace },
+    config: { networks: { t: script('t.sock') } }, env: { HIVE_CONFIG_CHECKED: '1', HIVE_TEST_MODULE_TRACE: trace },
   });
   await mouth.waitForLog('mouth running', 15_000);
 }, 30_000);

@@ -2,7 +2,7 @@
 // XMPP network (issue 17's lean hive; issue 19 added the network). A loader hook lists every module
 // the mouth process loads; a mouth with a scripted network alone must not load it, one with an XMPP
 // network (here pointing at a closed port: only the loading is looked at) must. And zod (about
-// 6 MB PSS): a mouth the supervisor starts (HIVE_VOUCH=1) takes the config as the supervisor checked
+// 6 MB PSS): a mouth the supervisor starts (HIVE_CONFIG_CHECKED=1) takes the config as the supervisor checked
 // it (test/mouth/network-config-idempotent.test.ts) and loads none; one started by hand checks it.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -62,8 +62,8 @@ describe('the mouth loads zod only to check a config no supervisor checked', () 
     },
   });
 
-  it('started by the supervisor (HIVE_VOUCH=1): no zod', async () => {
-    const loaded = await mouthLoads(checked('v1.sock'), { HIVE_VOUCH: '1' });
+  it('started by the supervisor (HIVE_CONFIG_CHECKED=1): no zod', async () => {
+    const loaded = await mouthLoads(checked('v1.sock'), { HIVE_CONFIG_CHECKED: '1' });
     expect(loaded.has('dbus-next')).toBe(true);
     expect(loaded.has('irc-framework')).toBe(true); // the IRC network was made from the config as given
     expect(loaded.has('zod')).toBe(false);
@@ -85,7 +85,7 @@ describe('the mouth loads zod only to check a config no supervisor checked', () 
 
   it('"started by the supervisor" with what its check never passes (no networks, a network of no type): refused, exit 2', async () => {
     for (const [config, words] of [[{}, 'networks: expected an object of networks'], [{ networks: { q: { type: 'quux' } } }, 'networks.q: expected a network']] as const) {
-      const mouth = spawnNode({ name: 'mouth', command: [process.execPath, join(DIST, 'mouth/main.js')], bus: bus.address, config, env: { HIVE_VOUCH: '1' } });
+      const mouth = spawnNode({ name: 'mouth', command: [process.execPath, join(DIST, 'mouth/main.js')], bus: bus.address, config, env: { HIVE_CONFIG_CHECKED: '1' } });
       expect(await mouth.exited).toBe(2);
       expect(mouth.stderr.join('\n')).toContain(words);
     }
