@@ -47,8 +47,9 @@ describe('server restart', () => {
     });
     await botJoined(before, 'hivebot', '#one');
     await botJoined(before, 'hivebot', '#two');
-    // The recorder has seen the first registration (it may attach after the bot has joined).
-    await waitForNodeLog(hive, 'recorder', 'event', (l) => l.event === 'registered');
+    // The recorder is attached (it may attach after the bot has joined, and what it is handed on
+    // attaching must come before the events looked at below).
+    await waitForNodeLog(hive, 'recorder', 'attached to parent');
 
     // The plugin will send 8 messages 1.5 s from now; by then the server is gone.
     before.say('#one', '!flood 8 1500');
