@@ -2,10 +2,11 @@
 // young generation, the mouth and an `exec:` plugin as they are; every node with at most 2 malloc
 // arenas: read from the real processes' command lines and environments.
 import { afterEach, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { startHive, type TestHive } from '../helpers/hive.js';
 import { fixture } from '../helpers/paths.js';
-import { MOUTH_NODE_OPTIONS, NODE_MALLOC_ARENA_MAX, PLUGIN_NODE_OPTIONS, nodeCommand } from '../../tree-supervisor/node-process.js';
+import { JEMALLOC_CONF, MOUTH_NODE_OPTIONS, NODE_MALLOC_ARENA_MAX, PLUGIN_NODE_OPTIONS, mallocEnv, nodeCommand } from '../../tree-supervisor/node-process.js';
 
 let hive: TestHive | undefined;
 afterEach(async () => { await hive?.stop(); hive = undefined; });
@@ -29,5 +30,20 @@ describe('node options per role', () => {
     // glibc's malloc keeps at most 2 arenas in every node (the operator's own setting would be kept).
     expect(NODE_MALLOC_ARENA_MAX).toBe('2');
     for (const name of ['mouth', 'ping', 'relay']) expect((await environ(pid(name))).get('MALLOC_ARENA_MAX')).toBe(process.env.MALLOC_ARENA_MAX ?? '2');
+    // jemalloc in every node (scripts/install-system-deps installs libjemalloc2), loaded for real.
+    expect(existsSync('/usr/lib/x86_64-linux-gnu/libjemalloc.so.2') || existsSync('/usr/lib/aarch64-linux-gnu/libjemalloc.so.2'), 'libjemalloc2 is missing: run scripts/install-system-deps (apt-get install libjemalloc2)').toBe(true);
+    for (const name of ['mouth', 'ping', 'relay']) {
+      const env = await environ(pid(name));
+      expect(env.get('LD_PRELOAD'), name).toMatch(/libjemalloc\.so\.2$/);
+      expect(env.get('MALLOC_CONF'), name).toBe(JEMALLOC_CONF);
+      expect(await readFile(`/proc/${pid(name)}/maps`, 'utf8'), name).toMatch(/libjemalloc\.so\.2/);
+    }
+  });
+
+  it('keeps glibc where the operator says so, or preloads something of their own', () => {
+    expect(mallocEnv({ HIVE_MALLOC: 'glibc' })).toEqual({ MALLOC_ARENA_MAX: '2' });
+    expect(mallocEnv({ LD_PRELOAD: '/opt/mine.so' })).toEqual({ MALLOC_ARENA_MAX: '2' });
+    expect(mallocEnv({ MALLOC_CONF: 'narenas:4' })).toEqual({ MALLOC_ARENA_MAX: '2' });
+    expect(mallocEnv({}).MALLOC_CONF).toBe(JEMALLOC_CONF);
   });
 });
