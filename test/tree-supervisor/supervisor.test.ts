@@ -44,9 +44,12 @@ describe('supervision', () => {
 
     const killedAt = Date.now();
     process.kill(middle.pid!, 'SIGKILL');
-    const moved = await hive.waitForLog((l) => l.msg === 'node re-parented' && l.child === 'echo' && l.to === 'guard', 5000);
+    // Only what came after the kill: at start-up echo and ping may have waited under guard for
+    // middle, and that move matched too (the command then went into the dying middle).
+    const since = (l: Record<string, unknown>) => (l.time as number) >= killedAt;
+    const moved = await hive.waitForLog((l) => since(l) && l.msg === 'node re-parented' && l.child === 'echo' && l.to === 'guard', 5000);
     expect((moved.time as number) - killedAt).toBeLessThan(1000);
-    await hive.waitForLog((l) => l.msg === 'node re-parented' && l.child === 'ping' && l.to === 'guard', 5000);
+    await hive.waitForLog((l) => since(l) && l.msg === 'node re-parented' && l.child === 'ping' && l.to === 'guard', 5000);
 
     const mark = hive.stdout.length;
     hive.say('!echo through the gap');
