@@ -287,4 +287,4 @@ serveLiveConfig({ bus: node.bus, instance: env.instance, log, networks, configs:
 log.info({ networks: [...networks.keys()] }, 'mouth running');
 // Give back what a burst grew the heap to once quiet (the mouth is the largest process after one);
 // its young generation keeps node's default size, for throughput.
-collectWhenIdle();
+collectWhenIdle({ afterStart: true });

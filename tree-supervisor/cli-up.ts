@@ -209,7 +209,7 @@ export async function up(opts: { config?: string; checked?: Promise<LoadedConfig
     isReady = true;
     await notify?.ready(supervisor.statusLine());
     // The supervisor idles at its start-up garbage unless V8 happens to shrink it: collect once quiet.
-    collectWhenIdle();
+    collectWhenIdle({ afterStart: true });
     if (Object.values(config.networks).some((n) => n.type === 'terminal')) {
       if (process.stdin.isTTY) process.stderr.write(`hive '${config.instance}' is up: talk to it here (try !help); Ctrl-D or Ctrl-C ends it.\n`);
       supervisor.connectTerminal();

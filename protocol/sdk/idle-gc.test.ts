@@ -143,3 +143,15 @@ describe('collectWhenIdle in a node process with node\'s default young generatio
     }
   });
 });
+
+describe('collectWhenIdle with afterStart', () => {
+  it('collects once after the first quiet spell from the start, then only after growth', async () => {
+    const collected: [number, number][] = [];
+    const w = collectWhenIdle({ intervalMs: 100, settleMs: 300, afterStart: true, onCollect: (b, a) => collected.push([b, a]) });
+    stop = w.stop;
+    for (let i = 0; i < 20 && !collected.length; i++) await sleep(100);
+    expect(collected.length).toBe(1);
+    await sleep(800);
+    expect(collected.length).toBe(1);
+  });
+});

@@ -160,7 +160,7 @@ export async function runPlugin<S extends z.ZodType | undefined = undefined>(man
   }
   if (underKeeper()) process.send!({ hive: 'up' } satisfies KeeperMessage);
   // Give back what a burst grew the heap to, once quiet (idle-gc.ts).
-  collectWhenIdle({ onCollect: (before, after) => log.debug({ before_mb: Math.round(before / 1048576), after_mb: Math.round(after / 1048576) }, 'heap collected after a burst') });
+  collectWhenIdle({ afterStart: true, onCollect: (before, after) => log.debug({ before_mb: Math.round(before / 1048576), after_mb: Math.round(after / 1048576) }, 'heap collected after a burst') });
   return node;
 }
 
