@@ -59,7 +59,7 @@ export class AnsweredSet {
   duplicate(m: SentMessage, attached: (conn: string) => boolean): Duplicate | undefined {
     if (!m.replayed) return undefined;
     if (m.id !== undefined) {
-      const first = this.sent.get(idKey(m, m.id));
+      const first = this.sent.get(idKey(m.origin, m.id, m.network));
       // The same message again: through the same child (a deeper node died), or through another
       // child after the first one went (the dead parent was the mouth's own child). Not when the
       // first copy came through a child still attached: a node can only know a message's id by
@@ -82,7 +82,7 @@ export class AnsweredSet {
   /** Takes back what the previous run of the mouth sent (SentJournal), oldest first. */
   restore(entries: Iterable<SentEntry>): void {
     for (const [origin, id, network, conn] of entries) {
-      const key = `${origin}\0${id}\0${network}`;
+      const key = idKey(origin, id, network);
       this.sent.delete(key);
       this.sent.set(key, { conn, before: true });
       if (this.sent.size > this.maxSent) this.sent.delete(this.sent.keys().next().value!);
@@ -99,7 +99,7 @@ export class AnsweredSet {
       }
     }
     if (m.id !== undefined) {
-      const key = idKey(m, m.id);
+      const key = idKey(m.origin, m.id, m.network);
       if (!this.sent.has(key)) {
         this.sent.set(key, { conn: m.conn, before: false });
         if (this.sent.size > this.maxSent) this.sent.delete(this.sent.keys().next().value!);
@@ -112,7 +112,7 @@ export class AnsweredSet {
 export type SentEntry = [origin: string, id: string, network: string, conn: string];
 
 const answerKey = (m: SentMessage, via: string, replyTo: string) => `${via}\0${m.origin}\0${replyTo}\0${m.network}`;
-const idKey = (m: SentMessage, id: string) => `${m.origin}\0${id}\0${m.network}`;
+const idKey = (origin: string, id: string, network: string) => `${origin}\0${id}\0${network}`;
 
 /** Bytes read of one journal file at most (a file is at most `perFile` lines of at most ~400 bytes). */
 const JOURNAL_READ_MAX = 4 * 1024 * 1024;

@@ -628,7 +628,7 @@ export class Supervisor {
   private async loadChecked(text: string): Promise<string> {
     // A relative dir: or a package: of a raw Load is the config's, as in hive.yaml (hive load sends absolute folders).
     const spec = await parseLoadSpecChecked(text, [...this.nodes.keys()], this.o.configDir);
-    // Checked in a worker: the tree may have changed meanwhile (another Load of the same name, its parent unloaded).
+    // Checked in a process of its own: the tree may have changed meanwhile (another Load of the same name, its parent unloaded).
     if (this.nodes.has(spec.name)) throw new HiveError('InvalidArgs', `\`name\`: '${spec.name}' is already a node`);
     if (!this.nodes.has(spec.parent)) throw new HiveError('InvalidArgs', `\`parent\`: '${spec.parent}' is not a node; expected one of: ${[...this.nodes.keys()].join(', ')}`);
     if (this.shuttingDown) throw new HiveError('Failed', 'the hive is shutting down');

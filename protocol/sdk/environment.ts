@@ -23,6 +23,8 @@ export interface NodeEnv {
   leaf: boolean;
   /** HIVE_CONFIG_CHECKED=1: the supervisor checked HIVE_CONFIG with the config's own schemas. */
   configChecked: boolean;
+  /** HIVE_READ_DELAY_MS: how long an observer leaves its socket unread (node.ts READ_DELAY_MS when unset). */
+  readDelayMs: number | undefined;
 }
 
 export class EnvironmentError extends Error {
@@ -56,6 +58,9 @@ export function readNodeEnv(env: NodeJS.ProcessEnv = process.env): NodeEnv {
   }
   const leaf = env[ENV.leaf] ?? '';
   if (!['', '0', '1'].includes(leaf)) problems.push(`${ENV.leaf}: expected 1 (no child expected) or 0`);
+  const delay = env.HIVE_READ_DELAY_MS;
+  const readDelayMs = delay === undefined || delay === '' ? undefined : Number(delay);
+  if (readDelayMs !== undefined && !(Number.isInteger(readDelayMs) && readDelayMs >= 0 && readDelayMs <= 1000)) problems.push('HIVE_READ_DELAY_MS: expected whole milliseconds from 0 to 1000');
   const onDeath = env.HIVE_ON_DEATH ?? 'bypass';
   if (onDeath !== 'hold' && onDeath !== 'bypass') problems.push(`HIVE_ON_DEATH: expected 'hold' or 'bypass'`);
   if (problems.length) throw new EnvironmentError(problems.join('\n'));
@@ -72,5 +77,6 @@ export function readNodeEnv(env: NodeJS.ProcessEnv = process.env): NodeEnv {
     vouch: vouch === '1',
     leaf: leaf === '1',
     configChecked: env[ENV.configChecked] === '1',
+    readDelayMs,
   };
 }

@@ -78,13 +78,6 @@ export interface NodeOptions {
  */
 export const READ_DELAY_MS = 25;
 
-/** HIVE_READ_DELAY_MS (docs/protocol.md#environment): an operator's choice, 0 to 1000; else READ_DELAY_MS. */
-function envReadDelay(): number {
-  const v = process.env.HIVE_READ_DELAY_MS;
-  const n = v === undefined || v === '' ? NaN : Number(v);
-  return Number.isInteger(n) && n >= 0 && n <= 1000 ? n : READ_DELAY_MS;
-}
-
 export class HiveNode {
   readonly name: string;
   readonly kind: Kind;
@@ -169,9 +162,6 @@ export class HiveNode {
    * key under it), or all of them: the bus daemon then delivers nothing else to this process.
    * A node with children takes everything whatever it is told (they may want anything).
    */
-  /** Settles once the last change of what this node takes is in place. */
-  get subscribing(): Promise<void> { return this.link.syncing; }
-
   async subscribe(wants: readonly string[] | 'all'): Promise<void> {
     const leaf = !(this.wide || this.children.size > 0 || this.connectionless.size > 0);
     const w = leaf ? wants : 'all';
@@ -189,7 +179,7 @@ export class HiveNode {
   }
   private observer = false;
   private applyReadDelay(): void {
-    if (this.bus) setReadDelay(this.bus, this.observer ? this.opts.readDelayMs ?? envReadDelay() : 0);
+    if (this.bus) setReadDelay(this.bus, this.observer ? this.opts.readDelayMs ?? READ_DELAY_MS : 0);
   }
 
   get attached(): boolean { return this.link.parentUnique !== undefined; }

@@ -80,9 +80,7 @@ export class ParentLink {
   /** What this node takes from its parent (routes.ts), and the match rules that say so to the current one. */
   private wanted: readonly string[] | 'all' = 'all';
   private held: string[] = [];
-  /** The last change of the match rules, settled once it is in place (resolved, never rejected). */
-  private syncChain: Promise<void> = Promise.resolve();
-  get syncing(): Promise<void> { return this.syncChain.catch(() => undefined); }
+  private syncing: Promise<void> = Promise.resolve();
   /** The parent said goodbye (Reparent to nowhere): its going is expected. */
   private leaving = false;
   private readonly attachWaiters = new Set<() => void>();
@@ -103,7 +101,7 @@ export class ParentLink {
   subscribe(wants: readonly string[] | 'all'): Promise<void> {
     const same = wants === this.wanted || (wants !== 'all' && this.wanted !== 'all'
       && wants.length === this.wanted.length && wants.every((w, i) => w === this.wanted[i]));
-    if (same) return this.syncChain;
+    if (same) return this.syncing;
     this.wanted = wants === 'all' ? 'all' : [...wants];
     return this.sync();
   }
@@ -116,8 +114,8 @@ export class ParentLink {
       for (const r of this.held) if (!next.includes(r)) await this.o.rules.drop(r);
       this.held = next;
     };
-    this.syncChain = this.syncChain.then(run, run);
-    return this.syncChain;
+    this.syncing = this.syncing.then(run, run);
+    return this.syncing;
   }
 
   /** The unique name of the parent attached to, if any. */

@@ -170,8 +170,8 @@ export function createContext<C>(node: HiveNode, opts: {
     // A filter or an aggregator is there to have children: it takes everything from the start, so
     // that its replay buffer holds what a child moved under it will ask for. Unless none is expected
     // (HIVE_LEAF: none in the config): its hooks have nothing to pass on, and it widens when a child
-    // comes (node.ts), which then needs nothing from before (a new node, or a move by hive reload,
-    // which restarts a leaf that gets children).
+    // comes (node.ts), as any narrow node does (a child moved under it by hive reload may then miss
+    // what passed in the moment of the move: counted as lost, docs/protocol.md#routes).
     const holder = !opts.leaf && (node.kind === 'filter' || node.kind === 'aggregator' || hooks.down !== undefined);
     if (holder || listeners.some((l) => !l.routes)) wants = 'all';
     else {
@@ -308,11 +308,9 @@ export function createContext<C>(node: HiveNode, opts: {
       listeners.push(listener);
       resubscribe();
       return {
+        // The same routes again change nothing: the link keeps its rules (parent-link.ts subscribe).
         setRoutes(routes) {
-          const next = checked(routes, 'setRoutes');
-          const now = listener.routes;
-          if (now && now.length === next.length && now.every((r, i) => r === next[i])) return node.subscribing;
-          listener.routes = next;
+          listener.routes = checked(routes, 'setRoutes');
           return resubscribe();
         },
       };

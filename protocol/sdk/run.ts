@@ -138,6 +138,7 @@ export async function runPlugin<S extends z.ZodType | undefined = undefined>(man
     holdOnDeath: env.holdOnDeath,
     stateDir: env.stateDir,
     vouch: env.vouch,
+    readDelayMs: env.readDelayMs,
     commands: Object.entries(manifest.commands ?? {}).map(([c, s]) => [c, s.help]),
   });
   const ctx = createContext(node, { config: env.config as ConfigOf<S>, stateDir: env.stateDir, commandPrefix: env.commandPrefix, leaf: env.leaf });
