@@ -348,6 +348,13 @@ export class Supervisor {
         return;
       }
       if (r.unique === owner) return;
+      // A node that is not running is never taken over: known at once, so counted even when the
+      // taker lets go before an asynchronous check could finish (both signals in one read).
+      if (r.state === 'stopped' || r.state === 'failed' || !r.launched) {
+        this.impostor(r, owner);
+        r.pendingOwner = { owner, check: Promise.resolve(false) };
+        return;
+      }
       const check = this.ownedByNode(r, owner).then((ok) => {
         if (seq !== r.ownerEvents) return false; // the name moved on while we asked
         if (ok) this.nameTaken(r, owner);
