@@ -9,7 +9,8 @@ export const NODE1: InterfaceSpec = {
   name: NODE_INTERFACE,
   methods: {
     Send: { in: [['message', HIVE_MESSAGE_SIGNATURE]], out: [] },
-    Attach: { in: [['name', 's'], ['token', 's']], out: [] },
+    // Its answer: the last hive.seq passed down per network, where a child's replay starts if it has none of its own.
+    Attach: { in: [['name', 's'], ['token', 's']], out: [['last_seqs', 'a{st}']] },
     Detach: { in: [], out: [] },
     SetParent: { in: [['parent', 's'], ['token', 's']], out: [] },
     Replay: { in: [['network', 's'], ['after', 't']], out: [['messages', `a${HIVE_MESSAGE_SIGNATURE}`], ['complete', 'b']] },

@@ -34,6 +34,7 @@ beforeAll(async () => {
     up: async (wire, child) => { up.push({ wire, child }); },
     attached: (name) => attachedNames.push(name),
     widen: async () => undefined,
+    lastNumbers: () => ({ net: 42n }),
   });
   serveObject(parent, {
     path: NODE_PATH, spec: NODE1, log: ctx.log, uncheckedSignatures: ['Send'], properties: () => ({}),
@@ -56,7 +57,10 @@ const names = () => [...registry.children.values()].map((c) => c.name).sort();
 describe('ChildRegistry', () => {
   it('lists a child that attached with the token, hands its Send up stamped with its name, and forgets it when it vanishes', async () => {
     const c = await child();
-    await call(c, 'Attach', 'ss', ['kid', TEST_TOKEN]);
+    const attached = await call(c, 'Attach', 'ss', ['kid', TEST_TOKEN]);
+    // Its answer: the last number passed down per network, where the child's replay starts if it has none.
+    expect(attached.signature).toBe('a{st}');
+    expect(attached.body[0]).toEqual({ net: 42n });
     expect(registry.children.get(unique(c))).toEqual({ name: 'kid', unique: unique(c) });
     expect(attachedNames).toContain('kid');
     await send(c, encode({ lines: [line('PRIVMSG #a :hi')], meta: { 'hive.id': 'x1', 'hive.origin': 'mouth' } }));

@@ -24,6 +24,8 @@ export interface ChildRegistryOptions {
   attached: (name: string) => void;
   /** Makes the node take every message from its parent (routes.ts): a child may want anything. Done before a child's Attach is answered. */
   widen: () => Promise<void>;
+  /** Network → the last number this node passed down: Attach's answer (replay-buffer.ts lastNumbers). */
+  lastNumbers: () => Record<string, bigint>;
 }
 
 export class ChildRegistry {
@@ -68,7 +70,8 @@ export class ChildRegistry {
       .then((owner) => {
         if (!owner) { this.children.delete(msg.sender); throw new HiveError('Failed', 'caller left during Attach'); }
         this.ctx.log.info({ child: name }, 'child attached');
-        return [];
+        // Read now, after the child's rules: a number after these reaches the child live.
+        return [this.o.lastNumbers()];
       });
   }
 

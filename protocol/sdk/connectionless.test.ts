@@ -52,7 +52,7 @@ describe('ConnectionlessChildren', () => {
     const rules = new MatchRules(() => conn);
     const up: { wire: WireMessage; child: ChildInfo }[] = [];
     const send = async (wire: WireMessage, child: ChildInfo) => { up.push({ wire, child }); };
-    const registry: ChildRegistry = new ChildRegistry(ctx, { rules, up: send, attached: (n) => joined.replacedByConnection(n), widen: async () => undefined });
+    const registry: ChildRegistry = new ChildRegistry(ctx, { rules, up: send, attached: (n) => joined.replacedByConnection(n), widen: async () => undefined, lastNumbers: () => ({}) });
     const joined = new ConnectionlessChildren(ctx, { registry, rules, up: send, leaseSeconds, widen: async () => undefined });
     conn.addMethodHandler((m: DBusMessage) => joined.serveCall(m));
     serveObject(conn, {

@@ -24,7 +24,7 @@ function service(bus: () => MessageBus) {
   const ctx = createContext({ name: 'svc', busName: NAME, instance: TEST_INSTANCE, token: TEST_TOKEN, log: createLogger({ node: 'test-svc', level: 'silent' }), counters, callTimeoutMs: 5000, bus, stopping: () => false });
   const rules = new MatchRules(bus);
   const up = async () => undefined;
-  const registry: ChildRegistry = new ChildRegistry(ctx, { rules, up, attached: (n) => connectionless.replacedByConnection(n), widen: async () => undefined });
+  const registry: ChildRegistry = new ChildRegistry(ctx, { rules, up, attached: (n) => connectionless.replacedByConnection(n), widen: async () => undefined, lastNumbers: () => ({}) });
   const connectionless = new ConnectionlessChildren(ctx, { registry, rules, up, widen: async () => undefined });
   const replay = new ReplayBuffer(8);
   const parentSetTo: string[] = [];

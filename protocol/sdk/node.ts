@@ -140,7 +140,7 @@ export class HiveNode {
     // Set at once, before the await: a narrowing asked meanwhile (a plugin adding a command) must
     // not undo it while the first child is being let in. A node with children stays wide.
     const widen = () => { this.wide = true; return this.subscribe('all'); };
-    this.registry = new ChildRegistry(ctx, { rules, up, attached: (name) => this.connectionless.replacedByConnection(name), widen });
+    this.registry = new ChildRegistry(ctx, { rules, up, attached: (name) => this.connectionless.replacedByConnection(name), widen, lastNumbers: () => this.replay.lastNumbers() });
     this.children = this.registry.children;
     this.connectionless = new ConnectionlessChildren(ctx, { registry: this.registry, rules, up, leaseSeconds: opts.leaseSeconds, widen });
     this.service = new NodeService(ctx, {

@@ -261,10 +261,16 @@ export class ParentLink {
     this.catchingUp = [];
     try {
       await this.sync();
-      await this.callParent('Attach', 'ss', [this.ctx.name, this.o.token]);
+      const attached = await this.callParent('Attach', 'ss', [this.ctx.name, this.o.token]);
       if (generation !== this.generation) return;
       this.ctx.log.info({ parent: this.name }, 'attached to parent');
       await this.catchUp();
+      // After the catch-up, which started from the floors of the parent before.
+      const refused = this.o.seqs.learnFloors(attached.signature === 'a{st}' ? attached.body[0] : undefined);
+      if (refused) {
+        this.ctx.counters.seq_refused = (this.ctx.counters.seq_refused ?? 0) + refused;
+        this.ctx.refused('seq_refused', { parent: this.name, refused }, 'Attach answered hive.seq numbers that cannot be (not numbers, from the future, too many networks); ignored');
+      }
     } catch (err) {
       if (generation === this.generation) {
         this.unique = undefined;
@@ -284,7 +290,11 @@ export class ParentLink {
   private async catchUp(): Promise<void> {
     const { counters, log } = this.ctx;
     const wants = this.wanted;
-    for (const [network, after] of this.o.seqs.entries()) {
+    // The networks it has numbers of (live: one replayed in is visited too), then those it knows
+    // only the parent's number of, from when it attached (a narrow node may have had no message).
+    const floors = this.o.seqs.floorsWithoutNumber();
+    const networks = function* (seqs: SequenceNumbers) { yield* seqs.entries(); yield* floors; };
+    for (const [network, after] of networks(this.o.seqs)) {
       try {
         // A node that takes some routes only asks for those, and is told it lost only what it wanted.
         const reply = wants === 'all'

@@ -68,4 +68,18 @@ describe('ReplayBuffer', () => {
     expect(b.since('a', 4).complete).toBe(false);
     expect(texts(b.since('a', 5))).toEqual(['L6']);
   });
+
+  it('knows the last number passed down per network (Attach\'s answer), for at most 64 networks, evicted or not, with no buffer too', () => {
+    const b = new ReplayBuffer(2);
+    for (let i = 1; i <= 5; i++) b.add('a', i, wire(i), 'PRIVMSG');
+    b.add('b', 7, wire(7), 'JOIN');
+    expect(b.lastNumbers()).toEqual({ a: 5n, b: 7n });
+    for (let i = 0; i < 100; i++) b.add(`n${i}`, 1, wire(i), 'PRIVMSG');
+    expect(Object.keys(b.lastNumbers())).toHaveLength(64);
+    b.add('a', 9, wire(9), 'PRIVMSG');
+    expect(b.lastNumbers().a).toBe(9n);
+    const none = new ReplayBuffer(0);
+    none.add('a', 3, wire(3), 'PRIVMSG');
+    expect(none.lastNumbers()).toEqual({ a: 3n });
+  });
 });

@@ -43,9 +43,16 @@ export class ReplayBuffer {
   private narrow = false;
   private everNarrow = false;
   private readonly wideFrom = new Map<string, number>();
+  /** The last number passed down per network (Attach's answer): at most MAX_WIDE_NETWORKS networks. */
+  private readonly lastSeq = new Map<string, number>();
 
   constructor(readonly size: number) {
     this.entries = new Array(size);
+  }
+
+  /** Network → the last number passed down: what Attach answers a new child (a floor for its replay). */
+  lastNumbers(): Record<string, bigint> {
+    return Object.fromEntries([...this.lastSeq].map(([network, seq]) => [network, BigInt(seq)]));
   }
 
   /** The node takes some routes only (true) or everything (false) from now on. */
@@ -55,6 +62,7 @@ export class ReplayBuffer {
   }
 
   add(network: string, seq: number, wire: WireMessage, route: string): void {
+    if (this.lastSeq.has(network) || this.lastSeq.size < MAX_WIDE_NETWORKS) this.lastSeq.set(network, seq);
     if (this.size === 0) return;
     if (this.everNarrow && !this.narrow && !this.wideFrom.has(network) && this.wideFrom.size < MAX_WIDE_NETWORKS) this.wideFrom.set(network, seq);
     const old = this.entries[this.next];

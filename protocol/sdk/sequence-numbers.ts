@@ -26,8 +26,38 @@ export class SequenceNumbers {
     this.file = stateDir ? join(stateDir, '.hive-seq.json') : undefined;
   }
 
+  /**
+   * Per network this node has had no message of: the parent's last number when this node attached
+   * (Attach's answer). A narrow node may go long without a message of a network; should its parent
+   * die with one of its commands inside, this is where the next parent's replay starts. Not saved.
+   */
+  private readonly floors = new Map<string, number>();
+
   /** The last number per network, live (what to ask a new parent to replay after). */
   entries(): IterableIterator<[string, number]> { return this.tracker.entries(); }
+
+  /** Networks this node has no number of but a parent's floor, with that floor (after entries()). */
+  floorsWithoutNumber(): [string, number][] {
+    return [...this.floors].filter(([network]) => this.tracker.lastOf(network) === undefined);
+  }
+
+  /**
+   * Takes the parent's last numbers from Attach's answer (`a{st}`; an older parent answers
+   * nothing). Checked as saved numbers are: a non-negative safe integer, not from the future; at
+   * most MAX_SEQ_NETWORKS networks. Returns how many entries were refused.
+   */
+  learnFloors(answer: unknown): number {
+    if (!answer || typeof answer !== 'object' || Array.isArray(answer)) return 0;
+    let refused = 0;
+    const limit = this.tracker.futureLimit(Date.now());
+    for (const [network, value] of Object.entries(answer)) {
+      const n = typeof value === 'bigint' ? Number(value) : NaN;
+      if (!Number.isSafeInteger(n) || n < 0 || n > limit || !network || network.length > 256) { refused++; continue; }
+      if (!this.floors.has(network) && this.floors.size >= MAX_SEQ_NETWORKS) { refused++; continue; }
+      this.floors.set(network, n);
+    }
+    return refused;
+  }
 
   /** Reads the saved numbers, if any; an unreadable file is logged and ignored. */
   async restore(): Promise<void> {

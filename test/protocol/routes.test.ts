@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPrivateBus, startTestRoot, type PrivateBus, type TestRoot } from '../helpers/bus.js';
 import { spawnNode, stopAllNodes, TEST_INSTANCE, TEST_TOKEN } from '../helpers/node-process.js';
-import { fixture, pluginRunner } from '../helpers/paths.js';
+import { fixture, pluginRunner, ROOT } from '../helpers/paths.js';
 import { waitFor } from '../helpers/wait.js';
 import { HIVE_MESSAGE_SIGNATURE, MESSAGE_SIGNAL_SIGNATURE, nodeBusName, NODE_INTERFACE, NODE_PATH } from '../../protocol/names.js';
 import { line } from '../../protocol/hive-message.js';
@@ -95,6 +95,37 @@ describe('a plugin with commands only', () => {
     expect(c.lost, why).toBe(0);
     expect(c.in, why).toBe(2);
   });
+
+  // The TypeScript runtime and the Python SDK, each as the child (the relay is a TypeScript filter;
+  // the Python SDK as a parent answers Attach the same way: test/protocol/python-contract.test.ts).
+  it.each([
+    { who: 'TypeScript', command: ['node', pluginRunner, 'ping'], ask: '!ping', answer: 'pong' },
+    { who: 'Python', command: ['/usr/bin/python3', join(ROOT, 'plugins/examples/python/responder.py')], ask: '!pyping', answer: 'pong from python' },
+  ])('a $who node that had no message of the network yet when its parent died with its command inside: replayed from the number the parent gave at Attach', async ({ command, ask, answer }) => {
+    root = await startTestRoot(bus.address);
+    const relay = spawnNode({ name: 'relay', command: ['node', fixture('passthrough')], bus: bus.address, parent: busName('mouth') });
+    await rootHas('relay');
+    // The relay has passed down a number of 'net' before the node attaches: Attach tells it that number.
+    say('talk before the node');
+    await waitFor(async () => (await counters('relay')).in >= 1, { what: 'the relay taking the talk' });
+    const kid = spawnNode({ name: 'kid', command, bus: bus.address, parent: busName('relay') });
+    await kid.waitForLog('attached to parent');
+    say('more talk, not for the node');
+    // The relay freezes with the node's first command inside, and dies.
+    relay.kill('SIGSTOP');
+    const missed = say(ask);
+    await new Promise((r) => setTimeout(r, 100));
+    relay.kill('SIGKILL');
+    await relay.exited;
+    await kid.waitForLog('parent lost');
+    expect((await counters('kid')).in).toBe(0);
+    await callWithDeadline(client, { destination: busName('kid'), path: NODE_PATH, interface: NODE_INTERFACE, member: 'SetParent', signature: 'ss', body: [busName('mouth'), TEST_TOKEN] }, 5000);
+    expect((await root.replyTo(missed)).lines.map(String)).toEqual([`PRIVMSG #chan :${answer}`]);
+    const c = await counters('kid');
+    const why = JSON.stringify(kid.logs.filter((l) => Number(l.level) >= 40 || l.level === 'warn' || l.level === 'error'));
+    expect(c.lost, why).toBe(0);
+    expect(c.in, why).toBe(1);
+  });
 });
 
 describe('a parent from before routes', () => {
@@ -128,6 +159,35 @@ describe('a parent from before routes', () => {
       expect(ping.logs.some((l) => l.msg === 'caught up from replay')).toBe(true);
     } finally {
       old.disconnect();
+    }
+  });
+
+  it('a parent whose Attach answers numbers that cannot be (from the future, no network) is counted and not believed', async () => {
+    const liar = await connectBus(bus.address);
+    let gone = false;
+    await liar.requestName(busName('liar'), 0x4);
+    liar.addMethodHandler((m: dbus.Message) => {
+      if (m.interface !== NODE_INTERFACE) return false;
+      const future = BigInt(Date.now() + 86_400_000) * 1000n;
+      if (m.member === 'Attach') liar.send(dbus.Message.newMethodReturn(m, 'a{st}', [{ net: future, '': 5n, other: 7n }]));
+      else liar.send(dbus.Message.newError(m, 'org.freedesktop.DBus.Error.UnknownMethod', `no method ${m.member}`));
+      return true;
+    });
+    const ping = spawnNode({ name: 'ping', command: ['node', pluginRunner, 'ping'], bus: bus.address, parent: busName('liar') });
+    try {
+      await ping.waitForLog('attached to parent');
+      await waitFor(async () => (await counters('ping')).seq_refused === 2, { what: 'two numbers refused' });
+      await ping.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('Attach answered hive.seq numbers that cannot be') && l.refused === 2);
+      // And it goes on: moved under a real parent, it answers there and has lost nothing.
+      root = await startTestRoot(bus.address);
+      gone = true;
+      liar.disconnect();
+      await ping.waitForLog('parent lost');
+      await callWithDeadline(client, { destination: busName('ping'), path: NODE_PATH, interface: NODE_INTERFACE, member: 'SetParent', signature: 'ss', body: [busName('mouth'), TEST_TOKEN] }, 5000);
+      expect((await root.replyTo(say('!ping'))).lines.map(String)).toEqual(['PRIVMSG #chan :pong']);
+      expect((await counters('ping')).lost).toBe(0);
+    } finally {
+      if (!gone) liar.disconnect();
     }
   });
 });

@@ -422,8 +422,11 @@ class ReplayRing:
         self.evicted_routes = {}               # (network, route) -> the same per route; least recently evicted first
         self.folded = {}                       # network -> highest hive.seq of the pairs forgotten: counts for every route
         self.wide_from = None                  # network -> first hive.seq taken after widening (widen())
+        self.last = {}                         # network -> last hive.seq passed down: Attach's answer
 
     def add(self, network, seq, route, wire):
+        if network in self.last or len(self.last) < MAX_SEQ_NETWORKS:
+            self.last[network] = seq
         if len(self.entries) == self.entries.maxlen:
             network_out, seq_out, route_out, _ = self.entries[0]
             self.evicted[network_out] = max(self.evicted.get(network_out, -1), seq_out)
@@ -522,6 +525,9 @@ class HiveNode:
         self._held = None                           # live messages held back while catching up
         self._parent_leaving = False
         self._last_seq = self._load_seq()           # network -> last hive.seq seen
+        # network -> the parent's last hive.seq when we attached (Attach's answer), for the networks we
+        # have had no message of: where the next parent's replay starts (a narrow node may have had none).
+        self._floors = {}
         self._seq_timer = None
         self._ring = ReplayRing()                   # what we passed down, for the children's Replay
         self._wide = False                          # set once we take everything (children came): never narrow again
@@ -712,11 +718,12 @@ class HiveNode:
         self.parent_unique = unique
         self._held = []                               # live messages wait until the replay is handled
         try:
-            await self.call(unique, 'Attach', 'ss', (self.name, self.env.token))
+            attached = await self.call(unique, 'Attach', 'ss', (self.name, self.env.token))
             if generation != self._generation:
                 return False
             log('info', 'attached to parent', parent=self.parent)
             await self._catch_up()
+            self._learn_floors(attached[0] if attached and isinstance(attached[0], dict) else {})   # an older parent answers nothing
         except HiveError as err:
             if generation == self._generation:
                 self.parent_unique = None
@@ -804,7 +811,8 @@ class HiveNode:
         """Asks the new parent for what came while we had none (docs/protocol.md#replay): Replay when
         we take everything, ReplayRoutes(network, after, our routes) when we take some routes only."""
         wants = self.wants()
-        for network, after in list(self._last_seq.items()):
+        floors = [(n, f) for n, f in self._floors.items() if n not in self._last_seq]
+        for network, after in list(self._last_seq.items()) + floors:
             how = 'Replay' if wants is None else 'ReplayRoutes'
             try:
                 if wants is not None:
@@ -828,6 +836,23 @@ class HiveNode:
             for wire in missed:
                 wire[1]['hive.replayed'] = Variant('b', True)
                 self._from_parent(wire, None, live=False)   # a replayed message has no route: worked out
+
+    def _learn_floors(self, answer):
+        """Takes the parent's last numbers from Attach's answer, checked as saved numbers are (an
+        integer, not negative, not from the future; at most MAX_SEQ_NETWORKS networks); counts the rest."""
+        future = (time.time() + SEQ_FUTURE) * 1_000_000
+        refused = 0
+        for network, n in answer.items():
+            if (not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= future or not isinstance(network, str)
+                    or not network or len(network) > 256
+                    or (network not in self._floors and len(self._floors) >= MAX_SEQ_NETWORKS)):
+                refused += 1
+                continue
+            self._floors[network] = n
+        if refused:
+            self.counters['seq_refused'] = self.counters.get('seq_refused', 0) + refused
+            log('warn', 'Attach answered hive.seq numbers that cannot be (not numbers, from the future, too many networks); ignored',
+                parent=self.parent, refused=refused)
 
     def _load_seq(self):
         if not self.env.state_dir:
@@ -1172,7 +1197,7 @@ class HiveNode:
             return '', []
         if call == (NODE_IFACE, 'Attach', 'ss'):
             await self._attach_child(msg, *msg.body)
-            return '', []
+            return 'a{st}', [dict(self._ring.last)]     # read after the child's rules: later numbers reach it live
         if call == (NODE_IFACE, 'Detach', ''):
             self._detach_child(msg)
             return '', []
@@ -1327,7 +1352,8 @@ def detail_variant(value):
 INTROSPECTION = """<node>
   <interface name="org.hive.Node1">
     <method name="Send"><arg name="message" type="(aaya{sv})" direction="in"/></method>
-    <method name="Attach"><arg name="name" type="s" direction="in"/><arg name="token" type="s" direction="in"/></method>
+    <method name="Attach"><arg name="name" type="s" direction="in"/><arg name="token" type="s" direction="in"/>
+      <arg name="last_seqs" type="a{st}" direction="out"/></method>
     <method name="Detach"/>
     <method name="SetParent"><arg name="parent" type="s" direction="in"/><arg name="token" type="s" direction="in"/></method>
     <method name="Replay"><arg name="network" type="s" direction="in"/><arg name="after" type="t" direction="in"/>
