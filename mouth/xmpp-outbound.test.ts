@@ -7,11 +7,11 @@ import { XmppOutbound, xmppText, type XmppAction } from './xmpp-outbound.js';
 const sender = { via: 'ping', origin: 'ping' };
 const L = (s: string) => Buffer.from(s, 'latin1');
 
-function make(o: { queueMax?: number; maxBodyBytes?: number; burst?: number } = {}) {
+function make(o: { queueMax?: number; maxBodyBytes?: number; burst?: number; now?: () => number } = {}) {
   const sent: XmppAction[] = [];
   let n = 0;
   const out = new XmppOutbound({
-    bucket: createTokenBucket({ burst: o.burst ?? 100, ratePerSec: 100 }),
+    bucket: createTokenBucket({ burst: o.burst ?? 100, ratePerSec: 100, now: o.now }),
     queueMax: o.queueMax ?? 100,
     maxBodyBytes: o.maxBodyBytes ?? 1000,
     resolve: (t) => {
@@ -63,12 +63,17 @@ describe('xmpp outbound', () => {
   });
 
   it('holds while down, bounded, and sends in order once up, paced by the bucket', async () => {
-    const { out, sent } = make({ queueMax: 4, burst: 1 });
+    // The bucket's clock is the test's: a loaded machine's pause between two lines must not refill it.
+    let clock = 0;
+    const { out, sent } = make({ queueMax: 4, burst: 1, now: () => clock });
     for (let i = 1; i <= 2; i++) out.submit(sender, [L(`PRIVMSG #r@c :m${i}`)]);
     expect(codeOf(() => out.submit(sender, [L('PRIVMSG #r@c :m3')]))).toBe('QueueFull');
     expect(out.counters().waiting).toBe(2);
     out.setOpen(true);
     expect(sent).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(sent).toHaveLength(1);
+    clock += 10;
     await new Promise((r) => setTimeout(r, 50));
     expect(sent.map((a) => a.kind === 'message' && a.msg.body)).toEqual(['m1', 'm2']);
     expect(out.close()).toBe(0);
