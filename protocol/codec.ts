@@ -29,9 +29,20 @@ function inferVariant(key: string, value: unknown): Variant {
   if (Buffer.isBuffer(value)) return new Variant('ay', value);
   if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return new Variant('as', value);
   if (value && typeof value === 'object' && Object.values(value).every((v) => typeof v === 'string')) {
-    return new Variant('a{ss}', value);
+    return new Variant('a{ss}', plainDict(value));
   }
   throw new TypeError(`metadata '${key}': cannot infer a D-Bus type for ${typeof value}; pass a dbus-next Variant`);
+}
+
+/**
+ * dbus-next marshals an a{..} only from an object whose constructor is Object: a dictionary with no
+ * prototype (irc-line.ts's tags, where __proto__ may be a tag) is copied into a plain one, its own
+ * keys kept as data properties. Our own marshaller (wire.ts) takes either, so live messages went
+ * through while a Replay answer (dbus-next) of a tagged line failed to marshal.
+ */
+function plainDict(value: unknown): unknown {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) && !Buffer.isBuffer(value) && Object.getPrototypeOf(value) === null
+    ? { ...(value as Record<string, unknown>) } : value;
 }
 
 export function encodeMeta(meta: Meta): Record<string, Variant> {
@@ -41,7 +52,7 @@ export function encodeMeta(meta: Meta): Record<string, Variant> {
     if (value === undefined) continue;
     if (isKnownKey(key)) {
       const sig = META_KEYS[key].signature;
-      out[key] = new Variant(sig, sig === 't' ? BigInt(value as number) : value);
+      out[key] = new Variant(sig, sig === 't' ? BigInt(value as number) : plainDict(value));
     } else {
       out[key] = inferVariant(key, value);
     }

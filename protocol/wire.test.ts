@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import dbus from 'dbus-next';
 import { encode, decode, type WireMessage } from './codec.js';
 import { canMarshal, marshalBody, marshalMessage, readHiveBody } from './wire.js';
+import { parseLine } from './irc-line.js';
 
 const require = createRequire(import.meta.url);
 const { marshallMessage, messageToJsFmt } = require('dbus-next/lib/marshall-compat') as { marshallMessage: (m: unknown) => [Buffer, unknown[]]; messageToJsFmt: (m: unknown) => { body: unknown[] } };
@@ -89,5 +90,23 @@ describe('our (aaya{sv}) and s(aaya{sv}) reader', () => {
     const body = bodyOf(marshalMessage({ type: 4, serial: 3, path: '/org/hive/Node', interface: 'org.hive.Node1', member: 'Message', route: 'x' }, sample()));
     expect(() => readHiveBody(body.subarray(0, body.length - 5), 's(aaya{sv})', variant)).toThrow(/truncated/);
     expect(() => readHiveBody(Buffer.concat([body, Buffer.alloc(8)]), 's(aaya{sv})', variant)).toThrow(/left over/);
+  });
+});
+
+// A Replay answer (a(aaya{sv})b) goes through dbus-next's marshaller, which takes an a{ss} only
+// from an object whose constructor is Object; irc-line.ts's tags have no prototype. The mouth's
+// Replay answer for a tagged line failed to marshal, and the child waited out its 10 s deadline.
+describe('tags of a parsed line in a Replay answer', () => {
+  it('marshal through dbus-next, __proto__ kept as a tag', () => {
+    const tags = parseLine('@account=alice;__proto__=x;time=2026-01-01T00:00:00Z :alice!a@h PRIVMSG #c :!secret')!.tags!;
+    expect(Object.getPrototypeOf(tags)).toBe(null);
+    const wire = encode({ lines: [Buffer.from('x')], meta: { 'hive.id': 'm-1', 'hive.tags': tags, 'x.tags': tags } });
+    const msg = new Message({ type: 2, serial: 3, replySerial: 2, destination: ':1.9', signature: 'a(aaya{sv})b', body: [[wire], true] });
+    // Before the fix: "expecting an object for signature 'a{ss}' (got object)".
+    const back = messageToJsFmt(unmarshall(marshallMessage(msg)[0]));
+    const meta = decode((back.body[0] as WireMessage[])[0]!).meta;
+    expect(meta['hive.tags']).toMatchObject({ account: 'alice', time: '2026-01-01T00:00:00Z' });
+    // What is marshalled still holds __proto__ as a tag, not as a prototype.
+    expect(Object.keys((wire[1]['hive.tags'] as InstanceType<typeof Variant>).value as object)).toEqual(['account', '__proto__', 'time']);
   });
 });

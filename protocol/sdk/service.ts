@@ -31,7 +31,16 @@ export function serveObject(bus: MessageBus, o: ServiceOptions): void {
   const send = (m: InstanceType<typeof Message>, member: string) => {
     try { bus.send(m); } catch (err) { o.log.debug({ err, member }, 'answer not sent: the connection is closed'); }
   };
-  const reply = (msg: DBusMessage, signature: string, body: unknown[]) => send(Message.newMethodReturn(msg, signature, body), msg.member ?? '');
+  // An answer that cannot be encoded (dbus-next refuses a value for its signature) is this node's
+  // bug: logged as an error, and the caller told Failed at once rather than left to its deadline.
+  const reply = (msg: DBusMessage, signature: string, body: unknown[]) => {
+    const member = msg.member ?? '';
+    try { bus.send(Message.newMethodReturn(msg, signature, body)); } catch (err) {
+      if (/stream is closed/.test((err as Error)?.message ?? '')) { o.log.debug({ err, member }, 'answer not sent: the connection is closed'); return; }
+      o.log.error({ err, member, signature }, 'answer could not be encoded; the caller is told Failed');
+      send(Message.newError(msg as unknown as string, 'org.hive.Error.Failed', `${member}: the answer could not be encoded (${(err as Error)?.message ?? String(err)})`), member);
+    }
+  };
   const fail = (msg: DBusMessage, err: unknown) => {
     const e = err instanceof HiveError ? err : new HiveError('Failed', (err as Error)?.message ?? String(err), { cause: err });
     if (!(err instanceof HiveError)) o.log.error({ err, member: msg.member }, 'call failed');

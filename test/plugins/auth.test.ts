@@ -114,11 +114,18 @@ describe('auth on ngIRCd: hostmasks, forged capabilities, on_death: hold', () =>
     await bobAsks();
 
     // kill -9: had the supervisor moved guarded up to grant, bob (admin there) would get the secret.
-    const before = await h.node('auth');
-    process.kill(before.pid!, 'SIGKILL');
+    // The supervisor's log, not `hive tree`, says what it did: each `hive` command is a node process
+    // of its own (0.5 s idle, 3-6 s on a loaded machine), and this test's 30 s had room for few.
+    const started = (l: Record<string, unknown>) => l.msg === 'node started' && l.child === 'auth';
+    const pid = h.logs.filter(started).at(-1)!.pid as number;
+    let mark = h.logs.length;
+    process.kill(pid, 'SIGKILL');
     for (let i = 0; i < 5; i++) { bob.say('hivebot', 'secret'); await sleep(100); }
-    await h.waitForLog((l) => l.msg === 'node held: its guard is down' && l.child === 'guarded', 15_000);
-    await waitFor(async () => { const n = await h.node('auth'); return n.state === 'running' && n.pid !== before.pid; }, { timeout: 20_000, what: 'auth restarted' });
+    const held = (l: Record<string, unknown>) => l.msg === 'node held: its guard is down' && l.child === 'guarded';
+    await waitFor(() => h.logs.slice(mark).find(held), { timeout: 15_000, what: 'guarded held' });
+    // Running again ('node back' is logged as it takes its name), as a new process.
+    await waitFor(() => h.logs.slice(mark).find((l) => l.msg === 'node back' && l.child === 'auth'), { timeout: 20_000, what: 'auth restarted' });
+    expect(h.logs.slice(mark).filter(started).map((l) => l.pid)).not.toContain(pid);
     await attached(h, 'guarded', 2);
     await say(alice, '!secret', SECRET);
     await bobAsks();
@@ -127,9 +134,11 @@ describe('auth on ngIRCd: hostmasks, forged capabilities, on_death: hold', () =>
     expect(h.logs.filter((l) => l.msg === 'node re-parented' && l.child === 'guarded')).toEqual([]);
 
     // Stopped: guarded is held, and alice's command waits for auth rather than going anywhere else.
+    mark = h.logs.length;
     const stop = await h.cli('stop', 'auth', '--config', h.configFile);
     expect(stop.exitCode, stop.stderr).toBe(0);
-    await waitFor(async () => (await h.node('guarded')).state === 'held', { timeout: 15_000, what: 'guarded held' });
+    // Lines after the mark only: guarded was held once already, after the kill.
+    await waitFor(() => h.logs.slice(mark).find(held), { timeout: 15_000, what: 'guarded held' });
     const since = alice.mark();
     alice.say('#one', '!secret');
     await sleep(2500);
