@@ -8,6 +8,7 @@ import { createLogger } from '../logger.js';
 import { Variant, type MessageBus } from './bus.js';
 import { createContext, type Counters } from './node-context.js';
 import { SequenceNumbers } from './sequence-numbers.js';
+import { waitFor } from '../../test/helpers/wait.js';
 
 let dir: string | undefined;
 afterEach(async () => { if (dir) await rm(dir, { recursive: true, force: true }); dir = undefined; });
@@ -44,8 +45,15 @@ describe('SequenceNumbers', () => {
     const first = numbers(dir).seqs;
     first.accept(msg('a', 10));
     first.accept(msg('b', 20));
-    await new Promise((r) => setTimeout(r, 300));
-    expect(JSON.parse(await readFile(join(dir, '.hive-seq.json'), 'utf8'))).toEqual({ a: 10, b: 20 });
+    // Saved on a timer, without flush(): wait for the file to hold both numbers (a fixed pause
+    // could end before the timer's write on a loaded machine). The write is atomic (rename), so a
+    // read sees the old file, none, or the whole new one.
+    const file = join(dir, '.hive-seq.json');
+    const saved = await waitFor(async () => {
+      const x = JSON.parse(await readFile(file, 'utf8')) as Record<string, number>;
+      return x.a === 10 && x.b === 20 ? x : undefined;
+    }, { what: `${file} to hold a: 10, b: 20` });
+    expect(saved).toEqual({ a: 10, b: 20 });
     const again = numbers(dir).seqs;
     await again.restore();
     expect([...again.entries()]).toEqual([['a', 10], ['b', 20]]);
