@@ -264,7 +264,7 @@ export class ParentLink {
       const attached = await this.callParent('Attach', 'ss', [this.ctx.name, this.o.token]);
       if (generation !== this.generation) return;
       this.ctx.log.info({ parent: this.name }, 'attached to parent');
-      await this.catchUp();
+      await this.catchUp(generation);
       // After the catch-up, which started from the floors of the parent before.
       const refused = this.o.seqs.learnFloors(attached.signature === 'a{st}' ? attached.body[0] : undefined);
       if (refused) {
@@ -287,7 +287,7 @@ export class ParentLink {
   }
 
   /** Asks the new parent for what this node missed while it had no parent. */
-  private async catchUp(): Promise<void> {
+  private async catchUp(generation: number): Promise<void> {
     const { counters, log } = this.ctx;
     const wants = this.wanted;
     // The networks it has numbers of (live: one replayed in is visited too), then those it knows
@@ -295,6 +295,8 @@ export class ParentLink {
     const floors = this.o.seqs.floorsWithoutNumber();
     const networks = function* (seqs: SequenceNumbers) { yield* seqs.entries(); yield* floors; };
     for (const [network, after] of networks(this.o.seqs)) {
+      // Another parent came meanwhile: its own catch-up asks (from the numbers as they are now).
+      if (generation !== this.generation) return;
       try {
         // A node that takes some routes only asks for those, and is told it lost only what it wanted.
         const reply = wants === 'all'
@@ -318,8 +320,17 @@ export class ParentLink {
         }
         this.catchingUp = live;
       } catch (err) {
+        // The parent went (or was replaced) before it answered: nothing is lost yet. The number
+        // was not advanced, so the next parent's catch-up asks from it again.
+        if (generation !== this.generation || parentGone(err)) {
+          log.warn({ err, network, after, parent: this.name }, 'parent gone during the catch-up; the next parent will replay');
+          // What the dead parent sent live meanwhile is newer than the gap: taken now it would move
+          // the number past it. The next parent replays it with the rest (a newer attach holds its own).
+          if (generation === this.generation) this.catchingUp = [];
+          return;
+        }
         counters.lost++;
-        log.error({ err, network }, 'replay failed; messages may have been missed');
+        log.error({ err, network, after, parent: this.name }, 'replay failed; messages may have been missed');
       }
     }
   }

@@ -722,7 +722,7 @@ class HiveNode:
             if generation != self._generation:
                 return False
             log('info', 'attached to parent', parent=self.parent)
-            await self._catch_up()
+            await self._catch_up(generation)
             self._learn_floors(attached[0] if attached and isinstance(attached[0], dict) else {})   # an older parent answers nothing
         except HiveError as err:
             if generation == self._generation:
@@ -807,12 +807,14 @@ class HiveNode:
             # before AddMatch's answer, and must not count as the first of the complete part.
             self._ring.widen()
 
-    async def _catch_up(self):
+    async def _catch_up(self, generation):
         """Asks the new parent for what came while we had none (docs/protocol.md#replay): Replay when
         we take everything, ReplayRoutes(network, after, our routes) when we take some routes only."""
         wants = self.wants()
         floors = [(n, f) for n, f in self._floors.items() if n not in self._last_seq]
         for network, after in list(self._last_seq.items()) + floors:
+            if generation != self._generation:
+                return                                # another parent came meanwhile: its catch-up asks
             how = 'Replay' if wants is None else 'ReplayRoutes'
             try:
                 if wants is not None:
@@ -825,6 +827,14 @@ class HiveNode:
                 if how == 'Replay':
                     missed, complete = await self.call(self.parent_unique, 'Replay', 'st', (network, after))
             except HiveError as err:
+                if generation != self._generation or err.dbus_name in PARENT_GONE:
+                    # The parent went before it answered: nothing is lost yet, and the number did not
+                    # move, so the next parent replays from it. What the dead parent sent live meanwhile
+                    # would move the number past the gap: the next parent replays that too.
+                    log('warn', 'parent gone during the catch-up; the next parent will replay', network=network, after=after)
+                    if generation == self._generation:
+                        self._held = []
+                    return
                 self.counters['lost'] += 1
                 log('error', 'replay failed; messages may have been missed', network=network, reason=err.text)
                 continue
