@@ -3,11 +3,15 @@
 // start, the tree, and a teardown that leaves no process and no temp dir, even when not called.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { testHive, TestHiveError, type TestHive } from 'hive/testing';
 import { alive } from '../helpers/hive.js';
 import { waitFor } from '../helpers/wait.js';
 import { ROOT } from '../helpers/paths.js';
+import { watchMessages, type TapMessage } from '../../tree-supervisor/cli-tap.js';
+import { runtimeFile, type RuntimeInfo } from '../../tree-supervisor/runtime-file.js';
 
 describe('testHive with ping and echo', () => {
   let hive: TestHive;
@@ -60,7 +64,21 @@ describe('testHive with ping and echo', () => {
 
   it('sees a kill -9 and the restart through it: what is said meanwhile is answered', async () => {
     const before = await hive.node('ping');
-    await new Promise((r) => setTimeout(r, 200)); // ping has saved where it is (at most 100 ms after a message)
+    // ping must have saved where it is before the kill (its save runs on a 100 ms timer and an
+    // async write: a fixed pause can end first on a loaded machine). Said last, a !ping whose
+    // hive.seq a bus monitor reads; then wait until ping's .hive-seq.json holds that number.
+    const info = JSON.parse(await readFile(runtimeFile(hive.instance, hive.env), 'utf8')) as RuntimeInfo;
+    const down: TapMessage[] = [];
+    const watch = await watchMessages(info, (m) => { if (m.direction === 'down') down.push(m); }, async () => []);
+    try {
+      const probe = await hive.say('!ping');
+      const seq = await waitFor(() => down.find((m) => m.meta['hive.id'] === probe.reply_to)?.meta['hive.seq'], { what: 'the !ping on the bus' });
+      const last = Number(seq);
+      const seqFile = join(hive.dir, 'state', 'ping', '.hive-seq.json');
+      await waitFor(async () => (JSON.parse(await readFile(seqFile, 'utf8')) as Record<string, number>).test! >= last, { what: () => `${seqFile} to hold ${last}` });
+    } finally {
+      watch.stop();
+    }
     const { pid } = await hive.kill('ping', { wait: false });
     expect(pid).toBe(before.pid);
     // SIGKILL is sent; the process is gone once its parent has reaped it, a moment later on a busy machine.
