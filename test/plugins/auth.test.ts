@@ -5,6 +5,7 @@
 // stopped a command is answered only once auth is back. On InspIRCd + Atheme: capabilities by
 // services account (account-tag), and accounts learnt with WHOX after auth restarts knowing nothing.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startInspircd, startNgircd, type Ircd } from '../helpers/ircd.js';
 import { connectClient, type IrcTestClient } from '../helpers/irc-client.js';
@@ -13,6 +14,8 @@ import { DIST } from '../helpers/paths.js';
 import { startFakeIrcd, type FakeIrcd } from '../helpers/fake-ircd.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { botJoined, exec, expectPrivmsg, ircNetwork, privmsgsFrom } from '../mouth/util.js';
+import { watchMessages } from '../../tree-supervisor/cli-tap.js';
+import { runtimeFile, type RuntimeInfo } from '../../tree-supervisor/runtime-file.js';
 
 const GUARDED = ['node', join(DIST, 'plugins/run.js'), join(DIST, 'plugins/auth/guarded-example.js')];
 const SECRET = 'the secret';
@@ -176,12 +179,31 @@ describe('auth on InspIRCd + Atheme: services accounts', () => {
     await say(alice, '!secret', SECRET);
     await say(bob, '!secret', REFUSED);
     await say(alice, '!whoami', /^alice \(alice!~?alice@127\.0\.0\.1\): account alice; matching masks: \*!\*@127\.0\.0\.1; capabilities: admin, chat$/);
-    await say(bob, '!whoami', /^bob \(bob!~?bob@127\.0\.0\.1\): account not logged in; matching masks: \*!\*@127\.0\.0\.1; capabilities: chat$/);
+    // A bus monitor reads the hive.seq of every line the mouth passes down from here on.
+    const info = JSON.parse(await readFile(runtimeFile(h.instance, h.env), 'utf8')) as RuntimeInfo;
+    let lastSeq = 0;
+    let whoamiSeen = false;
+    const watch = await watchMessages(info, (m) => {
+      if (m.direction !== 'down' || m.meta['hive.network'] !== 'net' || m.meta['hive.seq'] === undefined) return;
+      lastSeq = Math.max(lastSeq, Number(m.meta['hive.seq']));
+      if (m.lines.some((l) => /:bob!\S+ PRIVMSG #one :!whoami\b/.test(l))) whoamiSeen = true;
+    }, async () => []);
+    try {
+      await say(bob, '!whoami', /^bob \(bob!~?bob@127\.0\.0\.1\): account not logged in; matching masks: \*!\*@127\.0\.0\.1; capabilities: chat$/);
+      // Past the node's sequence-number save, so nothing tagged is replayed to it: the save runs on
+      // a timer and an async write (a fixed pause can end first on a loaded machine), so wait until
+      // auth's .hive-seq.json holds the number of the last line passed down, bob's !whoami or later.
+      await waitFor(() => whoamiSeen, { what: "bob's !whoami on the bus" });
+      const last = lastSeq;
+      const seqFile = join(h.dir, 'state', 'auth', '.hive-seq.json');
+      await waitFor(async () => (JSON.parse(await readFile(seqFile, 'utf8')) as Record<string, number>).net! >= last, { what: () => `${seqFile} to hold ${last}` });
+    } finally {
+      watch.stop();
+    }
 
     // A restarted auth knows nothing about anyone. bob's untagged line is all it sees, which cannot
     // tell "not logged in" from "no account-tag here": it asks the server with WHOX.
     const before = await h.node('auth');
-    await sleep(300); // past the node's sequence-number save, so nothing tagged is replayed to it
     process.kill(before.pid!, 'SIGKILL');
     await waitFor(async () => { const n = await h.node('auth'); return n.state === 'running' && n.pid !== before.pid; }, { timeout: 20_000, what: 'auth restarted' });
     await attached(h, 'auth', 2);
