@@ -149,7 +149,14 @@ describe('the hive command and a closed stdout', () => {
       const p = execa(HIVE_BIN, args, { env: hive.env, reject: false, stdout: 'pipe', stderr: 'pipe', timeout: 30_000 });
       // The reader is gone before the command writes anything.
       p.stdout!.destroy();
-      if (args[0] === 'tap') { await sleep(1500); hive.say('!ping'); }
+      if (args[0] === 'tap') {
+        // !ping only once tap is watching (it says so on stderr, as startTap waits for): said
+        // earlier, both of its messages go by unseen and tap waits for one that never comes.
+        let err = '';
+        p.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+        await waitFor(() => err.includes('hive tap: watching') || p.exitCode !== null, { timeout: 15_000, interval: 20, what: () => `hive tap to be watching (stderr: ${err})` });
+        hive.say('!ping');
+      }
       const r = await p;
       expect(String(r.stderr), args.join(' ')).not.toMatch(/EPIPE|Error|at /);
       expect(r.exitCode, args.join(' ')).toBe(code);

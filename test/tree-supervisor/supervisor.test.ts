@@ -47,17 +47,24 @@ describe('supervision', () => {
     // Only what came after the kill: at start-up echo and ping may have waited under guard for
     // middle, and that move matched too (the command then went into the dying middle).
     const since = (l: Record<string, unknown>) => (l.time as number) >= killedAt;
-    const moved = await hive.waitForLog((l) => since(l) && l.msg === 'node re-parented' && l.child === 'echo' && l.to === 'guard', 5000);
-    expect((moved.time as number) - killedAt).toBeLessThan(1000);
-    await hive.waitForLog((l) => since(l) && l.msg === 'node re-parented' && l.child === 'ping' && l.to === 'guard', 5000);
+    // Each moves straight from the dead middle to guard, at the first attempt: no SetParent failed
+    // and was retried after a backoff. (How fast is the bench's to measure: scripts/bench, re-parent p99.)
+    for (const child of ['echo', 'ping']) {
+      const moved = await hive.waitForLog((l) => since(l) && l.msg === 'node re-parented' && l.child === child && l.to === 'guard', 5000);
+      expect(moved.from, child).toBe('middle');
+      expect(hive.logs.filter((l) => since(l) && l.msg === 're-parent failed' && l.child === child), child).toEqual([]);
+    }
 
     const mark = hive.stdout.length;
     hive.say('!echo through the gap');
     await hive.expectOutput('through the gap', { since: mark });
 
-    // Back under middle once it is up again.
-    await waitFor(async () => (await parentOf('echo')) === 'middle' && (await parentOf('ping')) === 'middle', { timeout: 10_000, what: 'tree healed' });
-    const after = await hive.node('middle');
+    // Back under middle once it is up again: waited for in the supervisor's log, then seen once in
+    // `hive tree` (polling it costs seconds a call on a loaded machine, and the test its 30 s).
+    for (const child of ['echo', 'ping']) await hive.waitForLog((l) => since(l) && l.msg === 'node re-parented' && l.child === child && l.to === 'middle', 10_000);
+    const healed = await hive.tree();
+    expect(['echo', 'ping'].map((name) => healed.find((n) => n.name === name)?.parent)).toEqual(['middle', 'middle']);
+    const after = healed.find((n) => n.name === 'middle')!;
     expect(after.state).toBe('running');
     expect(after.restarts).toBe(1);
     expect(after.pid).not.toBe(middle.pid);

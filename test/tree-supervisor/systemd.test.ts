@@ -30,7 +30,7 @@ while True:
     print(json.dumps({"pid": pid, "data": data.decode(), "t": time.monotonic() * 1000}), flush=True)
 `;
 
-/** at: when the test read it; t: when the listener received it (monotonic ms), for the watchdog's rhythm. */
+/** at: when the test read it (Date.now()); t: when the listener received it (monotonic ms). */
 interface Datagram { pid: number | null; data: string; at: number; t: number }
 
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -96,16 +96,18 @@ describe('hive up under systemd (Type=notify)', () => {
     expect(ready.data).toMatch(/^STATUS=3\/3 nodes running$/m);
     // Ready means the tree is up: every node runs now.
     expect((await tree(dir, hive.instance)).map((n) => n.state)).toEqual(['running', 'running', 'running']);
-    // The watchdog: about every 200 ms.
+    // The watchdog: every WATCHDOG_USEC/2 = 200 ms. The rhythm is the supervisor's decision, which it
+    // logs; the gaps between arrivals are not asserted, since each ping is sent by a process of its
+    // own, and one spawn late on a busy machine would move them without anything being wrong.
+    const armed = await waitFor(() => hive.logs.filter((l) => l.includes('systemd watchdog: notifying')).map((l) => JSON.parse(l) as { everyMs?: number; time: number })[0], { timeout: 5_000, what: 'the watchdog armed (its log line)' });
+    expect(armed.everyMs).toBe(200);
+    // And the pings do come: four of them (800 ms of timer; the 5 s deadline guards against a hang only).
     await waitFor(() => got.filter((d) => d.data === 'WATCHDOG=1').length >= 4, { timeout: 5_000, what: 'WATCHDOG=1 four times' });
-    const pings = got.filter((d) => d.data === 'WATCHDOG=1').map((d) => d.t);
-    const gaps = pings.slice(1).map((t, i) => t - pings[i]!);
-    // On average every 200 ms (one gap alone can be short: each is sent by a process of its own,
-    // and a late one followed by one on time arrive close together on a busy machine).
-    const mean = (pings.at(-1)! - pings[0]!) / (pings.length - 1);
-    expect(mean).toBeGreaterThan(150);
-    expect(mean).toBeLessThan(400);
-    expect(Math.max(...gaps)).toBeLessThan(600);
+    // Nor more of them than one an interval since the timer was set (its log line): a late sender
+    // only lowers the count. +2: the timer starts from the event loop's cached clock, which may be a
+    // little older than the line's time.
+    const pings = got.filter((d) => d.data === 'WATCHDOG=1').map((d) => d.at);
+    expect(pings.length).toBeLessThanOrEqual(Math.floor((pings.at(-1)! - armed.time) / 200) + 2);
 
     // No node inherits the socket (it could tell systemd it is ready, or feed the watchdog).
     const nodes = await tree(dir, hive.instance);
