@@ -80,7 +80,7 @@ describe('remind on the terminal network', () => {
     hive.say('!reminders');
     await hive.expectOutput(/: third$/, { since });
     const listed = hive.stdout.slice(since);
-    expect(listed[0]).toMatch(/^#\d+ in [\dhms]+ \(at \d{4}-\d\d-\d\d 00:00 UTC\): midnight$|^#\d+ in (1h30m|1h29m\d+s) \(at \d\d:\d\d(:\d\d)? UTC\): tea$/);
+    expect(listed[0]).toMatch(/^#\d+ in [\dhms]+ \(at \d{4}-\d\d-\d\d 00:00 UTC\): midnight$|^#\d+ in (1h30m|1h29m\d+s) \(at (\d{4}-\d\d-\d\d )?\d\d:\d\d(:\d\d)? UTC\): tea$/);
     expect(listed.map((l) => l.replace(/^#\d+ .*: /, ''))).toEqual(expect.arrayContaining(['midnight', 'tea', 'third']));
     expect(listed).toHaveLength(3);
 
@@ -189,14 +189,14 @@ describe('remind on ngIRCd', () => {
     alice.say('#one', '!reminders');
     await expectPrivmsg(alice, 'hivebot', '#one', /set elsewhere/, { since: s3 });
     expect(privmsgsFrom(alice, 'hivebot', '#one', s3).map((l) => l.params[1])).toEqual([
-      expect.stringMatching(/^#\d+ in (2h|1h59m\d+s) \(at \d\d:\d\d(:\d\d)? UTC\): public plan$/),
+      expect.stringMatching(/^#\d+ in (2h|1h59m\d+s) \(at (\d{4}-\d\d-\d\d )?\d\d:\d\d(:\d\d)? UTC\): public plan$/),
       '(and 1 set elsewhere; ask me in a private message to see them)',
     ]);
     alice.say('hivebot', 'reminders');
     await expectPrivmsg(alice, 'hivebot', 'alice', /public plan/, { since: s3 });
     expect(privmsgsFrom(alice, 'hivebot', 'alice', s3).map((l) => l.params[1])).toEqual([
-      expect.stringMatching(/^#\d+ in (1h|59m\d+s) \(at \d\d:\d\d(:\d\d)? UTC\) in private: secret plan$/),
-      expect.stringMatching(/^#\d+ in (2h|1h59m\d+s) \(at \d\d:\d\d(:\d\d)? UTC\) in #one: public plan$/),
+      expect.stringMatching(/^#\d+ in (1h|59m\d+s) \(at (\d{4}-\d\d-\d\d )?\d\d:\d\d(:\d\d)? UTC\) in private: secret plan$/),
+      expect.stringMatching(/^#\d+ in (2h|1h59m\d+s) \(at (\d{4}-\d\d-\d\d )?\d\d:\d\d(:\d\d)? UTC\) in #one: public plan$/),
     ]);
   }, 40_000);
 });
