@@ -40,9 +40,8 @@ function inferVariant(key: string, value: unknown): Variant {
  * keys kept as data properties. Our own marshaller (wire.ts) takes either, so live messages went
  * through while a Replay answer (dbus-next) of a tagged line failed to marshal.
  */
-function plainDict(value: unknown): unknown {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) && !Buffer.isBuffer(value) && Object.getPrototypeOf(value) === null
-    ? { ...(value as Record<string, unknown>) } : value;
+function plainDict(value: object): object {
+  return Object.getPrototypeOf(value) === null ? { ...value } : value;
 }
 
 export function encodeMeta(meta: Meta): Record<string, Variant> {
@@ -52,7 +51,7 @@ export function encodeMeta(meta: Meta): Record<string, Variant> {
     if (value === undefined) continue;
     if (isKnownKey(key)) {
       const sig = META_KEYS[key].signature;
-      out[key] = new Variant(sig, sig === 't' ? BigInt(value as number) : plainDict(value));
+      out[key] = new Variant(sig, sig === 't' ? BigInt(value as number) : sig.startsWith('a{') ? plainDict(value as object) : value);
     } else {
       out[key] = inferVariant(key, value);
     }

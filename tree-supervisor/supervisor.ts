@@ -395,8 +395,7 @@ export class Supervisor {
    * its configured ancestors, while its process runs. A stopped or failed node is never taken over.
    */
   private async ownedByNode(r: NodeRecord, owner: string): Promise<boolean> {
-    if (r.state === 'stopped' || r.state === 'failed' || !r.launched) return false;
-    const launched = r.launched;
+    const launched = r.launched!; // the caller has checked that the node runs
     const proxyPid = r.proxy?.pid;
     let pid: number;
     try { pid = Number((await callBus(this.bus!, 'GetConnectionUnixProcessID', 's', [owner], 2000)).body[0]); } catch { return false; }

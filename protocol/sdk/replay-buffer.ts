@@ -43,16 +43,24 @@ export class ReplayBuffer {
   private narrow = false;
   private everNarrow = false;
   private readonly wideFrom = new Map<string, number>();
-  /** The last number passed down per network (Attach's answer): at most MAX_WIDE_NETWORKS networks. */
-  private readonly lastSeq = new Map<string, number>();
 
   constructor(readonly size: number) {
     this.entries = new Array(size);
   }
 
-  /** Network → the last number passed down: what Attach answers a new child (a floor for its replay). */
+  /**
+   * Network → the last number passed down, for Attach's answer (a floor for the child's replay):
+   * the newest entry of each network in the ring, else its last evicted number. Worked out at
+   * Attach, not kept per message; at most MAX_WIDE_NETWORKS networks.
+   */
   lastNumbers(): Record<string, bigint> {
-    return Object.fromEntries([...this.lastSeq].map(([network, seq]) => [network, BigInt(seq)]));
+    const last = new Map<string, number>();
+    for (let i = 1; i <= this.size && last.size < MAX_WIDE_NETWORKS; i++) {
+      const e = this.entries[(this.next - i + this.size) % this.size];
+      if (e && !last.has(e.network)) last.set(e.network, e.seq);
+    }
+    for (const [network, seq] of this.evicted) if (!last.has(network) && last.size < MAX_WIDE_NETWORKS) last.set(network, seq);
+    return Object.fromEntries([...last].map(([network, seq]) => [network, BigInt(seq)]));
   }
 
   /** The node takes some routes only (true) or everything (false) from now on. */
@@ -62,8 +70,8 @@ export class ReplayBuffer {
   }
 
   add(network: string, seq: number, wire: WireMessage, route: string): void {
-    if (this.lastSeq.has(network) || this.lastSeq.size < MAX_WIDE_NETWORKS) this.lastSeq.set(network, seq);
-    if (this.size === 0) return;
+    // A ring of none keeps nothing: what passes is evicted at once (its number still counts).
+    if (this.size === 0) { this.evict({ network, seq, route, wire }); return; }
     if (this.everNarrow && !this.narrow && !this.wideFrom.has(network) && this.wideFrom.size < MAX_WIDE_NETWORKS) this.wideFrom.set(network, seq);
     const old = this.entries[this.next];
     if (old) this.evict(old);

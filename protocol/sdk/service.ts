@@ -28,18 +28,23 @@ export function serveObject(bus: MessageBus, o: ServiceOptions): void {
   const xml = objectXml([interfaceXml(o.spec)]);
   const outSig = (m: string) => o.spec.methods[m]!.out.map(([, t]) => t).join('');
   // An answer finished after the connection closed has nobody to go to (the node is stopping).
-  const send = (m: InstanceType<typeof Message>, member: string) => {
-    try { bus.send(m); } catch (err) { o.log.debug({ err, member }, 'answer not sent: the connection is closed'); }
+  // Returns what kept an answer from being encoded; one finished after the connection closed has
+  // nobody to go to (the node is stopping).
+  const send = (m: InstanceType<typeof Message>, member: string): Error | undefined => {
+    try { bus.send(m); } catch (err) {
+      if (!/stream is closed/.test((err as Error)?.message ?? '')) return err as Error;
+      o.log.debug({ err, member }, 'answer not sent: the connection is closed');
+    }
+    return undefined;
   };
   // An answer that cannot be encoded (dbus-next refuses a value for its signature) is this node's
   // bug: logged as an error, and the caller told Failed at once rather than left to its deadline.
   const reply = (msg: DBusMessage, signature: string, body: unknown[]) => {
     const member = msg.member ?? '';
-    try { bus.send(Message.newMethodReturn(msg, signature, body)); } catch (err) {
-      if (/stream is closed/.test((err as Error)?.message ?? '')) { o.log.debug({ err, member }, 'answer not sent: the connection is closed'); return; }
-      o.log.error({ err, member, signature }, 'answer could not be encoded; the caller is told Failed');
-      send(Message.newError(msg as unknown as string, 'org.hive.Error.Failed', `${member}: the answer could not be encoded (${(err as Error)?.message ?? String(err)})`), member);
-    }
+    const err = send(Message.newMethodReturn(msg, signature, body), member);
+    if (!err) return;
+    o.log.error({ err, member, signature }, 'answer could not be encoded; the caller is told Failed');
+    send(Message.newError(msg as unknown as string, 'org.hive.Error.Failed', `${member}: the answer could not be encoded (${err.message})`), member);
   };
   const fail = (msg: DBusMessage, err: unknown) => {
     const e = err instanceof HiveError ? err : new HiveError('Failed', (err as Error)?.message ?? String(err), { cause: err });

@@ -422,11 +422,8 @@ class ReplayRing:
         self.evicted_routes = {}               # (network, route) -> the same per route; least recently evicted first
         self.folded = {}                       # network -> highest hive.seq of the pairs forgotten: counts for every route
         self.wide_from = None                  # network -> first hive.seq taken after widening (widen())
-        self.last = {}                         # network -> last hive.seq passed down: Attach's answer
 
     def add(self, network, seq, route, wire):
-        if network in self.last or len(self.last) < MAX_SEQ_NETWORKS:
-            self.last[network] = seq
         if len(self.entries) == self.entries.maxlen:
             network_out, seq_out, route_out, _ = self.entries[0]
             self.evicted[network_out] = max(self.evicted.get(network_out, -1), seq_out)
@@ -439,6 +436,19 @@ class ReplayRing:
         if self.wide_from is not None and network not in self.wide_from and len(self.wide_from) < MAX_SEQ_NETWORKS:
             self.wide_from[network] = seq
         self.entries.append((network, seq, route, wire))
+
+    def last_numbers(self):
+        """network -> the last hive.seq passed down, for Attach's answer: the newest entry of each
+        network in the ring, else its last evicted number (worked out at Attach, not per message)."""
+        last = {}
+        for network, seq, _, _ in reversed(self.entries):
+            if len(last) >= MAX_SEQ_NETWORKS:
+                break
+            last.setdefault(network, seq)
+        for network, seq in self.evicted.items():
+            if len(last) < MAX_SEQ_NETWORKS:
+                last.setdefault(network, seq)
+        return last
 
     def widen(self):
         """We took some routes only until now: before the next message of a network, what came of
@@ -1207,7 +1217,7 @@ class HiveNode:
             return '', []
         if call == (NODE_IFACE, 'Attach', 'ss'):
             await self._attach_child(msg, *msg.body)
-            return 'a{st}', [dict(self._ring.last)]     # read after the child's rules: later numbers reach it live
+            return 'a{st}', [self._ring.last_numbers()]     # read after the child's rules: later numbers reach it live
         if call == (NODE_IFACE, 'Detach', ''):
             self._detach_child(msg)
             return '', []
