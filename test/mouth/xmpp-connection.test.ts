@@ -199,11 +199,7 @@ describe('XMPP connection life', () => {
       plugins: [{ name: 'flood', exec: exec('flood') }, { name: 'ping', use: 'ping' }, { name: 'recorder', exec: exec('recorder') }],
     });
     await botInRoom(before, room);
-    // The recorder has logged the first registration, which it may be handed (by the replay on
-    // attaching) after the flood below is scheduled: the events checked are those after it.
-    const recorded = () => logsOf(hive!, 'recorder').filter((l) => l.msg === 'event');
-    await waitFor(() => recorded().some((l) => l.event === 'registered'), { what: 'the first registration recorded' });
-    const eventsBefore = recorded().length;
+    await waitForNodeLog(hive, 'recorder', 'attached to parent');
     // The plugin sends 8 messages when told to (SIGUSR2), once the mouth has logged the server
     // gone: not on a timer, which a loaded machine could outrun.
     await before.groupchat(room, '!flood 8 signal');
@@ -236,8 +232,11 @@ describe('XMPP connection life', () => {
     await expectBody(after, `${room2}/hivebot`, 'pong', { since });
     expect(logsOf(hive, 'mouth').filter((l) => l.msg === 'online')).toHaveLength(2);
     // (Each process writes its log asynchronously: wait for the recorder's last line.)
-    await waitFor(() => recorded().slice(eventsBefore).some((l) => l.event === 'registered'), { what: 'the registered event' });
-    const events = recorded().slice(eventsBefore).map((l) => l.event);
+    // By when the mouth sent them: the first registration may reach the recorder (in its catch-up
+    // on attaching) after the flood was scheduled, but the mouth sent it before.
+    const sent = () => logsOf(hive!, 'recorder').filter((l) => l.msg === 'event' && (l.hiveTime as number) >= (scheduled.time as number));
+    await waitFor(() => sent().some((l) => l.event === 'registered'), { what: 'the registered event' });
+    const events = sent().map((l) => l.event);
     expect(events[0]).toBe('disconnected');
     expect(events.at(-1)).toBe('registered');
     const mouth = await hive.node('mouth');
