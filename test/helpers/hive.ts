@@ -8,6 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
+import { onTestFailed } from 'vitest';
 import { stringify } from 'yaml';
 import { ROOT } from './paths.js';
 import { waitFor } from './wait.js';
@@ -92,6 +93,21 @@ export async function startHive(config: Record<string, unknown>, opts: { waitRea
       await rm(dir, { recursive: true, force: true });
     },
   };
+  // A test that fails shows what the hive said at info and above (its last 80 lines), since a
+  // failure seen once in a loaded CI run may not come again: the log is all there is to read.
+  try {
+    onTestFailed(() => {
+      const shown = logs.filter((l) => typeof l.level !== 'number' || l.level >= 30).slice(-80);
+      const text = shown.map((l) => {
+        const { level: _l, time, node, msg, pid: _p, hostname: _h, ...rest } = l;
+        const t = typeof time === 'number' ? new Date(time).toISOString().slice(11, 23) : '';
+        return `${t} ${String(node ?? '?')} ${String(msg)} ${Object.keys(rest).length ? JSON.stringify(rest) : ''}`;
+      });
+      process.stderr.write(`--- hive ${instance}: its last ${shown.length} log lines at info and above ---\n${text.join('\n')}\n---\n`);
+    });
+  } catch {
+    // Started outside a test (beforeAll): nothing to attach to.
+  }
   if (opts.waitReady !== false) {
     await waitFor(() => logs.find((l) => l.msg === 'tree ready') ?? (proc.exitCode !== null ? Promise.reject(new Error(`hive exited ${proc.exitCode}: ${logs.slice(-5).map((l) => JSON.stringify(l)).join('\n')}`)) : undefined), { timeout: 30_000, what: 'tree ready' });
   }
