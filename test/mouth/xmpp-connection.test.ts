@@ -181,13 +181,15 @@ describe('XMPP connection life', () => {
     await after.join(room, 'alice');
     gate.open = true;
     const bot = `${room}/hivebot`;
-    await botInRoom(after, room);
+    // Prosody's restart, a fresh session and the rooms made again: slow on a loaded machine (CI once
+    // took over 15 s here, with the rest of the suite running).
+    await botInRoom(after, room, 'hivebot', { timeout: 40_000 });
     await waitFor(() => bodiesFrom(after, bot).length >= 3, { what: 'the unacknowledged messages' });
     await sleep(500);
     expect(bodiesFrom(after, bot)).toEqual(['flood 1/3', 'flood 2/3', 'flood 3/3']);
     const mouth = await hive.node('mouth');
     expect(mouth.counters['xmpp.resent']).toBe(3);
-  });
+  }, 90_000);
 
   it('comes back after Prosody is killed and restarted: what was queued arrives once, rooms joined again, commands answered', async () => {
     const room = newRoom();
@@ -222,8 +224,8 @@ describe('XMPP connection life', () => {
     await after.join(room2, 'alice');
     gate.open = true;
     const bot = `${room}/hivebot`;
-    await botInRoom(after, room);
-    await botInRoom(after, room2);
+    await botInRoom(after, room, 'hivebot', { timeout: 40_000 });
+    await botInRoom(after, room2, 'hivebot', { timeout: 40_000 });
     await waitFor(() => bodiesFrom(after, bot).length >= 5, { what: 'the queued messages' });
     await sleep(300);
     expect(bodiesFrom(after, bot)).toEqual(['flood 1/8', 'flood 2/8', 'flood 3/8', 'flood 4/8', 'flood 5/8']);
@@ -241,5 +243,5 @@ describe('XMPP connection life', () => {
     expect(events.at(-1)).toBe('registered');
     const mouth = await hive.node('mouth');
     expect(mouth.counters['xmpp.refused_QueueFull']).toBe(3);
-  });
+  }, 90_000);
 });
