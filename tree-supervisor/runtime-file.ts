@@ -3,11 +3,12 @@
  * find it. It holds the bus address and the hive token, so it is written 0600 in a 0700 folder:
  * $XDG_RUNTIME_DIR/hive/<instance>.json, or /tmp/hive-<uid>/<instance>.json.
  */
-import { chmod, lstat, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 // The SDK's checks (zod's method names, no zod): the supervisor holds this module for its whole life.
 import { c } from '../protocol/sdk/checks.js';
+import { writeFileAtomic } from '../protocol/sdk/state-file.js';
 
 export const runtimeInfoSchema = c.object({
   instance: c.string(),
@@ -52,16 +53,9 @@ export async function writeRuntimeInfo(info: RuntimeInfo): Promise<string> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await chmod(dir, 0o700);
   const file = runtimeFile(info.instance);
-  // Written aside and renamed: `hive dev` and the CLI poll this file while `hive up` writes it,
-  // and a half-written one read "Unexpected end of JSON input" (hive dev then had no tap).
-  const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    await writeFile(tmp, JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  // Written aside and renamed (0600, as every state file): `hive dev` and the CLI poll this file
+  // while `hive up` writes it, and a half-written one read "Unexpected end of JSON input".
+  await writeFileAtomic(file, JSON.stringify(info, null, 2) + '\n');
   return file;
 }
 
