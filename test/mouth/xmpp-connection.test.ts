@@ -233,9 +233,9 @@ describe('XMPP connection life', () => {
     await after.groupchat(room2, '!ping');
     await expectBody(after, `${room2}/hivebot`, 'pong', { since });
     expect(logsOf(hive, 'mouth').filter((l) => l.msg === 'online')).toHaveLength(2);
-    // (Each process writes its log asynchronously: wait for the recorder's last line.)
-    // By when the mouth sent them: the first registration may reach the recorder (in its catch-up
-    // on attaching) after the flood was scheduled, but the mouth sent it before.
+    // The events the mouth sent after the flood was scheduled (the first registration may reach the
+    // recorder, in its catch-up on attaching, later than that, but was sent before); the recorder's
+    // log comes asynchronously, so its last line is waited for.
     const sent = () => logsOf(hive!, 'recorder').filter((l) => l.msg === 'event' && (l.hiveTime as number) >= (scheduled.time as number));
     await waitFor(() => sent().some((l) => l.event === 'registered'), { what: 'the registered event' });
     const events = sent().map((l) => l.event);
